@@ -1,0 +1,67 @@
+"""Settings (``SATHUB_`` environment variables) and the data-directory layout."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One installation's settings. Every field can be set as ``SATHUB_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SATHUB_", extra="ignore")
+
+    data: Path = Field(default=Path("sathub-data"), description="The data directory.")
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(default=8080, description="Port the API listens on.")
+    root_path: str = Field(default="", description="Path prefix when served behind a proxy.")
+    max_limit: int = Field(default=10_000, description="Largest `limit` a search accepts.")
+    default_limit: int = Field(default=10, description="`limit` of a search that gives none.")
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, description="Largest request body accepted (bytes)."
+    )
+    count_cap: int = Field(
+        default=10_000,
+        description="numberMatched is exact up to this many items, then an estimate.",
+    )
+    title: str = Field(default="sathub", description="Title of the landing page.")
+
+    @cached_property
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data)
+
+
+class DataLayout:
+    """Where each part of an installation lives inside its data directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def catalog_db(self) -> Path:
+        return self.root / "catalog.db"
+
+    @property
+    def assets(self) -> Path:
+        return self.root / "assets"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def jobs(self) -> Path:
+        return self.root / "jobs"
+
+    def create(self) -> None:
+        """Create the directory tree (idempotent)."""
+        for d in (self.root, self.assets, self.staging, self.secrets, self.jobs):
+            d.mkdir(parents=True, exist_ok=True)
+        self.secrets.chmod(0o700)

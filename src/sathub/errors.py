@@ -1,0 +1,75 @@
+"""Every error sathub raises on purpose.
+
+Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
+
+    SathubError
+    ├── InvalidInput            bad user input: a field and a reason          → 400
+    │   ├── InvalidGeometry                                                     → 400
+    │   ├── InvalidDatetime                                                     → 400
+    │   └── InvalidFilter       CQL2 syntax/type errors, unknown queryables     → 400
+    ├── NotFound                unknown collection, item, asset                 → 404
+    ├── Conflict                an id that already exists                       → 409
+    ├── PayloadTooLarge         body or batch over a limit                      → 413
+    ├── LoadError               a bulk-load line failed (file and line named)   → 400
+    ├── IngestError             a scene could not be ingested (file named)      → 422
+    └── OrbitError              bad element sets, propagation failures          → 400
+"""
+
+from __future__ import annotations
+
+
+class SathubError(Exception):
+    """Root of every error sathub raises on purpose."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": type(self).__name__, "description": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class InvalidInput(SathubError):
+    """A request or file carried a value that cannot be used."""
+
+
+class InvalidGeometry(InvalidInput):
+    """A geometry is malformed, not closed, self-intersecting or out of range."""
+
+
+class InvalidDatetime(InvalidInput):
+    """A datetime or interval cannot be parsed or is reversed."""
+
+
+class InvalidFilter(InvalidInput):
+    """A CQL2 filter has a syntax or type error or names an unknown queryable."""
+
+
+class NotFound(SathubError):
+    """A collection, item or asset does not exist (or is not visible to the caller)."""
+
+
+class Conflict(SathubError):
+    """An object with this id already exists."""
+
+
+class PayloadTooLarge(SathubError):
+    """A request body or batch is larger than the configured limit."""
+
+
+class LoadError(SathubError):
+    """A bulk load failed; the message names the file and line."""
+
+
+class IngestError(SathubError):
+    """A scene could not be ingested; the message names the file and the reason."""
+
+
+class OrbitError(SathubError):
+    """An element set is malformed or a propagation failed."""
