@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from sathub.catalog import cli as catalog_cli
+from sathub.config import Settings
 
 app = typer.Typer(
     name="sathub",
@@ -17,6 +20,22 @@ app = typer.Typer(
 )
 
 catalog_cli.register(app)
+
+
+@app.command()
+def serve(
+    data: catalog_cli.DataOpt = Path("sathub-data"),
+    host: Annotated[str, typer.Option(envvar="SATHUB_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="SATHUB_PORT")] = 8080,
+    root_path: Annotated[
+        str, typer.Option(envvar="SATHUB_ROOT_PATH", help="Path prefix behind a reverse proxy.")
+    ] = "",
+) -> None:
+    """Serve a data directory: STAC API, downloads, tiles, viewer."""
+    from sathub.api.server import serve as run
+
+    run(Settings(data=data, host=host, port=port, root_path=root_path))
+
 
 # Each domain package exposes ``register(app)`` in its own ``cli`` module.
 for _module in ("sathub.ingest.cli", "sathub.orbits.cli"):

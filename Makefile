@@ -1,0 +1,37 @@
+# sathub — two commands for a fresh machine (see README):
+#   make demo   build the demo archive and serve it
+#   make test   install everything and run all tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= demo-data
+PORT ?= 8080
+
+.PHONY: demo test install serve bench conformance clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sathub demo --data $(DATA) --port $(PORT)
+
+serve: $(STAMP)
+	$(BIN)/sathub serve --data $(DATA) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+conformance: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_conformance.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_catalog.py
+
+clean:
+	rm -rf $(VENV) $(DATA) .pytest_cache

@@ -1,0 +1,1 @@
+"""The HTTP API: the only place that wires the domain packages together."""

@@ -1,0 +1,175 @@
+"""Build the FastAPI application: the STAC API on stac-fastapi plus sathub's own routers.
+
+This is the only module that wires the domain packages together.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import orjson
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from pydantic import model_validator
+from stac_fastapi.api.app import StacApi
+from stac_fastapi.api.middleware import ProxyHeaderMiddleware
+from stac_fastapi.api.models import (
+    EmptyRequest,
+    ItemCollectionUri,
+    create_get_request_model,
+    create_post_request_model,
+    create_request_model,
+)
+from stac_fastapi.extensions import (
+    AggregationExtension,
+    CollectionSearchExtension,
+    CollectionSearchFilterExtension,
+    FieldsExtension,
+    FreeTextExtension,
+    ItemCollectionFilterExtension,
+    OffsetPaginationExtension,
+    QueryExtension,
+    SearchFilterExtension,
+    TokenPaginationExtension,
+)
+from stac_fastapi.extensions.fields import FieldsConformanceClasses
+from stac_fastapi.extensions.free_text import FreeTextConformanceClasses
+from stac_fastapi.extensions.query import QueryConformanceClasses
+from stac_fastapi.extensions.sort import (
+    CollectionSearchSortExtension,
+    ItemCollectionSortExtension,
+    SearchSortExtension,
+)
+from stac_fastapi.types.config import ApiSettings
+from stac_fastapi.types.search import BaseSearchPostRequest
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from sathub import __version__
+from sathub.api import errors
+from sathub.api.client import AggregationClient, CoreClient, FiltersClient
+from sathub.api.middleware import BodyLimitMiddleware
+from sathub.api.transactions import TransactionExtension
+from sathub.catalog.sqlite import SQLiteStore
+from sathub.config import Settings
+
+log = logging.getLogger("sathub.api")
+
+# Domain routers mounted when their package is present: module path → attribute.
+DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits")
+
+
+class SearchPost(BaseSearchPostRequest):
+    """POST /search body, lenient where the spec lets a server be: a single collection or id
+    may come as a string."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lenient(cls, data: Any) -> Any:
+        if isinstance(data, (bytes, str)):  # a JSON body sent without a JSON content type
+            try:
+                data = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("the search body must be a JSON object")
+        if isinstance(data, dict):
+            for key in ("collections", "ids"):
+                if isinstance(data.get(key), str):
+                    data = {**data, key: [s for s in data[key].split(",") if s]}
+        return data
+
+
+def create_app(settings: Settings | None = None, store: SQLiteStore | None = None) -> FastAPI:
+    settings = settings or Settings()
+    if store is None:
+        settings.layout.create()
+        store = SQLiteStore(settings.layout.catalog_db, count_cap=settings.count_cap)
+
+    filters = FiltersClient()
+    search_ext = [
+        QueryExtension(),
+        SearchSortExtension(),
+        FieldsExtension(),
+        SearchFilterExtension(client=filters),
+        FreeTextExtension(),
+        TokenPaginationExtension(),
+    ]
+    items_ext = [
+        QueryExtension(conformance_classes=[QueryConformanceClasses.ITEMS]),
+        ItemCollectionSortExtension(),
+        FieldsExtension(conformance_classes=[FieldsConformanceClasses.ITEMS]),
+        ItemCollectionFilterExtension(client=filters),
+        TokenPaginationExtension(),
+    ]
+    collection_search = CollectionSearchExtension.from_extensions(
+        [
+            FreeTextExtension(conformance_classes=[FreeTextConformanceClasses.COLLECTIONS]),
+            CollectionSearchSortExtension(),
+            FieldsExtension(conformance_classes=[FieldsConformanceClasses.COLLECTIONS]),
+            CollectionSearchFilterExtension(client=filters),
+            OffsetPaginationExtension(),
+        ]
+    )
+    extensions = [
+        *search_ext,
+        *items_ext,
+        collection_search,
+        AggregationExtension(client=AggregationClient()),
+        TransactionExtension(),
+    ]
+    post_model = create_post_request_model(search_ext, base_model=SearchPost)
+    get_model = create_get_request_model(search_ext)
+    items_model = create_request_model(
+        model_name="ItemCollectionUri",
+        base_model=ItemCollectionUri,
+        extensions=items_ext,
+        request_type="GET",
+    )
+    api_settings = ApiSettings(
+        stac_fastapi_title=settings.title,
+        stac_fastapi_description="sathub STAC API",
+        stac_fastapi_version=__version__,
+        root_path=settings.root_path,
+        stac_fastapi_landing_id="sathub",
+    )
+    api = StacApi(
+        app=FastAPI(
+            title=settings.title,
+            version=__version__,
+            description="sathub: STAC API, distribution and planning for an Earth-observation archive",
+            root_path=settings.root_path,
+            openapi_url=api_settings.openapi_url,
+            docs_url=api_settings.docs_url,
+            redoc_url=None,
+        ),
+        router=APIRouter(),
+        settings=api_settings,
+        extensions=extensions,
+        client=CoreClient(),
+        items_get_request_model=items_model,
+        search_get_request_model=get_model,
+        search_post_request_model=post_model,
+        collections_get_request_model=collection_search.GET if collection_search else EmptyRequest,
+        middlewares=[
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(ProxyHeaderMiddleware),
+            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                       allow_headers=["*"]),
+        ],  # fmt: skip
+    )
+    app = api.app
+    app.state.settings = settings
+    app.state.store = store
+    errors.install(app)
+    for module_name in DOMAIN_ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module_name.startswith(exc.name):
+                continue
+            raise
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,271 @@
+"""sathub's stac-fastapi backend: the core, filter, aggregation and collection-search clients.
+
+The clients are thin: they turn requests into :class:`SearchQuery` objects, call the store,
+and add links. They never touch SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import attr
+from stac_fastapi.extensions.aggregation.client import BaseAggregationClient
+from stac_fastapi.extensions.filter.client import BaseFiltersClient
+from stac_fastapi.types.core import BaseCoreClient
+from stac_fastapi.types.requests import get_base_url
+from starlette.requests import Request
+
+from sathub.api import links
+from sathub.api.collections import search_collections
+from sathub.catalog.params import apply_fields, build_query
+from sathub.catalog.aggregate import AVAILABLE
+from sathub.catalog.store import SearchQuery, SearchResult
+from sathub.config import Settings
+from sathub.errors import InvalidInput, NotFound
+
+
+def _state(request: Request) -> tuple[Any, Settings]:
+    return request.app.state.store, request.app.state.settings
+
+
+def access_filter(request: Request) -> dict[str, Any] | None:
+    """The caller's grants as a CQL2-JSON filter (None: unrestricted).
+
+    The access-control layer sets ``request.state.access_filter``; the store applies it inside
+    the query, so paging and counts stay right.
+    """
+    return getattr(request.state, "access_filter", None)
+
+
+def _search_params_from_get(kwargs: dict[str, Any]) -> dict[str, Any]:
+    params = {k: v for k, v in kwargs.items() if k != "request" and v is not None}
+    if "filter_expr" in params:
+        params["filter"] = params.pop("filter_expr")
+    return params
+
+
+def _search_params_from_post(search_request: Any) -> dict[str, Any]:
+    body = search_request.model_dump(by_alias=True, exclude_none=True, mode="json")
+    if "filter_expr" in body:
+        body["filter"] = body.pop("filter_expr")
+    return dict(body)
+
+
+@attr.s
+class CoreClient(BaseCoreClient):
+    """Core STAC API over a :class:`~sathub.catalog.store.CatalogStore`."""
+
+    def landing_page(self, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        page = super().landing_page(**kwargs)
+        store, settings = _state(request)
+        page["title"] = settings.title
+        page["description"] = settings.title + ": STAC API of the archive"
+        base = get_base_url(request)
+        for coll in store.list_collections():
+            page["links"].append(
+                {"rel": "child", "type": "application/json", "title": coll.get("title", coll["id"]),
+                 "href": f"{base}collections/{coll['id']}"}
+            )  # fmt: skip
+        return page
+
+    # ----------------------------------------------------------- collections
+    def all_collections(self, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        store, settings = _state(request)
+        base = get_base_url(request)
+        cols = store.list_collections()
+        cols, matched, next_offset = search_collections(cols, kwargs, settings)
+        out = [links.collection_links(c, base) for c in cols]
+        page_links = [
+            {"rel": "root", "type": "application/json", "href": base},
+            {"rel": "parent", "type": "application/json", "href": base},
+            {"rel": "self", "type": "application/json", "href": str(request.url)},
+        ]
+        if next_offset is not None:
+            page_links.append(links.with_query(request, "next", {"offset": str(next_offset)}))
+        return {"collections": out, "links": page_links, "numberMatched": matched,
+                "numberReturned": len(out)}  # fmt: skip
+
+    def get_collection(self, collection_id: str, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        store, _ = _state(request)
+        return links.collection_links(store.get_collection(collection_id), get_base_url(request))
+
+    # ----------------------------------------------------------------- items
+    def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        store, _ = _state(request)
+        item = store.get_item(collection_id, item_id, extra_filter=access_filter(request))
+        return links.item_links(item, get_base_url(request))
+
+    def item_collection(self, collection_id: str, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        store, settings = _state(request)
+        store.get_collection(collection_id)  # 404 for an unknown collection
+        params = _search_params_from_get(kwargs)
+        params["collections"] = [collection_id]
+        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
+        return self._search(request, query, method="GET")
+
+    # ---------------------------------------------------------------- search
+    def get_search(self, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        _, settings = _state(request)
+        params = _search_params_from_get(kwargs)
+        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
+        return self._search(request, query, method="GET")
+
+    def post_search(self, search_request: Any, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        _, settings = _state(request)
+        params = _search_params_from_post(search_request)
+        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
+        return self._search(request, query, method="POST", body=params)
+
+    def _search(
+        self, request: Request, query: SearchQuery, *, method: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        store, _ = _state(request)
+        result: SearchResult = store.search(query, extra_filter=access_filter(request))
+        base = get_base_url(request)
+        features = [
+            apply_fields(links.item_links(it, base), query.fields_include, query.fields_exclude)
+            for it in result.items
+        ]
+        page_links: list[dict[str, Any]] = [
+            {"rel": "root", "type": "application/json", "href": base},
+        ]
+        if method == "GET":
+            page_links.append({"rel": "self", "type": "application/geo+json", "href": str(request.url)})
+            if result.next_token:
+                page_links.append(
+                    links.with_query(request, "next", {"token": result.next_token}, "application/geo+json")
+                )
+        else:
+            page_links.append({"rel": "self", "type": "application/geo+json", "href": str(request.url)})
+            if result.next_token:
+                page_links.append(
+                    {"rel": "next", "type": "application/geo+json", "method": "POST",
+                     "href": str(request.url), "body": {**(body or {}), "token": result.next_token},
+                     "merge": False}
+                )  # fmt: skip
+        out: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "features": features,
+            "links": page_links,
+            "numberReturned": len(features),
+        }
+        if result.matched is not None:
+            out["numberMatched"] = result.matched
+            out["context"] = {"returned": len(features), "limit": query.limit, "matched": result.matched}
+            if result.matched_is_estimate:
+                out["sathub:matched_is_estimate"] = True
+        return out
+
+
+@attr.s
+class FiltersClient(BaseFiltersClient):
+    """Queryables: the core fields plus the properties seen in each collection."""
+
+    def get_queryables(self, collection_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        request: Request = kwargs["request"]
+        store, _ = _state(request)
+        base = get_base_url(request)
+        per_collection = store.queryables()
+        if collection_id is not None:
+            store.get_collection(collection_id)
+            props = dict(per_collection.get(collection_id, {}))
+            url = f"{base}collections/{collection_id}/queryables"
+        else:
+            props = {}
+            for p in per_collection.values():
+                props.update(p)
+            url = f"{base}queryables"
+        schema_props: dict[str, Any] = {
+            "id": {"description": "Item id", "type": "string"},
+            "collection": {"description": "Collection id", "type": "string"},
+            "geometry": {"description": "Footprint", "$ref": "https://geojson.org/schema/Geometry.json"},
+            "datetime": {"description": "Acquisition time", "type": "string", "format": "date-time"},
+        }  # fmt: skip
+        for name, typ in sorted(props.items()):
+            if name in schema_props:
+                continue
+            entry: dict[str, Any] = {"title": name}
+            if typ != "null":
+                entry["type"] = typ
+            if name.endswith("datetime") or name in ("created", "updated"):
+                entry["format"] = "date-time"
+            schema_props[name] = entry
+        return {
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": url,
+            "type": "object",
+            "title": "Queryables",
+            "properties": schema_props,
+            "additionalProperties": False,
+        }
+
+
+@attr.s
+class AggregationClient(BaseAggregationClient):
+    """The Aggregation extension, computed in SQL over the same WHERE as search."""
+
+    def get_aggregations(self, collection_id: str | None = None, **kwargs: Any) -> Any:
+        request: Request = kwargs["request"]
+        base = get_base_url(request)
+        href = f"{base}aggregate" if collection_id is None else f"{base}collections/{collection_id}/aggregate"
+        return {
+            "type": "AggregationCollection",
+            "aggregations": [{"name": k, "data_type": v["data_type"]} for k, v in AVAILABLE.items()],
+            "links": [{"rel": "root", "type": "application/json", "href": base},
+                      {"rel": "self", "type": "application/json", "href": str(request.url)},
+                      {"rel": "aggregate", "type": "application/json", "href": href}],
+        }  # fmt: skip
+
+    def aggregate(
+        self,
+        collection_id: str | None = None,
+        aggregations: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        request: Request = kwargs["request"]
+        store, settings = _state(request)
+        search_request = kwargs.get("search_request")
+        if search_request is not None:
+            params = _search_params_from_post(search_request)
+        else:
+            params = _search_params_from_get(kwargs)
+        if collection_id is not None:
+            store.get_collection(collection_id)
+            params["collections"] = [collection_id]
+        names = params.pop("aggregations", None) or aggregations or ["total_count"]
+        if isinstance(names, str):
+            names = [n for n in names.split(",") if n]
+        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
+        qp = request.query_params
+        options = {
+            "datetime_frequency_interval": params.get("datetime_frequency_interval")
+            or qp.get("datetime_frequency_interval", "month"),
+            "geohash_precision": _int_param(params, qp, "geohash_grid_frequency_precision", 1),
+            "geotile_precision": _int_param(params, qp, "geotile_grid_frequency_precision", 0),
+        }
+        aggs = store.aggregate(query, list(names), extra_filter=access_filter(request), **options)
+        return {
+            "type": "AggregationCollection",
+            "aggregations": aggs,
+            "links": [{"rel": "root", "type": "application/json", "href": get_base_url(request)},
+                      {"rel": "self", "type": "application/json", "href": str(request.url)}],
+        }  # fmt: skip
+
+
+def _int_param(params: dict[str, Any], qp: Any, name: str, default: int) -> int:
+    raw = params.get(name, qp.get(name, default))
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{name} must be an integer", field=name) from exc
+
+
+__all__ = ["AggregationClient", "CoreClient", "FiltersClient", "NotFound"]

@@ -1,0 +1,79 @@
+"""Map exceptions to HTTP responses, once. Every error body is JSON: code, description, field."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from sathub import errors
+from sathub.api.responses import json_response
+
+log = logging.getLogger("sathub.api")
+
+STATUS: dict[type[errors.SathubError], int] = {
+    errors.InvalidInput: 400,
+    errors.LoadError: 400,
+    errors.OrbitError: 400,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.IngestError: 422,
+}
+
+
+def status_for(exc: errors.SathubError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return getattr(exc, "status_code", 500) if getattr(exc, "status_code", 500) != 500 else 400
+
+
+def _sathub_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.SathubError)
+    status = status_for(exc)
+    headers = getattr(exc, "headers", None)
+    return json_response(exc.to_dict(), status=status, headers=headers)
+
+
+def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details: list[dict[str, Any]] = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
+        details.append({"field": ".".join(loc) or "body", "reason": e.get("msg", "invalid")})
+    first = details[0] if details else {"field": "body", "reason": "invalid request"}
+    return json_response(
+        {"code": "InvalidInput", "description": f"{first['field']}: {first['reason']}",
+         "field": first["field"], "errors": details},
+        status=400,
+    )  # fmt: skip
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {400: "InvalidInput", 404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+    return json_response(
+        {"code": code, "description": str(exc.detail)},
+        status=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return json_response(
+        {"code": "InternalError", "description": "an unexpected error occurred; it was logged"},
+        status=500,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.SathubError, _sathub_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Routers of the domain packages, mounted by ``sathub.api.app``."""

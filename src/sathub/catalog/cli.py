@@ -1,0 +1,155 @@
+"""Catalog commands: ``init``, ``load``, ``search``, ``stats``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sathub.config import Settings
+from sathub.errors import SathubError
+
+err = Console(stderr=True)
+out = Console()
+
+DataOpt = Annotated[
+    Path,
+    typer.Option("--data", "-d", envvar="SATHUB_DATA", help="The data directory."),
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def open_store(data: Path) -> Any:
+    from sathub.catalog.sqlite import SQLiteStore
+
+    settings = Settings(data=data)
+    if not settings.layout.catalog_db.exists():
+        fail(f"{data} is not a sathub data directory (run: sathub init {data})")
+    return SQLiteStore(settings.layout.catalog_db, count_cap=settings.count_cap)
+
+
+def init(
+    data: Annotated[Path, typer.Argument(envvar="SATHUB_DATA", help="Directory to create.")],
+) -> None:
+    """Create a data directory (idempotent): catalog database, assets, staging, secrets."""
+    from sathub.catalog.sqlite import SQLiteStore
+
+    settings = Settings(data=data)
+    settings.layout.create()
+    SQLiteStore(settings.layout.catalog_db).close()
+    err.print(f"[green]ready:[/] {data.resolve()}")
+
+
+def load(
+    files: Annotated[list[Path], typer.Argument(help=".json, .ndjson or stac-geoparquet files")],
+    data: DataOpt = Path("sathub-data"),
+    collection: Annotated[
+        str | None, typer.Option(help="Put every item into this collection.")
+    ] = None,
+) -> None:
+    """Bulk-load collections and items (upsert; each file all-or-nothing)."""
+    from sathub.catalog.loader import load_file
+
+    store = open_store(data)
+    failures: list[str] = []
+    total_items = total_colls = 0
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("items"), TimeElapsedColumn(), console=err, transient=False,
+    ) as progress:  # fmt: skip
+        for path in files:
+            task = progress.add_task(path.name, total=None)
+            try:
+                stats = load_file(
+                    store, path, collection=collection,
+                    progress=lambda n, t=task: progress.advance(t, n),
+                )  # fmt: skip
+            except SathubError as exc:
+                failures.append(exc.message)
+                progress.update(task, description=f"[red]{path.name} (failed, rolled back)")
+                continue
+            total_items += stats.items
+            total_colls += stats.collections
+            progress.update(task, total=stats.items, completed=stats.items)
+    err.print(f"loaded {total_colls} collection(s), {total_items} item(s) from "
+              f"{len(files) - len(failures)} file(s)")  # fmt: skip
+    if failures:
+        for f in failures:
+            err.print(f"[red]failed:[/] {f}")
+        raise typer.Exit(1)
+
+
+def search(
+    data: DataOpt = Path("sathub-data"),
+    collections: Annotated[str | None, typer.Option(help="Comma-separated collection ids")] = None,
+    bbox: Annotated[str | None, typer.Option(help="west,south,east,north")] = None,
+    datetime: Annotated[str | None, typer.Option(help="Instant or interval a/b, ../b, a/..")] = None,
+    filter: Annotated[str | None, typer.Option("--filter", help="CQL2-text filter")] = None,
+    sortby: Annotated[str | None, typer.Option(help="e.g. -datetime,+eo:cloud_cover")] = None,
+    limit: int = 10,
+    format: Annotated[str, typer.Option("--format", help="table or geojson")] = "table",
+) -> None:
+    """Search the catalog and print a table or a GeoJSON FeatureCollection."""
+    from sathub.catalog.params import build_query
+
+    store = open_store(data)
+    params = {"collections": collections, "bbox": bbox, "datetime": datetime,
+              "filter": filter, "sortby": sortby, "limit": limit}  # fmt: skip
+    try:
+        query = build_query({k: v for k, v in params.items() if v is not None},
+                            default_limit=10, max_limit=100_000)  # fmt: skip
+        result = store.search(query)
+    except SathubError as exc:
+        fail(exc.message)
+        return
+    if format == "geojson":
+        fc = {"type": "FeatureCollection", "features": result.items,
+              "numberMatched": result.matched, "numberReturned": len(result.items)}  # fmt: skip
+        sys.stdout.write(orjson.dumps(fc).decode() + "\n")
+        return
+    if format != "table":
+        fail("--format must be table or geojson")
+    table = Table("collection", "id", "datetime", "cloud %")
+    for it in result.items:
+        p = it.get("properties", {})
+        cc = p.get("eo:cloud_cover")
+        table.add_row(it.get("collection", ""), it["id"],
+                      str(p.get("datetime") or p.get("start_datetime")),
+                      "" if cc is None else f"{cc:.1f}")  # fmt: skip
+    out.print(table)
+    est = " (estimate)" if result.matched_is_estimate else ""
+    err.print(f"{len(result.items)} shown, {result.matched} matched{est}")
+
+
+def stats(
+    data: DataOpt = Path("sathub-data"),
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Print the number of items per collection."""
+    store = open_store(data)
+    counts = store.counts()
+    if format == "json":
+        sys.stdout.write(orjson.dumps(counts).decode() + "\n")
+        return
+    table = Table("collection", "items")
+    for cid, n in counts.items():
+        table.add_row(cid, f"{n:,}")
+    table.add_row("[bold]total", f"[bold]{sum(counts.values()):,}")
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(load)
+    app.command()(search)
+    app.command()(stats)

@@ -1,0 +1,240 @@
+"""Turn a :class:`SearchQuery` into SQL on the SQLite schema, and fetch one page.
+
+Paging is keyset paging: the token holds the sort values and row id of the last item of the
+page, and the next page starts strictly after them in a total order (the sort keys, then the
+row id). While the data is unchanged, no item is skipped or repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sathub.catalog.cql2sql import Columns, property_names, query_to_cql2, to_sql
+from sathub.catalog.geometry import bbox_geometry, geometry_from_geojson, index_boxes, to_wkb
+from sathub.catalog.store import SearchQuery, SearchResult, SortKey
+from sathub.errors import InvalidFilter, InvalidInput
+
+# Names that are always queryable: the core fields and STAC common metadata.
+CORE_COLUMNS = {
+    "id": "i.id",
+    "collection": "i.collection",
+    "datetime": "i.dt",
+    "start_datetime": "i.dt_start",
+    "end_datetime": "i.dt_end",
+    "eo:cloud_cover": "i.cloud_cover",
+}
+NOT_NULL = {"i.id", "i.collection", "i.dt", "i.dt_start", "i.dt_end", "i.rid"}
+TIMESTAMPS = {"datetime", "start_datetime", "end_datetime"}
+COMMON_METADATA = {
+    "title", "description", "keywords", "roles", "license", "providers", "created", "updated",
+    "platform", "instruments", "constellation", "mission", "gsd",
+}  # fmt: skip
+NULL_SORT = -1e308  # NULLs sort first ascending, last descending
+DEFAULT_SORT = [SortKey("datetime", "desc")]
+
+
+@dataclass
+class Plan:
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    columns: Columns | None = None
+
+    def add(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
+        self.where.append(sql)
+        self.params.extend(params)
+
+    def where_sql(self) -> str:
+        return " AND ".join(self.where) if self.where else "1"
+
+
+def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, str]]) -> Columns:
+    """Queryables of the searched collections (all of them when none is named)."""
+    names: set[str] = set()
+    for coll, props in queryables.items():
+        if collections is None or coll in collections:
+            names.update(props)
+
+    def is_known(name: str) -> bool:
+        return name in names or name in COMMON_METADATA
+
+    return Columns(
+        columns=dict(CORE_COLUMNS),
+        timestamps=set(TIMESTAMPS),
+        geometry="i.geom",
+        json_column="i.content",
+        is_known=is_known,
+    )
+
+
+def build_search(
+    query: SearchQuery,
+    extra_filter: dict[str, Any] | None,
+    queryables: dict[str, dict[str, str]],
+) -> Plan:
+    plan = Plan()
+    cols = columns_for(query.collections, queryables)
+    plan.columns = cols
+    if query.collections is not None:
+        plan.add(f"i.collection IN ({','.join('?' * len(query.collections))})", query.collections)
+    if query.ids is not None:
+        plan.add(f"i.id IN ({','.join('?' * len(query.ids))})", query.ids)
+    if query.start is not None:
+        plan.add("i.dt_end >= ?", [query.start.timestamp()])
+    if query.end is not None:
+        plan.add("i.dt_start <= ?", [query.end.timestamp()])
+
+    area = None
+    boxes = []
+    if query.intersects is not None:
+        area = geometry_from_geojson(query.intersects, field="intersects")
+        b = area.bounds
+        boxes = [(b[0], b[1], b[2], b[3])]
+    elif query.bbox is not None:
+        area = bbox_geometry(query.bbox)
+        boxes = index_boxes(query.bbox)
+    if area is not None:
+        probe = " UNION ALL ".join(
+            "SELECT rid FROM items_rtree WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+            for _ in boxes
+        )
+        params: list[Any] = []
+        for w, s, e, n in boxes:
+            params += [e, w, n, s]
+        plan.add(f"i.rid IN ({probe})", params)
+        plan.add("sathub_spatial('s_intersects', i.geom, ?) = 1", [to_wkb(area)])
+
+    for expr, name in ((query.filter, "filter"), (extra_filter, "extra_filter")):
+        if expr:
+            compiled = to_sql(expr, cols)
+            plan.add(compiled.sql, compiled.params)
+    if query.query:
+        compiled = to_sql(query_to_cql2(query.query), cols)
+        plan.add(compiled.sql, compiled.params)
+    if query.q:
+        text = (
+            "lower(coalesce(json_extract(i.content, '$.properties.title'), '') || ' ' || "
+            "coalesce(json_extract(i.content, '$.properties.description'), '') || ' ' || "
+            "coalesce(json_extract(i.content, '$.properties.keywords'), '') || ' ' || i.id)"
+        )
+        terms = [t.strip().lower() for t in query.q if t.strip()]
+        if terms:
+            plan.add(
+                "(" + " OR ".join(f"instr({text}, ?) > 0" for _ in terms) + ")", terms
+            )
+    return plan
+
+
+def _sort_exprs(sortby: list[SortKey], cols: Columns) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key in sortby or DEFAULT_SORT:
+        name = key.field
+        try:
+            expr = cols.expr(name)
+        except InvalidFilter as exc:
+            raise InvalidInput(f"cannot sort by unknown field {name!r}", field="sortby") from exc
+        if expr not in NOT_NULL:
+            expr = f"ifnull({expr}, {NULL_SORT})"
+        out.append((expr, "DESC" if key.direction == "desc" else "ASC"))
+    last_dir = out[-1][1]
+    out.append(("i.rid", last_dir))
+    return out
+
+
+def encode_token(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_token(token: str, n: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        values = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidInput("invalid paging token", field="token") from exc
+    if not isinstance(values, list) or len(values) != n:
+        raise InvalidInput("paging token does not belong to this search", field="token")
+    return values
+
+
+def _after(keys: list[tuple[str, str]], values: list[Any]) -> tuple[str, list[Any]]:
+    """SQL for 'strictly after these sort values' in the (mixed-direction) order."""
+    if len({d for _, d in keys}) == 1:
+        op = "<" if keys[0][1] == "DESC" else ">"
+        return f"({', '.join(e for e, _ in keys)}) {op} ({', '.join('?' * len(keys))})", values
+    ors: list[str] = []
+    params: list[Any] = []
+    for i, (expr, direction) in enumerate(keys):
+        parts = [f"{keys[j][0]} = ?" for j in range(i)]
+        params.extend(values[:i])
+        parts.append(f"{expr} {'<' if direction == 'DESC' else '>'} ?")
+        params.append(values[i])
+        ors.append("(" + " AND ".join(parts) + ")")
+    return "(" + " OR ".join(ors) + ")", params
+
+
+def fetch_page(
+    conn: sqlite3.Connection, plan: Plan, query: SearchQuery, *, count_cap: int
+) -> SearchResult:
+    assert plan.columns is not None
+    keys = _sort_exprs(query.sortby, plan.columns)
+    where, params = plan.where_sql(), list(plan.params)
+    page_where, page_params = where, list(params)
+    if query.token:
+        cond, cparams = _after(keys, decode_token(query.token, len(keys)))
+        page_where = f"{where} AND {cond}"
+        page_params += cparams
+    order = ", ".join(f"{e} {d}" for e, d in keys)
+    select_keys = ", ".join(e for e, _ in keys)
+    sql = (
+        f"SELECT i.content, {select_keys} FROM items i WHERE {page_where} "
+        f"ORDER BY {order} LIMIT ?"
+    )
+    try:
+        rows = conn.execute(sql, [*page_params, query.limit + 1]).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise InvalidFilter(f"the filter cannot be evaluated: {exc}", field="filter") from exc
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    items = [orjson.loads(r[0]) for r in rows]
+    next_token = encode_token(list(rows[-1][1:])) if more and rows else None
+
+    matched: int | None = None
+    estimate = False
+    if count_cap > 0:
+        matched, estimate = count_matches(conn, where, params, count_cap)
+    return SearchResult(
+        items=items,
+        next_token=next_token,
+        prev_token=None,
+        matched=matched,
+        matched_is_estimate=estimate,
+    )
+
+
+def count_matches(
+    conn: sqlite3.Connection, where: str, params: list[Any], cap: int
+) -> tuple[int, bool]:
+    """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows."""
+    n = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM items i WHERE {where} LIMIT ?)", [*params, cap + 1]
+    ).fetchone()[0]
+    if n <= cap:
+        return int(n), False
+    k = 64
+    sampled = conn.execute(
+        f"SELECT count(*) FROM items i WHERE i.rid % {k} = 0 AND {where}", params
+    ).fetchone()[0]
+    return max(int(sampled) * k, cap + 1), True
+
+
+def referenced_properties(query: SearchQuery) -> set[str]:
+    names: set[str] = set()
+    for expr in (query.filter, query.query and query_to_cql2(query.query)):
+        if expr:
+            names |= property_names(expr)
+    return names

@@ -1,0 +1,181 @@
+"""Validate STAC items and collections at the door, and derive their index columns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import shapely
+
+from sathub.catalog.geometry import geometry_from_geojson, to_wkb, validate_bbox
+from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
+
+# Links the API regenerates on every response; stored copies would go stale.
+GENERATED_RELS = frozenset({"self", "root", "parent", "collection", "items", "next", "prev"})
+ID_MAX_LEN = 512
+
+
+def parse_datetime(value: Any, *, field: str) -> float:
+    """An RFC 3339 datetime as float seconds since the epoch; InvalidDatetime otherwise."""
+    if not isinstance(value, str) or not value:
+        raise InvalidDatetime(f"{field} must be an RFC 3339 string, got {value!r}", field=field)
+    text = value.strip()
+    if len(text) < 11 or text[10] not in "Tt ":
+        raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field)
+    try:
+        dt = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field) from exc
+    if dt.tzinfo is None:
+        raise InvalidDatetime(f"{field} {value!r} has no timezone (add Z)", field=field)
+    return dt.astimezone(timezone.utc).timestamp()
+
+
+def check_id(value: Any, *, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    if len(value) > ID_MAX_LEN or any(c in value for c in "/\\\x00") or value in (".", ".."):
+        raise InvalidInput(
+            f"{field} {value[:80]!r} is not allowed (no '/', '\\', NUL; at most {ID_MAX_LEN} chars)",
+            field=field,
+        )
+    return value
+
+
+@dataclass(slots=True)
+class ItemRow:
+    """An item's index columns, derived once when it is written."""
+
+    collection: str
+    id: str
+    dt: float
+    dt_start: float
+    dt_end: float
+    cloud_cover: float | None
+    minx: float | None
+    maxx: float | None
+    miny: float | None
+    maxy: float | None
+    geom: bytes | None
+    content: dict[str, Any]
+
+
+def strip_generated_links(doc: dict[str, Any]) -> dict[str, Any]:
+    links = doc.get("links")
+    if isinstance(links, list):
+        doc = dict(doc)
+        doc["links"] = [
+            link for link in links if not (isinstance(link, dict) and link.get("rel") in GENERATED_RELS)
+        ]
+    return doc
+
+
+def item_row(item: Any, *, collection_id: str | None = None) -> ItemRow:
+    """Validate an item (raising a 4xx error naming the field) and derive its row."""
+    if not isinstance(item, dict):
+        raise InvalidInput("an item must be a JSON object", field="item")
+    if item.get("type") != "Feature":
+        raise InvalidInput("item 'type' must be 'Feature'", field="type")
+    item_id = check_id(item.get("id"), field="id")
+    coll = item.get("collection", collection_id)
+    if collection_id is not None and coll != collection_id:
+        raise InvalidInput(
+            f"item collection {coll!r} does not match the collection in the path {collection_id!r}",
+            field="collection",
+        )
+    coll = check_id(coll, field="collection")
+    props = item.get("properties")
+    if not isinstance(props, dict):
+        raise InvalidInput("item 'properties' must be an object", field="properties")
+
+    start = props.get("start_datetime")
+    end = props.get("end_datetime")
+    dt_value = props.get("datetime")
+    if dt_value is None:
+        if start is None or end is None:
+            raise InvalidDatetime(
+                "properties.datetime is null, so start_datetime and end_datetime are required",
+                field="properties.datetime",
+            )
+        dt_start = parse_datetime(start, field="properties.start_datetime")
+        dt_end = parse_datetime(end, field="properties.end_datetime")
+        dt = dt_start
+    else:
+        dt = parse_datetime(dt_value, field="properties.datetime")
+        dt_start = parse_datetime(start, field="properties.start_datetime") if start else dt
+        dt_end = parse_datetime(end, field="properties.end_datetime") if end else dt
+    if dt_start > dt_end:
+        raise InvalidDatetime("start_datetime is after end_datetime", field="properties.start_datetime")
+
+    cc = props.get("eo:cloud_cover")
+    cloud: float | None = None
+    if isinstance(cc, (int, float)) and not isinstance(cc, bool) and math.isfinite(cc):
+        cloud = float(cc)
+
+    geom_json = item.get("geometry")
+    if geom_json is None:
+        geom = None
+        minx = maxx = miny = maxy = None
+    else:
+        shape = geometry_from_geojson(geom_json, field="geometry")
+        geom = to_wkb(shape)
+        minx, miny, maxx, maxy = (float(v) for v in shape.bounds)
+        if "bbox" in item:
+            b = validate_bbox(item["bbox"], field="bbox")
+            if b[0] > b[2]:  # crosses the antimeridian: the geometry is split, index it whole
+                minx, maxx = -180.0, 180.0
+        if minx < -180 or maxx > 180:
+            raise InvalidGeometry("geometry longitudes must be within -180..180", field="geometry")
+
+    if "assets" in item and not isinstance(item["assets"], dict):
+        raise InvalidInput("item 'assets' must be an object", field="assets")
+    if "links" in item and not isinstance(item["links"], list):
+        raise InvalidInput("item 'links' must be an array", field="links")
+
+    content = strip_generated_links(item)
+    if content.get("collection") != coll:
+        content = dict(content)
+        content["collection"] = coll
+    if geom_json is not None and "bbox" not in content:
+        content = dict(content)
+        content["bbox"] = [minx, miny, maxx, maxy]
+    return ItemRow(coll, item_id, dt, dt_start, dt_end, cloud, minx, maxx, miny, maxy, geom, content)
+
+
+def check_collection(doc: Any) -> dict[str, Any]:
+    """Validate a collection document; return it without generated links."""
+    if not isinstance(doc, dict):
+        raise InvalidInput("a collection must be a JSON object", field="collection")
+    check_id(doc.get("id"), field="id")
+    if doc.get("type", "Collection") != "Collection":
+        raise InvalidInput("collection 'type' must be 'Collection'", field="type")
+    if "description" in doc and not isinstance(doc["description"], str):
+        raise InvalidInput("collection 'description' must be a string", field="description")
+    extent = doc.get("extent")
+    if extent is not None:
+        if not isinstance(extent, dict):
+            raise InvalidInput("collection 'extent' must be an object", field="extent")
+        for b in (extent.get("spatial") or {}).get("bbox") or []:
+            validate_bbox(b, field="extent.spatial.bbox")
+        for interval in (extent.get("temporal") or {}).get("interval") or []:
+            if not isinstance(interval, list) or len(interval) != 2:
+                raise InvalidDatetime(
+                    "extent.temporal.interval entries must be [start, end]",
+                    field="extent.temporal.interval",
+                )
+            for v in interval:
+                if v is not None:
+                    parse_datetime(v, field="extent.temporal.interval")
+    return strip_generated_links(doc)
+
+
+def collection_bbox_geometry(doc: dict[str, Any]) -> shapely.Geometry | None:
+    try:
+        bbox = doc["extent"]["spatial"]["bbox"][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    from sathub.catalog.geometry import bbox_geometry
+
+    return bbox_geometry(validate_bbox(bbox))
