@@ -75,6 +75,8 @@ class SearchPost(BaseSearchPostRequest):
                 raise ValueError(f"body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError("the search body must be a JSON object")
+        if "fields" in data and data["fields"] is None:
+            raise ValueError("fields must be an object with include and/or exclude, not null")
         if isinstance(data, dict):
             for key in ("collections", "ids"):
                 if isinstance(data.get(key), str):

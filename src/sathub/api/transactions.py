@@ -58,6 +58,14 @@ def _authorize_write(request: Request) -> None:
         check(request)
 
 
+def _updated(request: Request, doc: dict[str, Any], media_type: str) -> Response:
+    """204 after an update, or 200 with the document if the client sent
+    ``Prefer: return=representation`` (OGC API Features Part 4 allows either)."""
+    if "return=representation" in request.headers.get("prefer", ""):
+        return json_response(doc, media_type=media_type)
+    return Response(status_code=204)
+
+
 def build_router() -> APIRouter:
     router = APIRouter(tags=["Transaction Extension"])
 
@@ -90,7 +98,7 @@ def build_router() -> APIRouter:
         if isinstance(body, dict) and body.get("collection", collection_id) != collection_id:
             raise InvalidInput("item collection does not match the path", field="collection")
         item = await run_in_threadpool(_store(request).update_item, collection_id, item_id, body)
-        return json_response(links.item_links(item, get_base_url(request)), media_type="application/geo+json")
+        return _updated(request, links.item_links(item, get_base_url(request)), "application/geo+json")
 
     @router.patch("/collections/{collection_id}/items/{item_id}", summary="Patch Item")
     async def patch_item(collection_id: str, item_id: str, request: Request) -> Response:
@@ -100,7 +108,7 @@ def build_router() -> APIRouter:
         current = store.get_item(collection_id, item_id)
         patched = apply_patch(current, body, request.headers.get("content-type", ""))
         item = await run_in_threadpool(store.update_item, collection_id, item_id, patched)
-        return json_response(links.item_links(item, get_base_url(request)), media_type="application/geo+json")
+        return _updated(request, links.item_links(item, get_base_url(request)), "application/geo+json")
 
     @router.delete("/collections/{collection_id}/items/{item_id}", summary="Delete Item")
     async def delete_item(collection_id: str, item_id: str, request: Request) -> Response:
@@ -124,7 +132,7 @@ def build_router() -> APIRouter:
         _authorize_write(request)
         body = await read_json(request)
         coll = await run_in_threadpool(_store(request).update_collection, collection_id, body)
-        return json_response(links.collection_links(coll, get_base_url(request)))
+        return _updated(request, links.collection_links(coll, get_base_url(request)), "application/json")
 
     @router.patch("/collections/{collection_id}", summary="Patch Collection")
     async def patch_collection(collection_id: str, request: Request) -> Response:
@@ -134,7 +142,7 @@ def build_router() -> APIRouter:
         current = store.get_collection(collection_id)
         patched = apply_patch(current, body, request.headers.get("content-type", ""))
         coll = await run_in_threadpool(store.update_collection, collection_id, patched)
-        return json_response(links.collection_links(coll, get_base_url(request)))
+        return _updated(request, links.collection_links(coll, get_base_url(request)), "application/json")
 
     @router.delete("/collections/{collection_id}", summary="Delete Collection")
     async def delete_collection(collection_id: str, request: Request) -> Response:

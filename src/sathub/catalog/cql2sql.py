@@ -319,15 +319,21 @@ class _Translator:
 
     # -------------------------------------------------------------------- array
     def each(self, n: Any) -> tuple[str, str]:
-        """A ``json_each`` table source for an array operand, and a NULL test for it."""
+        """A ``json_each`` table source for an array operand, and a NULL test for it.
+
+        The source is repeated in the SQL, so it holds quoted literals, not ``?`` parameters.
+        """
         if isinstance(n, dict) and "property" in n:
             path = self.cols.json_path(str(n["property"]))
             if path is not None:
-                src = f"json_each({self.cols.json_column}, {self.bind(path)})"
-                test = f"json_type({self.cols.json_column}, {self.bind(path)}) IS NOT NULL"
-                return src, test
-        v = self.value(n)
-        return f"json_each({v})", f"{v} IS NOT NULL"
+                col, lit = self.cols.json_column, sql_string(path)
+                return f"json_each({col}, {lit})", f"json_type({col}, {lit}) IS NOT NULL"
+            expr = self.cols.expr(str(n["property"]))
+            return f"json_each(json_array({expr}))", f"{expr} IS NOT NULL"
+        if isinstance(n, list):
+            lit = sql_string(orjson.dumps(n).decode())
+            return f"json_each({lit})", "1"
+        raise InvalidFilter(f"array operators need a property or an array, got {n!r}", field="filter")
 
     def array(self, op: str, args: list[Any]) -> str:
         (a, a_ok), (b, b_ok) = self.each(args[0]), self.each(args[1])
@@ -346,6 +352,13 @@ class _Translator:
         else:
             sql = f"EXISTS (SELECT 1 FROM {a} x WHERE x.value IN {in_b})"
         return f"coalesce(({sql}), 0)"
+
+
+def sql_string(text: str) -> str:
+    """A quoted SQL string literal (for values that must appear more than once)."""
+    if "\x00" in text:
+        raise InvalidFilter("NUL characters are not allowed", field="filter")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _is_property(n: Any) -> bool:

@@ -227,8 +227,8 @@ def apply_fields(item: dict[str, Any], include: set[str] | None, exclude: set[st
     for path in sorted(exclude or ()):
         if path in ("id", "links", "type"):
             continue
-        if include and path in include:
-            continue  # include wins over exclude for the same path
+        if include and any(i == path or i.startswith(path + ".") for i in include):
+            continue  # an include of the same or a more specific path wins over the exclude
         _drop_path(out, path.split("."))
     return out
 

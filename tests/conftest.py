@@ -1,0 +1,124 @@
+"""Shared fixtures: real STAC data from ../shared/data, a loaded data directory, servers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+STAC = SHARED / "stac"
+
+# Real STAC files loaded by the catalog tests (collections first). pgstac's testdata
+# (STAC 1.0.0-beta.2, renamed ids) is loaded separately where old-version input is the point.
+REAL_FILES = [
+    "pgstac/naip/collection.json",
+    "pgstac/naip/items.ndjson",
+    "pgstac/pc_collections.ndjson",
+    "rustac/pc_sentinel-2-l2a_1000_items.parquet",
+    "rustac/pc_landsat-c2-l2_100_items.parquet",
+    "rustac/earth-search_sentinel-2-c1-l2a_collection.json",
+    "rustac/earth-search_sentinel-2-c1-l2a_10_item-collection.json",
+    "sfeos/collection.json",
+]
+SFEOS_ITEMS = "sfeos/earth-search-v0_sentinel-s2-l2a-cogs_100_items.json"
+SFEOS_COLLECTION = "sentinel-s2-l2a-cogs-test"
+
+
+def need_shared() -> None:
+    if not STAC.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+
+
+def load_real(data: Path) -> None:
+    from sathub.catalog.loader import load_file
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.config import Settings
+
+    settings = Settings(data=data)
+    settings.layout.create()
+    store = SQLiteStore(settings.layout.catalog_db)
+    for rel in REAL_FILES:
+        load_file(store, STAC / rel)
+    load_file(store, STAC / SFEOS_ITEMS, collection=SFEOS_COLLECTION)
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def real_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need_shared()
+    data = tmp_path_factory.mktemp("real") / "data"
+    load_real(data)
+    return data
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, data: Path) -> None:
+        import uvicorn
+
+        from sathub.api.app import create_app
+        from sathub.config import Settings
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(Settings(data=data))
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real HTTP server over a private copy of the real data (tests may write to it)."""
+    need_shared()
+    data = tmp_path_factory.mktemp("live") / "data"
+    load_real(data)
+    with LiveServer(data) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(real_data: Path):  # type: ignore[no-untyped-def]
+    """An in-process client over the shared read-only real data."""
+    from fastapi.testclient import TestClient
+
+    from sathub.api.app import create_app
+    from sathub.config import Settings
+
+    with TestClient(create_app(Settings(data=real_data))) as client:
+        yield client
+
+
+@pytest.fixture()
+def empty_api(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from sathub.api.app import create_app
+    from sathub.config import Settings
+
+    with TestClient(create_app(Settings(data=tmp_path / "data"))) as client:
+        yield client
