@@ -82,7 +82,8 @@ ON CONFLICT (collection, id) DO UPDATE SET
     miny = excluded.miny, maxy = excluded.maxy, geom = excluded.geom,
     content = excluded.content
 """
-INSERT_ITEM = UPSERT_ITEM.split(" ON CONFLICT")[0]
+INSERT_ITEM = UPSERT_ITEM[: UPSERT_ITEM.index("ON CONFLICT")]
+assert "CONFLICT" not in INSERT_ITEM
 
 
 def _json_type(value: Any) -> str:

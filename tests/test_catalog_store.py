@@ -1,0 +1,202 @@
+"""The SQLite store: lossless round trips, transactions, validation, antimeridian, loader."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import STAC, need_shared
+from sathub.catalog.loader import load_file
+from sathub.catalog.sqlite import SQLiteStore
+from sathub.catalog.store import SearchQuery
+from sathub.catalog.validate import GENERATED_RELS
+from sathub.errors import Conflict, InvalidDatetime, InvalidGeometry, InvalidInput, LoadError, NotFound
+
+
+def collection(cid: str = "c1") -> dict[str, Any]:
+    return {
+        "type": "Collection", "id": cid, "stac_version": "1.0.0", "description": "test",
+        "license": "CC-BY-4.0", "links": [],
+        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                   "temporal": {"interval": [["2020-01-01T00:00:00Z", None]]}},
+    }  # fmt: skip
+
+
+def item(iid: str, lon: float = 0.0, lat: float = 0.0, dt: str = "2021-06-01T00:00:00Z", **props: Any) -> dict[str, Any]:
+    d = 0.5
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+    return {
+        "type": "Feature", "stac_version": "1.0.0", "id": iid, "collection": "c1",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "bbox": [lon - d, lat - d, lon + d, lat + d],
+        "properties": {"datetime": dt, **props},
+        "assets": {}, "links": [],
+    }  # fmt: skip
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "catalog.db")
+    s.create_collection(collection())
+    return s
+
+
+def _strip(doc: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    out["links"] = [ln for ln in doc.get("links", []) if ln.get("rel") not in GENERATED_RELS]
+    return out
+
+
+def test_real_items_round_trip_losslessly(tmp_path: Path) -> None:
+    """Every real item comes back as the JSON that went in (less the regenerated links)."""
+    need_shared()
+    s = SQLiteStore(tmp_path / "c.db")
+    load_file(s, STAC / "pgstac/naip/collection.json")
+    load_file(s, STAC / "rustac/earth-search_sentinel-2-c1-l2a_collection.json")
+    load_file(s, STAC / "rustac/earth-search_sentinel-2-c1-l2a_10_item-collection.json")
+    originals = json.loads((STAC / "rustac/earth-search_sentinel-2-c1-l2a_10_item-collection.json").read_text())
+    for orig in originals["features"]:
+        back = s.get_item(orig["collection"], orig["id"])
+        assert back == _strip(orig)
+    load_file(s, STAC / "pgstac/naip/items.ndjson")
+    with (STAC / "pgstac/naip/items.ndjson").open() as f:
+        for line in list(f)[:50]:
+            orig = json.loads(line)
+            assert s.get_item("naip", orig["id"]) == _strip(orig)
+    # unknown fields and extensions survive
+    coll = s.get_collection("sentinel-2-c1-l2a")
+    assert coll == _strip(json.loads((STAC / "rustac/earth-search_sentinel-2-c1-l2a_collection.json").read_text()))
+
+
+def test_insert_conflict_and_upsert(store: SQLiteStore) -> None:
+    store.create_item(item("a", cloud=1))
+    with pytest.raises(Conflict):
+        store.create_item(item("a"))
+    store.bulk_upsert([item("a", foo="bar")])
+    assert store.get_item("c1", "a")["properties"]["foo"] == "bar"
+    assert store.counts() == {"c1": 1}
+
+
+def test_bulk_is_all_or_nothing(store: SQLiteStore) -> None:
+    bad = item("b2")
+    bad["geometry"]["coordinates"][0][-1] = [9, 9]  # unclosed ring
+    with pytest.raises(InvalidGeometry, match="not closed"):
+        store.bulk_upsert([item("b1"), bad, item("b3")])
+    assert store.counts() == {"c1": 0}
+
+
+def test_transaction_rolls_back_on_error(store: SQLiteStore) -> None:
+    with pytest.raises(RuntimeError):
+        with store.transaction() as tx:
+            tx.put_item(item("t1"))
+            raise RuntimeError("crash between the write and the commit")
+    with pytest.raises(NotFound):
+        store.get_item("c1", "t1")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error", "field"),
+    [
+        (lambda it: it["geometry"].update(coordinates=[[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]), InvalidGeometry, "geometry"),
+        (lambda it: it["geometry"].update(coordinates=[[[0, 0], [200, 0], [200, 1], [0, 0]]]), InvalidGeometry, "geometry"),
+        (lambda it: it["geometry"].update(coordinates=[[[0, 0], [1, 0], [1, 1]]]), InvalidGeometry, "geometry"),
+        (lambda it: it["properties"].update(datetime="yesterday"), InvalidDatetime, "properties.datetime"),
+        (lambda it: it["properties"].update(datetime="2021-01-01T00:00:00"), InvalidDatetime, "properties.datetime"),
+        (lambda it: it["properties"].update(datetime=None), InvalidDatetime, "properties.datetime"),
+        (lambda it: it.update(id="a/b"), InvalidInput, "id"),
+        (lambda it: it.update(type="Collection"), InvalidInput, "type"),
+        (lambda it: it.update(properties=[]), InvalidInput, "properties"),
+    ],
+)  # fmt: skip
+def test_bad_items_are_rejected_naming_the_field(store: SQLiteStore, mutate: Any, error: type, field: str) -> None:
+    it = item("bad")
+    mutate(it)
+    with pytest.raises(error) as info:
+        store.create_item(it)
+    assert info.value.field == field
+    assert store.counts() == {"c1": 0}
+
+
+def test_unknown_collection(store: SQLiteStore) -> None:
+    it = item("x")
+    it["collection"] = "nope"
+    with pytest.raises(NotFound, match="nope"):
+        store.create_item(it)
+
+
+def test_antimeridian_item_and_bbox(store: SQLiteStore) -> None:
+    """An item split at ±180 (bbox west > east) is found from either side; a query bbox that
+    crosses the antimeridian finds items on both sides and nothing in between."""
+    am = item("am")
+    am["geometry"] = {"type": "MultiPolygon", "coordinates": [
+        [[[179, 0], [180, 0], [180, 1], [179, 1], [179, 0]]],
+        [[[-180, 0], [-179, 0], [-179, 1], [-180, 1], [-180, 0]]]]}  # fmt: skip
+    am["bbox"] = [179, 0, -179, 1]
+    store.bulk_upsert([am, item("east", 179.2, 5), item("west", -179.2, 5), item("middle", 0, 5)])
+
+    def ids(**kw: Any) -> set[str]:
+        return {i["id"] for i in store.search(SearchQuery(limit=100, **kw)).items}
+
+    assert ids(bbox=(179.5, 0.2, 179.9, 0.8)) == {"am"}
+    assert ids(bbox=(-179.9, 0.2, -179.5, 0.8)) == {"am"}
+    assert ids(bbox=(170, -10, -170, 10)) == {"am", "east", "west"}
+    assert ids(bbox=(-170, -10, 170, 10)) == {"middle"}
+
+
+def test_loader_names_file_and_line_and_rolls_back(store: SQLiteStore, tmp_path: Path) -> None:
+    f = tmp_path / "items.ndjson"
+    lines = [json.dumps(item(f"i{n}")) for n in range(5)]
+    lines.insert(3, "{not json")
+    f.write_text("\n".join(lines))
+    with pytest.raises(LoadError, match=r"items.ndjson:4: malformed JSON"):
+        load_file(store, f)
+    assert store.counts() == {"c1": 0}
+    bad = item("geom")
+    bad["geometry"]["coordinates"] = [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]
+    lines[3] = json.dumps(bad)
+    f.write_text("\n".join(lines))
+    with pytest.raises(LoadError, match=r"items.ndjson:4: .*Self-intersection"):
+        load_file(store, f)
+    assert store.counts() == {"c1": 0}
+    del lines[3]
+    f.write_text("\n".join(lines))
+    assert load_file(store, f).items == 5
+    assert load_file(store, f).items == 5  # idempotent: a re-run rewrites the same items
+    assert store.counts() == {"c1": 5}
+
+
+def test_parquet_items_load(tmp_path: Path) -> None:
+    need_shared()
+    s = SQLiteStore(tmp_path / "c.db")
+    load_file(s, STAC / "pgstac/pc_collections.ndjson")
+    stats = load_file(s, STAC / "rustac/pc_landsat-c2-l2_100_items.parquet")
+    assert stats.items == 100
+    assert s.counts()["landsat-c2-l2"] == 100
+    it = next(s.iter_items("landsat-c2-l2"))
+    assert it["type"] == "Feature" and "landsat:wrs_path" in it["properties"]
+    assert all(v is not None for link in it.get("links", []) for v in link.values())
+
+
+def test_wal_mode_and_rtree(store: SQLiteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.create_item(item("r"))
+    assert conn.execute("SELECT count(*) FROM items_rtree").fetchone()[0] == 1
+    store.delete_item("c1", "r")
+    assert conn.execute("SELECT count(*) FROM items_rtree").fetchone()[0] == 0
+
+
+def test_numbermatched_is_exact_then_estimated(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "c.db", count_cap=50)
+    s.create_collection(collection())
+    s.bulk_upsert([item(f"i{n:04d}", lon=(n % 300) * 0.5 - 75, lat=(n // 300) * 0.5) for n in range(3000)])
+    exact = s.search(SearchQuery(bbox=(-75.1, -0.4, -72, -0.3), limit=5))
+    assert exact.matched is not None and exact.matched <= 50 and not exact.matched_is_estimate
+    assert exact.matched == len(s.search(SearchQuery(bbox=(-75.1, -0.4, -72, -0.3), limit=1000), count=False).items)
+    est = s.search(SearchQuery(limit=5))
+    assert est.matched_is_estimate
+    assert 0.7 * 3000 <= (est.matched or 0) <= 1.3 * 3000
