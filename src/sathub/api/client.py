@@ -236,7 +236,8 @@ class AggregationClient(BaseAggregationClient):
         if search_request is not None:
             params = _search_params_from_post(search_request)
         else:
-            params = _search_params_from_get(kwargs)
+            # every search parameter (filter, query, q… included) straight from the query string
+            params = dict(request.query_params)
         if collection_id is not None:
             store.get_collection(collection_id)
             params["collections"] = [collection_id]
