@@ -25,7 +25,7 @@ DataOpt = Annotated[
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -85,7 +85,7 @@ def load(
               f"{len(files) - len(failures)} file(s)")  # fmt: skip
     if failures:
         for f in failures:
-            err.print(f"[red]failed:[/] {f}")
+            err.print(f"[red]failed:[/] {f}", soft_wrap=True)
         raise typer.Exit(1)
 
 
