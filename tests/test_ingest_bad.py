@@ -22,13 +22,28 @@ from sathub.config import Settings
 DT = {"datetime": "2024-03-01T04:05:00Z"}
 
 
-def write_tif(path: Path, data: np.ndarray, *, crs: object = "EPSG:32647",
-              transform: object = None, nodata: float | None = 0,
-              sidecar: dict | None = DT) -> Path:
+def write_tif(
+    path: Path,
+    data: np.ndarray,
+    *,
+    crs: object = "EPSG:32647",
+    transform: object = None,
+    nodata: float | None = 0,
+    sidecar: dict | None = DT,
+) -> Path:
     transform = transform if transform is not None else from_origin(500000, 2400000, 20, 20)
     kw = {"crs": crs, "transform": transform} if crs is not None else {}
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
-                       count=data.shape[0], dtype=data.dtype, nodata=nodata, **kw) as d:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[2],
+        height=data.shape[1],
+        count=data.shape[0],
+        dtype=data.dtype,
+        nodata=nodata,
+        **kw,
+    ) as d:
         d.write(data)
     if sidecar is not None:
         path.with_name(path.name + ".sathub.json").write_text(json.dumps(sidecar))
@@ -57,7 +72,7 @@ def batch(tmp_path: Path) -> Path:
     return d
 
 
-def _ingest(settings: Settings, paths: list[Path], collection: str):  # noqa: ANN202
+def _ingest(settings: Settings, paths: list[Path], collection: str):
     from sathub.catalog.sqlite import SQLiteStore
     from sathub.ingest.pipeline import ingest_paths
 
@@ -105,15 +120,17 @@ def test_cli_reports_failures_and_exits_nonzero(tmp_path: Path, batch: Path) -> 
 
     app = typer.Typer()
     register(app)
-    res = CliRunner().invoke(app, ["ingest", str(batch), "-c", "main", "--data",
-                                   str(tmp_path / "data")])
+    res = CliRunner().invoke(
+        app, ["ingest", str(batch), "-c", "main", "--data", str(tmp_path / "data")]
+    )
     assert res.exit_code == 1
     assert "Traceback" not in res.output
     assert "notraster.tif: not a raster" in res.output and "6 failed, 2 ingested" in res.output
     res = CliRunner().invoke(app, ["verify", "--data", str(tmp_path / "data")])
     assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope"), "-c", "main", "--data",
-                                   str(tmp_path / "data")])
+    res = CliRunner().invoke(
+        app, ["ingest", str(tmp_path / "nope"), "-c", "main", "--data", str(tmp_path / "data")]
+    )
     assert res.exit_code == 1 and "Traceback" not in res.output
 
 
@@ -144,8 +161,13 @@ def test_disk_full_mid_ingest(tmp_path: Path) -> None:
     data = tmp_path / "data"
     Settings(data=data).layout.create()
     SQLiteStore(data / "catalog.db").close()
-    out = subprocess.run([sys.executable, "-c", _DISK_FULL, str(data), f"{large},{small}",
-                          str(4_000_000)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL, str(data), f"{large},{small}", str(4_000_000)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     lines = out.stdout.splitlines()
     assert lines[0].startswith("failed") and "large.tif" in lines[0], out.stdout + out.stderr
     assert lines[1].startswith("ingested"), out.stdout + out.stderr

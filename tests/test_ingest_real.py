@@ -44,8 +44,9 @@ def _sources(archive: dict[str, Any], item_id: str) -> dict[str, Path]:
     if item_id == "LT52240631988227CUB02":
         return {f"B{n}": src / "landsat5" / f"LT52240631988227CUB02_B{n}.TIF" for n in range(1, 8)}
     if item_id == "LC80130312015295LGN00_toa":
-        return {f"B{n}": src / "landsat8" / f"LC80130312015295LGN00_B{n}_toa.tif"
-                for n in (2, 3, 4, 5)}
+        return {
+            f"B{n}": src / "landsat8" / f"LC80130312015295LGN00_B{n}_toa.tif" for n in (2, 3, 4, 5)
+        }
     if item_id == "RGB.byte":
         return {"data": src / "RGB.byte.tif"}
     return {"data": src / "aber" / f"{item_id}.tif"}
@@ -54,9 +55,15 @@ def _sources(archive: dict[str, Any], item_id: str) -> dict[str, Path]:
 def test_every_scene_ingested(archive: dict[str, Any]) -> None:
     rep = archive["report"]
     assert rep.ok, [o.message for o in rep.failed]
-    assert sorted(archive["items"]) == sorted([
-        "LT52240631988227CUB02", "LC80130312015295LGN00_toa", "RGB.byte",
-        "sen2_20210527_aber_subset", "sen2_20210527_aber_subset_ndvi_ref"])
+    assert sorted(archive["items"]) == sorted(
+        [
+            "LT52240631988227CUB02",
+            "LC80130312015295LGN00_toa",
+            "RGB.byte",
+            "sen2_20210527_aber_subset",
+            "sen2_20210527_aber_subset_ndvi_ref",
+        ]
+    )
 
 
 def test_assets_are_valid_cogs_with_matching_checksums(archive: dict[str, Any]) -> None:
@@ -77,10 +84,16 @@ def test_assets_are_valid_cogs_with_matching_checksums(archive: dict[str, Any]) 
 def test_pixels_identical_to_source(archive: dict[str, Any]) -> None:
     for item_id, item in archive["items"].items():
         for key, source in _sources(archive, item_id).items():
-            with rasterio.open(source) as a, rasterio.open(_asset_path(
-                    archive, item["assets"][key])) as b:
-                assert (a.crs, a.transform, a.count, a.dtypes) == (b.crs, b.transform,
-                                                                  b.count, b.dtypes)
+            with (
+                rasterio.open(source) as a,
+                rasterio.open(_asset_path(archive, item["assets"][key])) as b,
+            ):
+                assert (a.crs, a.transform, a.count, a.dtypes) == (
+                    b.crs,
+                    b.transform,
+                    b.count,
+                    b.dtypes,
+                )
                 assert a.nodata == b.nodata or (np.isnan(a.nodata) and np.isnan(b.nodata))
                 np.testing.assert_array_equal(a.read(), b.read())
 

@@ -35,17 +35,40 @@ def copy_real_imagery(dst: Path) -> Path:
     shutil.copytree(IMAGERY / "sentinel2_sref_aberystwyth_rsgislib", dst / "aber")
     shutil.copytree(IMAGERY / "landsat8_toa_rio-cloudmask", dst / "landsat8")
     shutil.copy(IMAGERY / "landsat7_rgb_rasterio" / "RGB.byte.tif", dst / "RGB.byte.tif")
-    (dst / "RGB.byte.tif.sathub.json").write_text(json.dumps({
-        "datetime": "2001-01-01T15:30:00Z", "platform": "landsat-7", "instrument": "etm+",
-        "bands": [{"name": "B3", "common_name": "red", "center_wavelength": 0.66},
-                  {"name": "B2", "common_name": "green", "center_wavelength": 0.56},
-                  {"name": "B1", "common_name": "blue", "center_wavelength": 0.485}]}))
+    (dst / "RGB.byte.tif.sathub.json").write_text(
+        json.dumps(
+            {
+                "datetime": "2001-01-01T15:30:00Z",
+                "platform": "landsat-7",
+                "instrument": "etm+",
+                "bands": [
+                    {"name": "B3", "common_name": "red", "center_wavelength": 0.66},
+                    {"name": "B2", "common_name": "green", "center_wavelength": 0.56},
+                    {"name": "B1", "common_name": "blue", "center_wavelength": 0.485},
+                ],
+            }
+        )
+    )
     # Landsat 8 TOA: one file per band, grouped by a standalone sidecar
-    (dst / "landsat8" / "LC80130312015295LGN00_toa.sathub.json").write_text(json.dumps({
-        "id": "LC80130312015295LGN00_toa", "datetime": "2015-10-22T15:35:00Z",
-        "platform": "landsat-8", "instrument": "oli", "processing_level": "TOA",
-        "bands": [{"name": f"B{n}", "common_name": c, "file": f"LC80130312015295LGN00_B{n}_toa.tif"}
-                  for n, c in ((2, "blue"), (3, "green"), (4, "red"), (5, "nir08"))]}))
+    (dst / "landsat8" / "LC80130312015295LGN00_toa.sathub.json").write_text(
+        json.dumps(
+            {
+                "id": "LC80130312015295LGN00_toa",
+                "datetime": "2015-10-22T15:35:00Z",
+                "platform": "landsat-8",
+                "instrument": "oli",
+                "processing_level": "TOA",
+                "bands": [
+                    {
+                        "name": f"B{n}",
+                        "common_name": c,
+                        "file": f"LC80130312015295LGN00_B{n}_toa.tif",
+                    }
+                    for n, c in ((2, "blue"), (3, "green"), (4, "red"), (5, "nir08"))
+                ],
+            }
+        )
+    )
     return dst
 
 
@@ -75,12 +98,16 @@ def validate_stac(doc: dict[str, Any], kind: str = "item") -> None:
     doc = dict(doc)
     if kind == "item" and not any(link.get("rel") == "collection" for link in doc["links"]):
         # the store keeps no generated links; the API adds these on every response
-        doc["links"] = [*doc["links"], {"rel": "collection", "href": "../collection.json",
-                                        "type": "application/json"}]
+        doc["links"] = [
+            *doc["links"],
+            {"rel": "collection", "href": "../collection.json", "type": "application/json"},
+        ]
     v = doc["stac_version"]
-    core = {"item": f"https://schemas.stacspec.org/v{v}/item-spec/json-schema/item.json",
-            "collection": f"https://schemas.stacspec.org/v{v}/collection-spec/json-schema/"
-                          "collection.json"}[kind]
+    core = {
+        "item": f"https://schemas.stacspec.org/v{v}/item-spec/json-schema/item.json",
+        "collection": f"https://schemas.stacspec.org/v{v}/collection-spec/json-schema/"
+        "collection.json",
+    }[kind]
     for uri in [core, *doc.get("stac_extensions", [])]:
         schema = reg.get_or_retrieve(uri).value.contents
         cls = validator_for(schema, default=Draft7Validator)
@@ -92,8 +119,13 @@ def valid_polygon_wgs84(path: Path) -> shapely.Geometry:
     """Reference footprint: every valid pixel of the source polygonised at full resolution."""
     with rasterio.open(path) as src:
         mask = src.dataset_mask() > 0
-        geoms = [shape(g) for g, v in rasterio.features.shapes(
-            mask.astype(np.uint8), mask=mask, transform=src.transform) if v]
+        geoms = [
+            shape(g)
+            for g, v in rasterio.features.shapes(
+                mask.astype(np.uint8), mask=mask, transform=src.transform
+            )
+            if v
+        ]
         tr = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True)
     poly = shapely.segmentize(shapely.union_all(geoms), 50 * abs(src.transform.a))
     return shapely.transform(poly, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))

@@ -112,6 +112,8 @@ def load_file(
         except SathubError as exc:
             line = f":{where}" if where else ""
             raise LoadError(f"{path}{line}: {exc.message}", field=exc.field) from exc
+    if stats.items:
+        store.analyze_if_stale()
     return stats
 
 

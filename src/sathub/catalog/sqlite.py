@@ -379,6 +379,25 @@ class SQLiteStore:
         ).fetchall()
         return {r[0]: r[1] for r in rows}
 
+    def analyze_if_stale(self) -> bool:
+        """Refresh the query planner's statistics when the items table has grown or shrunk by
+        a quarter since the last ANALYZE (or never had one). Without them SQLite takes
+        ``collection = ?`` as selective and walks items_collection_dt row by row, in random
+        order, through searches that match most of a collection (e.g. a CQL2 filter's count)."""
+        conn = self._conn()
+        known = 0
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+            row = conn.execute(
+                "SELECT stat FROM sqlite_stat1 WHERE idx = 'items_collection_dt'"
+            ).fetchone()
+            known = int(row[0].split()[0]) if row else 0
+        total = self.total_items()
+        if total < 1000 or abs(total - known) * 4 < known:
+            return False
+        with self._write_lock:
+            conn.execute("ANALYZE")
+        return True
+
     def total_items(self) -> int:
         row = self._conn().execute("SELECT max(rid) FROM items").fetchone()
         return int(row[0] or 0)

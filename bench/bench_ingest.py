@@ -1,0 +1,169 @@
+"""Ingest throughput vs plain ``rio cogeo create`` on the same files, in the same run.
+
+    python bench/bench_ingest.py [--scenes 8] [--size 1500] [--big]
+
+Prints source MB/s for: ``rio cogeo create`` (CLI, deflate + predictor, one process per
+file as an operator would run it), sathub ``ingest`` with 1 and 2 workers; the overhead
+ratio; the 2-worker speed-up; and with ``--big`` the peak RSS of ingesting a
+20,000 x 20,000 px 4-band uint16 scene. Synthetic inputs (smooth fields + noise, so they
+compress like real imagery) are generated into a temporary directory first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+
+INGEST = """
+import sys, json, resource
+from pathlib import Path
+from sathub.config import Settings
+from sathub.catalog.sqlite import SQLiteStore
+from sathub.ingest.pipeline import ingest_paths
+s = Settings(data=Path(sys.argv[1])); s.layout.create()
+rep = ingest_paths([Path(p) for p in sys.argv[3:]], "bench", s, SQLiteStore(s.layout.catalog_db),
+                   workers=int(sys.argv[2]))
+assert rep.ok, [o.message for o in rep.failed]
+print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def make_scene(path: Path, size: int, seed: int, bands: int = 4) -> None:
+    rng = np.random.default_rng(seed)
+    block = 1024
+    coarse = rng.integers(500, 4000, (bands, size // 64 + 2, size // 64 + 2))
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=bands,
+        dtype="uint16",
+        nodata=0,
+        crs="EPSG:32647",
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        BIGTIFF="YES",
+        transform=from_origin(600000, 2400000, 10, 10),
+    ) as ds:
+        for r in range(0, size, block):
+            for c in range(0, size, block):
+                h, w = min(block, size - r), min(block, size - c)
+                yy = (np.arange(r, r + h) // 64)[:, None]
+                xx = (np.arange(c, c + w) // 64)[None, :]
+                base = coarse[:, yy, xx]
+                noise = rng.integers(0, 200, (bands, h, w))
+                ds.write((base + noise).astype(np.uint16), window=Window(c, r, w, h))
+
+
+BURN = "s = 0\nfor i in range(15_000_000):\n    s += i\n"
+
+
+def machine_speedup() -> float:
+    """Control: speed-up of 2 pure-CPU processes vs 1 on this machine right now."""
+    t1, _ = timed([sys.executable, "-c", BURN])
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
+    for p in procs:
+        p.wait()
+    return round(2 * t1 / (time.perf_counter() - t), 2)
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    t = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t, out.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenes", type=int, default=8)
+    ap.add_argument("--size", type=int, default=1500)
+    ap.add_argument("--big", action="store_true", help="also the 20,000 px peak-RSS run")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sathub-bench-"))
+    try:
+        srcs = []
+        for i in range(args.scenes):
+            p = tmp / f"scene{i}.tif"
+            make_scene(p, args.size, i)
+            p.with_name(p.name + ".sathub.json").write_text(
+                json.dumps({"datetime": f"2024-01-{i + 1:02d}T04:00:00Z"})
+            )
+            srcs.append(p)
+        mb = sum(p.stat().st_size for p in srcs) / 1e6
+        rio = str(Path(sys.executable).with_name("rio"))
+        t_rio = 0.0
+        for p in srcs:
+            dt, _ = timed(
+                [
+                    rio,
+                    "cogeo",
+                    "create",
+                    str(p),
+                    str(tmp / f"{p.stem}.cog.tif"),
+                    "--cog-profile",
+                    "deflate",
+                    "--co",
+                    "PREDICTOR=2",
+                    "--quiet",
+                ]
+            )
+            t_rio += dt
+        t1, _ = timed([sys.executable, "-c", INGEST, str(tmp / "d1"), "1", *map(str, srcs)])
+        t2, _ = timed([sys.executable, "-c", INGEST, str(tmp / "d2"), "2", *map(str, srcs)])
+        res = {
+            "source_mb": round(mb, 1),
+            "scenes": args.scenes,
+            "size_px": args.size,
+            "rio_cogeo_mb_s": round(mb / t_rio, 2),
+            "sathub_1w_mb_s": round(mb / t1, 2),
+            "sathub_2w_mb_s": round(mb / t2, 2),
+            "overhead_pct": round(100 * (t1 / t_rio - 1), 1),
+            "speedup_2w": round(t1 / t2, 2),
+            "machine_2proc_speedup_control": machine_speedup(),
+        }
+        if args.big:
+            for p in srcs:
+                p.unlink()
+            big = tmp / "big.tif"
+            t = time.perf_counter()
+            make_scene(big, 20000, 99)
+            big.with_name(big.name + ".sathub.json").write_text(
+                json.dumps({"datetime": "2024-01-01T04:00:00Z"})
+            )
+            gen = time.perf_counter() - t
+            dt, out = timed([sys.executable, "-c", INGEST, str(tmp / "dbig"), "1", str(big)])
+            res.update(
+                big_source_mb=round(big.stat().st_size / 1e6, 1),
+                big_generate_s=round(gen, 1),
+                big_ingest_s=round(dt, 1),
+                big_peak_rss_mb=round(
+                    json.loads(out.strip().splitlines()[-1])["maxrss_kb"] / 1024, 1
+                ),
+                big_children_peak_rss_mb=round(
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+                ),
+            )
+        print(json.dumps(res, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

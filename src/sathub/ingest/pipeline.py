@@ -1,0 +1,224 @@
+"""Batch ingest: discover scenes, prepare them (in parallel), commit each in the parent.
+
+Failures are per scene: a bad file is reported with its reason and the rest of the batch
+goes on. COG work runs in ``workers`` processes; every catalog write and file move happens
+in this (parent) process, one scene per transaction (see ``commit.py``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sathub.catalog.store import CatalogStore
+from sathub.config import Settings
+from sathub.errors import IngestError, SathubError
+from sathub.ingest import staging
+from sathub.ingest.cog import Compression
+from sathub.ingest.collections import ensure_collection, widen_extent
+from sathub.ingest.commit import commit, find_existing
+from sathub.ingest.prepare import Prepared, prepare_scene
+from sathub.ingest.readers import discover
+from sathub.ingest.readers.base import Scene
+
+Status = Literal["ingested", "replaced", "unchanged", "failed"]
+
+
+@dataclass
+class SceneOutcome:
+    source: str
+    status: Status
+    scene_id: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    outcomes: list[SceneOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SceneOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "counts": self.counts(),
+            "outcomes": [o.__dict__ for o in self.outcomes],
+        }
+
+
+Progress = Callable[[SceneOutcome], None]
+
+
+def _fail(source: Path | str, exc: BaseException) -> SceneOutcome:
+    msg = exc.message if isinstance(exc, SathubError) else f"{source}: {exc}"
+    return SceneOutcome(source=str(source), status="failed", message=msg)
+
+
+def ingest_paths(
+    paths: Sequence[Path],
+    collection_id: str,
+    settings: Settings,
+    store: CatalogStore,
+    *,
+    workers: int = 1,
+    replace: bool = False,
+    sidecar: Path | None = None,
+    compression: Compression = "deflate",
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Ingest every scene found under ``paths`` into ``collection_id``.
+
+    Scenes are described in this process, prepared (COGs, stats, footprint) in up to
+    ``workers`` processes, and committed here one by one, in input order.
+    """
+    layout = settings.layout
+    layout.create()
+    report = IngestReport(collection=collection_id)
+
+    def done(o: SceneOutcome) -> None:
+        report.outcomes.append(o)
+        if progress:
+            progress(o)
+
+    tasks = discover([Path(p) for p in paths])
+    if sidecar is not None and len(tasks) != 1:
+        raise IngestError(f"--sidecar {sidecar} applies to one scene, but {len(tasks)} found")
+    if not tasks:
+        raise IngestError(f"no scenes found in {', '.join(str(p) for p in paths)}")
+    if on_total:
+        on_total(len(tasks))
+    ensure_collection(store, collection_id)
+    pool: ProcessPoolExecutor | None = None
+    if workers > 1 and len(tasks) > 1:
+        # start the workers now: they import GDAL while this process reads metadata
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
+        for _ in range(workers):
+            pool.submit(_warm)
+    try:
+        return _run(
+            tasks,
+            collection_id,
+            settings,
+            store,
+            report,
+            done,
+            pool,
+            replace=replace,
+            sidecar=sidecar,
+            compression=compression,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _warm() -> None:
+    import sathub.ingest.prepare  # noqa: F401
+
+
+def _run(
+    tasks: list[Any],
+    collection_id: str,
+    settings: Settings,
+    store: CatalogStore,
+    report: IngestReport,
+    done: Callable[[SceneOutcome], None],
+    pool: ProcessPoolExecutor | None,
+    *,
+    replace: bool,
+    sidecar: Path | None,
+    compression: Compression,
+) -> IngestReport:
+    layout = settings.layout
+    todo: list[tuple[Path, Scene]] = []
+    seen_ids: set[str] = set()
+    for reader, root in tasks:
+        try:
+            scene = reader.read(root, sidecar)
+            if scene.id in seen_ids:
+                raise IngestError(f"{root}: scene id {scene.id!r} appears twice in this batch")
+            seen_ids.add(scene.id)
+            existing = find_existing(store, scene.id)
+            other = [c for c, _ in existing if c != collection_id]
+            if other:
+                raise IngestError(
+                    f"{root}: scene id {scene.id!r} already exists in collection {other[0]!r}"
+                )
+            if existing and not replace:
+                done(SceneOutcome(str(root), "unchanged", scene.id, "already in the catalog"))
+                continue
+        except Exception as exc:  # noqa: BLE001 - one bad scene must not stop the batch
+            done(_fail(root, exc))
+            continue
+        todo.append((root, scene))
+    committed: list[dict[str, Any]] = []
+
+    def finish(root: Path, prep: Prepared) -> None:
+        try:
+            status = commit(store, prep, layout.assets, replace=replace, source=str(root))
+        except Exception as exc:  # noqa: BLE001
+            staging.remove(prep.staging_dir)
+            done(_fail(root, exc))
+            return
+        if status != "unchanged":
+            committed.append(prep.item)
+        done(SceneOutcome(str(root), status, prep.scene_id))
+
+    if pool is None or len(todo) <= 1:
+        for root, scene in todo:
+            sdir = staging.new_dir(layout.staging)
+            try:
+                prep = prepare_scene(scene, collection_id, sdir, compression)
+            except Exception as exc:  # noqa: BLE001
+                staging.remove(sdir)
+                done(_fail(root, exc))
+                continue
+            finish(root, prep)
+    else:
+        futures: list[tuple[Path, Path, Future[Prepared]]] = []
+        for root, scene in todo:
+            sdir = staging.new_dir(layout.staging)
+            futures.append(
+                (
+                    root,
+                    sdir,
+                    pool.submit(prepare_scene, scene, collection_id, sdir, compression),
+                )
+            )
+        for root, sdir, fut in futures:  # commit in submission order
+            try:
+                prep = fut.result()
+            except Exception as exc:  # noqa: BLE001
+                staging.remove(sdir)
+                done(_fail(root, exc))
+                continue
+            finish(root, prep)
+    try:
+        widen_extent(store, collection_id, committed)
+    except SathubError as exc:
+        report.outcomes.append(
+            SceneOutcome(
+                collection_id, "failed", None, f"collection extent not updated: {exc.message}"
+            )
+        )
+    return report

@@ -1,0 +1,147 @@
+"""Acquisition orders, after the STAPI draft (products → opportunities → orders).
+
+An order asks for an AOI in a time window with a priority (``disaster`` first). The planner
+proposes opportunities (:func:`sathub.orbits.coverage.find_opportunities`); the order then
+moves ``received → planned → acquired`` (linked to an ingested item id) ``→ delivered``, or
+ends ``failed`` / ``cancelled``. Stored as ``<data>/orbits/orders.json``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from sathub.errors import Conflict, InvalidInput, NotFound
+from sathub.orbits.coverage import find_opportunities, normalise_aoi
+from sathub.orbits.elements import ElementSet
+from sathub.orbits.sensors import Sensor
+from sathub.orbits.store import orbits_dir, read_json, write_json
+from sathub.orbits.timeutil import parse_utc
+
+Priority = Literal["disaster", "urgent", "high", "normal", "low"]
+PRIORITY_RANK: dict[str, int] = {"disaster": 0, "urgent": 1, "high": 2, "normal": 3, "low": 4}
+OrderStatus = Literal["received", "planned", "acquired", "delivered", "failed", "cancelled"]
+TRANSITIONS: dict[str, set[str]] = {
+    "received": {"planned", "failed", "cancelled"},
+    "planned": {"planned", "acquired", "failed", "cancelled"},
+    "acquired": {"delivered", "failed"},
+    "delivered": set(), "failed": set(), "cancelled": set(),
+}
+MAX_ORDER_DAYS = 31.0
+
+
+class StatusChange(BaseModel):
+    status: OrderStatus
+    at: datetime
+    note: str | None = None
+
+
+class OrderRequest(BaseModel):
+    """What a user asks for."""
+
+    aoi: dict[str, Any]
+    start: datetime
+    end: datetime
+    priority: Priority = "normal"
+    product: Literal["optical", "sar", "any"] = "any"
+    min_coverage: float = Field(default=0.2, ge=0, le=1)
+    max_off_nadir_deg: float | None = Field(default=None, ge=0, le=60)
+    satellites: list[int] | None = None
+    note: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _utc(cls, value: Any) -> datetime:
+        return parse_utc(value, field="start/end")
+
+
+class Order(OrderRequest):
+    id: str
+    status: OrderStatus = "received"
+    created: datetime
+    opportunities: list[dict[str, Any]] = Field(default_factory=list)
+    item_id: str | None = None
+    history: list[StatusChange] = Field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OrderBook:
+    """The orders of one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = orbits_dir(data_dir) / "orders.json"
+        self._orders = {k: Order.model_validate(v) for k, v in read_json(self.path, {}).items()}
+
+    def save(self) -> None:
+        write_json(self.path, {k: v.model_dump(mode="json") for k, v in self._orders.items()})
+
+    def create(self, request: OrderRequest) -> Order:
+        if request.end <= request.start:
+            raise InvalidInput("order end must be after start", field="end")
+        if (request.end - request.start).total_seconds() > MAX_ORDER_DAYS * 86400:
+            raise InvalidInput(f"order window longer than {MAX_ORDER_DAYS:g} days", field="end")
+        normalise_aoi(request.aoi)  # validates
+        now = _now()
+        order = Order(**request.model_dump(), id=uuid.uuid4().hex[:12], created=now,
+                      history=[StatusChange(status="received", at=now)])
+        self._orders[order.id] = order
+        return order
+
+    def get(self, order_id: str) -> Order:
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise NotFound(f"unknown order {order_id!r}", field="order_id") from None
+
+    def list_orders(self, status: str | None = None) -> list[Order]:
+        """Orders by priority (disaster response first), then by creation time."""
+        orders = [o for o in self._orders.values() if status is None or o.status == status]
+        return sorted(orders, key=lambda o: (PRIORITY_RANK[o.priority], o.created))
+
+    def transition(self, order_id: str, status: OrderStatus, note: str | None = None,
+                   item_id: str | None = None) -> Order:
+        order = self.get(order_id)
+        if status not in TRANSITIONS[order.status]:
+            raise Conflict(f"order {order_id} is {order.status}; cannot become {status}",
+                           field="status")
+        if status == "acquired":
+            if not item_id:
+                raise InvalidInput("an acquired order needs the ingested item id",
+                                   field="item_id")
+            order.item_id = item_id
+        order.status = status
+        order.history.append(StatusChange(status=status, at=_now(), note=note))
+        return order
+
+    def plan(self, order_id: str, sets: Sequence[ElementSet],
+             sensors: dict[int, list[Sensor]], *, max_opportunities: int = 10) -> Order:
+        """Propose opportunities (best coverage, then earliest); status becomes ``planned``
+        when there is at least one."""
+        order = self.get(order_id)
+        chosen = {}
+        for nid, lst in sensors.items():
+            if order.satellites and nid not in order.satellites:
+                continue
+            keep = [s for s in lst if order.product in ("any", s.kind)]
+            if order.max_off_nadir_deg is not None:
+                keep = [s.model_copy(update={"max_off_nadir_deg": min(
+                    s.max_off_nadir_deg, order.max_off_nadir_deg)}) for s in keep]
+            if keep:
+                chosen[nid] = keep
+        opps = find_opportunities(sets, chosen, order.aoi, order.start, order.end,
+                                  min_coverage=order.min_coverage)
+        opps.sort(key=lambda o: (-round(o.coverage_fraction, 2), o.center_time))
+        order.opportunities = [o.to_dict() for o in opps[:max_opportunities]]
+        if order.opportunities:
+            self.transition(order_id, "planned",
+                            note=f"{len(opps)} opportunities, best coverage "
+                                 f"{opps[0].coverage_fraction:.0%}")
+        return order
