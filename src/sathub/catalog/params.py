@@ -10,6 +10,7 @@ import orjson
 from sathub.catalog.cql2sql import parse_filter
 from sathub.catalog.geometry import validate_bbox
 from sathub.catalog.store import SearchQuery, SortKey
+from sathub.catalog.validate import parse_datetime
 from sathub.errors import InvalidDatetime, InvalidInput
 
 
@@ -27,19 +28,8 @@ def _to_list(value: Any, field: str) -> list[str] | None:
 
 
 def parse_instant(text: str, *, field: str = "datetime") -> datetime:
-    t = text.strip()
-    if len(t) < 11 or t[10] not in "Tt ":
-        raise InvalidDatetime(
-            f"{field}: {text!r} is not an RFC 3339 date-time (e.g. 2024-01-31T00:00:00Z)",
-            field=field,
-        )
-    try:
-        dt = datetime.fromisoformat(t.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidDatetime(f"{field}: {text!r} is not an RFC 3339 date-time", field=field) from exc
-    if dt.tzinfo is None:
-        raise InvalidDatetime(f"{field}: {text!r} has no timezone (add Z)", field=field)
-    return dt.astimezone(timezone.utc)
+    """An RFC 3339 date-time (with a timezone) as an aware UTC datetime."""
+    return datetime.fromtimestamp(parse_datetime(text, field=field), tz=timezone.utc)
 
 
 def parse_interval(value: Any) -> tuple[datetime | None, datetime | None]:
