@@ -189,6 +189,11 @@ from {START:%Y-%m-%dT%H:%MZ}.
 | raw propagation, `sathub.orbits.propagate` (TEME) | {rate_ours / 1e6:.2f} M states/s ({rate_ours / rate_bare:.2f}×) | ≥ 0.8× |
 | loading the 3LE file (checksums verified) | {t_load:.2f} s | — |
 
+Both sides run in the same process, one after the other, on a shared 2-core machine whose load
+changes during the ~2 minute skyfield loop: expect the speed-up to vary run to run (16× to 25×
+seen while other jobs were running). `find_passes` time is dominated by SGP4 itself
+(`SatrecArray` on a 360 s grid, ~2/3 of the total).
+
 A satellite "differs" when the rise/set sequences are not the same; each one is then checked
 against skyfield elevations sampled every second. Known cases: `find_events` only searches
 for rise/set between its culminations, so it can miss a dip below the mask of a slow, high or

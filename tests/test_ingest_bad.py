@@ -177,3 +177,18 @@ def test_disk_full_mid_ingest(tmp_path: Path) -> None:
     assert verify_archive(settings, store).ok
     store.close()
     assert not os.listdir(settings.layout.staging)
+
+
+def test_workers_2_same_outcome(tmp_path: Path, batch: Path) -> None:
+    """The process pool path reports the same per-file outcomes as the serial path."""
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.ingest.pipeline import ingest_paths
+    from sathub.ingest.verify import verify_archive
+
+    settings = Settings(data=tmp_path / "data")
+    settings.layout.create()
+    store = SQLiteStore(settings.layout.catalog_db)
+    rep = ingest_paths([batch], "main", settings, store, workers=2)
+    assert rep.counts() == {"ingested": 2, "failed": 6}
+    assert verify_archive(settings, store).ok
+    store.close()

@@ -143,3 +143,30 @@ def test_bad_input(kwargs: dict[str, float]) -> None:
     with pytest.raises(InvalidInput):
         find_passes(sets, [STATIONS["polar"]], START, args["hours"],
                     min_elevation_deg=args["min_elevation_deg"])
+
+
+def test_many_stations_in_one_call_equal_separate_calls() -> None:
+    sets = load_elements(DATA / "eo_satellites_2025-10-04.txt")
+    stations = list(STATIONS.values())
+    together = find_passes(sets, stations, START, 12.0, min_elevation_deg=5.0).passes
+    for st in stations:
+        label = st.name or f"{st.lat_deg:.4f},{st.lon_deg:.4f}"
+        alone = find_passes(sets, [st], START, 12.0, min_elevation_deg=5.0).passes
+        mine = [p for p in together if p.station == label]
+        assert [(p.norad_id, p.aos_s) for p in mine] == [(p.norad_id, p.aos_s) for p in alone]
+
+
+def test_omm_only_object_with_large_catalog_number() -> None:
+    import json
+
+    from sgp4.exporter import export_omm
+
+    from sathub.orbits.elements import parse_elements
+
+    tle = load_elements(DATA / "eo_satellites_2025-10-04.txt")[0]
+    fields = export_omm(tle.satrec, "NEW-OBJECT") | {"NORAD_CAT_ID": 412345678}
+    (omm,) = parse_elements(json.dumps([fields]))
+    a = find_passes([tle], [STATIONS["polar"]], START, 12.0).passes
+    b = find_passes([omm], [STATIONS["polar"]], START, 12.0).passes
+    assert [p.norad_id for p in b] == [412345678] * len(a)
+    assert all(abs(x.aos_s - y.aos_s) < 0.05 for x, y in zip(a, b, strict=True))

@@ -51,6 +51,7 @@ def test_registry_satcat_and_elements(tmp_path: Path) -> None:
         assert es.norad_id == 40697 and again.get(59371).name == "RESURS-P 4"
 
 
+@pytest.mark.filterwarnings("ignore:The file finals2000A.all has expired")
 def test_sun_synchronous_design() -> None:
     assert abs(sun_synchronous_inclination_deg(600) - 97.79) < 0.03
     es = sun_synchronous(600, 10.5, EPOCH, name="NEXT-1")

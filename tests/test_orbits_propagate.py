@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sgp4
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sgp4.api import SatrecArray
 
 from sathub.orbits.elements import parse_tle
-from sathub.orbits.groundtrack import ground_track
+from sathub.orbits.frames import geodetic_from_itrs, itrs_from_geodetic
+from sathub.orbits.groundtrack import ground_track, split_antimeridian
 from sathub.orbits.propagate import propagate, propagate_teme
 
 SGP4_DIR = Path(sgp4.__file__).parent
@@ -96,3 +100,33 @@ def test_ground_track_is_split_at_antimeridian() -> None:
         lons = np.array([p[0] for p in line])
         assert np.all(np.abs(np.diff(lons)) < 180)
         assert lons.min() >= -180 and lons.max() <= 180
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(lat=st.floats(-90, 90), lon=st.floats(-180, 180), alt=st.floats(-0.5, 40_000))
+def test_geodetic_round_trip(lat: float, lon: float, alt: float) -> None:
+    la, lo, al = geodetic_from_itrs(itrs_from_geodetic(lat, lon, alt))
+    assert abs(float(la) - lat) < 1e-8 and abs(float(al) - alt) < 1e-6  # 1e-6 km = 1 mm
+    if abs(lat) < 89.999:
+        assert abs((float(lo) - lon + 180) % 360 - 180) < 1e-8
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-180, 180, exclude_max=True), st.floats(-85, 85)),
+                min_size=2, max_size=40))
+def test_split_antimeridian(points: list[tuple[float, float]]) -> None:
+    lon = np.array([p[0] for p in points])
+    lat = np.array([p[1] for p in points])
+    lines = split_antimeridian(lon, lat)
+    for line in lines:
+        lons = np.array([p[0] for p in line])
+        assert np.all(np.abs(np.diff(lons)) <= 180.0 + 1e-9)
+        assert lons.min() >= -180 and lons.max() <= 180
+    # Consecutive pieces meet at ±180 at the same latitude.
+    for a, b in pairwise(lines):
+        assert abs(abs(a[-1][0]) - 180) < 1e-9 and a[-1][0] == -b[0][0]
+        assert abs(a[-1][1] - b[0][1]) < 1e-9
+    # No input vertex is lost.
+    kept = sum(len(line) for line in lines) - 2 * (len(lines) - 1)
+    assert kept == len(points)

@@ -58,7 +58,8 @@ from sathub.config import Settings
 log = logging.getLogger("sathub.api")
 
 # Domain routers mounted when their package is present: module path → attribute.
-DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits")
+DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits", "sathub.api.routers.assets",
+                  "sathub.api.routers.tiles", "sathub.api.routers.viewer")
 
 
 class SearchPost(BaseSearchPostRequest):
@@ -150,7 +151,8 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
         router=APIRouter(),
         settings=api_settings,
         extensions=extensions,
-        client=CoreClient(),
+        client=CoreClient(landing_page_id="sathub", title=settings.title,
+                          description=f"{settings.title}: STAC API of the archive"),
         items_get_request_model=items_model,
         search_get_request_model=get_model,
         search_post_request_model=post_model,

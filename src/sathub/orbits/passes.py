@@ -13,7 +13,7 @@ Method (no per-satellite Python loop):
    interpolant of the exact TEME position, velocity and (two-body + J2) acceleration at the
    step ends, rotated to ITRS at the refined time. Over 360 s its error is about a metre
    for LEO: milliseconds of pass time (~0.1 s for a pass that only grazes the mask, where
-   the time is ill-conditioned). No further SGP4 calls are needed.
+   the time is ill-conditioned). No further SGP4 calls are needed (see ``refine.py``).
 
 Passes already in progress at the window start (or still in progress at its end) are
 returned with AOS (LOS) clipped to the window and ``aos_clipped`` (``los_clipped``) set; their
@@ -41,6 +41,7 @@ from sathub.errors import InvalidInput
 from sathub.orbits.elements import ElementSet
 from sathub.orbits.frames import EARTH_ROTATION_RAD_S, Station, teme_to_itrs
 from sathub.orbits.propagate import Failure, propagate
+from sathub.orbits.refine import Grid, Segment, accel_teme_km_s2, az_el, find_root, s_and_rate
 from sathub.orbits.timeutil import iso
 
 FloatArray = NDArray[np.float64]
@@ -52,7 +53,6 @@ DEFAULT_STEP_S = 360.0
 MAX_STEP_S = 480.0
 CHUNK_SATS = 512
 _V_MAX_KM_S = 11.19  # escape speed at the Earth's surface: no orbiting object is faster
-_ROOT_ITERATIONS = 12  # safeguarded Newton: microseconds typically
 
 
 @dataclass
@@ -125,142 +125,6 @@ class _Raw:
     los_clipped: NDArray[np.bool_]
 
 
-def _s_and_rate(rho: FloatArray, rho_dot: FloatArray, up: FloatArray, sin_mask: float
-                ) -> tuple[FloatArray, FloatArray]:
-    """s = sin(el) − sin(mask) and ds/dt, for topocentric vectors along the last axis."""
-    rng = np.sqrt(np.einsum("...k,...k->...", rho, rho))
-    u = rho @ up
-    u_dot = rho_dot @ up
-    rr_dot = np.einsum("...k,...k->...", rho, rho_dot)
-    s = u / rng - sin_mask
-    ds = u_dot / rng - u * rr_dot / (rng ** 3)
-    return s, ds
-
-
-_MU_KM3_S2 = 398_600.8  # WGS72, as SGP4
-_RE_KM = 6378.135
-_J2 = 0.001082616
-
-
-def accel_teme_km_s2(r_km: FloatArray) -> FloatArray:
-    """Two-body + J2 acceleration (km/s²): the second derivative used by the quintic
-    interpolant. SGP4's own residual (J3, J4, drag, lunisolar) is below 1e-7 km/s²."""
-    x, y, z = r_km[..., 0], r_km[..., 1], r_km[..., 2]
-    r2 = x * x + y * y + z * z
-    r = np.sqrt(r2)
-    k = -_MU_KM3_S2 / (r2 * r)
-    j = 1.5 * _J2 * _RE_KM * _RE_KM / r2
-    zz = 5.0 * z * z / r2
-    fxy = k * (1.0 + j * (1.0 - zz))
-    fz = k * (1.0 + j * (3.0 - zz))
-    return np.stack([fxy * x, fxy * y, fz * z], axis=-1)
-
-
-@dataclass
-class _Grid:
-    """Exact SGP4 states of a chunk on the time grid: TEME r, v, a; ITRS r, v; GMST."""
-
-    t: FloatArray
-    theta: FloatArray  # unwrapped GMST (rad)
-    r: FloatArray
-    v: FloatArray
-    a: FloatArray
-    r_itrs: FloatArray
-    v_itrs: FloatArray
-    station_km: FloatArray
-
-
-class _Segment:
-    """Quintic Hermite interpolation in TEME between two exact SGP4 states, rotated to ITRS
-    and made relative to a station. Over 360 s its error is ~1 m for LEO."""
-
-    def __init__(self, g: _Grid, row: IntArray, j: IntArray) -> None:
-        self.r0, self.v0, self.a0 = g.r[row, j], g.v[row, j], g.a[row, j]
-        self.r1, self.v1, self.a1 = g.r[row, j + 1], g.v[row, j + 1], g.a[row, j + 1]
-        self.t0 = g.t[j]
-        self.h = g.t[j + 1] - g.t[j]
-        self.theta0 = g.theta[j]
-        self.theta_rate = (g.theta[j + 1] - g.theta[j]) / self.h
-        self.station_km = g.station_km
-
-    def at(self, tau: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if self.r0.shape[0] == 0:
-            return self.r0, self.v0
-        h = self.h[:, None]
-        t = tau[:, None]
-        t2 = t * t
-        t3 = t2 * t
-        t4 = t3 * t
-        t5 = t4 * t
-        h2 = h * h
-        p = ((1 - 10 * t3 + 15 * t4 - 6 * t5) * self.r0
-             + (t - 6 * t3 + 8 * t4 - 3 * t5) * h * self.v0
-             + 0.5 * (t2 - 3 * t3 + 3 * t4 - t5) * h2 * self.a0
-             + 0.5 * (t3 - 2 * t4 + t5) * h2 * self.a1
-             + (-4 * t3 + 7 * t4 - 3 * t5) * h * self.v1
-             + (10 * t3 - 15 * t4 + 6 * t5) * self.r1)
-        d = ((-30 * t2 + 60 * t3 - 30 * t4) * (self.r0 - self.r1) / h
-             + (1 - 18 * t2 + 32 * t3 - 15 * t4) * self.v0
-             + 0.5 * (2 * t - 9 * t2 + 12 * t3 - 5 * t4) * h * self.a0
-             + 0.5 * (3 * t2 - 8 * t3 + 5 * t4) * h * self.a1
-             + (-12 * t2 + 28 * t3 - 15 * t4) * self.v1)
-        theta = self.theta0 + self.theta_rate * tau * self.h
-        r, v = teme_to_itrs(p, d, theta)
-        assert v is not None
-        return r - self.station_km, v
-
-    def time(self, tau: FloatArray) -> FloatArray:
-        return self.t0 + tau * self.h
-
-
-def _bisect(seg: _Segment, lo: FloatArray, hi: FloatArray, up: FloatArray, sin_mask: float,
-            use_rate: bool, iterations: int = _ROOT_ITERATIONS) -> FloatArray:
-    """Root in tau ∈ [lo, hi] of s (a mask crossing) or of ds/dt (a culmination).
-
-    Safeguarded Newton: for s the derivative is the interpolant's exact ds/dt; for ds/dt
-    it is the secant slope of the current bracket (false position). A step leaving the
-    bracket or not halving ``|f|`` is replaced by bisection, so the bracket keeps shrinking;
-    the evaluated point with the smallest ``|f|`` is returned.
-    """
-    def value(tau: FloatArray) -> tuple[FloatArray, FloatArray]:
-        p, d = seg.at(tau)
-        s, ds = _s_and_rate(p, d, up, sin_mask)
-        return (ds, np.full_like(ds, np.nan)) if use_rate else (s, ds * seg.h)
-
-    lo, hi = lo.copy(), hi.copy()
-    f_lo, _ = value(lo)
-    f_hi, _ = value(hi)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-    x = np.where(np.isfinite(x), np.clip(x, lo, hi), 0.5 * (lo + hi))
-    best, f_best = x.copy(), np.full(x.shape, np.inf)
-    f_prev = np.full(x.shape, np.inf)
-    for _ in range(iterations):
-        fx, dfx = value(x)
-        better = np.abs(fx) < f_best
-        best, f_best = np.where(better, x, best), np.where(better, np.abs(fx), f_best)
-        left = (fx >= 0) == (f_lo >= 0)
-        lo, f_lo = np.where(left, x, lo), np.where(left, fx, f_lo)
-        hi, f_hi = np.where(left, hi, x), np.where(left, f_hi, fx)
-        slope = dfx if not use_rate else (f_hi - f_lo) / np.where(hi > lo, hi - lo, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = x - fx / slope
-        # Newton/secant while it converges (|f| at least halves); bisection otherwise.
-        ok = np.isfinite(step) & (step > lo) & (step < hi) & (np.abs(fx) <= 0.5 * f_prev)
-        f_prev = np.abs(fx)
-        x = np.where(ok, step, 0.5 * (lo + hi))
-    fx, _ = value(x)
-    return np.where(np.abs(fx) < f_best, x, best)
-
-
-def _az_el(p: FloatArray, enu: FloatArray) -> tuple[FloatArray, FloatArray]:
-    e = p @ enu.T
-    rng = np.linalg.norm(e, axis=-1)
-    el = np.degrees(np.arcsin(np.clip(e[..., 2] / rng, -1, 1)))
-    az = np.degrees(np.arctan2(e[..., 0], e[..., 1])) % 360.0
-    return az, el
-
-
 Events = tuple[IntArray, FloatArray, FloatArray]  # (row, time_s, azimuth_deg)
 
 
@@ -274,11 +138,11 @@ class _RowEvents:
     max_el: FloatArray
 
 
-def _row_events(g: _Grid, enu: FloatArray, min_elevation_deg: float) -> _RowEvents:
+def _row_events(g: Grid, enu: FloatArray, min_elevation_deg: float) -> _RowEvents:
     """Rises, sets and culminations of every satellite of a grid over one station."""
     up = enu[2]
     sin_mask = float(np.sin(np.radians(min_elevation_deg)))
-    s, ds = _s_and_rate(g.r_itrs - g.station_km, g.v_itrs, up, sin_mask)
+    s, ds = s_and_rate(g.r_itrs - g.station_km, g.v_itrs, up, sin_mask)
     valid = np.isfinite(s)
     above = (s >= 0) & valid
     pair_ok = valid[:, :-1] & valid[:, 1:]
@@ -308,9 +172,9 @@ def _row_events(g: _Grid, enu: FloatArray, min_elevation_deg: float) -> _RowEven
                                 < sin_mask)
     max_iv &= ~unreachable
     m_row, m_j = np.nonzero(max_iv)
-    m_seg = _Segment(g, m_row, m_j)
-    m_tau = _bisect(m_seg, np.zeros(len(m_row)), np.ones(len(m_row)), up, sin_mask, True)
-    m_az, m_el = _az_el(m_seg.at(m_tau)[0], enu)
+    m_seg = Segment(g, m_row, m_j)
+    m_tau = find_root(m_seg, np.zeros(len(m_row)), np.ones(len(m_row)), up, sin_mask, True)
+    m_az, m_el = az_el(m_seg.at(m_tau)[0], enu)
     m_t = m_seg.time(m_tau)
     keep = m_el >= min_elevation_deg
     m_row, m_j, m_tau, m_t = m_row[keep], m_j[keep], m_tau[keep], m_t[keep]
@@ -318,18 +182,18 @@ def _row_events(g: _Grid, enu: FloatArray, min_elevation_deg: float) -> _RowEven
     # Hidden passes: a maximum above the mask between two samples both below it.
     hidden = ~above[m_row, m_j] & ~above[m_row, m_j + 1]
     h_row, h_j = m_row[hidden], m_j[hidden]
-    h_seg = _Segment(g, h_row, h_j)
+    h_seg = Segment(g, h_row, h_j)
     n_h = len(h_row)
 
-    def crossing(seg: _Segment, row: IntArray, lo: FloatArray, hi: FloatArray) -> Events:
-        tau = _bisect(seg, lo, hi, up, sin_mask, False)
-        az, _ = _az_el(seg.at(tau)[0], enu)
+    def crossing(seg: Segment, row: IntArray, lo: FloatArray, hi: FloatArray) -> Events:
+        tau = find_root(seg, lo, hi, up, sin_mask, False)
+        az, _ = az_el(seg.at(tau)[0], enu)
         return row, seg.time(tau), az
 
     r_row, r_j = np.nonzero(rise_iv)
     s_row, s_j = np.nonzero(set_iv)
-    r_seg = _Segment(g, r_row, r_j)
-    s_seg = _Segment(g, s_row, s_j)
+    r_seg = Segment(g, r_row, r_j)
+    s_seg = Segment(g, s_row, s_j)
     rises = [crossing(r_seg, r_row, np.zeros(len(r_row)), np.ones(len(r_row))),
              crossing(h_seg, h_row, np.zeros(n_h), m_tau[hidden])]
     sets = [crossing(s_seg, s_row, np.zeros(len(s_row)), np.ones(len(s_row))),
@@ -337,7 +201,7 @@ def _row_events(g: _Grid, enu: FloatArray, min_elevation_deg: float) -> _RowEven
     return _RowEvents(rises, sets, m_row, m_t, m_az, m_el)
 
 
-def _station_passes(g: _Grid, station: Station, min_elevation_deg: float) -> _Raw:
+def _station_passes(g: Grid, station: Station, min_elevation_deg: float) -> _Raw:
     g.station_km = station.itrs_km
     enu = station.enu()
     offsets = g.t
@@ -351,7 +215,7 @@ def _station_passes(g: _Grid, station: Station, min_elevation_deg: float) -> _Ra
     n_s = sum(len(x[0]) for x in sets)
 
     # Window edges: passes in progress at the start / end.
-    az_grid, el_grid = _az_el(rho[:, [0, -1]], enu)
+    az_grid, el_grid = az_el(rho[:, [0, -1]], enu)
     above_edge = el_grid >= min_elevation_deg
     start_in = np.flatnonzero(above_edge[:, 0])
     end_in = np.flatnonzero(above_edge[:, 1])
@@ -453,7 +317,7 @@ def find_passes(sets: Sequence[ElementSet], stations: Sequence[Station], start: 
         theta = np.unwrap(eph.gmst_rad())
         r_itrs, v_itrs = teme_to_itrs(eph.r_teme_km, eph.v_teme_km_s, theta[None, :])
         assert v_itrs is not None
-        grid = _Grid(offsets, theta, eph.r_teme_km, eph.v_teme_km_s,
+        grid = Grid(offsets, theta, eph.r_teme_km, eph.v_teme_km_s,
                      accel_teme_km_s2(eph.r_teme_km), r_itrs, v_itrs, np.zeros(3))
         for station in stations:
             raw = _station_passes(grid, station, min_elevation_deg)
