@@ -10,11 +10,20 @@ import orjson
 class BodyLimitMiddleware:
     """Reject request bodies over ``max_bytes`` with 413 before anything reads them."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, worker_threads: int = 8) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.worker_threads = worker_threads
+        self._limited = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not self._limited:
+            # Sync endpoints run in anyio's thread pool (40 threads by default), and each
+            # thread holds its own SQLite connection and page cache: bound them.
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.worker_threads
+            self._limited = True
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return

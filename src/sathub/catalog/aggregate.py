@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sathub.catalog.query import Plan
+from sathub.catalog.query import FROM, Plan
 from sathub.errors import InvalidInput
 
 DATETIME_FORMATS = {
@@ -58,7 +58,7 @@ def run_aggregations(
     geotile_precision: int = 0,
 ) -> list[dict[str, Any]]:
     where, params = plan.where_sql(), plan.params
-    base = f"FROM items i WHERE {where}"
+    base = f"FROM {FROM} WHERE {where}"
     out: list[dict[str, Any]] = []
     for name in aggregations:
         if name not in AVAILABLE:

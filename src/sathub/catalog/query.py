@@ -37,6 +37,8 @@ COMMON_METADATA = {
 }  # fmt: skip
 NULL_SORT = -1e308  # NULLs sort first ascending, last descending
 DEFAULT_SORT = [SortKey("datetime", "desc")]
+# Index columns and the JSON document; SQLite drops the join when a query does not read c.
+FROM = "items i LEFT JOIN items_content c ON c.rid = i.rid"
 
 
 @dataclass
@@ -67,7 +69,7 @@ def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, s
         columns=dict(CORE_COLUMNS),
         timestamps=set(TIMESTAMPS),
         geometry="i.geom",
-        json_column="i.content",
+        json_column="c.content",
         is_known=is_known,
     )
 
@@ -111,7 +113,20 @@ def build_search(
         for w, s, e, n in boxes:
             params += [e, w, n, s]
         plan.add(f"i.rid IN ({probe})", params)
-        plan.add("sathub_spatial('s_intersects', i.geom, ?) = 1", [to_wkb(area)])
+        if query.intersects is None:
+            # an item whose bbox lies inside a query box intersects it: skip the exact test
+            inside = " OR ".join(
+                "(i.minx >= ? AND i.maxx <= ? AND i.miny >= ? AND i.maxy <= ?)" for _ in boxes
+            )
+            inside_params: list[Any] = []
+            for w, s, e, n in boxes:
+                inside_params += [w, e, s, n]
+            plan.add(
+                f"({inside} OR sathub_spatial('s_intersects', i.geom, ?) = 1)",
+                [*inside_params, to_wkb(area)],
+            )
+        else:
+            plan.add("sathub_spatial('s_intersects', i.geom, ?) = 1", [to_wkb(area)])
 
     for expr, name in ((query.filter, "filter"), (extra_filter, "extra_filter")):
         if expr:
@@ -122,9 +137,9 @@ def build_search(
         plan.add(compiled.sql, compiled.params)
     if query.q:
         text = (
-            "lower(coalesce(json_extract(i.content, '$.properties.title'), '') || ' ' || "
-            "coalesce(json_extract(i.content, '$.properties.description'), '') || ' ' || "
-            "coalesce(json_extract(i.content, '$.properties.keywords'), '') || ' ' || i.id)"
+            "lower(coalesce(json_extract(c.content, '$.properties.title'), '') || ' ' || "
+            "coalesce(json_extract(c.content, '$.properties.description'), '') || ' ' || "
+            "coalesce(json_extract(c.content, '$.properties.keywords'), '') || ' ' || i.id)"
         )
         terms = [t.strip().lower() for t in query.q if t.strip()]
         if terms:
@@ -195,7 +210,7 @@ def fetch_page(
     order = ", ".join(f"{e} {d}" for e, d in keys)
     select_keys = ", ".join(e for e, _ in keys)
     sql = (
-        f"SELECT i.content, {select_keys} FROM items i WHERE {page_where} "
+        f"SELECT c.content, {select_keys} FROM {FROM} WHERE {page_where} "
         f"ORDER BY {order} LIMIT ?"
     )
     try:
@@ -225,7 +240,7 @@ def count_matches(
 ) -> tuple[int, bool]:
     """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows."""
     n = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM items i WHERE {where} LIMIT ?)", [*params, cap + 1]
+        f"SELECT count(*) FROM (SELECT 1 FROM {FROM} WHERE {where} LIMIT ?)", [*params, cap + 1]
     ).fetchone()[0]
     if n <= cap:
         return int(n), False
@@ -239,6 +254,7 @@ def count_matches(
     width = max(min(128, span // blocks), 1)
     sql = (
         "SELECT count(*) FROM items s CROSS JOIN items i ON i.rid = s.rid "
+        "LEFT JOIN items_content c ON c.rid = i.rid "
         f"WHERE s.rid BETWEEN ? AND ? AND {where}"
     )
     sampled = 0
