@@ -494,15 +494,17 @@ def bench_sathub(items: Path, n: int, args: argparse.Namespace, work: Path) -> d
     store = SQLiteStore(settings.layout.catalog_db)
     load_file(store, coll_file)
     log(f"sathub: loading {n:,} items")
+    la0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     stats = load_file(store, items)
     load_s = time.perf_counter() - t0
+    la1 = os.getloadavg()[0]
     assert stats.items == n, stats
     conn = store._conn()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     db_bytes = sum(p.stat().st_size for p in data.glob("catalog.db*"))
-    res: dict[str, Any] = {"load_s": load_s, "load_rate": n / load_s,
+    res: dict[str, Any] = {"load_s": load_s, "load_rate": n / load_s, "load_loadavg": (la0, la1),
                            "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip
     log(f"sathub: loaded in {load_s:.1f} s = {n / load_s:,.0f} items/s; "
         f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item")
@@ -602,6 +604,7 @@ def bench_peer(items: Path, n: int, args: argparse.Namespace, work: Path) -> dic
         run([str(venv_bin / "pypgstac"), "load", "collections", str(coll_file), "--dsn", dsn,
              "--method", "insert_ignore"], env=env, stdout=subprocess.DEVNULL)  # fmt: skip
         log(f"peer: pypgstac load items ({n:,})")
+        la0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         run([str(venv_bin / "pypgstac"), "load", "items", str(items), "--dsn", dsn,
              "--method", "insert"], env=env, stdout=subprocess.DEVNULL)  # fmt: skip
@@ -614,6 +617,7 @@ def bench_peer(items: Path, n: int, args: argparse.Namespace, work: Path) -> dic
                                    capture_output=True).stdout.strip())  # fmt: skip
         assert count == n, (count, n)
         res: dict[str, Any] = {"load_s": load_s, "load_rate": n / load_s,
+                               "load_loadavg": (la0, os.getloadavg()[0]),
                                "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip
         log(f"peer: loaded in {load_s:.1f} s = {n / load_s:,.0f} items/s; "
             f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item")
@@ -741,10 +745,11 @@ def section(args: argparse.Namespace, cmd: str, s: dict[str, Any], p: dict[str, 
         f"`{cmd}` — {dt.date.today().isoformat()}, {n:,} items "
         f"(~{extra['item_bytes']:,.0f} B of JSON each), machine: {machine_note()}.",
         "",
-        "One server process each: `sathub serve` (SQLite)"
+        ("One server process each: " if p else "One server process: ")
+        + "`sathub serve` (SQLite)"
         + (f" with {' '.join(args.sathub_env)}" if args.sathub_env else "")
-        + " and `uvicorn stac_fastapi.pgstac.app:create_app --factory`"
-        + (f" ({extra.get('peer_versions', '')}) on PostgreSQL {extra.get('pg_version', '')} "
+        + (" and `uvicorn stac_fastapi.pgstac.app:create_app --factory` "
+           f"({extra.get('peer_versions', '')}) on PostgreSQL {extra.get('pg_version', '')} "
            f"(shared_buffers {args.pg_shared_buffers}, same machine)" if p else "")
         + f". Latencies: {args.reps} sequential POST /search per query, random parameters, "
         f"after 5 warm-ups; (d) times the 10th page after following `next` 9 "
@@ -754,9 +759,12 @@ def section(args: argparse.Namespace, cmd: str, s: dict[str, Any], p: dict[str, 
         *fmt_table(n, s, p),
         "",
     ]
-    out += [f"1-minute load average of the machine (other users' jobs included) when the "
-            f"sathub measurements started/ended: {s['loadavg_before']:.1f}/{s['loadavg_after']:.1f}"
-            + (f"; peer: {p['loadavg_before']:.1f}/{p['loadavg_after']:.1f}" if p else "")
+    sl, pl = s["load_loadavg"], p and p["load_loadavg"]
+    out += [f"1-minute load average of the machine (other users' jobs included) when sathub's "
+            f"load started/ended: {sl[0]:.1f}/{sl[1]:.1f}, its queries started/ended: "
+            f"{s['loadavg_before']:.1f}/{s['loadavg_after']:.1f}"
+            + (f"; peer: load {pl[0]:.1f}/{pl[1]:.1f}, queries "
+               f"{p['loadavg_before']:.1f}/{p['loadavg_after']:.1f}" if p else "")
             + ". Numbers above 2 mean the 2 cores were shared with other work.", ""]
     if p:
         out += [f"Peer PostgreSQL processes' RSS (not in the peer's row above): "

@@ -7,7 +7,11 @@ Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
     │   ├── InvalidGeometry                                                     → 400
     │   ├── InvalidDatetime                                                     → 400
     │   └── InvalidFilter       CQL2 syntax/type errors, unknown queryables     → 400
+    ├── Forbidden               a signed link that is tampered or expired       → 403
     ├── NotFound                unknown collection, item, asset                 → 404
+    ├── RangeNotSatisfiable     a byte range past the end of an asset            → 416
+    ├── Unauthorized            a missing, malformed, unknown, expired or revoked key → 401
+    ├── QuotaExceeded           an agreement's monthly bytes are used up (Retry-After) → 429
     ├── Conflict                an id that already exists                       → 409
     ├── PayloadTooLarge         body or batch over a limit                      → 413
     ├── LoadError               a bulk-load line failed (file and line named)   → 400
@@ -53,6 +57,35 @@ class InvalidFilter(InvalidInput):
 
 class NotFound(SathubError):
     """A collection, item or asset does not exist (or is not visible to the caller)."""
+
+
+class Forbidden(SathubError):
+    """The caller may not do this (e.g. a signed link that was tampered with or expired)."""
+
+
+class RangeNotSatisfiable(SathubError):
+    """A requested byte range lies outside the object."""
+
+    def __init__(self, message: str, *, size: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.headers = {"Content-Range": f"bytes */{size}"}
+
+
+class Unauthorized(SathubError):
+    """No usable credentials: a missing, malformed, unknown, expired or revoked API key."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class QuotaExceeded(SathubError):
+    """An agreement's monthly download quota is used up; retry when the month turns."""
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(max(1, int(retry_after_s)))}
 
 
 class Conflict(SathubError):

@@ -48,8 +48,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from sathub import __version__
-from sathub.api import errors
-from sathub.api.client import AggregationClient, CoreClient, FiltersClient
+from sathub.api import access, errors
+from sathub.api.client import (AggregationClient, CoreClient, FiltersClient,
+                               StrictAggregationExtension)
 from sathub.api.middleware import BodyLimitMiddleware
 from sathub.api.transactions import TransactionExtension
 from sathub.catalog.sqlite import SQLiteStore
@@ -59,7 +60,8 @@ log = logging.getLogger("sathub.api")
 
 # Domain routers mounted when their package is present: module path → attribute.
 DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits", "sathub.api.routers.assets",
-                  "sathub.api.routers.tiles", "sathub.api.routers.viewer")
+                  "sathub.api.routers.tiles", "sathub.api.routers.viewer", "sathub.api.routers.analytics",
+                  "sathub.api.routers.admin")
 
 
 class SearchPost(BaseSearchPostRequest):
@@ -120,7 +122,7 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
         *search_ext,
         *items_ext,
         collection_search,
-        AggregationExtension(client=AggregationClient()),
+        StrictAggregationExtension(client=AggregationClient()),
         TransactionExtension(),
     ]
     post_model = create_post_request_model(search_ext, base_model=SearchPost)
@@ -145,7 +147,7 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
             description="sathub: STAC API, distribution and planning for an Earth-observation archive",
             root_path=settings.root_path,
             openapi_url=api_settings.openapi_url,
-            docs_url=api_settings.docs_url,
+            docs_url=None,  # served on local swagger-ui assets by routers/viewer.py
             redoc_url=None,
         ),
         router=APIRouter(),
@@ -162,12 +164,14 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
             Middleware(ProxyHeaderMiddleware),
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"]),
+            Middleware(access.AccessMiddleware),
         ],  # fmt: skip
     )
     app = api.app
     app.state.settings = settings
     app.state.store = store
     errors.install(app)
+    access.install(app, settings)
     for module_name in DOMAIN_ROUTERS:
         try:
             module = importlib.import_module(module_name)

@@ -10,19 +10,27 @@ from typing import Any
 from urllib.parse import urlencode
 
 import attr
+from pydantic import model_validator
 from stac_fastapi.extensions.aggregation.client import BaseAggregationClient
+from stac_fastapi.extensions import AggregationExtension
+from stac_fastapi.extensions.aggregation.request import AggregationExtensionPostRequest
 from stac_fastapi.extensions.filter.client import BaseFiltersClient
 from stac_fastapi.types.core import BaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
+from starlette.responses import Response
 
 from sathub.api import links
+from sathub.api.access import require_collection_visible, visible_collection_ids
 from sathub.api.collections import search_collections
+from sathub.api.responses import json_response
 from sathub.catalog.params import apply_fields, build_query
 from sathub.catalog.aggregate import AVAILABLE
 from sathub.catalog.store import SearchQuery, SearchResult
 from sathub.config import Settings
 from sathub.errors import InvalidInput, NotFound
+
+GEOJSON = "application/geo+json"
 
 
 def _state(request: Request) -> tuple[Any, Settings]:
@@ -63,7 +71,9 @@ class CoreClient(BaseCoreClient):
         page["title"] = settings.title
         page["description"] = settings.title + ": STAC API of the archive"
         base = get_base_url(request)
-        for coll in store.list_collections():
+        colls = store.list_collections()
+        visible = visible_collection_ids(request, [c["id"] for c in colls])
+        for coll in (c for c in colls if c["id"] in visible):
             page["links"].append(
                 {"rel": "child", "type": "application/json", "title": coll.get("title", coll["id"]),
                  "href": f"{base}collections/{coll['id']}"}
@@ -76,6 +86,8 @@ class CoreClient(BaseCoreClient):
         store, settings = _state(request)
         base = get_base_url(request)
         cols = store.list_collections()
+        visible = visible_collection_ids(request, [c["id"] for c in cols])
+        cols = [c for c in cols if c["id"] in visible]
         cols, matched, next_offset = search_collections(cols, kwargs, settings)
         out = [links.collection_links(c, base) for c in cols]
         page_links = [
@@ -91,19 +103,22 @@ class CoreClient(BaseCoreClient):
     def get_collection(self, collection_id: str, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
         store, _ = _state(request)
+        require_collection_visible(request, collection_id)
         return links.collection_links(store.get_collection(collection_id), get_base_url(request))
 
     # ----------------------------------------------------------------- items
     def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
         store, _ = _state(request)
+        require_collection_visible(request, collection_id)
         item = store.get_item(collection_id, item_id, extra_filter=access_filter(request))
-        return links.item_links(item, get_base_url(request))
+        return json_response(links.item_links(item, get_base_url(request)), media_type=GEOJSON)
 
     def item_collection(self, collection_id: str, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
         store, settings = _state(request)
         store.get_collection(collection_id)  # 404 for an unknown collection
+        require_collection_visible(request, collection_id)
         params = _search_params_from_get(kwargs)
         params["collections"] = [collection_id]
         query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
@@ -126,7 +141,7 @@ class CoreClient(BaseCoreClient):
 
     def _search(
         self, request: Request, query: SearchQuery, *, method: str, body: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         store, _ = _state(request)
         result: SearchResult = store.search(query, extra_filter=access_filter(request))
         base = get_base_url(request)
@@ -162,7 +177,8 @@ class CoreClient(BaseCoreClient):
             out["context"] = {"returned": len(features), "limit": query.limit, "matched": result.matched}
             if result.matched_is_estimate:
                 out["sathub:matched_is_estimate"] = True
-        return out
+        # rendered here with orjson: FastAPI's generic encoder costs more than the search
+        return json_response(out, media_type=GEOJSON)
 
 
 @attr.s
@@ -174,8 +190,11 @@ class FiltersClient(BaseFiltersClient):
         store, _ = _state(request)
         base = get_base_url(request)
         per_collection = store.queryables()
+        visible = visible_collection_ids(request, list(per_collection))
+        per_collection = {c: p for c, p in per_collection.items() if c in visible}
         if collection_id is not None:
             store.get_collection(collection_id)
+            require_collection_visible(request, collection_id)
             props = dict(per_collection.get(collection_id, {}))
             url = f"{base}collections/{collection_id}/queryables"
         else:
@@ -233,6 +252,11 @@ class AggregationClient(BaseAggregationClient):
         request: Request = kwargs["request"]
         store, settings = _state(request)
         search_request = kwargs.get("search_request")
+        if collection_id is not None and not isinstance(collection_id, str):
+            # POST /aggregate: stac-fastapi passes the body model as the first argument
+            search_request, collection_id = collection_id, None
+        if collection_id is None:  # the per-collection routes carry it only as a path parameter
+            collection_id = request.path_params.get("collection_id")
         if search_request is not None:
             params = _search_params_from_post(search_request)
         else:
@@ -240,6 +264,7 @@ class AggregationClient(BaseAggregationClient):
             params = dict(request.query_params)
         if collection_id is not None:
             store.get_collection(collection_id)
+            require_collection_visible(request, collection_id)
             params["collections"] = [collection_id]
         names = params.pop("aggregations", None) or aggregations or ["total_count"]
         if isinstance(names, str):
@@ -269,4 +294,20 @@ def _int_param(params: dict[str, Any], qp: Any, name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be an integer", field=name) from exc
 
 
-__all__ = ["AggregationClient", "CoreClient", "FiltersClient", "NotFound"]
+class AggregatePost(AggregationExtensionPostRequest):
+    """POST /aggregate body: a JSON object (stac-pydantic's own validator fails with a 500 on
+    anything else)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("the aggregation body must be a JSON object")
+        return data
+
+
+class StrictAggregationExtension(AggregationExtension):  # type: ignore[misc]
+    POST = AggregatePost
+
+
+__all__ = ["AggregationClient", "StrictAggregationExtension", "CoreClient", "FiltersClient", "NotFound"]

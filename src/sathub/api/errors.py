@@ -19,9 +19,13 @@ STATUS: dict[type[errors.SathubError], int] = {
     errors.InvalidInput: 400,
     errors.LoadError: 400,
     errors.OrbitError: 400,
+    errors.Forbidden: 403,
     errors.NotFound: 404,
+    errors.RangeNotSatisfiable: 416,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
+    errors.Unauthorized: 401,
+    errors.QuotaExceeded: 429,
     errors.IngestError: 422,
 }
 

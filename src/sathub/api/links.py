@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 
@@ -13,6 +13,19 @@ GEOJSON = "application/geo+json"
 
 def _keep(doc_links: Any) -> list[dict[str, Any]]:
     return [link for link in doc_links or [] if isinstance(link, dict)]
+
+
+def _mosaic_links(coll: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    """Mosaic tile links for collections of imagery (summaries list bands)."""
+    summaries = coll.get("summaries")
+    if not isinstance(summaries, dict) or not ({"eo:bands", "raster:bands", "bands"} & set(summaries)):
+        return []
+    return [
+        {"rel": "xyz", "type": "image/png", "title": "Mosaic tiles of the collection",
+         "href": f"{url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"},
+        {"rel": "tilejson", "type": JSON, "title": "TileJSON of the collection mosaic",
+         "href": f"{url}/tiles/WebMercatorQuad/tilejson.json"},
+    ]  # fmt: skip
 
 
 def collection_links(coll: dict[str, Any], base: str) -> dict[str, Any]:
@@ -28,9 +41,57 @@ def collection_links(coll: dict[str, Any], base: str) -> dict[str, Any]:
         {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
          "type": "application/schema+json", "href": f"{url}/queryables"},
         {"rel": "aggregate", "type": JSON, "href": f"{url}/aggregate"},
+        *_mosaic_links(coll, url),
         *_keep(coll.get("links")),
     ]  # fmt: skip
     return out
+
+
+def _is_local(href: Any) -> bool:
+    return isinstance(href, str) and "://" not in href and not href.startswith("/")
+
+
+def _is_cog(asset: dict[str, Any]) -> bool:
+    return _is_local(asset.get("href")) and "geotiff" in str(asset.get("type", "")).lower()
+
+
+def asset_urls(item: dict[str, Any], base: str) -> dict[str, Any]:
+    """Local asset hrefs (relative to DATA/assets/) become download URLs served by sathub
+    (``/collections/{c}/items/{i}/assets/{key}``); the stored href is kept as
+    ``alternate.archive.href``. URLs are left as they are."""
+    assets = item.get("assets")
+    if not isinstance(assets, dict):
+        return {}
+    url = f"{base}collections/{item.get('collection')}/items/{item.get('id')}/assets/"
+    out: dict[str, Any] = {}
+    for key, asset in assets.items():
+        if isinstance(asset, dict) and _is_local(asset.get("href")):
+            asset = {**asset, "href": url + quote(str(key), safe=""),
+                     "alternate": {**(asset.get("alternate") or {}),
+                                   "archive": {"href": asset["href"],
+                                               "title": "path relative to the archive root"}}}  # fmt: skip
+        out[key] = asset
+    return out
+
+
+def tile_links(item: dict[str, Any], base: str) -> list[dict[str, Any]]:
+    """Web-map links (``xyz``, ``tilejson``, ``wmts``, as in the STAC web-map-links extension)
+    and the viewer (``alternate``, HTML) of an item with a COG asset in the archive."""
+    assets = item.get("assets")
+    if not isinstance(assets, dict) or not any(
+        isinstance(a, dict) and _is_cog(a) for a in assets.values()
+    ):
+        return []
+    url = f"{base}collections/{item.get('collection')}/items/{item.get('id')}/tiles/WebMercatorQuad"
+    return [
+        {"rel": "xyz", "type": "image/png", "title": "Map tiles (WebMercatorQuad)",
+         "href": url + "/{z}/{x}/{y}.png"},
+        {"rel": "tilejson", "type": JSON, "title": "TileJSON", "href": url + "/tilejson.json"},
+        {"rel": "wmts", "type": "application/xml", "title": "WMTS GetCapabilities",
+         "href": url + "/WMTSCapabilities.xml", "wmts:layer": item.get("id")},
+        {"rel": "alternate", "type": "text/html", "title": "Map viewer",
+         "href": f"{base}viewer#item={item.get('collection')}/{item.get('id')}"},
+    ]  # fmt: skip
 
 
 def item_links(item: dict[str, Any], base: str) -> dict[str, Any]:
@@ -42,7 +103,9 @@ def item_links(item: dict[str, Any], base: str) -> dict[str, Any]:
         {"rel": "collection", "type": JSON, "href": f"{base}collections/{cid}"},
         {"rel": "root", "type": JSON, "href": base},
     ]
-    out["links"] = own + _keep(item.get("links"))
+    out["links"] = own + tile_links(item, base) + _keep(item.get("links"))
+    if "assets" in item:
+        out["assets"] = asset_urls(item, base)
     out.setdefault("stac_version", "1.0.0")
     out.setdefault("stac_extensions", [])
     out.setdefault("assets", {})

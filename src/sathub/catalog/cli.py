@@ -47,6 +47,14 @@ def init(
     settings = Settings(data=data)
     settings.layout.create()
     SQLiteStore(settings.layout.catalog_db).close()
+    from sathub.access.service import AccessService
+
+    access = AccessService.for_layout(settings.layout)
+    admin_key = access.bootstrap()  # None on a re-run: the first admin key is shown only once
+    access.close()
+    if admin_key is not None:
+        err.print("first admin API key (shown once; keep it safe): ", end="")
+        err.print(admin_key, markup=False, highlight=False, soft_wrap=True)
     err.print(f"[green]ready:[/] {data.resolve()}")
 
 

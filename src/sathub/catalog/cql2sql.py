@@ -156,7 +156,19 @@ class _Translator:
         if op in ("and", "or"):
             if not args:
                 raise InvalidFilter(f"'{op}' needs arguments", field="filter")
-            return "(" + f" {op.upper()} ".join(self.node(a) for a in args) + ")"
+            parts = [self.node(a) for a in args]  # in order: parameters bind left to right
+            if len(parts) == 1:
+                return parts[0]
+            # CASE, not AND/OR: SQLite evaluates both sides of AND/OR in a value context (the
+            # whole filter sits in coalesce()), CASE stops at the first deciding term, so cheap
+            # tests spare the costly ones (spatial functions). NULL counts as false either way,
+            # as it does at the top of the filter and under NOT.
+            if op == "or":
+                return "(CASE " + " ".join(f"WHEN {p} THEN 1" for p in parts) + " ELSE 0 END)"
+            out = parts[-1]
+            for p in reversed(parts[:-1]):
+                out = f"(CASE WHEN {p} THEN {out} ELSE 0 END)"
+            return out
         if op == "not":
             return f"(NOT coalesce({self.node(args[0])}, 0))"
         if op in COMPARISON:

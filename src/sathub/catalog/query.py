@@ -28,6 +28,9 @@ CORE_COLUMNS = {
     "start_datetime": "i.dt_start",
     "end_datetime": "i.dt_end",
     "eo:cloud_cover": "i.cloud_cover",
+    # the indexed bounds of the geometry: a cheap pre-test before an exact spatial test (the
+    # access filter uses them so that only AOIs whose box overlaps the item's are tested)
+    "sathub:minx": "i.minx", "sathub:maxx": "i.maxx", "sathub:miny": "i.miny", "sathub:maxy": "i.maxy",
 }
 NOT_NULL = {"i.id", "i.collection", "i.dt", "i.dt_start", "i.dt_end", "i.rid"}
 TIMESTAMPS = {"datetime", "start_datetime", "end_datetime"}

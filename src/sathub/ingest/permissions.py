@@ -1,33 +1,27 @@
 """THE place where access control for ingest plugs in.
 
 Every ingest entry point that is not the local CLI (today: the HTTP endpoint in
-``sathub/api/routers/ingest.py``) calls :func:`require_operator` before doing anything.
-For now it checks ``Authorization: Bearer <key>`` against the key stored in
-``DATA/secrets/operator.key``; the access-control issue replaces the body of
-:func:`operator_decision` with the real policy (actor → grants) without touching callers.
+``sathub/api/routers/ingest.py``, and signed-link minting) calls :func:`require_operator`
+before doing anything. It asks the access policy (:func:`sathub.access.policy.decide`, action
+``ingest``) about the request's actor: admin and operator keys may ingest; no key is a 401, any
+other role a 403. The actor is the one the API's access middleware resolved
+(``request.state.actor``); without the middleware it is resolved here from the
+``Authorization`` header. ``DATA/secrets/operator.key``, the placeholder key of old
+installations, still names an operator.
 """
 
 from __future__ import annotations
 
-import hmac
+import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from sathub.config import Settings
-from sathub.errors import SathubError
+from sathub.access.models import Actor
+from sathub.access.policy import decide
+from sathub.access.service import AccessService
+from sathub.errors import Forbidden, Unauthorized
 
-
-class Unauthorized(SathubError):
-    """No or malformed credentials (HTTP 401)."""
-
-    status_code = 401
-    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
-
-
-class Forbidden(SathubError):
-    """Credentials given but not allowed to ingest (HTTP 403)."""
-
-    status_code = 403
+__all__ = ["Decision", "Forbidden", "Unauthorized", "require_operator"]
 
 
 @dataclass(frozen=True)
@@ -37,32 +31,23 @@ class Decision:
     actor: str | None = None
 
 
-def operator_decision(settings: Settings, authorization: str | None) -> Decision:
-    """Is the bearer of ``authorization`` an operator? Pure: no I/O besides the key file."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        return Decision(False, "missing bearer token")
-    token = authorization[7:].strip()
-    key_file = settings.layout.secrets / "operator.key"
-    try:
-        key = key_file.read_text().strip()
-    except OSError:
-        return Decision(False, "ingest over HTTP is disabled: no operator key configured")
-    if not key or not hmac.compare_digest(token.encode(), key.encode()):
-        return Decision(False, "invalid operator token")
-    return Decision(True, "operator key", actor="operator")
+def _actor(request: Any) -> Actor:
+    actor = getattr(getattr(request, "state", None), "actor", None)
+    if isinstance(actor, Actor):
+        return actor
+    service = getattr(request.app.state, "access", None)
+    if service is None:
+        service = request.app.state.access = AccessService.for_layout(request.app.state.settings.layout)
+    return service.actor(request.headers.get("authorization"))  # raises Unauthorized
 
 
 def require_operator(request: Any) -> Decision:
-    """Raise Unauthorized/Forbidden unless the request comes from an operator.
-
-    ``request`` is anything with ``.headers`` and ``.app.state.settings`` (a Starlette
-    request); kept framework-free so domain code does not import the API.
-    """
-    settings: Settings = request.app.state.settings
-    auth = request.headers.get("authorization")
-    decision = operator_decision(settings, auth)
-    if not decision.allowed:
-        if not auth:
-            raise Unauthorized(decision.reason)
-        raise Forbidden(decision.reason)
-    return decision
+    """Raise Unauthorized (401) / Forbidden (403) unless the request comes from an operator
+    or an admin. ``request`` is anything with ``.headers``, ``.state`` and ``.app.state``."""
+    actor = _actor(request)
+    d = decide(actor, "ingest", now=time.time())
+    if not d:
+        if d.status == 401:
+            raise Unauthorized(d.reason)
+        raise Forbidden(d.reason)
+    return Decision(True, d.reason, actor=actor.name)

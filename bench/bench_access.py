@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Access-control benchmark: the same searches as a partner holding 50 agreements and as an
+admin (unrestricted), through the whole API in-process (key lookup, middleware, CQL2 access
+filter ANDed inside the SQL, count). Reports p50/p90 per query and the partner's overhead.
+
+The peer here is sathub itself without the access filter (admin): the target is an overhead
+of at most 20 %.
+
+Usage::
+
+    .venv/bin/python bench/bench_access.py --items 50000 --agreements 50 --out docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from fastapi.testclient import TestClient
+
+from sathub.access import keys
+from sathub.access.service import AccessService
+from sathub.api.app import create_app
+from sathub.catalog.sqlite import SQLiteStore
+from sathub.config import Settings
+
+DAY = 86400.0
+REGION = (92.0, 10.0, 101.0, 28.0)  # Myanmar and around
+COLLECTIONS = ("open-s2", "restricted-s2", "restricted-sar")
+
+
+def box(w: float, s: float, e: float, n: float) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_items(n: int, rng: random.Random, now: float) -> list[dict[str, Any]]:
+    out = []
+    for k in range(n):
+        w = rng.uniform(REGION[0], REGION[2] - 1)
+        s = rng.uniform(REGION[1], REGION[3] - 1)
+        out.append({
+            "type": "Feature", "stac_version": "1.0.0", "id": f"scene-{k:07d}",
+            "collection": COLLECTIONS[k % 3], "geometry": box(w, s, w + 1, s + 1),
+            "bbox": [w, s, w + 1, s + 1],
+            "properties": {"datetime": iso(now - rng.uniform(0, 3 * 365) * DAY),
+                           "eo:cloud_cover": round(rng.uniform(0, 100), 1), "platform": "sentinel-2a"},
+            "assets": {"data": {"href": f"a/{k}.tif", "roles": ["data"]},
+                       "thumbnail": {"href": f"a/{k}.png", "roles": ["thumbnail"]}},
+            "links": [],
+        })  # fmt: skip
+    return out
+
+
+def build(data: Path, n_items: int, n_agreements: int) -> dict[str, str]:
+    rng = random.Random(42)
+    now = time.time()
+    settings = Settings(data=data)
+    settings.layout.create()
+    store = SQLiteStore(settings.layout.catalog_db)
+    for c in COLLECTIONS:
+        store.create_collection({
+            "type": "Collection", "id": c, "stac_version": "1.0.0", "description": c,
+            "license": "CC-BY-4.0", "links": [],
+            "extent": {"spatial": {"bbox": [list(REGION)]}, "temporal": {"interval": [[None, None]]}},
+        })  # fmt: skip
+    items = make_items(n_items, rng, now)
+    for i in range(0, len(items), 5000):
+        store.bulk_upsert(items[i : i + 5000])
+    store.analyze_if_stale()
+    store.close()
+    service = AccessService.for_layout(settings.layout)
+    s = service.store
+    s.set_collection_level("restricted-s2", "restricted")
+    s.set_collection_level("restricted-sar", "restricted")
+    org = s.add_org("Partner with many agreements", "university").id
+    for k in range(n_agreements):
+        w = rng.uniform(REGION[0], REGION[2] - 2)
+        so = rng.uniform(REGION[1], REGION[3] - 2)
+        s.add_agreement(org, title=f"agreement {k}",
+                        collections=tuple(rng.sample(["restricted-s2", "restricted-sar"], rng.randint(1, 2))),
+                        aoi=box(w, so, w + rng.uniform(0.5, 2), so + rng.uniform(0.5, 2)),
+                        acquired_from=now - rng.uniform(365, 3 * 365) * DAY,
+                        embargo_days=rng.choice([0, 7, 30, 90]))  # fmt: skip
+    out = {"admin": keys.issue(s, "admin", None)[0], "partner": keys.issue(s, "partner", org)[0]}
+    service.close()
+    return out
+
+
+QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "bbox + datetime, limit 10": ("GET", {"bbox": "94,16,97,20", "datetime": "2024-01-01T00:00:00Z/..",
+                                          "limit": 10}),
+    "CQL2 eo:cloud_cover < 20, limit 10": ("GET", {"filter": "eo:cloud_cover < 20", "limit": 10}),
+    "intersects polygon (POST), limit 10": ("POST", {"intersects": box(95, 18, 96.5, 19.5), "limit": 10}),
+    "collections + sortby cloud, limit 50": ("GET", {"collections": ",".join(COLLECTIONS),
+                                                      "sortby": "eo:cloud_cover", "limit": 50}),
+}  # fmt: skip
+
+
+def timed(client: TestClient, method: str, params: dict[str, Any], headers: dict[str, str],
+          repeat: int) -> tuple[list[float], int]:  # fmt: skip
+    times, matched = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = client.get("/search", params=params, headers=headers) if method == "GET" else \
+            client.post("/search", json=params, headers=headers)  # fmt: skip
+        times.append(time.perf_counter() - t0)
+        assert r.status_code == 200, r.text
+        matched = r.json().get("numberMatched", 0)
+    return times, matched
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--items", type=int, default=50_000)
+    ap.add_argument("--agreements", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--out", type=Path, help="write the '## Access' section of this Markdown file")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sathub-bench-access-") as tmp:
+        data = Path(tmp) / "data"
+        t0 = time.perf_counter()
+        tokens = build(data, args.items, args.agreements)
+        print(f"built {args.items} items, {args.agreements} agreements in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)  # fmt: skip
+        rows = []
+        with TestClient(create_app(Settings(data=data))) as client:
+            for name, (method, params) in QUERIES.items():
+                res = {}
+                for who in ("admin", "partner"):
+                    h = {"Authorization": f"Bearer {tokens[who]}"}
+                    timed(client, method, params, h, 3)  # warm up
+                    res[who] = timed(client, method, params, h, args.repeat)
+                # interleave a second round so drift hits both equally
+                for who in ("partner", "admin"):
+                    h = {"Authorization": f"Bearer {tokens[who]}"}
+                    more, _ = timed(client, method, params, h, args.repeat)
+                    res[who][0].extend(more)
+                a50 = statistics.median(res["admin"][0]) * 1e3
+                p50 = statistics.median(res["partner"][0]) * 1e3
+                a90 = statistics.quantiles(res["admin"][0], n=10)[-1] * 1e3
+                p90 = statistics.quantiles(res["partner"][0], n=10)[-1] * 1e3
+                rows.append((name, a50, a90, res["admin"][1], p50, p90, res["partner"][1], p50 / a50 - 1))
+    header = ("| query | admin p50 ms | admin p90 ms | admin matched | partner p50 ms | "
+              "partner p90 ms | partner matched | partner overhead (p50) |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    lines = [f"| {r[0]} | {r[1]:.1f} | {r[2]:.1f} | {r[3]:,} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:,} | "
+             f"{r[7] * 100:+.0f} % |" for r in rows]  # fmt: skip
+    table = header + "\n" + "\n".join(lines)
+    print(table)
+    worst = max(r[7] for r in rows)
+    print(f"worst overhead: {worst * 100:+.0f} % (target <= +20 %)")
+    if args.out:
+        section = (
+            "## Access\n\n"
+            f"`bench/bench_access.py --items {args.items} --agreements {args.agreements} "
+            f"--repeat {args.repeat}`, {dt.date.today().isoformat()}, {platform.machine()}, "
+            f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}. The same "
+            "searches through the whole API in-process (key lookup, access middleware, the "
+            "partner's grants as a CQL2 filter ANDed inside the SQL, numberMatched counted), as "
+            f"an admin (no filter) and as a partner holding {args.agreements} agreements "
+            "(each: one or two restricted collections, a box AOI, an acquisition period, an "
+            "embargo of 0-90 days). Items: a third open, two thirds restricted, over Myanmar.\n\n"
+            f"{table}\n\nWorst overhead: {worst * 100:+.0f} % (target: at most +20 %"
+            f"{': met' if worst <= 0.2 else ': **not met**'}).\n\n"
+            "Where the time goes (profiled): about 60 % in the exact spatial test of the AOIs "
+            "whose box overlaps the item's (each call parses the row's WKB in Python, "
+            "`sqlfuncs.spatial`), the rest in evaluating up to 50 OR-ed grant conditions per "
+            "restricted row, mostly while counting `numberMatched` (up to `SATHUB_COUNT_CAP` "
+            "rows). Before the CQL2 translation used CASE (SQLite evaluates both sides of "
+            "AND/OR in a value context) the overhead was 30-270x; ordering each grant's tests "
+            "cheapest-first took another 10-20 %. Next steps: merge agreements with the same "
+            "collections and periods into one MultiPolygon AOI; skip the exact test when the "
+            "item's box lies inside a rectangular AOI; keep prepared row geometries in the "
+            "spatial function; or give partners a lower count cap.\n"
+        )
+        text = args.out.read_text() if args.out.exists() else ""
+        pattern = re.compile(r"^## Access\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+        text = pattern.sub(lambda m: section + "\n", text) if pattern.search(text) else \
+            text.rstrip("\n") + "\n\n" + section  # fmt: skip
+        args.out.write_text(text)
+        print(f"wrote the Access section of {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""THE access policy: one set of rules for every entry point.
+
+- :func:`grants_filter` turns an actor's grants into CQL2-JSON that the catalog store ANDs with
+  the user's query *inside* SQL (so paging and counts are right and nothing leaks);
+- :func:`item_visible` evaluates the same rules on one item in Python (downloads, brute-force
+  tests); both must agree, and a property test checks that they do;
+- :func:`decide` answers (actor, action, resource) → :class:`Decision` with a reason.
+
+Rules: admin, operator and analyst see everything. Everyone sees the items of *open*
+collections (the default). An item of a *restricted* collection is visible when an agreement of
+the caller's organisation is in force (status active, inside its validity period), names the
+collection, and the item lies in its AOI, inside its acquisition period and past its embargo;
+or when a disaster activation in force opens it to the caller's organisation or to everyone
+(AOI, acquisition period, collections; no embargo). An invisible item does not exist (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sathub.access.dates import iso
+from sathub.access.geo import item_shape, shape
+from sathub.access.models import DAY_S, WRITE_ROLES, Activation, Actor, Agreement, Decision
+from sathub.catalog.cql2sql import parse_timestamp
+from sathub.catalog.validate import parse_datetime
+from sathub.errors import SathubError
+
+Grant = Agreement | Activation
+COLLECTION = {"property": "collection"}
+DATETIME = {"property": "datetime"}
+
+
+def _ts(t: float) -> str:
+    out = iso(t)
+    assert out is not None
+    return out
+
+
+def _rounded(t: float) -> float:
+    """A bound as SQL sees it (through its ISO text), so Python and SQL agree to the µs."""
+    return parse_timestamp(_ts(t))
+
+
+# ------------------------------------------------------------------ the filter (SQL side)
+def _scope_expr(collections: list[str] | None, aoi: dict[str, Any] | None, lo: float | None,
+                hi: float | None) -> dict[str, Any]:  # fmt: skip
+    """One grant as CQL2. Order matters for speed (the translation stops at the first failing
+    test): the AOI's box against the item's indexed bounds first (most selective, four float
+    comparisons), then collection and dates, the exact spatial test last."""
+    args: list[dict[str, Any]] = []
+    if aoi is not None:
+        w, so, e, n = shape(aoi).bounds
+        args += [{"op": "<=", "args": [{"property": "sathub:minx"}, e]},
+                 {"op": ">=", "args": [{"property": "sathub:maxx"}, w]},
+                 {"op": "<=", "args": [{"property": "sathub:miny"}, n]},
+                 {"op": ">=", "args": [{"property": "sathub:maxy"}, so]}]  # fmt: skip
+    if collections is not None:
+        args.append({"op": "in", "args": [COLLECTION, collections]})
+    if lo is not None:
+        args.append({"op": ">=", "args": [DATETIME, {"timestamp": _ts(lo)}]})
+    if hi is not None:
+        args.append({"op": "<=", "args": [DATETIME, {"timestamp": _ts(hi)}]})
+    if aoi is not None:
+        args.append({"op": "s_intersects", "args": [{"property": "geometry"}, aoi]})
+    if not args:
+        return {"op": "=", "args": [1, 1]}
+    return args[0] if len(args) == 1 else {"op": "and", "args": args}
+
+
+def _agreement_bounds(a: Agreement, now: float) -> tuple[float | None, float | None]:
+    hi = a.acquired_to
+    if a.embargo_days > 0:
+        released = now - a.embargo_days * DAY_S
+        hi = released if hi is None else min(hi, released)
+    return a.acquired_from, hi
+
+
+def live_agreements(actor: Actor, now: float) -> list[Agreement]:
+    return [a for a in actor.agreements if a.in_force(now)]
+
+
+def live_activations(actor: Actor, now: float) -> list[Activation]:
+    return [a for a in actor.activations if a.in_force(now) and a.applies_to(actor.org_id)]
+
+
+def grants_filter(actor: Actor, now: float) -> dict[str, Any] | None:
+    """The actor's grants as CQL2-JSON (None: unrestricted)."""
+    if actor.unrestricted or not actor.restricted:
+        return None
+    restricted = sorted(actor.restricted)
+    branches: list[dict[str, Any]] = [{"op": "not", "args": [{"op": "in", "args": [COLLECTION, restricted]}]}]
+    for a in live_agreements(actor, now):
+        cols = sorted(set(a.collections) & actor.restricted)
+        if cols:
+            lo, hi = _agreement_bounds(a, now)
+            branches.append(_scope_expr(cols, a.aoi, lo, hi))
+    for act in live_activations(actor, now):
+        act_cols = None if act.collections is None else sorted(set(act.collections) & actor.restricted)
+        if act_cols == []:
+            continue
+        branches.append(_scope_expr(act_cols, act.aoi, act.acquired_from, act.acquired_to))
+    return branches[0] if len(branches) == 1 else {"op": "or", "args": branches}
+
+
+# ---------------------------------------------------------- the same rules, in Python
+def _item_dt(item: dict[str, Any]) -> float | None:
+    p = item.get("properties") or {}
+    value = p.get("datetime") or p.get("start_datetime")
+    try:
+        return parse_datetime(value, field="datetime")
+    except SathubError:
+        return None
+
+
+def _in_scope(item: dict[str, Any], collections: tuple[str, ...] | None, aoi: dict[str, Any] | None,
+              lo: float | None, hi: float | None) -> str | None:  # fmt: skip
+    """None when the item is inside the scope, else why not."""
+    if collections is not None and item.get("collection") not in collections:
+        return "collection not covered"
+    dt = _item_dt(item)
+    if lo is not None and (dt is None or dt < _rounded(lo)):
+        return "acquired before the covered period"
+    if hi is not None and (dt is None or dt > _rounded(hi)):
+        return "acquired after the covered period or still under embargo"
+    if aoi is not None:
+        geom = item_shape(item)
+        if geom is None or not shape(aoi).intersects(geom):
+            return "outside the area of interest"
+    return None
+
+
+def covering_grants(actor: Actor, item: dict[str, Any], now: float) -> list[Grant]:
+    """The agreements and activations in force that make this restricted item visible."""
+    out: list[Grant] = []
+    for a in live_agreements(actor, now):
+        lo, hi = _agreement_bounds(a, now)
+        if _in_scope(item, a.collections, a.aoi, lo, hi) is None:
+            out.append(a)
+    for act in live_activations(actor, now):
+        if _in_scope(item, act.collections, act.aoi, act.acquired_from, act.acquired_to) is None:
+            out.append(act)
+    return out
+
+
+def item_visible(actor: Actor, item: dict[str, Any], now: float) -> Decision:
+    """May the actor see this item? Deny means 404: existence is not leaked."""
+    if actor.unrestricted:
+        return Decision(True, f"role {actor.role} sees every item")
+    if item.get("collection") not in actor.restricted:
+        return Decision(True, "open collection")
+    grants = covering_grants(actor, item, now)
+    if grants:
+        g = grants[0]
+        if isinstance(g, Agreement):
+            return Decision(True, f"agreement {g.id}", agreement_id=g.id)
+        return Decision(True, f"activation {g.id}", activation_id=g.id)
+    reason = "restricted collection and no agreement in force covers it"
+    for a in actor.agreements:
+        if item.get("collection") in a.collections:
+            if not a.in_force(now):
+                reason = f"agreement {a.id} is not in force ({a.status})"
+            else:
+                lo, hi = _agreement_bounds(a, now)
+                reason = f"agreement {a.id}: {_in_scope(item, a.collections, a.aoi, lo, hi)}"
+            break
+    return Decision(False, reason, status=404)
+
+
+def visible_collections(actor: Actor, now: float, all_ids: list[str]) -> set[str]:
+    """The collections the actor may know exist."""
+    if actor.unrestricted:
+        return set(all_ids)
+    out = {c for c in all_ids if c not in actor.restricted}
+    for a in live_agreements(actor, now):
+        out |= set(a.collections) & set(all_ids)
+    for act in live_activations(actor, now):
+        out |= set(all_ids) if act.collections is None else set(act.collections) & set(all_ids)
+    return out
+
+
+def asset_allowed(grant: Grant | None, asset: dict[str, Any]) -> bool:
+    """Does this grant (None: an open collection) let the asset itself be served?"""
+    if not isinstance(grant, Agreement) or grant.asset_roles is None:
+        return True
+    return bool(set(asset.get("roles") or ["data"]) & set(grant.asset_roles))
+
+
+# ------------------------------------------------------------------------- decide
+def _role_gate(actor: Actor, allowed: frozenset[str], what: str) -> Decision:
+    if actor.role in allowed:
+        return Decision(True, f"role {actor.role} may {what}")
+    if actor.role == "anonymous":
+        if actor.open_mode and what == "write":
+            return Decision(True, f"no API key issued yet: development mode may {what}")
+        return Decision(False, f"an API key is needed to {what}", status=401)
+    return Decision(False, f"role {actor.role} may not {what}", status=403)
+
+
+def decide(actor: Actor, action: str, resource: dict[str, Any] | None = None, *,
+           now: float) -> Decision:  # fmt: skip
+    """(actor, action, resource) → allow or deny with a reason and the HTTP status of a denial.
+
+    Actions: ``read``/``search``/``tiles``/``download`` (resource ``{"item": …}``, plus
+    ``"asset"`` for downloads), ``collection`` (``{"collection": id, "all": [ids]}``),
+    ``write`` and ``ingest`` and ``sign`` (admin, operator), ``admin`` (admin only).
+    """
+    resource = resource or {}
+    if action in ("write", "ingest", "sign"):
+        return _role_gate(actor, WRITE_ROLES, action)
+    if action == "admin":
+        return _role_gate(actor, frozenset({"admin"}), "administer access")
+    if action == "collection":
+        cid = resource["collection"]
+        if cid in visible_collections(actor, now, [cid]):
+            return Decision(True, "collection visible")
+        return Decision(False, f"collection {cid!r} not found", status=404)
+    if action in ("read", "search", "tiles", "download"):
+        item = resource["item"]
+        seen = item_visible(actor, item, now)
+        if not seen or action != "download" or "asset" not in resource:
+            return seen
+        if actor.unrestricted or item.get("collection") not in actor.restricted:
+            return seen
+        for g in covering_grants(actor, item, now):
+            if asset_allowed(g, resource["asset"]):
+                return Decision(True, seen.reason, agreement_id=getattr(g, "id", None)
+                                if isinstance(g, Agreement) else None,
+                                activation_id=g.id if isinstance(g, Activation) else None)  # fmt: skip
+        return Decision(False, "the agreement does not cover this asset (asset roles)", status=403)
+    return Decision(False, f"unknown action {action!r}", status=403)

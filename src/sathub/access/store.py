@@ -1,0 +1,308 @@
+"""``DATA/access.db``: organisations, keys, agreements, collection levels, activations, usage
+and the audit log, in one SQLite file (WAL). Every write is one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sathub.access.models import (
+    AGREEMENT_STATUSES,
+    ORG_KINDS,
+    ROLES,
+    Activation,
+    Actor,
+    Agreement,
+    ApiKey,
+    Organisation,
+)  # fmt: skip
+from sathub.errors import Conflict, InvalidInput, NotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orgs (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+    id INTEGER PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,
+    role TEXT NOT NULL, org_id INTEGER REFERENCES orgs(id), label TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL, expires REAL, revoked REAL, last_used REAL);
+CREATE TABLE IF NOT EXISTS agreements (
+    id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL REFERENCES orgs(id), content TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collection_access (
+    collection TEXT PRIMARY KEY, level TEXT NOT NULL CHECK (level IN ('open', 'restricted')));
+CREATE TABLE IF NOT EXISTS activations (id INTEGER PRIMARY KEY, content TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS usage (
+    agreement_id INTEGER NOT NULL, month TEXT NOT NULL, bytes INTEGER NOT NULL,
+    requests INTEGER NOT NULL, PRIMARY KEY (agreement_id, month)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    resource TEXT NOT NULL, bytes INTEGER NOT NULL, outcome TEXT NOT NULL,
+    agreement_id INTEGER, activation_id INTEGER, detail TEXT NOT NULL,
+    prev TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_agreement_ts ON audit (agreement_id, ts);
+CREATE TABLE IF NOT EXISTS tile_pending (
+    hour INTEGER NOT NULL, actor TEXT NOT NULL, resource TEXT NOT NULL,
+    agreement_id INTEGER, activation_id INTEGER, requests INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    PRIMARY KEY (hour, actor, resource)) WITHOUT ROWID;
+"""
+
+_AGREEMENT_TUPLES = ("collections", "asset_roles", "purposes")
+
+
+def _agreement(row_id: int, org_id: int, content: str) -> Agreement:
+    d = orjson.loads(content)
+    for k in _AGREEMENT_TUPLES:
+        if d.get(k) is not None:
+            d[k] = tuple(d[k])
+    d.pop("id", None)
+    d.pop("org_id", None)
+    return Agreement(id=row_id, org_id=org_id, **d)
+
+
+def _activation(row_id: int, content: str) -> Activation:
+    d = orjson.loads(content)
+    for k in ("org_ids", "collections"):
+        if d.get(k) is not None:
+            d[k] = tuple(d[k])
+    d.pop("id", None)
+    return Activation(id=row_id, **d)
+
+
+class AccessStore:
+    """Organisations, keys, agreements, activations and usage on one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        with self.write_lock:
+            self.conn().executescript(SCHEMA)
+
+    def conn(self) -> sqlite3.Connection:
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = c
+        return c
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        c = self.conn()
+        with self.write_lock:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # ----------------------------------------------------------- organisations
+    def add_org(self, name: str, kind: str) -> Organisation:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("an organisation needs a name (1-200 characters)", field="name")
+        if kind not in ORG_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
+        now = time.time()
+        try:
+            with self.tx() as c:
+                cur = c.execute("INSERT INTO orgs (name, kind, created) VALUES (?, ?, ?)",
+                                (name, kind, now))  # fmt: skip
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"organisation {name!r} already exists", field="name") from exc
+        return Organisation(int(cur.lastrowid or 0), name, kind, now)
+
+    def orgs(self) -> list[Organisation]:
+        return [Organisation(*r) for r in self.conn().execute(
+            "SELECT id, name, kind, created FROM orgs ORDER BY id")]  # fmt: skip
+
+    def org(self, ref: str | int) -> Organisation:
+        """An organisation by id or by name."""
+        c = self.conn()
+        row = None
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            row = c.execute("SELECT id, name, kind, created FROM orgs WHERE id = ?", (int(ref),)).fetchone()
+        if row is None:
+            row = c.execute("SELECT id, name, kind, created FROM orgs WHERE name = ?", (str(ref),)).fetchone()
+        if row is None:
+            raise NotFound(f"organisation {ref!r} not found", field="org")
+        return Organisation(*row)
+
+    # -------------------------------------------------------------------- keys
+    def add_key(self, key_hash: str, prefix: str, role: str, org_id: int | None, *,
+                label: str = "", expires: float | None = None) -> ApiKey:  # fmt: skip
+        if role not in ROLES or role == "anonymous":
+            raise InvalidInput(f"role must be one of {', '.join(ROLES[:-1])}", field="role")
+        if role == "partner" and org_id is None:
+            raise InvalidInput("a partner key belongs to an organisation (--org)", field="org")
+        now = time.time()
+        with self.tx() as c:
+            cur = c.execute(
+                "INSERT INTO keys (key_hash, prefix, role, org_id, label, created, expires) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (key_hash, prefix, role, org_id, label, now, expires))
+        return ApiKey(int(cur.lastrowid or 0), prefix, role, org_id, label, now, expires, None, None)
+
+    def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        row = self.conn().execute(
+            "SELECT id, prefix, role, org_id, label, created, expires, revoked, last_used, key_hash "
+            "FROM keys WHERE key_hash = ?", (key_hash,)).fetchone()  # fmt: skip
+        return None if row is None else (ApiKey(*row[:9]), row[9])
+
+    def keys(self, org_id: int | None = None) -> list[ApiKey]:
+        sql = "SELECT id, prefix, role, org_id, label, created, expires, revoked, last_used FROM keys"
+        rows = self.conn().execute(sql + (" WHERE org_id = ?" if org_id else "") + " ORDER BY id",
+                                   (org_id,) if org_id else ())  # fmt: skip
+        return [ApiKey(*r) for r in rows]
+
+    def any_key(self) -> bool:
+        return self.conn().execute("SELECT 1 FROM keys LIMIT 1").fetchone() is not None
+
+    def revoke_key(self, key_id: int, now: float | None = None) -> None:
+        with self.tx() as c:
+            cur = c.execute("UPDATE keys SET revoked = coalesce(revoked, ?) WHERE id = ?",
+                            (now or time.time(), key_id))  # fmt: skip
+            if cur.rowcount == 0:
+                raise NotFound(f"key {key_id} not found", field="key")
+
+    def touch_key(self, key_id: int, now: float) -> None:
+        """Record the last use (at most once a minute per key, to spare the writer)."""
+        c = self.conn()
+        with self.write_lock:
+            c.execute("UPDATE keys SET last_used = ? WHERE id = ? AND "
+                      "(last_used IS NULL OR last_used < ?)", (now, key_id, now - 60))  # fmt: skip
+
+    # -------------------------------------------------------------- agreements
+    def add_agreement(self, org_id: int, **fields: Any) -> Agreement:
+        probe = Agreement(id=0, org_id=org_id, **fields)  # type errors surface here
+        _check_agreement(probe)
+        content = orjson.dumps({k: v for k, v in probe.as_dict().items() if k not in ("id", "org_id")})
+        with self.tx() as c:
+            if not c.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
+                raise NotFound(f"organisation {org_id} not found", field="org")
+            cur = c.execute("INSERT INTO agreements (org_id, content) VALUES (?, ?)",
+                            (org_id, content.decode()))  # fmt: skip
+        return self.agreement(int(cur.lastrowid or 0))
+
+    def agreement(self, agreement_id: int) -> Agreement:
+        row = self.conn().execute("SELECT id, org_id, content FROM agreements WHERE id = ?",
+                                  (agreement_id,)).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"agreement {agreement_id} not found", field="agreement")
+        return _agreement(*row)
+
+    def agreements(self, org_id: int | None = None) -> list[Agreement]:
+        sql = "SELECT id, org_id, content FROM agreements"
+        rows = self.conn().execute(sql + (" WHERE org_id = ?" if org_id is not None else "") +
+                                   " ORDER BY id", (org_id,) if org_id is not None else ())  # fmt: skip
+        return [_agreement(*r) for r in rows]
+
+    def update_agreement(self, agreement_id: int, **changes: Any) -> Agreement:
+        with self.tx() as c:
+            current = self.agreement(agreement_id)
+            d = {**current.as_dict(), **changes}
+            for k in _AGREEMENT_TUPLES:
+                if d.get(k) is not None:
+                    d[k] = tuple(d[k])
+            new = Agreement(**d)
+            _check_agreement(new)
+            body = {k: v for k, v in new.as_dict().items() if k not in ("id", "org_id")}
+            c.execute("UPDATE agreements SET content = ? WHERE id = ?",
+                      (orjson.dumps(body).decode(), agreement_id))  # fmt: skip
+        return new
+
+    # ------------------------------------------------------------- collections
+    def set_collection_level(self, collection_id: str, level: str) -> None:
+        if level not in ("open", "restricted"):
+            raise InvalidInput("level must be open or restricted", field="level")
+        with self.tx() as c:
+            c.execute("INSERT INTO collection_access (collection, level) VALUES (?, ?) "
+                      "ON CONFLICT (collection) DO UPDATE SET level = excluded.level",
+                      (collection_id, level))  # fmt: skip
+
+    def restricted_collections(self) -> frozenset[str]:
+        return frozenset(r[0] for r in self.conn().execute(
+            "SELECT collection FROM collection_access WHERE level = 'restricted'"))  # fmt: skip
+
+    # ------------------------------------------------------------- activations
+    def add_activation(self, activation: Activation) -> Activation:
+        body = {k: v for k, v in activation.as_dict().items() if k != "id"}
+        with self.tx() as c:
+            cur = c.execute("INSERT INTO activations (content) VALUES (?)",
+                            (orjson.dumps(body).decode(),))  # fmt: skip
+        return self.activation(int(cur.lastrowid or 0))
+
+    def activation(self, activation_id: int) -> Activation:
+        row = self.conn().execute("SELECT id, content FROM activations WHERE id = ?",
+                                  (activation_id,)).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"activation {activation_id} not found", field="activation")
+        return _activation(*row)
+
+    def activations(self, *, in_force_at: float | None = None) -> list[Activation]:
+        out = [_activation(*r) for r in self.conn().execute(
+            "SELECT id, content FROM activations ORDER BY id")]  # fmt: skip
+        return out if in_force_at is None else [a for a in out if a.in_force(in_force_at)]
+
+    def close_activation(self, activation_id: int, now: float | None = None) -> Activation:
+        a = self.activation(activation_id)
+        d = a.as_dict()
+        d["expires"] = min(a.expires, now or time.time())
+        with self.tx() as c:
+            c.execute("UPDATE activations SET content = ? WHERE id = ?",
+                      (orjson.dumps({k: v for k, v in d.items() if k != "id"}).decode(), a.id))
+        return self.activation(activation_id)
+
+    # ------------------------------------------------------------------ actors
+    def actor_for_key(self, key: ApiKey) -> Actor:
+        org = self.org(key.org_id) if key.org_id is not None else None
+        return Actor(
+            role=key.role,
+            name=f"key:{key.id}" + (f" ({org.name})" if org else ""),
+            key_id=key.id,
+            org_id=org.id if org else None,
+            org_name=org.name if org else None,
+            agreements=tuple(self.agreements(org.id)) if org else (),
+            activations=tuple(self.activations()),
+            restricted=self.restricted_collections(),
+        )
+
+    def anonymous(self) -> Actor:
+        return Actor(activations=tuple(self.activations()), restricted=self.restricted_collections(),
+                     open_mode=not self.any_key())  # fmt: skip
+
+    def close(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local = threading.local()
+
+
+def _check_agreement(a: Agreement) -> None:
+    if a.status not in AGREEMENT_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(AGREEMENT_STATUSES)}", field="status")
+    if not a.title.strip():
+        raise InvalidInput("an agreement needs a title", field="title")
+    if not a.collections:
+        raise InvalidInput("an agreement names at least one collection", field="collections")
+    if a.embargo_days < 0:
+        raise InvalidInput("embargo days cannot be negative", field="embargo_days")
+    if a.quota_bytes is not None and a.quota_bytes < 0:
+        raise InvalidInput("the quota cannot be negative", field="quota_bytes")
+    for lo, hi, name in ((a.valid_from, a.valid_to, "valid"), (a.acquired_from, a.acquired_to, "acquired")):
+        if lo is not None and hi is not None and lo > hi:
+            raise InvalidInput(f"{name} period ends before it starts", field=name)
+    if a.aoi is not None:
+        from sathub.access.geo import check_aoi
+
+        check_aoi(a.aoi)

@@ -1,0 +1,319 @@
+"""``sathub analytics zonal|flood|change|composite``: thin shells over the analytics jobs.
+Registered on the main app by ``sathub.cli`` through :func:`register`."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sathub.config import Settings
+from sathub.errors import InvalidInput, SathubError
+
+console = Console(stderr=True)
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", envvar="SATHUB_DATA", help="The data directory (default: $SATHUB_DATA)."
+    ),
+]
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Source collection.")]
+AoiOpt = Annotated[
+    Path,
+    typer.Option("--aoi", help="GeoJSON polygons (WGS84); each polygon's `id` property names it."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        envvar="SATHUB_DASK_SCHEDULER",
+        help="Dask scheduler address (default: an embedded LocalCluster).",
+    ),
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Embedded cluster workers.")]
+
+
+def _settings(data: Path | None) -> Settings:
+    return Settings(data=data) if data is not None else Settings()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def _clean(doc: Any) -> Any:
+    if isinstance(doc, float) and math.isnan(doc):
+        return None
+    if isinstance(doc, dict):
+        return {k: _clean(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_clean(v) for v in doc]
+    return doc
+
+
+def _emit(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(_clean(doc), indent=1, default=str) + "\n")
+
+
+def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers: int) -> Any:
+    """Open the store and the Dask executor, run ``fn(store, executor, progress)``."""
+    from sathub.analytics.executor import Executor
+    from sathub.catalog.sqlite import SQLiteStore
+
+    if not settings.layout.catalog_db.exists():
+        raise InvalidInput(
+            f"no catalog in {settings.layout.root} (run `sathub init`)", field="data"
+        )
+    store = SQLiteStore(settings.layout.catalog_db)
+    try:
+        with Executor(scheduler, n_workers=workers) as ex, _progress() as bar:
+            task = bar.add_task(label, total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return fn(store, ex, progress)
+    finally:
+        store.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``analytics`` sub-app to the main ``sathub`` app."""
+    sub = typer.Typer(
+        name="analytics",
+        help="Indices, zonal statistics, flood mapping, change detection, composites (on Dask).",
+        no_args_is_help=True,
+    )
+    app.add_typer(sub, name="analytics")
+
+    @sub.command("zonal")
+    def zonal_cmd(
+        collection: CollectionOpt,
+        aoi: AoiOpt,
+        index: Annotated[
+            str, typer.Option("--index", help="ndvi, evi, savi, ndwi, mndwi, ndbi, nbr.")
+        ],
+        start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+        end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+        interval: Annotated[
+            str | None, typer.Option("--interval", help="Aggregate per 10d (dekad) or month.")
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
+        output: Annotated[
+            Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+        ] = None,
+        chart: Annotated[
+            Path | None, typer.Option("--chart", help="PNG chart of the series.")
+        ] = None,
+        data: DataOpt = None,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = 2,
+    ) -> None:
+        """Zonal statistics of an index: a row per polygon per scene (or per interval)."""
+        from sathub.analytics.select import load_zones, parse_day
+        from sathub.analytics.zonal_job import chart as draw
+        from sathub.analytics.zonal_job import run_zonal, write_rows
+
+        if fmt not in ("csv", "json", "parquet"):
+            raise _fail("--format must be csv, json or parquet", 2)
+        if fmt == "parquet" and output is None:
+            raise _fail("--format parquet needs --output FILE", 2)
+        settings = _settings(data)
+        try:
+            zones = load_zones(aoi)
+            s = parse_day(start, field="from") if start else None
+            e = parse_day(end, end=True, field="to") if end else None
+            res = _run(
+                settings,
+                lambda store, ex, progress: run_zonal(
+                    settings,
+                    store,
+                    ex,
+                    collection=collection,
+                    zones=zones,
+                    index=index,
+                    start=s,
+                    end=e,
+                    interval=interval,
+                    progress=progress,
+                ),
+                f"{index} over {collection}",
+                scheduler,
+                workers,
+            )
+        except SathubError as exc:
+            raise _fail(exc.message) from None
+        rows = res["intervals"] if interval else res["rows"]
+        for sk in res["skipped"]:
+            console.print(f"skipped {sk['item_id']}: {sk['reason']}", highlight=False)
+        text = write_rows(rows, output, fmt)
+        if text is not None:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if chart is not None:
+            draw(rows, chart, f"{res['index'].upper()} — {collection}", res["index"])
+
+    @sub.command("flood")
+    def flood_cmd(
+        collection: CollectionOpt,
+        aoi: AoiOpt,
+        before: Annotated[str, typer.Option("--before", help="Pre-event period D1/D2.")],
+        after: Annotated[str, typer.Option("--after", help="Post-event period D3/D4.")],
+        index: Annotated[str, typer.Option("--index", help="mndwi (default) or ndwi.")] = "mndwi",
+        output_collection: Annotated[
+            str, typer.Option("--output-collection", help="Derived collection.")
+        ] = "derived-flood",
+        fmt: Annotated[str, typer.Option("--format", help="json or table.")] = "table",
+        data: DataOpt = None,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = 2,
+    ) -> None:
+        """Flood extent (water after the event minus permanent water), km² per AOI polygon,
+        written as a derived item (COG classes + GeoJSON polygons)."""
+        from sathub.analytics.flood_job import run_flood
+        from sathub.analytics.select import load_zones, parse_range
+
+        if index not in ("mndwi", "ndwi"):
+            raise _fail("--index must be mndwi or ndwi", 2)
+        settings = _settings(data)
+        try:
+            zones = load_zones(aoi)
+            b, a = parse_range(before, "before"), parse_range(after, "after")
+            res = _run(
+                settings,
+                lambda store, ex, progress: run_flood(
+                    settings,
+                    store,
+                    collection=collection,
+                    zones=zones,
+                    before=b,
+                    after=a,
+                    index=index,
+                    output_collection=output_collection,
+                    executor=ex,
+                ),
+                "flood",
+                scheduler,
+                workers,
+            )
+        except SathubError as exc:
+            raise _fail(exc.message) from None
+        if fmt == "json":
+            _emit(res)
+            return
+        for z in res["zones"]:
+            sys.stdout.write(
+                f"{z['id']}\tflooded {z['flooded_km2']:.2f} km²\tunobserved "
+                f"{z['unobserved_km2']:.2f} km²\tarea {z['area_km2']:.2f} km²\n"
+            )
+        sys.stdout.write(f"derived item: {res['item']['collection']}/{res['item']['id']}\n")
+
+    @sub.command("change")
+    def change_cmd(
+        collection: CollectionOpt,
+        aoi: AoiOpt,
+        before: Annotated[str, typer.Option("--before", help="First period D1/D2.")],
+        after: Annotated[str, typer.Option("--after", help="Second period D3/D4.")],
+        index: Annotated[str, typer.Option("--index")] = "ndvi",
+        threshold: Annotated[
+            float, typer.Option("--threshold", help="|difference| for change.")
+        ] = 0.2,
+        output_collection: Annotated[str, typer.Option("--output-collection")] = "derived-change",
+        data: DataOpt = None,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = 2,
+    ) -> None:
+        """Change between two periods: difference of median index composites (JSON)."""
+        from sathub.analytics.change import run_change
+        from sathub.analytics.select import load_zones, parse_range
+
+        settings = _settings(data)
+        try:
+            zones = load_zones(aoi)
+            b, a = parse_range(before, "before"), parse_range(after, "after")
+            res = _run(
+                settings,
+                lambda store, ex, progress: run_change(
+                    settings,
+                    store,
+                    ex,
+                    collection=collection,
+                    zones=zones,
+                    before=b,
+                    after=a,
+                    index=index,
+                    threshold=threshold,
+                    output_collection=output_collection,
+                    progress=progress,
+                ),
+                f"change of {index}",
+                scheduler,
+                workers,
+            )
+        except SathubError as exc:
+            raise _fail(exc.message) from None
+        _emit(res)
+
+    @sub.command("composite")
+    def composite_cmd(
+        collection: CollectionOpt,
+        aoi: AoiOpt,
+        period: Annotated[str, typer.Option("--period", help="D1/D2.")],
+        bands: Annotated[
+            str, typer.Option("--bands", help="Common names (red,green,blue,nir) or one index.")
+        ] = "red,green,blue,nir",
+        output_collection: Annotated[
+            str, typer.Option("--output-collection")
+        ] = "derived-composite",
+        data: DataOpt = None,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = 2,
+    ) -> None:
+        """Cloud-free median composite over a period, as a derived item (JSON)."""
+        from sathub.analytics.composite import run_composite
+        from sathub.analytics.select import load_zones, parse_range, union
+
+        settings = _settings(data)
+        what = tuple(b.strip() for b in bands.split(",") if b.strip())
+        try:
+            zones = load_zones(aoi)
+            p = parse_range(period, "period")
+            res = _run(
+                settings,
+                lambda store, ex, progress: run_composite(
+                    settings,
+                    store,
+                    ex,
+                    collection=collection,
+                    aoi_wgs84=union(zones),
+                    period=p,
+                    what=what,
+                    output_collection=output_collection,
+                    progress=progress,
+                ),
+                "composite",
+                scheduler,
+                workers,
+            )
+        except SathubError as exc:
+            raise _fail(exc.message) from None
+        _emit(res)

@@ -1,0 +1,220 @@
+"""Analytics jobs in a long-lived process (the API server): submit, status, cancel, result.
+
+A job is a JSON record in ``DATA/jobs/analytics-<id>.json`` (written atomically at every
+change, so its state survives a restart; a job that was ``queued`` or ``running`` when its
+process died reads back as ``failed`` with that reason). Its result document goes to
+``DATA/jobs/analytics-<id>.result.json``. Jobs run one at a time on a worker thread; each
+opens a Dask :class:`~sathub.analytics.executor.Executor` (embedded LocalCluster, or the
+scheduler of ``SATHUB_DASK_SCHEDULER``). Status: ``queued → running → succeeded | failed |
+cancelled``. Cancelling a running job stops it between Dask tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sathub.catalog.store import CatalogStore
+from sathub.config import Settings
+from sathub.errors import InvalidInput, NotFound, SathubError
+
+KINDS = ("zonal", "flood", "change", "composite")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _clean(doc: Any) -> Any:
+    if isinstance(doc, float) and (math.isnan(doc) or math.isinf(doc)):
+        return None
+    if isinstance(doc, dict):
+        return {k: _clean(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [_clean(v) for v in doc]
+    return doc
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(_clean(doc), default=str))
+    tmp.replace(path)
+
+
+def run_job(
+    kind: str,
+    params: dict[str, Any],
+    settings: Settings,
+    store: CatalogStore,
+    *,
+    scheduler: str | None = None,
+    progress: Any = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run one job synchronously (used by the job thread, usable from scripts)."""
+    from sathub.analytics.executor import Executor
+    from sathub.analytics.select import load_zones, parse_day, parse_range, union
+
+    zones = load_zones(params["aoi"])
+    collection = params["collection"]
+    with Executor(scheduler) as ex:
+        if kind == "flood":
+            from sathub.analytics.flood_job import run_flood
+
+            return run_flood(settings, store, collection=collection, zones=zones,
+                             before=parse_range(params["before"], "before"),
+                             after=parse_range(params["after"], "after"),
+                             index=params.get("index") or "mndwi", executor=ex)  # fmt: skip
+        if kind == "zonal":
+            from sathub.analytics.zonal_job import run_zonal
+
+            s, e = params.get("from"), params.get("to")
+            return run_zonal(settings, store, ex, collection=collection, zones=zones,
+                             index=params["index"],
+                             start=parse_day(s, field="from") if s else None,
+                             end=parse_day(e, end=True, field="to") if e else None,
+                             interval=params.get("interval"), progress=progress, cancel=cancel)  # fmt: skip
+        if kind == "change":
+            from sathub.analytics.change import run_change
+
+            return run_change(settings, store, ex, collection=collection, zones=zones,
+                              before=parse_range(params["before"], "before"),
+                              after=parse_range(params["after"], "after"),
+                              index=params.get("index") or "ndvi",
+                              threshold=float(params.get("threshold") or 0.2),
+                              progress=progress, cancel=cancel)  # fmt: skip
+        if kind == "composite":
+            from sathub.analytics.composite import run_composite
+
+            what = params.get("bands") or ["red", "green", "blue", "nir"]
+            return run_composite(settings, store, ex, collection=collection,
+                                 aoi_wgs84=union(zones),
+                                 period=parse_range(params["period"], "period"),
+                                 what=tuple(what), progress=progress, cancel=cancel)  # fmt: skip
+    raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
+
+
+class AnalyticsJobs:
+    def __init__(self, settings: Settings, store: CatalogStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sathub-analytics")
+
+    def path(self, job_id: str) -> Path:
+        return self.settings.layout.jobs / f"analytics-{job_id}.json"
+
+    def result_path(self, job_id: str) -> Path:
+        return self.settings.layout.jobs / f"analytics-{job_id}.result.json"
+
+    def _save(self, job: dict[str, Any]) -> None:
+        _write_json(self.path(job["id"]), job)
+
+    def submit(self, kind: str, params: dict[str, Any], actor: str | None = None) -> dict[str, Any]:
+        if kind not in KINDS:
+            raise InvalidInput(
+                f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind"
+            )
+        job_id = uuid.uuid4().hex
+        job: dict[str, Any] = {
+            "id": job_id,
+            "kind": kind,
+            "status": "queued",
+            "parameters": params,
+            "actor": actor,
+            "created": _now(),
+            "started": None,
+            "finished": None,
+            "progress": {"done": 0, "total": None},
+            "error": None,
+            "summary": None,
+            "pid": os.getpid(),
+        }
+        with self._lock:
+            self._jobs[job_id] = job
+            self._cancel[job_id] = threading.Event()
+            self._save(job)
+        self._pool.submit(self._run, job_id)
+        return dict(job)
+
+    def _update(self, job_id: str, **fields: Any) -> None:
+        with self._lock:
+            self._jobs[job_id].update(fields)
+            self._save(self._jobs[job_id])
+
+    def _run(self, job_id: str) -> None:
+        from sathub.analytics.executor import Cancelled
+
+        job = self._jobs[job_id]
+        cancel = self._cancel[job_id]
+        if cancel.is_set():
+            return
+        self._update(job_id, status="running", started=_now())
+
+        def progress(done: int, total: int) -> None:
+            self._update(job_id, progress={"done": done, "total": total})
+
+        try:
+            result = run_job(job["kind"], job["parameters"], self.settings, self.store,
+                             progress=progress, cancel=cancel)  # fmt: skip
+        except Cancelled:
+            self._update(job_id, status="cancelled", finished=_now())
+            return
+        except SathubError as exc:
+            self._update(job_id, status="failed", error=exc.message, finished=_now())
+            return
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, not lost
+            self._update(job_id, status="failed", error=f"unexpected: {exc}", finished=_now())
+            return
+        if cancel.is_set():
+            self._update(job_id, status="cancelled", finished=_now())
+            return
+        _write_json(self.result_path(job_id), result)
+        summary = {k: v for k, v in result.items() if k not in ("rows", "intervals")}
+        self._update(job_id, status="succeeded", summary=_clean(summary), finished=_now())
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            if job_id in self._jobs:
+                return dict(self._jobs[job_id])
+        if not job_id.isalnum():
+            raise NotFound(f"analytics job {job_id!r} not found")
+        try:
+            job = json.loads(self.path(job_id).read_text())
+        except (OSError, ValueError):
+            raise NotFound(f"analytics job {job_id!r} not found") from None
+        if job["status"] in ("queued", "running"):
+            job.update(status="failed", error="the server stopped while the job ran")
+        return job
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        job = self.get(job_id)
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        with self._lock:
+            ev = self._cancel.get(job_id)
+            if ev is not None:
+                ev.set()
+            if self._jobs[job_id]["status"] == "queued":
+                self._jobs[job_id].update(status="cancelled", finished=_now())
+                self._save(self._jobs[job_id])
+        return self.get(job_id)
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        job = self.get(job_id)
+        if job["status"] != "succeeded":
+            raise NotFound(f"analytics job {job_id!r} has no result (status {job['status']})")
+        try:
+            return json.loads(self.result_path(job_id).read_text())
+        except (OSError, ValueError):
+            raise NotFound(f"the result of analytics job {job_id!r} is missing") from None

@@ -1,0 +1,116 @@
+"""Inputs of a job: the AOI polygons (GeoJSON) and the catalog items of a period."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from sathub.catalog.store import CatalogStore, SearchQuery
+from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One AOI polygon: its ``id`` property (or feature id, or position) and WGS84 shape."""
+
+    id: str
+    geometry: BaseGeometry
+    properties: dict[str, Any]
+
+
+def load_zones(source: Path | dict[str, Any]) -> list[Zone]:
+    """Polygons of a GeoJSON FeatureCollection/Feature/geometry (WGS84 lon/lat)."""
+    try:
+        doc = json.loads(Path(source).read_text()) if not isinstance(source, dict) else source
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read the AOI {source}: {exc}", field="aoi") from exc
+    if doc.get("type") == "FeatureCollection":
+        feats = doc.get("features") or []
+    elif doc.get("type") == "Feature":
+        feats = [doc]
+    else:
+        feats = [{"type": "Feature", "geometry": doc, "properties": {}}]
+    zones = []
+    for i, f in enumerate(feats):
+        props = f.get("properties") or {}
+        try:
+            geom = shape(f["geometry"])
+        except Exception as exc:
+            raise InvalidGeometry(f"AOI feature {i}: {exc}", field="aoi") from exc
+        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise InvalidGeometry(f"AOI feature {i} is not a polygon", field="aoi")
+        if not geom.is_valid:
+            geom = geom.buffer(0)
+        zid = props.get("id", f.get("id", i))
+        zones.append(Zone(str(zid), geom, props))
+    if not zones:
+        raise InvalidGeometry("the AOI holds no polygon", field="aoi")
+    return zones
+
+
+def union(zones: list[Zone]) -> BaseGeometry:
+    return unary_union([z.geometry for z in zones])
+
+
+def parse_day(text: str, *, end: bool = False, field: str = "datetime") -> datetime:
+    """``YYYY-MM-DD`` (whole day) or an RFC 3339 datetime, as UTC."""
+    t = text.strip()
+    try:
+        if len(t) == 10:
+            d = date.fromisoformat(t)
+            return datetime.combine(d, time.max if end else time.min, tzinfo=UTC)
+        dt = datetime.fromisoformat(t)
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidDatetime(f"{field}: cannot parse {text!r}", field=field) from exc
+
+
+def parse_range(text: str, field: str) -> tuple[datetime, datetime]:
+    """``D1/D2`` → (start, end), inclusive whole days."""
+    parts = text.split("/")
+    if len(parts) != 2:
+        raise InvalidDatetime(f"{field} must be START/END, got {text!r}", field=field)
+    a, b = parse_day(parts[0], field=field), parse_day(parts[1], end=True, field=field)
+    if b < a:
+        raise InvalidDatetime(f"{field}: {text!r} ends before it starts", field=field)
+    return a, b
+
+
+def find_items(
+    store: CatalogStore,
+    collection: str,
+    aoi: BaseGeometry,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Items of ``collection`` intersecting ``aoi`` in [start, end], oldest first."""
+    store.get_collection(collection)  # NotFound for an unknown collection
+    # a detailed AOI (thousands of fields) is searched by its convex hull: same items
+    search_shape = aoi.convex_hull if shapely.get_num_coordinates(aoi) > 1000 else aoi
+    out: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        res = store.search(
+            SearchQuery(
+                collections=[collection],
+                intersects=mapping(search_shape),
+                start=start,
+                end=end,
+                limit=1000,
+                token=token,
+            )
+        )
+        out.extend(res.items)
+        token = res.next_token
+        if not token:
+            break
+    out.sort(key=lambda it: (it["properties"].get("datetime") or "", it["id"]))
+    return out

@@ -1,0 +1,52 @@
+"""The web map viewer (``/viewer``), its static files (``/static/…``, vendored MapLibre GL JS
+and swagger-ui, nothing from a CDN), and the OpenAPI docs page (``/api.html``) on the local
+swagger-ui."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from sathub.storage.local import media_type_for, safe_path
+
+router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parents[1] / "static"
+
+
+@router.get("/viewer", name="viewer")
+def viewer() -> Response:
+    """The map viewer page."""
+    return FileResponse(STATIC / "viewer" / "index.html", media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+
+@router.get("/static/{path:path}", name="static")
+def static(path: str) -> Response:
+    """Files of the viewer and vendored libraries (path-checked inside ``api/static``)."""
+    file = safe_path(STATIC, path)  # NotFound for anything outside
+    media = media_type_for(file.name)
+    if file.suffix == ".js":
+        media = "text/javascript; charset=utf-8"
+    elif file.suffix == ".css":
+        media = "text/css; charset=utf-8"
+    cache = "public, max-age=86400" if "/vendor/" in f"/{path}" else "no-cache"
+    return FileResponse(file, media_type=media, headers={"Cache-Control": cache})
+
+
+def docs_page(request: Request) -> HTMLResponse:
+    """Swagger UI served from the vendored swagger-ui-dist (works offline)."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} — API",
+        swagger_js_url=f"{root}/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{root}/static/vendor/swagger-ui/favicon-32x32.png",
+    )
+
+
+router.add_api_route("/api.html", docs_page, methods=["GET"], include_in_schema=False,
+                     name="swagger_ui_html")  # the name stac-fastapi links to

@@ -1,0 +1,85 @@
+"""Signed links: time-limited, HMAC-SHA256 URLs bound to one asset, for people without an
+account.
+
+The signature covers ``collection/item/asset`` and the expiry (Unix seconds), so a link
+cannot be reused for another asset or extended. The key lives in
+``DATA/secrets/signing.key`` (32 random bytes, hex, mode 0600), generated on first use;
+deleting it revokes every link ever issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+
+from sathub.errors import Forbidden, InvalidInput
+
+MAX_TTL_S = 7 * 24 * 3600  # a week
+DEFAULT_TTL_S = 3600
+
+
+def load_key(secrets_dir: Path) -> bytes:
+    """The signing key, created (0600) if absent."""
+    path = Path(secrets_dir) / "signing.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex() + "\n")
+    try:
+        os.link(tmp, path)  # first writer wins when two workers start together
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _message(collection_id: str, item_id: str, asset_key: str, expires: int) -> bytes:
+    return "\n".join([collection_id, item_id, asset_key, str(expires)]).encode()
+
+
+def sign(
+    key: bytes,
+    collection_id: str,
+    item_id: str,
+    asset_key: str,
+    ttl_s: int = DEFAULT_TTL_S,
+    now: float | None = None,
+) -> tuple[int, str]:
+    """``(expires, signature)`` for a link valid ``ttl_s`` seconds (1 s … a week)."""
+    if not 1 <= ttl_s <= MAX_TTL_S:
+        raise InvalidInput(f"expires_in must be between 1 and {MAX_TTL_S} seconds", field="expires_in")
+    expires = int((time.time() if now is None else now) + ttl_s)
+    mac = hmac.new(key, _message(collection_id, item_id, asset_key, expires), hashlib.sha256)
+    return expires, mac.hexdigest()
+
+
+def verify(
+    key: bytes,
+    collection_id: str,
+    item_id: str,
+    asset_key: str,
+    expires: str,
+    signature: str,
+    now: float | None = None,
+) -> None:
+    """Raise :class:`Forbidden` unless the signature is right and not expired."""
+    try:
+        exp = int(expires)
+    except ValueError:
+        raise Forbidden("signed link: malformed expiry") from None
+    mac = hmac.new(key, _message(collection_id, item_id, asset_key, exp), hashlib.sha256)
+    if not hmac.compare_digest(mac.hexdigest(), signature.lower()):
+        raise Forbidden("signed link: invalid signature")
+    if (time.time() if now is None else now) > exp:
+        raise Forbidden("signed link: expired")

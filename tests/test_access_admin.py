@@ -1,0 +1,84 @@
+"""The admin API: only admin keys; every change takes effect at once and is audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from test_access_fixtures import AOI_A, World, auth, build_world
+
+from sathub.api.app import create_app
+
+
+@pytest.fixture()
+def world(tmp_path: Path) -> World:
+    return build_world(tmp_path / "data")
+
+
+@pytest.fixture()
+def client(world: World) -> Any:
+    with TestClient(create_app(world.settings)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("actor, status", [
+    ("anonymous", 401), ("partnerA", 403), ("operator", 403), ("analyst", 403), ("admin", 200),
+    ("revoked", 401),
+])  # fmt: skip
+@pytest.mark.parametrize("path", ["/admin/orgs", "/admin/keys", "/admin/agreements",
+                                  "/admin/activations", "/admin/audit/verify", "/admin/usage/1"])
+def test_admin_only(client: Any, world: World, actor: str, status: int, path: str) -> None:
+    assert client.get(path, headers=auth(world, actor)).status_code == status
+
+
+def test_admin_lifecycle(client: Any, world: World) -> None:
+    h = auth(world, "admin")
+    r = client.post("/admin/orgs", json={"name": "E", "kind": "company"}, headers=h)
+    assert r.status_code == 201
+    r = client.post("/admin/agreements", json={"org": "E", "title": "E1", "collections": ["res"],
+                                               "aoi": AOI_A, "embargo_days": 0}, headers=h)  # fmt: skip
+    assert r.status_code == 201, r.text
+    agr = r.json()["id"]
+    r = client.post("/admin/keys", json={"role": "partner", "org": "E"}, headers=h)
+    assert r.status_code == 201
+    key = {"Authorization": f"Bearer {r.json()['key']}"}
+    assert client.get("/collections/res/items/fresh", headers=key).status_code == 200
+    assert client.post(f"/admin/agreements/{agr}/suspend", headers=h).json()["status"] == "suspended"
+    assert client.get("/collections/res/items/fresh", headers=key).status_code == 404
+    r = client.post(f"/admin/agreements/{agr}/renew", json={"valid_to": "2099-01-01"}, headers=h)
+    assert r.json()["status"] == "active" and r.json()["valid_to"].startswith("2099-01-01T23:59:59")
+    assert client.get("/collections/res/items/fresh", headers=key).status_code == 200
+    assert client.put("/collections/res/access", json={"level": "open"}, headers=h).status_code in (404, 405)
+    assert client.put("/admin/collections/res/access", json={"level": "open"}, headers=h).status_code == 200
+    assert client.get("/collections/res/items/out").status_code == 200  # now open to everyone
+    client.put("/admin/collections/res/access", json={"level": "restricted"}, headers=h)
+    r = client.post("/admin/activations", json={"name": "quake", "aoi": AOI_A, "days": 1}, headers=h)
+    assert r.status_code == 201 and r.json()["org_ids"] is None
+    assert client.get("/collections/res/items/fresh").status_code == 200  # public activation
+    client.post(f"/admin/activations/{r.json()['id']}/close", headers=h)
+    assert client.get("/collections/res/items/fresh").status_code == 404
+    kid = [k for k in client.get("/admin/keys", headers=h).json() if k["org_id"] and k["revoked"] is None][-1]["id"]
+    assert client.post(f"/admin/keys/{kid}/revoke", headers=h).status_code == 200
+    assert client.get("/", headers=key).status_code == 401
+    for fmt, ctype in (("json", "application/json"), ("csv", "text/csv"), ("png", "image/png")):
+        r = client.get(f"/admin/usage/{agr}?format={fmt}", headers=h)
+        assert r.status_code == 200 and r.headers["content-type"].startswith(ctype)
+    v = client.get("/admin/audit/verify", headers=h).json()
+    assert v["ok"] and v["records"] >= 8
+    actions = [r["action"] for r in world.service.audit.records()]
+    assert "admin.agreement.suspended" in actions and "admin.activation.open" in actions
+
+
+@pytest.mark.parametrize("body", [
+    {"org": "A", "title": "x", "collections": []},
+    {"org": "nobody", "title": "x", "collections": ["res"]},
+    {"org": "A", "title": "x", "collections": ["res"], "aoi": {"type": "Point", "coordinates": [0, 0]}},
+    {"org": "A", "title": "x", "collections": ["res"], "valid_from": "2024-13-01"},
+    {"org": "A", "title": "x", "collections": ["res"], "embargo_days": -1},
+    {"org": "A'; DROP TABLE agreements; --", "title": "x", "collections": ["res"]},
+])  # fmt: skip
+def test_bad_agreements_are_4xx(client: Any, world: World, body: dict[str, Any]) -> None:
+    r = client.post("/admin/agreements", json=body, headers=auth(world, "admin"))
+    assert 400 <= r.status_code < 500, r.text

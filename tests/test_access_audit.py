@@ -1,0 +1,226 @@
+"""The audit log's hash chain (modified, inserted, deleted records are detected), quotas (429
+with Retry-After), downloads charged and audited, tiles aggregated per item and hour, partner
+searches and admin changes audited, and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+from test_access_fixtures import World, auth, build_world
+from typer.testing import CliRunner
+
+from sathub.access.audit import AuditLog
+from sathub.access.service import AccessService
+from sathub.api.app import create_app
+from sathub.cli import app as cli_app
+
+
+@pytest.fixture()
+def log(tmp_path: Path) -> AuditLog:
+    service = AccessService(tmp_path, tmp_path / "secrets")
+    for i in range(5):
+        service.audit.append(f"key:{i}", "download", f"c/i{i}/data", nbytes=100 * i)
+    return service.audit
+
+
+def _sql(log: AuditLog, sql: str, *params: Any) -> None:
+    c = sqlite3.connect(log.store.path)
+    c.execute(sql, params)
+    c.commit()
+    c.close()
+
+
+def test_intact_chain_verifies(log: AuditLog) -> None:
+    r = log.verify()
+    assert r.ok and r.records == 5 and not r.problems
+
+
+def test_modified_record_is_detected(log: AuditLog) -> None:
+    _sql(log, "UPDATE audit SET bytes = 1 WHERE seq = 3")
+    r = log.verify()
+    assert not r.ok and any("record 3" in p and "modified" in p for p in r.problems)
+
+
+def test_deleted_record_is_detected(log: AuditLog) -> None:
+    _sql(log, "DELETE FROM audit WHERE seq = 2")
+    r = log.verify()
+    assert not r.ok and any("missing" in p for p in r.problems)
+
+
+def test_deleted_last_record_is_detected(log: AuditLog) -> None:
+    _sql(log, "DELETE FROM audit WHERE seq = 5")
+    r = log.verify()
+    assert not r.ok and any("head" in p for p in r.problems)
+
+
+def test_inserted_record_is_detected(log: AuditLog) -> None:
+    row = log.store.conn().execute("SELECT prev, hash FROM audit WHERE seq = 5").fetchone()
+    _sql(log, "INSERT INTO audit VALUES (6, 0, 'x', 'download', 'r', 0, 'ok', NULL, NULL, '{}', ?, ?)",
+         row[1], "f" * 64)  # fmt: skip
+    r = log.verify()
+    assert not r.ok and any("record 6" in p for p in r.problems)
+    # renumbering to hide an insertion in the middle breaks the links as well
+    _sql(log, "DELETE FROM audit WHERE seq = 6")
+    _sql(log, "UPDATE audit SET seq = seq + 10 WHERE seq >= 3")
+    _sql(log, "INSERT INTO audit VALUES (3, 0, 'x', 'download', 'r', 0, 'ok', NULL, NULL, '{}', ?, ?)",
+         row[0], "e" * 64)  # fmt: skip
+    assert not log.verify().ok
+
+
+def test_tiles_are_aggregated_per_item_and_hour(log: AuditLog) -> None:
+    t0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600
+    for k in range(7):
+        log.record_tile("key:9", "c/i1", nbytes=10, agreement_id=None, activation_id=None, now=t0 + k)
+    log.record_tile("key:9", "c/i2", nbytes=5, agreement_id=None, activation_id=None, now=t0 + 10)
+    assert not [r for r in log.records() if r["action"] == "tiles"]  # the hour is not over
+    log.record_tile("key:9", "c/i1", nbytes=1, agreement_id=None, activation_id=None, now=t0 + 3601)
+    tiles = [r for r in log.records() if r["action"] == "tiles"]
+    assert {(r["resource"], r["detail"]["requests"], r["bytes"]) for r in tiles} == {("c/i1", 7, 70), ("c/i2", 1, 5)}
+    log.flush_tiles(everything=True)
+    assert len([r for r in log.records() if r["action"] == "tiles"]) == 3
+    assert log.verify().ok
+
+
+# ------------------------------------------------------------------- through the API
+@pytest.fixture()
+def world(tmp_path: Path) -> World:
+    return build_world(tmp_path / "data")
+
+
+@pytest.fixture()
+def client(world: World) -> Any:
+    from sathub.api.access import charge_download
+
+    app = create_app(world.settings)
+
+    @app.get("/_test/download/{collection_id}/{item_id}/{asset_key}")
+    def _download(collection_id: str, item_id: str, asset_key: str, n: int, request: Request) -> dict[str, Any]:
+        from sathub.api.client import access_filter
+
+        it = request.app.state.store.get_item(collection_id, item_id, extra_filter=access_filter(request))
+        charge_download(request, it, asset_key, n)
+        return {"served": n}
+
+    with TestClient(app) as c:
+        yield c
+
+
+def test_quota_is_charged_then_429_with_retry_after(client: Any, world: World) -> None:
+    s = world.service.store
+    s.update_agreement(world.agreement_ids["A"], quota_bytes=1000)
+    h = auth(world, "partnerA")
+    assert client.get("/_test/download/res/in/data?n=600", headers=h).status_code == 200
+    assert client.get("/_test/download/res/in/data?n=400", headers=h).status_code == 200
+    r = client.get("/_test/download/res/in/data?n=1", headers=h)
+    assert r.status_code == 429, r.text
+    assert int(r.headers["retry-after"]) > 0
+    body = r.json()
+    assert body["code"] == "QuotaExceeded" and "1,000 bytes" in body["description"]
+    # out of scope stays 404, and everything was audited
+    assert client.get("/_test/download/res/out/data?n=1", headers=h).status_code == 404
+    recs = [r for r in world.service.audit.records() if r["action"] == "download"]
+    assert [(r["bytes"], r["outcome"]) for r in recs] == [(600, "ok"), (400, "ok"), (0, "quota exceeded")]
+    assert all(r["agreement_id"] == world.agreement_ids["A"] for r in recs)
+
+
+def test_asset_roles_limit_what_is_served(client: Any, world: World) -> None:
+    world.service.store.update_agreement(world.agreement_ids["A"], asset_roles=("thumbnail",))
+    h = auth(world, "partnerA")
+    assert client.get("/_test/download/res/in/thumbnail?n=5", headers=h).status_code == 200
+    assert client.get("/_test/download/res/in/data?n=5", headers=h).status_code == 403
+    # open items and unrestricted roles are not limited by agreements
+    assert client.get("/_test/download/open/o1/data?n=5", headers=h).status_code == 200
+    assert client.get("/_test/download/res/in/data?n=5", headers=auth(world, "analyst")).status_code == 200
+
+
+def test_activation_lifts_embargo_and_is_audited_as_such(client: Any, world: World) -> None:
+    h = auth(world, "partnerD")
+    assert client.get("/_test/download/res/fresh/data?n=7", headers=h).status_code == 200
+    rec = [r for r in world.service.audit.records() if r["action"] == "download"][-1]
+    assert rec["activation_id"] is not None and rec["agreement_id"] is None
+    # partner A (agreement with a 10-day embargo) cannot have it yet
+    assert client.get("/_test/download/res/fresh/data?n=7", headers=auth(world, "partnerA")).status_code == 404
+
+
+def test_partner_searches_are_audited_anonymous_are_not(client: Any, world: World) -> None:
+    client.get("/search?collections=res", headers=auth(world, "partnerA"))
+    client.get("/search")
+    searches = [r for r in world.service.audit.records() if r["action"] == "search"]
+    assert len(searches) == 1 and searches[0]["outcome"] == "200" and "collections=res" in searches[0]["resource"]
+    assert searches[0]["actor"].endswith("(A)")
+
+
+def test_suspension_and_expiry_take_effect_at_once(client: Any, world: World) -> None:
+    h = auth(world, "partnerA")
+    assert client.get("/collections/res/items/in", headers=h).status_code == 200
+    world.service.store.update_agreement(world.agreement_ids["A"], status="suspended")
+    assert client.get("/collections/res/items/in", headers=h).status_code == 404
+    world.service.store.update_agreement(world.agreement_ids["A"], status="active", valid_to=1.0)
+    assert client.get("/collections/res/items/in", headers=h).status_code == 404
+
+
+# ------------------------------------------------------------------------------ CLI
+def test_cli_flow_init_keys_agreements_verify_and_reports(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = tmp_path / "d"
+    r = runner.invoke(cli_app, ["init", str(data)])
+    assert r.exit_code == 0 and "sh_" in r.stderr
+    r2 = runner.invoke(cli_app, ["init", str(data)])
+    assert r2.exit_code == 0 and "sh_" not in r2.output  # idempotent, no new key
+    d = ["--data", str(data)]
+    assert runner.invoke(cli_app, ["orgs", "add", "Acme", "--kind", "company", *d]).exit_code == 0
+    assert runner.invoke(cli_app, ["orgs", "add", "Acme", "--kind", "spaceship", *d]).exit_code == 2
+    aoi = tmp_path / "aoi.geojson"
+    aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}))
+    r = runner.invoke(cli_app, ["agreements", "add", "--org", "Acme", "--collections", "a,b",
+                                "--aoi", str(aoi), "--from", "2024-01-01", "--to", "2024-01-31",
+                                "--embargo-days", "3", "--quota-bytes", "1000", *d])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    agr_id = int(r.stdout.strip())
+    r = runner.invoke(cli_app, ["keys", "issue", "--org", "Acme", "--role", "partner", *d])
+    assert r.exit_code == 0 and r.stdout.startswith("sh_") and len(r.stdout.strip().splitlines()) == 1
+    assert runner.invoke(cli_app, ["collections", "restrict", "a", *d]).exit_code == 0
+    assert runner.invoke(cli_app, ["agreements", "suspend", str(agr_id), *d]).exit_code == 0
+    assert runner.invoke(cli_app, ["agreements", "renew", str(agr_id), "--until", "2030-12-31", *d]).exit_code == 0
+    assert runner.invoke(cli_app, ["keys", "revoke", "2", *d]).exit_code == 0
+    service = AccessService(data, data / "secrets")
+    a = service.store.agreement(agr_id)
+    assert a.status == "active" and a.acquired_to is not None and a.acquired_to % 86400 > 86399
+    actions = [r["action"] for r in service.audit.records()]
+    assert {"admin.agreement.add", "admin.key.issue", "admin.collection.restricted",
+            "admin.agreement.suspended", "admin.agreement.active", "admin.key.revoke"} <= set(actions)
+    assert runner.invoke(cli_app, ["audit", "verify", *d]).exit_code == 0
+    for fmt in ("json", "csv"):
+        r = runner.invoke(cli_app, ["usage", "--agreement", str(agr_id), "--format", fmt, *d])
+        assert r.exit_code == 0 and "admin.agreement" in r.stdout
+    png = tmp_path / "u.png"
+    r = runner.invoke(cli_app, ["usage", "--agreement", str(agr_id), "--format", "png", "-o", str(png), *d])
+    assert r.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    c = sqlite3.connect(data / "access.db")
+    c.execute("UPDATE audit SET actor = 'someone else' WHERE seq = 2")
+    c.commit()
+    c.close()
+    r = runner.invoke(cli_app, ["audit", "verify", *d])
+    assert r.exit_code == 1 and "record 2" in r.stderr
+
+
+def test_every_access_command_and_option_is_documented() -> None:
+    import typer.main
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "access.md").read_text()
+    group = typer.main.get_command(cli_app)
+    for name in ("orgs", "agreements", "keys", "collections", "activations", "audit", "usage"):
+        cmd = group.commands[name]  # type: ignore[attr-defined]
+        subs = getattr(cmd, "commands", {"": cmd})
+        for sub_name, sub in subs.items():
+            assert f"{name} {sub_name}".strip() in doc or sub_name in doc, (name, sub_name)
+            for p in sub.params:
+                for opt in getattr(p, "opts", []):
+                    if opt.startswith("--") and opt not in ("--data", "--help"):
+                        assert opt in doc, (name, sub_name, opt)

@@ -1,0 +1,37 @@
+"""Shared helpers of the analytics tests: one small demo archive per test process."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+DEMO_SIZE = 300  # px (the generator designs at 1000 px and scales); full size is 800
+
+
+@functools.lru_cache(maxsize=1)
+def demo_settings():  # type: ignore[no-untyped-def]
+    """Settings of a demo archive built once per process at reduced size."""
+    import pytest
+
+    from sathub.config import Settings
+    from sathub.ingest import demo
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(demo, "SIZE", DEMO_SIZE)
+    try:
+        root = Path(tempfile.mkdtemp(prefix="sathub-analytics-demo-"))
+        atexit.register(shutil.rmtree, root, True)
+        settings = Settings(data=root / "data")
+        settings.layout.create()
+        built = demo.build(settings, seed=42, workers=1)
+        assert built.ok, built.summary()
+    finally:
+        mp.undo()
+    return settings
+
+
+def test_support_module_has_no_tests_of_its_own() -> None:
+    assert DEMO_SIZE > 0
