@@ -75,3 +75,12 @@ def test_bad_input_is_4xx(client: TestClient) -> None:
     r = client.post("/orbits/design/sun-synchronous", json={
         "altitude_km": 600, "ltdn_hours": 10.5, "epoch": "2025-10-04T00:00:00Z"})
     assert r.status_code == 200 and 97.7 < float(r.json()["omm"]["INCLINATION"]) < 97.9
+
+
+@pytest.mark.parametrize("start", [{}, [], 17, None, "yesterday"])
+def test_malformed_times_are_400_naming_the_field(client: TestClient, start: object) -> None:
+    r = client.post("/orbits/passes", json={
+        "elements": (DATA / "eo_satellites_2025-10-04.txt").read_text(),
+        "stations": [{"lat_deg": 48.1, "lon_deg": 11.6}], "start": start, "hours": 6})
+    assert r.status_code == 400, r.text
+    assert "start" in r.json()["description"]

@@ -27,6 +27,9 @@ def parse_utc(text: str | datetime, *, field: str = "time") -> datetime:
     """Parse an ISO 8601 instant; naive values are taken as UTC. Returns an aware datetime."""
     if isinstance(text, datetime):
         value = text
+    elif not isinstance(text, str):
+        raise InvalidDatetime(f"{field}: expected an ISO 8601 string, got {type(text).__name__}",
+                              field=field)
     else:
         raw = text.strip()
         if raw.endswith(("Z", "z")):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import ValidationInfo, BaseModel, Field, field_validator
 
 from sathub.errors import InvalidInput
 from sathub.orbits.coverage import find_opportunities
@@ -37,8 +37,8 @@ def _data(request: Request) -> Path:
 class _Utc(BaseModel):
     @field_validator("start", "end", "epoch", mode="before", check_fields=False)
     @classmethod
-    def _utc(cls, value: Any) -> datetime:
-        return parse_utc(value, field="time")
+    def _utc(cls, value: Any, info: ValidationInfo) -> datetime:
+        return parse_utc(value, field=info.field_name or "time")
 
 
 class ElementSource(_Utc):
