@@ -119,3 +119,81 @@ def test_search_equals_brute_force_policy(store: SQLiteStore, its: list[dict[str
         got = store.search(SearchQuery(collections=[it["collection"]], ids=[it["id"]], limit=1),
                            extra_filter=flt, count=False).items  # fmt: skip
         assert bool(got) == (it["id"] in expected)
+
+
+# ------------------------------------------------------------------ the materialised grant set
+# The store keeps the rows a partner's grants cover (as of the start of a 5-minute bucket) and
+# tests only rows whose embargo ended since then live. These tests move the clock between
+# searches, put items right at embargo boundaries, and write to the catalog from another
+# connection, and compare with the policy evaluated item by item at the later time.
+
+EMBARGOES = [0, 1, 10]
+
+
+@st.composite
+def boundary_items(draw: Any) -> list[dict[str, Any]]:
+    out = []
+    for k in range(draw(st.integers(1, 12))):
+        # acquired right around "now - embargo" for one of the embargoes, to the second
+        t = NOW - draw(st.sampled_from(EMBARGOES)) * DAY + draw(st.integers(-900, 900))
+        out.append(item(f"b{k}", draw(st.sampled_from(COLLECTIONS)), draw(boxes()), t))
+    return out
+
+
+@st.composite
+def embargoed_agreements(draw: Any) -> Agreement:
+    return Agreement(
+        id=draw(st.integers(1, 10_000)), org_id=1, title="t", status="active",
+        valid_from=None, valid_to=None,
+        collections=tuple(draw(st.lists(st.sampled_from(COLLECTIONS), min_size=1, max_size=3, unique=True))),
+        aoi=draw(st.none() | boxes()), acquired_from=None, acquired_to=None,
+        embargo_days=draw(st.sampled_from(EMBARGOES)),
+    )  # fmt: skip
+
+
+def _ids(store: SQLiteStore, flt: dict[str, Any] | None) -> tuple[set[str], int | None]:
+    res = store.search(SearchQuery(limit=100), extra_filter=flt)
+    return {i["id"] for i in res.items}, res.matched
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])  # fmt: skip
+@given(its=boundary_items(), agrs=st.lists(embargoed_agreements(), min_size=1, max_size=4),
+       later=st.lists(st.integers(0, 1200), min_size=1, max_size=4))  # fmt: skip
+def test_materialised_set_follows_the_clock(store: SQLiteStore, its: list[dict[str, Any]],
+                                            agrs: list[Agreement], later: list[int]) -> None:  # fmt: skip
+    with store.transaction() as tx:
+        tx.conn.execute("DELETE FROM items")
+        for it in its:
+            tx.put_item(it)
+    actor = Actor(role="partner", org_id=1, agreements=tuple(agrs), activations=(),
+                  restricted=frozenset(COLLECTIONS[:2]))  # fmt: skip
+    for dt in sorted(later):  # the clock only moves forward, across bucket boundaries
+        now = NOW + dt
+        expected = {it["id"] for it in its if item_visible(actor, it, now)}
+        got, matched = _ids(store, grants_filter(actor, now))
+        assert got == expected and matched == len(expected)
+        assert _ids(store, grants_filter(actor, now, materialize=False))[0] == expected
+
+
+def test_materialised_set_sees_writes_from_another_connection(tmp_path: Any) -> None:
+    path = tmp_path / "catalog.db"
+    server, writer = SQLiteStore(path), SQLiteStore(path)
+    for c in COLLECTIONS:
+        writer.create_collection(collection(c))
+    agr = Agreement(id=1, org_id=1, title="t", status="active", valid_from=None, valid_to=None,
+                    collections=("c0",), aoi=box(0, 0, 10, 10), acquired_from=None,
+                    acquired_to=None, embargo_days=0)  # fmt: skip
+    actor = Actor(role="partner", org_id=1, agreements=(agr,), activations=(),
+                  restricted=frozenset({"c0"}))  # fmt: skip
+    flt = grants_filter(actor, NOW)
+    writer.create_item(item("inside", "c0", box(1, 1, 2, 2), NOW - DAY))
+    assert _ids(server, flt)[0] == {"inside"}  # builds the set
+    writer.create_item(item("inside2", "c0", box(3, 3, 4, 4), NOW - DAY))
+    writer.create_item(item("outside", "c0", box(30, 30, 31, 31), NOW - DAY))
+    assert _ids(server, flt)[0] == {"inside", "inside2"}  # rebuilt: another connection wrote
+    moved = item("inside", "c0", box(40, 40, 41, 41), NOW - DAY)
+    writer.upsert_items([moved]) if hasattr(writer, "upsert_items") else writer.bulk_upsert([moved])
+    assert _ids(server, flt)[0] == {"inside2"}  # an item moved out of the AOI disappears
+    server.close()
+    writer.close()

@@ -200,3 +200,15 @@ def test_numbermatched_is_exact_then_estimated(tmp_path: Path) -> None:
     est = s.search(SearchQuery(limit=5))
     assert est.matched_is_estimate
     assert 0.7 * 3000 <= (est.matched or 0) <= 1.3 * 3000
+
+
+def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    import threading
+
+    store = SQLiteStore(tmp_path / "catalog.db")
+    for _ in range(30):  # a server's worker pool retires idle threads and starts new ones
+        t = threading.Thread(target=lambda: store.search(SearchQuery(limit=1)))
+        t.start()
+        t.join()
+    assert len(store._all_conns) <= 3  # this thread's, at most the last worker's (+ slack)
+    store.close()

@@ -83,23 +83,81 @@ def live_activations(actor: Actor, now: float) -> list[Activation]:
     return [a for a in actor.activations if a.in_force(now) and a.applies_to(actor.org_id)]
 
 
-def grants_filter(actor: Actor, now: float) -> dict[str, Any] | None:
-    """The actor's grants as CQL2-JSON (None: unrestricted)."""
-    if actor.unrestricted or not actor.restricted:
-        return None
-    restricted = sorted(actor.restricted)
-    branches: list[dict[str, Any]] = [{"op": "not", "args": [{"op": "in", "args": [COLLECTION, restricted]}]}]
+# Bucket of the materialised grant set: the store keeps the rows an actor's grants cover, as of
+# the start of the bucket, and evaluates the grants live only for rows whose embargo ended since.
+MATERIALIZE_BUCKET_S = 300.0
+
+
+def _grant_branches(actor: Actor, now: float, t_bounds: float) -> tuple[list[dict[str, Any]],
+                                                                         list[dict[str, Any]],
+                                                                         list[tuple[float, float]]]:  # fmt: skip
+    """Each grant in force at ``now`` as CQL2 with its embargo computed at ``t_bounds``; the
+    grants whose embargo bound moved between ``t_bounds`` and ``now``, as CQL2 at ``now``; and
+    those bounds as (at t_bounds, at now) pairs."""
+    branches: list[dict[str, Any]] = []
+    live: list[dict[str, Any]] = []
+    moved: list[tuple[float, float]] = []
     for a in live_agreements(actor, now):
         cols = sorted(set(a.collections) & actor.restricted)
         if cols:
-            lo, hi = _agreement_bounds(a, now)
+            lo, hi = _agreement_bounds(a, t_bounds)
             branches.append(_scope_expr(cols, a.aoi, lo, hi))
+            _, hi_now = _agreement_bounds(a, now)
+            if hi is not None and hi_now is not None and _rounded(hi) < _rounded(hi_now):
+                moved.append((hi, hi_now))
+                live.append(_scope_expr(cols, a.aoi, lo, hi_now))
     for act in live_activations(actor, now):
         act_cols = None if act.collections is None else sorted(set(act.collections) & actor.restricted)
         if act_cols == []:
             continue
         branches.append(_scope_expr(act_cols, act.aoi, act.acquired_from, act.acquired_to))
-    return branches[0] if len(branches) == 1 else {"op": "or", "args": branches}
+    return branches, live, moved
+
+
+def _any(exprs: list[dict[str, Any]]) -> dict[str, Any]:
+    return exprs[0] if len(exprs) == 1 else {"op": "or", "args": exprs}
+
+
+def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict[str, Any] | None:
+    """The actor's grants as CQL2-JSON (None: unrestricted).
+
+    Items of open collections pass at once. For restricted ones, evaluating every grant on every
+    row (up to hundreds of float comparisons and exact AOI tests) would multiply the cost of a
+    search; so the restricted rows the grants cover are wrapped in ``sathub:materialize``: the
+    store computes that set once per connection and data version and keeps it (a temporary
+    table of row ids), so a row costs one index probe. The set's embargo bounds are taken at the
+    start of a :data:`MATERIALIZE_BUCKET_S` bucket (so the set's definition, and its cache key,
+    stay the same for the whole bucket); rows whose embargo ended between the bucket start and
+    ``now`` are caught by a narrow date gate and then tested against the grants live. Grants
+    that enter or leave force change the set's definition, hence its key, at once. A store
+    that does not know ``sathub:materialize`` evaluates its argument directly: the result is the
+    same. ``materialize=False`` gives the plain expression (tests compare the two).
+    """
+    if actor.unrestricted or not actor.restricted:
+        return None
+    restricted = sorted(actor.restricted)
+    open_rows = {"op": "not", "args": [{"op": "in", "args": [COLLECTION, restricted]}]}
+    if not materialize:
+        branches, _, _ = _grant_branches(actor, now, now)
+        return open_rows if not branches else {"op": "or", "args": [open_rows, *branches]}
+    t0 = min(now, (now // MATERIALIZE_BUCKET_S) * MATERIALIZE_BUCKET_S)
+    cached, live, moved = _grant_branches(actor, now, t0)
+    if not cached:
+        return open_rows
+    inner = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, _any(cached)]}
+    out: list[dict[str, Any]] = [open_rows, {"op": "sathub:materialize", "args": [inner]}]
+    if moved:
+        # A row acquired inside a moved band is visible now through a moved grant, or it was
+        # already covered at t0 (a grant whose bounds did not move covers the same rows at both
+        # times) and is in the set. Most rows are older than every band: one comparison.
+        bands = sorted(set(moved))
+        out.append({"op": "and", "args": [
+            {"op": ">", "args": [DATETIME, {"timestamp": _ts(min(a for a, _ in bands))}]},
+            _any([{"op": "and", "args": [{"op": ">", "args": [DATETIME, {"timestamp": _ts(a)}]},
+                                         {"op": "<=", "args": [DATETIME, {"timestamp": _ts(b)}]}]}
+                  for a, b in bands]),
+            _any(live)]})  # fmt: skip
+    return {"op": "or", "args": out}
 
 
 # ---------------------------------------------------------- the same rules, in Python

@@ -14,12 +14,15 @@ property-property comparisons.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
 import cql2
+
 import orjson
 import shapely
 
@@ -63,20 +66,30 @@ ARRAY = {"a_equals", "a_contains", "a_containedby", "a_overlaps"}
 
 
 def parse_filter(value: str | dict[str, Any], lang: str | None = None) -> dict[str, Any]:
-    """Parse a CQL2 filter (text or JSON) into validated CQL2-JSON."""
+    """Parse a CQL2 filter (text or JSON) into validated CQL2-JSON.
+
+    Parsing and validating with cql2 costs about a millisecond; clients repeat the same filter
+    (paging, map tiles, dashboards), so results are kept by their text (LRU, 512 filters). Each
+    call returns a fresh copy."""
+    if isinstance(value, dict):
+        text, kind = orjson.dumps(value).decode(), "cql2-json"
+    elif lang == "cql2-json" or (lang is None and value.lstrip().startswith("{")):
+        text, kind = value, "cql2-json"
+    else:
+        text, kind = value, "cql2-text"
+    return orjson.loads(_parse_cached(text, kind))  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str, kind: str) -> bytes:
     try:
-        if isinstance(value, dict):
-            expr = cql2.parse_json(orjson.dumps(value).decode())
-        elif lang == "cql2-json" or (lang is None and value.lstrip().startswith("{")):
-            expr = cql2.parse_json(value)
-        else:
-            expr = cql2.parse_text(value)
+        expr = cql2.parse_json(text) if kind == "cql2-json" else cql2.parse_text(text)
         expr.validate()
     except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
         raise InvalidFilter(f"invalid CQL2 filter: {exc}", field="filter") from exc
     out = expr.to_json()
     assert isinstance(out, dict)
-    return out
+    return orjson.dumps(out)
 
 
 def parse_timestamp(value: str) -> float:
@@ -136,9 +149,10 @@ class Compiled:
 
 
 class _Translator:
-    def __init__(self, columns: Columns) -> None:
+    def __init__(self, columns: Columns, internal: bool = False) -> None:
         self.cols = columns
         self.params: list[Any] = []
+        self.internal = internal  # sathub's own operators (never in a user's filter)
 
     def bind(self, value: Any) -> str:
         self.params.append(value)
@@ -171,6 +185,14 @@ class _Translator:
             return out
         if op == "not":
             return f"(NOT coalesce({self.node(args[0])}, 0))"
+        if op == "sathub:rid_in" and self.internal:
+            # a store-made temporary table of row ids (see SQLiteStore._materialized)
+            name = str(args[0])
+            if not re.fullmatch(r"m_[0-9a-f]{20}", name):
+                raise InvalidFilter(f"bad materialised set name {name!r}", field="filter")
+            return f"(i.rid IN temp.{name})"
+        if op == "sathub:materialize" and self.internal:
+            return self.node(args[0])  # no store-side set: evaluate the expression itself
         if op in COMPARISON:
             left, right = self.comparable(args[0], args[1])
             return f"({left} {COMPARISON[op]} {right})"
@@ -377,9 +399,11 @@ def _is_property(n: Any) -> bool:
     return isinstance(n, dict) and "property" in n
 
 
-def to_sql(expr: dict[str, Any], columns: Columns) -> Compiled:
-    """Translate validated CQL2-JSON into SQL with ``?`` parameters."""
-    t = _Translator(columns)
+def to_sql(expr: dict[str, Any], columns: Columns, *, internal: bool = False) -> Compiled:
+    """Translate validated CQL2-JSON into SQL with ``?`` parameters. ``internal`` admits
+    sathub's own operators (``sathub:rid_in``, ``sathub:materialize``), which only the
+    access-control filter uses."""
+    t = _Translator(columns, internal)
     sql = t.node(expr)
     return Compiled(sql=f"coalesce({sql}, 0)", params=t.params)
 

@@ -133,7 +133,7 @@ def build_search(
 
     for expr, name in ((query.filter, "filter"), (extra_filter, "extra_filter")):
         if expr:
-            compiled = to_sql(expr, cols)
+            compiled = to_sql(expr, cols, internal=name == "extra_filter")
             plan.add(compiled.sql, compiled.params)
     if query.query:
         compiled = to_sql(query_to_cql2(query.query), cols)

@@ -9,8 +9,10 @@ Every write runs in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any, Literal
 import orjson
 
 from sathub.catalog import sqlfuncs
-from sathub.catalog.query import build_search, fetch_page
+from sathub.catalog.cql2sql import to_sql
+from sathub.catalog.query import FROM, build_search, columns_for, fetch_page
 from sathub.catalog.store import Collection, Item, SearchQuery, SearchResult
 from sathub.catalog.validate import ItemRow, check_collection, item_row
 from sathub.errors import Conflict, InvalidInput, NotFound
@@ -224,6 +227,15 @@ class SQLiteTransaction:
             self._queryables.clear()
 
 
+def _has_materialize(expr: Any) -> bool:
+    """Does a filter hold a ``sathub:materialize`` node under and/or/not?"""
+    if not isinstance(expr, dict):
+        return False
+    if expr.get("op") == "sathub:materialize":
+        return True
+    return expr.get("op") in ("and", "or", "not") and any(_has_materialize(a) for a in expr["args"])
+
+
 class SQLiteStore:
     """The embedded :class:`~sathub.catalog.store.CatalogStore` on one SQLite file."""
 
@@ -235,6 +247,9 @@ class SQLiteStore:
         self._all_conns: list[sqlite3.Connection] = []
         self._queryable_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         self._version = 0
+        self._sets: OrderedDict[str, tuple[int, str]] = OrderedDict()  # name → (generation, rids)
+        self._sets_lock = threading.Lock()
+        self._conn_threads: dict[int, sqlite3.Connection] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
         with self._write_lock:
@@ -243,6 +258,8 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+            # bumped by every write transaction, in any process (see _materialized)
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0)")
 
     # ------------------------------------------------------------ connections
     def _conn(self) -> sqlite3.Connection:
@@ -259,7 +276,21 @@ class SQLiteStore:
             conn.execute("PRAGMA temp_store=MEMORY")
             sqlfuncs.register(conn)
             self._local.conn = conn
-            self._all_conns.append(conn)
+            with self._sets_lock:
+                # worker threads come and go (the server's pool retires idle ones): close the
+                # connections of threads that have ended, or they would pile up
+                alive = {t.ident for t in threading.enumerate()}
+                me = threading.get_ident()  # an ident of an ended thread may be reused
+                for ident, old in list(self._conn_threads.items()):
+                    if ident not in alive or ident == me:
+                        del self._conn_threads[ident]
+                        self._all_conns.remove(old)
+                        try:
+                            old.close()
+                        except sqlite3.ProgrammingError:
+                            pass
+                self._conn_threads[threading.get_ident()] = conn
+                self._all_conns.append(conn)
         return conn
 
     def close(self) -> None:
@@ -269,6 +300,7 @@ class SQLiteStore:
             except sqlite3.ProgrammingError:
                 pass
         self._all_conns.clear()
+        self._conn_threads.clear()
         self._local = threading.local()
 
     @contextmanager
@@ -281,6 +313,7 @@ class SQLiteStore:
             try:
                 yield tx
                 tx.flush()
+                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -436,8 +469,79 @@ class SQLiteStore:
         *,
         count: bool = True,
     ) -> SearchResult:
-        plan = build_search(query, extra_filter, self.queryables())
-        return fetch_page(self._conn(), plan, query, count_cap=self.count_cap if count else 0)
+        conn = self._conn()
+        with self._snapshot(conn, extra_filter) as resolved:
+            plan = build_search(query, resolved, self.queryables())
+            return fetch_page(conn, plan, query, count_cap=self.count_cap if count else 0)
+
+    # --------------------------------------------------- materialised filters
+    # The extra filter may hold ``{"op": "sathub:materialize", "args": [expr]}`` (access control
+    # wraps a partner's grants in it): the row ids matching ``expr`` are computed once per
+    # catalog generation (a counter every write transaction bumps, in any process) and kept for
+    # the process; each connection copies them into a temporary table, and the node becomes a
+    # probe of that table. At most MAX_MATERIALIZED sets are kept. The check, the copy and the
+    # search run in one read transaction, so the set and the rows searched are one snapshot.
+    MAX_MATERIALIZED = 16
+
+    @contextmanager
+    def _snapshot(
+        self, conn: sqlite3.Connection, extra_filter: dict[str, Any] | None
+    ) -> Iterator[dict[str, Any] | None]:
+        if not _has_materialize(extra_filter):
+            yield extra_filter
+            return
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            yield self._resolve(conn, extra_filter)
+        finally:
+            if own and conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _resolve(self, conn: sqlite3.Connection, expr: Any) -> Any:
+        if not isinstance(expr, dict) or "op" not in expr:
+            return expr
+        if expr["op"] == "sathub:materialize":
+            return {"op": "sathub:rid_in", "args": [self._materialized(conn, expr["args"][0])]}
+        if expr["op"] in ("and", "or", "not"):
+            return {**expr, "args": [self._resolve(conn, a) for a in expr["args"]]}
+        return expr
+
+    def _materialized(self, conn: sqlite3.Connection, inner: dict[str, Any]) -> str:
+        generation = int(
+            conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+        )
+        digest = hashlib.sha1(orjson.dumps(inner, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20]
+        name = f"m_{digest}"
+        kept: OrderedDict[str, int] = self._local.__dict__.setdefault("materialized", OrderedDict())
+        if kept.get(name) == generation:
+            kept.move_to_end(name)
+            return name
+        with self._sets_lock:
+            shared = self._sets.get(name)
+        if shared is None or shared[0] != generation:
+            compiled = to_sql(inner, columns_for(None, self.queryables()), internal=True)
+            rids = [r[0] for r in conn.execute(
+                f"SELECT i.rid FROM {FROM} WHERE {compiled.sql}", compiled.params
+            )]  # fmt: skip
+            shared = (generation, orjson.dumps(rids).decode())
+            with self._sets_lock:
+                self._sets[name] = shared
+                self._sets.move_to_end(name)
+                while len(self._sets) > self.MAX_MATERIALIZED:
+                    self._sets.popitem(last=False)
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        conn.execute(f"CREATE TEMP TABLE {name} (rid INTEGER PRIMARY KEY)")
+        conn.execute(
+            f"INSERT INTO temp.{name} SELECT value FROM json_each(?) ORDER BY 1", (shared[1],)
+        )
+        kept[name] = generation
+        kept.move_to_end(name)
+        while len(kept) > self.MAX_MATERIALIZED:
+            old, _ = kept.popitem(last=False)
+            conn.execute(f"DROP TABLE IF EXISTS temp.{old}")
+        return name
 
     def aggregate(
         self,
@@ -448,5 +552,7 @@ class SQLiteStore:
     ) -> list[dict[str, Any]]:
         from sathub.catalog.aggregate import run_aggregations
 
-        plan = build_search(query, extra_filter, self.queryables())
-        return run_aggregations(self._conn(), plan, aggregations, **options)
+        conn = self._conn()
+        with self._snapshot(conn, extra_filter) as resolved:
+            plan = build_search(query, resolved, self.queryables())
+            return run_aggregations(conn, plan, aggregations, **options)
