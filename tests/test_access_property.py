@@ -159,9 +159,12 @@ def _ids(store: SQLiteStore, flt: dict[str, Any] | None) -> tuple[set[str], int 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])  # fmt: skip
 @given(its=boundary_items(), agrs=st.lists(embargoed_agreements(), min_size=1, max_size=4),
-       later=st.lists(st.integers(0, 1200), min_size=1, max_size=4))  # fmt: skip
+       later=st.lists(st.integers(0, 1200), min_size=1, max_size=4),
+       cap=st.sampled_from([0, 2, 300_000]))  # fmt: skip
 def test_materialised_set_follows_the_clock(store: SQLiteStore, its: list[dict[str, Any]],
-                                            agrs: list[Agreement], later: list[int]) -> None:  # fmt: skip
+                                            agrs: list[Agreement], later: list[int],
+                                            cap: int) -> None:  # fmt: skip
+    store.MATERIALIZED_ROWS = cap  # open rows in the set, or (past the cap) tested as SQL
     with store.transaction() as tx:
         tx.conn.execute("DELETE FROM items")
         for it in its:

@@ -123,15 +123,15 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
 
     Items of open collections pass at once. For restricted ones, evaluating every grant on every
     row (up to hundreds of float comparisons and exact AOI tests) would multiply the cost of a
-    search; so the restricted rows the grants cover are wrapped in ``sathub:materialize``: the
-    store computes that set once per connection and data version and keeps it (a temporary
-    table of row ids), so a row costs one index probe. The set's embargo bounds are taken at the
+    search; so the restricted rows the grants cover, and the open rows, are wrapped in
+    ``sathub:materialize``: the store computes that set of row ids once per catalog version
+    and keeps it, so a row costs one probe of it. The set's embargo bounds are taken at the
     start of a :data:`MATERIALIZE_BUCKET_S` bucket (so the set's definition, and its cache key,
     stay the same for the whole bucket); rows whose embargo ended between the bucket start and
     ``now`` are caught by a narrow date gate and then tested against the grants live. Grants
     that enter or leave force change the set's definition, hence its key, at once. A store
-    that does not know ``sathub:materialize`` evaluates its argument directly: the result is the
-    same. ``materialize=False`` gives the plain expression (tests compare the two).
+    that does not know ``sathub:materialize`` evaluates the OR of its arguments: the result is
+    the same. ``materialize=False`` gives the plain expression (tests compare the two).
     """
     if actor.unrestricted or not actor.restricted:
         return None
@@ -145,7 +145,7 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
     if not cached:
         return open_rows
     inner = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, _any(cached)]}
-    out: list[dict[str, Any]] = [open_rows, {"op": "sathub:materialize", "args": [inner]}]
+    out: list[dict[str, Any]] = [{"op": "sathub:materialize", "args": [inner, open_rows]}]
     if moved:
         # A row acquired inside a moved band is visible now through a moved grant, or it was
         # already covered at t0 (a grant whose bounds did not move covers the same rows at both

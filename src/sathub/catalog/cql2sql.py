@@ -192,7 +192,8 @@ class _Translator:
                 raise InvalidFilter(f"bad materialised set name {name!r}", field="filter")
             return f"(i.rid IN temp.{name})"
         if op == "sathub:materialize" and self.internal:
-            return self.node(args[0])  # no store-side set: evaluate the expression itself
+            # no store-side set: evaluate the expressions themselves
+            return self.node(args[0] if len(args) == 1 else {"op": "or", "args": args})
         if op in COMPARISON:
             left, right = self.comparable(args[0], args[1])
             return f"({left} {COMPARISON[op]} {right})"
@@ -406,6 +407,25 @@ def to_sql(expr: dict[str, Any], columns: Columns, *, internal: bool = False) ->
     t = _Translator(columns, internal)
     sql = t.node(expr)
     return Compiled(sql=f"coalesce({sql}, 0)", params=t.params)
+
+
+# Operators whose SQL is true, false or NULL and needs no coalesce() as a WHERE term: WHERE
+# takes NULL as false, exactly as the coalesce(…, 0) of to_sql does.
+_PLAIN_TERMS = set(COMPARISON) | SPATIAL | TEMPORAL | ARRAY | {
+    "in", "between", "like", "isnull", "sathub:rid_in"}
+
+
+def to_where(expr: dict[str, Any], columns: Columns, *, internal: bool = False) -> list[Compiled]:
+    """The expression as WHERE terms ANDed by the caller: a top-level ``and`` is split into its
+    terms and plain predicates are left bare, so that SQLite can use an index for them (a term
+    inside coalesce() or CASE cannot) and stops at the first false term of a row."""
+    op = str(expr.get("op", "")).lower() if isinstance(expr, dict) else ""
+    if op == "and" and expr.get("args"):
+        return [c for a in expr["args"] for c in to_where(a, columns, internal=internal)]
+    if op in _PLAIN_TERMS and (op != "sathub:rid_in" or internal):
+        t = _Translator(columns, internal)
+        return [Compiled(sql=t.node(expr), params=t.params)]
+    return [to_sql(expr, columns, internal=internal)]
 
 
 def property_names(expr: Any) -> set[str]:

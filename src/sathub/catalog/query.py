@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from sathub.catalog.cql2sql import Columns, property_names, query_to_cql2, to_sql
+from sathub.catalog.cql2sql import Columns, property_names, query_to_cql2, to_where
 from sathub.catalog.geometry import bbox_geometry, geometry_from_geojson, index_boxes, to_wkb
 from sathub.catalog.store import SearchQuery, SearchResult, SortKey
 from sathub.errors import InvalidFilter, InvalidInput
@@ -133,11 +133,11 @@ def build_search(
 
     for expr, name in ((query.filter, "filter"), (extra_filter, "extra_filter")):
         if expr:
-            compiled = to_sql(expr, cols, internal=name == "extra_filter")
-            plan.add(compiled.sql, compiled.params)
+            for compiled in to_where(expr, cols, internal=name == "extra_filter"):
+                plan.add(compiled.sql, compiled.params)
     if query.query:
-        compiled = to_sql(query_to_cql2(query.query), cols)
-        plan.add(compiled.sql, compiled.params)
+        for compiled in to_where(query_to_cql2(query.query), cols):
+            plan.add(compiled.sql, compiled.params)
     if query.q:
         text = (
             "lower(coalesce(json_extract(c.content, '$.properties.title'), '') || ' ' || "
@@ -242,8 +242,10 @@ def count_matches(
     conn: sqlite3.Connection, where: str, params: list[Any], cap: int
 ) -> tuple[int, bool]:
     """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows."""
+    # the item JSON is joined only when the filter reads it (a lookup per row otherwise)
+    source = FROM if "c.content" in where else "items i"
     n = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {FROM} WHERE {where} LIMIT ?)", [*params, cap + 1]
+        f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT ?)", [*params, cap + 1]
     ).fetchone()[0]
     if n <= cap:
         return int(n), False

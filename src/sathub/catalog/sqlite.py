@@ -247,7 +247,8 @@ class SQLiteStore:
         self._all_conns: list[sqlite3.Connection] = []
         self._queryable_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         self._version = 0
-        self._sets: OrderedDict[str, tuple[int, str]] = OrderedDict()  # name → (generation, rids)
+        # materialised sets: name → (generation, row ids as JSON, the parts left as SQL)
+        self._sets: OrderedDict[str, tuple[int, str, list[Any]]] = OrderedDict()
         self._sets_lock = threading.Lock()
         self._conn_threads: dict[int, sqlite3.Connection] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -475,13 +476,17 @@ class SQLiteStore:
             return fetch_page(conn, plan, query, count_cap=self.count_cap if count else 0)
 
     # --------------------------------------------------- materialised filters
-    # The extra filter may hold ``{"op": "sathub:materialize", "args": [expr]}`` (access control
-    # wraps a partner's grants in it): the row ids matching ``expr`` are computed once per
-    # catalog generation (a counter every write transaction bumps, in any process) and kept for
-    # the process; each connection copies them into a temporary table, and the node becomes a
-    # probe of that table. At most MAX_MATERIALIZED sets are kept. The check, the copy and the
-    # search run in one read transaction, so the set and the rows searched are one snapshot.
-    MAX_MATERIALIZED = 16
+    # The extra filter may hold ``{"op": "sathub:materialize", "args": [expr, cheap]}`` (access
+    # control wraps a partner's grants and the open collections in it): the row ids matching
+    # ``expr OR cheap`` are computed once per catalog generation (a counter every write
+    # transaction bumps, in any process) and kept for the process; each connection copies them
+    # into a temporary table, and the node becomes one probe of that table per row (no read of
+    # the row itself, so an index-only scan stays index-only). When the ``cheap`` rows alone
+    # pass MATERIALIZED_ROWS, only ``expr`` is kept and ``cheap`` is evaluated as SQL. At most
+    # MAX_MATERIALIZED sets are kept. The check, the copy and the search run in one read
+    # transaction, so the set and the rows searched are one snapshot.
+    MAX_MATERIALIZED = 8
+    MATERIALIZED_ROWS = 300_000
 
     @contextmanager
     def _snapshot(
@@ -503,45 +508,51 @@ class SQLiteStore:
         if not isinstance(expr, dict) or "op" not in expr:
             return expr
         if expr["op"] == "sathub:materialize":
-            return {"op": "sathub:rid_in", "args": [self._materialized(conn, expr["args"][0])]}
+            return self._materialized(conn, expr["args"])
         if expr["op"] in ("and", "or", "not"):
             return {**expr, "args": [self._resolve(conn, a) for a in expr["args"]]}
         return expr
 
-    def _materialized(self, conn: sqlite3.Connection, inner: dict[str, Any]) -> str:
+    def _materialized(self, conn: sqlite3.Connection, args: list[Any]) -> dict[str, Any]:
         generation = int(
             conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
         )
-        digest = hashlib.sha1(orjson.dumps(inner, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20]
+        digest = hashlib.sha1(orjson.dumps(args, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20]
         name = f"m_{digest}"
         kept: OrderedDict[str, int] = self._local.__dict__.setdefault("materialized", OrderedDict())
-        if kept.get(name) == generation:
-            kept.move_to_end(name)
-            return name
         with self._sets_lock:
             shared = self._sets.get(name)
         if shared is None or shared[0] != generation:
-            compiled = to_sql(inner, columns_for(None, self.queryables()), internal=True)
-            rids = [r[0] for r in conn.execute(
-                f"SELECT i.rid FROM {FROM} WHERE {compiled.sql}", compiled.params
-            )]  # fmt: skip
-            shared = (generation, orjson.dumps(rids).decode())
+            cols = columns_for(None, self.queryables())
+            rids: list[int] = []
+            for expr in args:
+                compiled = to_sql(expr, cols, internal=True)
+                sql = f"SELECT i.rid FROM {FROM} WHERE {compiled.sql}"
+                if expr is not args[0]:
+                    sql += f" LIMIT {self.MATERIALIZED_ROWS + 1}"
+                got = [r[0] for r in conn.execute(sql, compiled.params)]
+                if expr is not args[0] and len(got) > self.MATERIALIZED_ROWS:
+                    break  # too many: evaluated as SQL instead
+                rids += got
+            else:
+                args = args[:1]  # all in the set
+            shared = (generation, orjson.dumps(sorted(set(rids))).decode(), args[1:])
             with self._sets_lock:
                 self._sets[name] = shared
                 self._sets.move_to_end(name)
                 while len(self._sets) > self.MAX_MATERIALIZED:
                     self._sets.popitem(last=False)
-        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        conn.execute(f"CREATE TEMP TABLE {name} (rid INTEGER PRIMARY KEY)")
-        conn.execute(
-            f"INSERT INTO temp.{name} SELECT value FROM json_each(?) ORDER BY 1", (shared[1],)
-        )
-        kept[name] = generation
+        if kept.get(name) != generation:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+            conn.execute(f"CREATE TEMP TABLE {name} (rid INTEGER PRIMARY KEY)")
+            conn.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", (shared[1],))
+            kept[name] = generation
         kept.move_to_end(name)
         while len(kept) > self.MAX_MATERIALIZED:
             old, _ = kept.popitem(last=False)
             conn.execute(f"DROP TABLE IF EXISTS temp.{old}")
-        return name
+        probe = {"op": "sathub:rid_in", "args": [name]}
+        return probe if not shared[2] else {"op": "or", "args": [*shared[2], probe]}
 
     def aggregate(
         self,
