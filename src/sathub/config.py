@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         description="numberMatched is exact up to this many items, then an estimate.",
     )
     title: str = Field(default="sathub", description="Title of the landing page.")
+    sqlite_cache_mb: int = Field(
+        default=16, ge=1, description="SQLite page cache per connection (MB) of the catalog."
+    )
+    sqlite_mmap_mb: int = Field(
+        default=256, ge=0,
+        description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
+    )
 
     @cached_property
     def layout(self) -> DataLayout:

@@ -91,7 +91,10 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
     settings = settings or Settings()
     if store is None:
         settings.layout.create()
-        store = SQLiteStore(settings.layout.catalog_db, count_cap=settings.count_cap)
+        store = SQLiteStore(
+            settings.layout.catalog_db, count_cap=settings.count_cap,
+            cache_mb=settings.sqlite_cache_mb, mmap_mb=settings.sqlite_mmap_mb,
+        )  # fmt: skip
 
     filters = FiltersClient()
     search_ext = [

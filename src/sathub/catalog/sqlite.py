@@ -239,9 +239,13 @@ def _has_materialize(expr: Any) -> bool:
 class SQLiteStore:
     """The embedded :class:`~sathub.catalog.store.CatalogStore` on one SQLite file."""
 
-    def __init__(self, path: Path | str, *, count_cap: int = 10_000) -> None:
+    def __init__(
+        self, path: Path | str, *, count_cap: int = 10_000, cache_mb: int = 16, mmap_mb: int = 256
+    ) -> None:
         self.path = Path(path)
         self.count_cap = count_cap
+        self.cache_mb = cache_mb
+        self.mmap_mb = mmap_mb
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
@@ -272,8 +276,9 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA case_sensitive_like=ON")
-            conn.execute("PRAGMA cache_size=-16384")  # 16 MB per connection
-            conn.execute("PRAGMA mmap_size=268435456")
+            conn.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")  # KiB, per connection
+            # mmap: file pages count in the RSS of every connection that maps them
+            conn.execute(f"PRAGMA mmap_size={int(self.mmap_mb) * 1024 * 1024}")
             conn.execute("PRAGMA temp_store=MEMORY")
             sqlfuncs.register(conn)
             self._local.conn = conn

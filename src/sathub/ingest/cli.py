@@ -195,6 +195,13 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
         port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
         workers: Annotated[int, typer.Option(min=1, help="Processes writing COGs.")] = 2,
+        story: Annotated[
+            bool,
+            typer.Option(
+                help="Run the story's analytics: rice NDVI per field and month, the peak-NDVI "
+                "composite, the delta flood's extent and area (derived items, on the map)."
+            ),
+        ] = True,
     ) -> None:
         """Build a synthetic Myanmar archive (rice near Mandalay, a delta flood) and serve it."""
         from sathub.ingest import demo
@@ -214,6 +221,14 @@ def register(app: typer.Typer) -> None:
         out.print(built.summary(), highlight=False)
         if not built.ok:
             raise typer.Exit(1)
+        if story:
+            from sathub.analytics.story import describe, run_story
+
+            console.print("running the demo story's analytics (rice NDVI, delta flood)")
+            try:
+                out.print(describe(run_story(settings, workers=workers)), highlight=False)
+            except SathubError as exc:
+                raise _fail(f"demo story: {exc.message}") from None
         if serve:
             from sathub.api.server import serve as serve_api
 
