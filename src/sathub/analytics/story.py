@@ -7,9 +7,9 @@
 2. **The Ayeyarwady delta flood**: flood extent after the event minus permanent water, with
    its area in km², as a derived item (class COG + flooded polygons), on the map as tiles.
 
-The summary (``demo/story/story.json``) is printed by the CLI and served as the viewer's
-"story" panel. Idempotent: a second run finds ``story.json`` for the same archive and does
-nothing.
+The summary (``demo/story/story.json``) is printed by the CLI; the derived items appear in
+the viewer (``/viewer``) like any scene. Idempotent: a second run finds ``story.json`` and
+does nothing.
 """
 
 from __future__ import annotations
@@ -73,7 +73,10 @@ def run_story(settings: Settings, *, workers: int = 2) -> dict[str, Any]:
             write_rows(zonal["intervals"], out / "rice_ndvi_monthly.csv", "csv")
             chart(zonal["intervals"], out / "rice_ndvi.png",
                   "NDVI of rice fields near Mandalay, 2024 (monthly)", "ndvi")  # fmt: skip
-            peak = run_composite(settings, store, ex, collection=RICE, aoi_wgs84=union(fields),
+            # the peak composite over the whole scene (the fields alone would be a sparse map)
+            rice_scene = store.search(SearchQuery(collections=[RICE], limit=1), count=False).items
+            peak = run_composite(settings, store, ex, collection=RICE,
+                                 aoi_wgs84=union(load_zones(rice_scene[0]["geometry"])),
                                  period=PEAK_MONTH, what=("ndvi",))  # fmt: skip
 
             # the delta AOI: the footprint of the flood-peak scene

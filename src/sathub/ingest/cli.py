@@ -226,7 +226,8 @@ def register(app: typer.Typer) -> None:
 
             console.print("running the demo story's analytics (rice NDVI, delta flood)")
             try:
-                out.print(describe(run_story(settings, workers=workers)), highlight=False)
+                out.print(describe(run_story(settings, workers=workers)), highlight=False,
+                          soft_wrap=True)
             except SathubError as exc:
                 raise _fail(f"demo story: {exc.message}") from None
         if serve:
