@@ -179,16 +179,24 @@ def test_disk_full_mid_ingest(tmp_path: Path) -> None:
     assert not os.listdir(settings.layout.staging)
 
 
-def test_workers_2_same_outcome(tmp_path: Path, batch: Path) -> None:
-    """The process pool path reports the same per-file outcomes as the serial path."""
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_ingest_same_outcomes_in_the_same_order(tmp_path: Path, batch: Path,
+                                                         workers: int) -> None:  # fmt: skip
+    """The parallel path (this process and ``workers - 1`` processes) reports the same
+    per-file outcomes as the serial path, in input order."""
     from sathub.catalog.sqlite import SQLiteStore
     from sathub.ingest.pipeline import ingest_paths
     from sathub.ingest.verify import verify_archive
 
-    settings = Settings(data=tmp_path / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    rep = ingest_paths([batch], "main", settings, store, workers=2)
-    assert rep.counts() == {"ingested": 2, "failed": 6}
-    assert verify_archive(settings, store).ok
-    store.close()
+    outcomes = []
+    for n in (1, workers):
+        settings = Settings(data=tmp_path / f"data{n}")
+        settings.layout.create()
+        store = SQLiteStore(settings.layout.catalog_db)
+        rep = ingest_paths([batch], "main", settings, store, workers=n)
+        assert rep.counts() == {"ingested": 2, "failed": 6}
+        assert verify_archive(settings, store).ok
+        assert not os.listdir(settings.layout.staging)
+        store.close()
+        outcomes.append([(o.source, o.status, o.message) for o in rep.outcomes])
+    assert outcomes[0] == outcomes[1]

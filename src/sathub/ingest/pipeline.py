@@ -8,6 +8,8 @@ in this (parent) process, one scene per transaction (see ``commit.py``).
 from __future__ import annotations
 
 import multiprocessing
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -108,11 +110,12 @@ def ingest_paths(
     ensure_collection(store, collection_id)
     pool: ProcessPoolExecutor | None = None
     if workers > 1 and len(tasks) > 1:
-        # start the workers now: they import GDAL while this process reads metadata
+        # this process is one of the workers (it starts at once); the others are processes,
+        # started now so that they import GDAL while this process reads metadata
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn")
         )
-        for _ in range(workers):
+        for _ in range(workers - 1):
             pool.submit(_warm)
     try:
         return _run(
@@ -130,6 +133,81 @@ def ingest_paths(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+
+
+def _prepare_shared(
+    todo: list[tuple[Path, Scene]],
+    pool: ProcessPoolExecutor,
+    collection_id: str,
+    staging_root: Path,
+    compression: Compression,
+    finish: Callable[[Path, Prepared], None],
+    done: Callable[[SceneOutcome], None],
+) -> None:
+    """Prepare scenes in the pool's processes and in this one, taking the next scene whenever
+    a worker is free; commit each (``finish``) here, in input order, as soon as it and every
+    scene before it are ready."""
+    cond = threading.Condition()
+    queue = deque(enumerate(todo))
+    ready: dict[int, tuple[Path, Path, Prepared | BaseException]] = {}
+
+    def take() -> tuple[int, tuple[Path, Scene]] | None:
+        with cond:
+            return queue.popleft() if queue else None
+
+    def store(i: int, root: Path, sdir: Path, result: Prepared | BaseException) -> None:
+        with cond:
+            ready[i] = (root, sdir, result)
+            cond.notify_all()
+
+    def feed() -> None:
+        job = take()
+        if job is None:
+            return
+        i, (root, scene) = job
+        sdir = staging.new_dir(staging_root)
+        try:
+            fut = pool.submit(prepare_scene, scene, collection_id, sdir, compression)
+        except Exception as exc:  # noqa: BLE001 - pool shut down or broken
+            store(i, root, sdir, exc)
+            return
+
+        def landed(f: Future[Prepared]) -> None:
+            try:
+                store(i, root, sdir, f.result())
+            except BaseException as exc:  # noqa: BLE001 - reported per scene
+                store(i, root, sdir, exc)
+            feed()
+
+        fut.add_done_callback(landed)
+
+    for _ in range(pool._max_workers):  # noqa: SLF001 - the pool's size, as created
+        feed()
+    next_commit = 0
+    while next_commit < len(todo):
+        with cond:
+            item = ready.pop(next_commit, None)
+        if item is not None:
+            root, sdir, result = item
+            next_commit += 1
+            if isinstance(result, BaseException):
+                staging.remove(sdir)
+                done(_fail(root, result))
+            else:
+                finish(root, result)
+            continue
+        job = take()
+        if job is not None:  # nothing to commit yet: prepare one here
+            i, (root, scene) = job
+            sdir = staging.new_dir(staging_root)
+            try:
+                store(i, root, sdir, prepare_scene(scene, collection_id, sdir, compression))
+            except Exception as exc:  # noqa: BLE001
+                store(i, root, sdir, exc)
+            continue
+        with cond:
+            if next_commit not in ready:
+                cond.wait(timeout=1.0)
 
 
 def _warm() -> None:
@@ -195,24 +273,7 @@ def _run(
                 continue
             finish(root, prep)
     else:
-        futures: list[tuple[Path, Path, Future[Prepared]]] = []
-        for root, scene in todo:
-            sdir = staging.new_dir(layout.staging)
-            futures.append(
-                (
-                    root,
-                    sdir,
-                    pool.submit(prepare_scene, scene, collection_id, sdir, compression),
-                )
-            )
-        for root, sdir, fut in futures:  # commit in submission order
-            try:
-                prep = fut.result()
-            except Exception as exc:  # noqa: BLE001
-                staging.remove(sdir)
-                done(_fail(root, exc))
-                continue
-            finish(root, prep)
+        _prepare_shared(todo, pool, collection_id, layout.staging, compression, finish, done)
     try:
         widen_extent(store, collection_id, committed)
     except SathubError as exc:
