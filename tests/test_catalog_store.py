@@ -212,3 +212,43 @@ def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
         t.join()
     assert len(store._all_conns) <= 3  # this thread's, at most the last worker's (+ slack)
     store.close()
+
+
+def test_bulk_geometry_path_agrees_with_the_one_by_one_path() -> None:
+    """geometries_from_geojson (GEOS, vectorised) accepts only what geometry_from_geojson
+    accepts, with the same shape; where it declines (None) the slow path decides."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sathub.catalog.geometry import geometries_from_geojson, geometry_from_geojson
+    from sathub.errors import InvalidGeometry
+
+    num = st.one_of(st.floats(-200, 200, allow_nan=False), st.integers(-200, 200))
+    pos = st.lists(num, min_size=1, max_size=4)
+    ring = st.lists(pos, min_size=0, max_size=6).map(
+        lambda r: r + [r[0]] if r and len(r) % 2 else r)  # closed or not
+    polygon = st.fixed_dictionaries({"type": st.just("Polygon"), "coordinates": st.lists(ring, max_size=2)})
+    point = st.fixed_dictionaries({"type": st.just("Point"), "coordinates": pos})
+    line = st.fixed_dictionaries({"type": st.just("LineString"), "coordinates": st.lists(pos, max_size=4)})
+    boxes = st.tuples(st.floats(-199, 190), st.floats(-99, 90), st.floats(0.01, 9), st.floats(0.01, 9)).map(
+        lambda b: {"type": "Polygon", "coordinates": [[[b[0], b[1]], [b[0] + b[2], b[1]],
+                                                       [b[0] + b[2], b[1] + b[3]], [b[0], b[1] + b[3]],
+                                                       [b[0], b[1]]]]})  # fmt: skip
+    other = st.one_of(st.none(), st.just({"type": "Nope"}), st.just({"type": "Point"}), st.just([1, 2]))
+    geoms = st.lists(st.one_of(polygon, point, line, boxes, other), max_size=12)
+
+    @settings(max_examples=300, deadline=None)
+    @given(geoms)
+    def check(gs: list[Any]) -> None:
+        fast = geometries_from_geojson(gs)
+        assert len(fast) == len(gs)
+        for g, f in zip(gs, fast, strict=True):
+            try:
+                slow = geometry_from_geojson(g)
+            except InvalidGeometry:
+                assert f is None, g
+                continue
+            if f is not None:
+                assert f.equals_exact(slow, 0) and f.geom_type == slow.geom_type
+
+    check()

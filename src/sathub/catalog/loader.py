@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from sathub.catalog.geometry import geometries_from_geojson
 from sathub.catalog.sqlite import SQLiteStore, SQLiteTransaction
 from sathub.catalog.validate import ItemRow, item_row
 from sathub.errors import LoadError, SathubError
@@ -89,24 +90,37 @@ def load_file(
     stats = LoadStats()
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
-    with store.transaction() as tx:
-        pending: list[ItemRow] = []
+    with store.bulk_cache(), store.transaction() as tx:
+        raw: list[tuple[int, Any]] = []  # (line, item) not yet validated
         where = 0
+
+        def flush() -> None:
+            nonlocal where
+            # geometries of a chunk parsed and checked at once; items validated in order
+            shapes = geometries_from_geojson(
+                [r.get("geometry") if isinstance(r, dict) else None for _, r in raw]
+            )
+            rows: list[ItemRow] = []
+            for (where, rec), shape in zip(raw, shapes, strict=True):
+                row = item_row(rec, shape=shape)
+                tx.require_collection(row.collection)
+                rows.append(row)
+            raw.clear()
+            _flush(tx, rows, stats, progress)
+
         try:
             for where, rec in _records(path):
                 if _is_collection(rec):
-                    _flush(tx, pending, stats, progress)
+                    flush()
                     tx.put_collection(rec, mode="upsert")
                     stats.collections += 1
                     continue
                 if collection is not None and isinstance(rec, dict):
                     rec = {**rec, "collection": collection}
-                row = item_row(rec)
-                tx.require_collection(row.collection)
-                pending.append(row)
-                if len(pending) >= CHUNK:
-                    _flush(tx, pending, stats, progress)
-            _flush(tx, pending, stats, progress)
+                raw.append((where, rec))
+                if len(raw) >= CHUNK:
+                    flush()
+            flush()
         except LoadError:
             raise
         except SathubError as exc:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from sathub.catalog.geometry import geometry_from_geojson, to_wkb, validate_bbox
 from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
@@ -72,8 +73,11 @@ def strip_generated_links(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def item_row(item: Any, *, collection_id: str | None = None) -> ItemRow:
-    """Validate an item (raising a 4xx error naming the field) and derive its row."""
+def item_row(
+    item: Any, *, collection_id: str | None = None, shape: BaseGeometry | None = None
+) -> ItemRow:
+    """Validate an item (raising a 4xx error naming the field) and derive its row. ``shape``:
+    its geometry, already parsed and checked by ``geometries_from_geojson`` (bulk loads)."""
     if not isinstance(item, dict):
         raise InvalidInput("an item must be a JSON object", field="item")
     if item.get("type") != "Feature":
@@ -119,7 +123,8 @@ def item_row(item: Any, *, collection_id: str | None = None) -> ItemRow:
         geom = None
         minx = maxx = miny = maxy = None
     else:
-        shape = geometry_from_geojson(geom_json, field="geometry")
+        if shape is None:
+            shape = geometry_from_geojson(geom_json, field="geometry")
         geom = to_wkb(shape)
         minx, miny, maxx, maxy = (float(v) for v in shape.bounds)
         if "bbox" in item:
