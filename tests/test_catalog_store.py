@@ -12,7 +12,7 @@ import pytest
 from conftest import STAC, need_shared
 from sathub.catalog.loader import load_file
 from sathub.catalog.sqlite import SQLiteStore
-from sathub.catalog.store import SearchQuery
+from sathub.catalog.store import SearchQuery, SortKey
 from sathub.catalog.validate import GENERATED_RELS
 from sathub.errors import Conflict, InvalidDatetime, InvalidGeometry, InvalidInput, LoadError, NotFound
 
@@ -252,3 +252,53 @@ def test_bulk_geometry_path_agrees_with_the_one_by_one_path() -> None:
                 assert f.equals_exact(slow, 0) and f.geom_type == slow.geom_type
 
     check()
+
+
+def test_bulk_load_into_an_empty_catalog_builds_indexes_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deferred-index path gives the same catalog as the row-by-row one: same schema
+    objects, same search answers; and a failed load leaves the schema whole."""
+    need_shared()
+    from sathub.catalog import loader
+
+    src = STAC / "rustac" / "pc_sentinel-2-l2a_1000_items.parquet"
+    coll = STAC / "pgstac" / "pc_collections.ndjson"
+    stores = {}
+    for mode, threshold in (("rows", 1 << 62), ("deferred", 0)):
+        monkeypatch.setattr(loader, "DEFER_INDEXES_BYTES", threshold)
+        store = SQLiteStore(tmp_path / f"{mode}.db")
+        load_file(store, coll)  # (small file: it is also "big" at threshold 0; no items yet)
+        load_file(store, src)
+        stores[mode] = store
+
+    def schema(s: SQLiteStore) -> list[tuple[str, str]]:
+        return s._conn().execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY 1, 2"
+        ).fetchall()
+
+    assert schema(stores["rows"]) == schema(stores["deferred"])
+    assert stores["deferred"]._conn().execute("SELECT count(*) FROM items_rtree").fetchone()[0] == 1000
+    queries = [
+        SearchQuery(limit=50, bbox=(-80, 30, -60, 50)),
+        SearchQuery(limit=50, bbox=(170, -50, -170, 10)),
+        SearchQuery(limit=20, intersects={"type": "Point", "coordinates": [-73.9, 40.7]}),
+        SearchQuery(limit=50, sortby=[SortKey("eo:cloud_cover", "asc")]),
+    ]
+    for q in queries:
+        a, b = (stores[m].search(q) for m in ("rows", "deferred"))
+        assert [i["id"] for i in a.items] == [i["id"] for i in b.items]
+        assert a.matched == b.matched
+
+    # a load that fails half way rolls back the dropped indexes and triggers with it
+    empty = SQLiteStore(tmp_path / "failed.db")
+    load_file(empty, coll)
+    bad = tmp_path / "bad.ndjson"
+    lines = [json.dumps(i) for i in stores["rows"].search(SearchQuery(limit=30)).items]
+    bad.write_text("\n".join([*lines, '{"type": "Feature", "id": "x"}']) + "\n")
+    with pytest.raises(Exception, match="bad.ndjson:31"):
+        load_file(empty, bad)
+    assert schema(empty) == schema(stores["rows"])
+    assert empty._conn().execute("SELECT count(*) FROM items").fetchone()[0] == 0
+    for s in (*stores.values(), empty):
+        s.close()

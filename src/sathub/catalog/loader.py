@@ -91,6 +91,8 @@ def load_file(
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     with store.bulk_cache(), store.transaction() as tx:
+        if _is_big(path):
+            tx.defer_indexes()  # into an empty catalog: build the indexes once, at the end
         raw: list[tuple[int, Any]] = []  # (line, item) not yet validated
         where = 0
 
@@ -129,6 +131,13 @@ def load_file(
     if stats.items:
         store.analyze_if_stale()
     return stats
+
+
+DEFER_INDEXES_BYTES = 50 * 2**20  # a file this big (~10,000 items) into an empty catalog
+
+
+def _is_big(path: Path) -> bool:
+    return path.stat().st_size >= DEFER_INDEXES_BYTES
 
 
 def _is_collection(rec: Any) -> bool:
