@@ -4,7 +4,6 @@ Registered on the main app by ``sathub.cli`` through :func:`register`."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sathub.config import Settings
 from sathub.errors import InvalidInput, SathubError
+from sathub.jobs import clean_json
 
 console = Console(stderr=True)
 
@@ -61,18 +61,8 @@ def _progress() -> Progress:
     )
 
 
-def _clean(doc: Any) -> Any:
-    if isinstance(doc, float) and math.isnan(doc):
-        return None
-    if isinstance(doc, dict):
-        return {k: _clean(v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [_clean(v) for v in doc]
-    return doc
-
-
 def _emit(doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(_clean(doc), indent=1, default=str) + "\n")
+    sys.stdout.write(json.dumps(clean_json(doc), indent=1, default=str) + "\n")
 
 
 def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers: int) -> Any:

@@ -12,41 +12,20 @@ cancelled``. Cancelling a running job stops it between Dask tasks.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.errors import InvalidInput, NotFound, SathubError
+from sathub.jobs import JobBook
+from sathub.jobs import clean_json as _clean
+from sathub.jobs import now_iso as _now
+from sathub.jobs import write_json as _write_json
 
 KINDS = ("zonal", "flood", "change", "composite")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _clean(doc: Any) -> Any:
-    if isinstance(doc, float) and (math.isnan(doc) or math.isinf(doc)):
-        return None
-    if isinstance(doc, dict):
-        return {k: _clean(v) for k, v in doc.items()}
-    if isinstance(doc, (list, tuple)):
-        return [_clean(v) for v in doc]
-    return doc
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_clean(doc), default=str))
-    tmp.replace(path)
 
 
 def run_job(
@@ -102,55 +81,27 @@ def run_job(
     raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
 
 
-class AnalyticsJobs:
-    def __init__(self, settings: Settings, store: CatalogStore) -> None:
-        self.settings = settings
-        self.store = store
-        self._jobs: dict[str, dict[str, Any]] = {}
-        self._cancel: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sathub-analytics")
+class AnalyticsJobs(JobBook):
+    kind = "analytics"
 
-    def path(self, job_id: str) -> Path:
-        return self.settings.layout.jobs / f"analytics-{job_id}.json"
+    def __init__(self, settings: Settings, store: CatalogStore) -> None:
+        super().__init__(settings, store)
+        self._cancel: dict[str, threading.Event] = {}
 
     def result_path(self, job_id: str) -> Path:
         return self.settings.layout.jobs / f"analytics-{job_id}.result.json"
-
-    def _save(self, job: dict[str, Any]) -> None:
-        _write_json(self.path(job["id"]), job)
 
     def submit(self, kind: str, params: dict[str, Any], actor: str | None = None) -> dict[str, Any]:
         if kind not in KINDS:
             raise InvalidInput(
                 f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind"
             )
-        job_id = uuid.uuid4().hex
-        job: dict[str, Any] = {
-            "id": job_id,
-            "kind": kind,
-            "status": "queued",
-            "parameters": params,
-            "actor": actor,
-            "created": _now(),
-            "started": None,
-            "finished": None,
-            "progress": {"done": 0, "total": None},
-            "error": None,
-            "summary": None,
-            "pid": os.getpid(),
-        }
-        with self._lock:
-            self._jobs[job_id] = job
-            self._cancel[job_id] = threading.Event()
-            self._save(job)
-        self._pool.submit(self._run, job_id)
-        return dict(job)
+        return self._start({"kind": kind, "parameters": params,
+                            "progress": {"done": 0, "total": None}, "summary": None,
+                            "pid": os.getpid()}, actor)  # fmt: skip
 
-    def _update(self, job_id: str, **fields: Any) -> None:
-        with self._lock:
-            self._jobs[job_id].update(fields)
-            self._save(self._jobs[job_id])
+    def _created(self, job_id: str) -> None:
+        self._cancel[job_id] = threading.Event()
 
     def _run(self, job_id: str) -> None:
         from sathub.analytics.executor import Cancelled
@@ -182,20 +133,6 @@ class AnalyticsJobs:
         _write_json(self.result_path(job_id), result)
         summary = {k: v for k, v in result.items() if k not in ("rows", "intervals")}
         self._update(job_id, status="succeeded", summary=_clean(summary), finished=_now())
-
-    def get(self, job_id: str) -> dict[str, Any]:
-        with self._lock:
-            if job_id in self._jobs:
-                return dict(self._jobs[job_id])
-        if not job_id.isalnum():
-            raise NotFound(f"analytics job {job_id!r} not found")
-        try:
-            job = json.loads(self.path(job_id).read_text())
-        except (OSError, ValueError):
-            raise NotFound(f"analytics job {job_id!r} not found") from None
-        if job["status"] in ("queued", "running"):
-            job.update(status="failed", error="the server stopped while the job ran")
-        return job
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         job = self.get(job_id)
