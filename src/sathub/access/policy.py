@@ -88,30 +88,31 @@ def live_activations(actor: Actor, now: float) -> list[Activation]:
 MATERIALIZE_BUCKET_S = 300.0
 
 
-def _grant_branches(actor: Actor, now: float, t_bounds: float) -> tuple[list[dict[str, Any]],
-                                                                         list[dict[str, Any]],
-                                                                         list[tuple[float, float]]]:  # fmt: skip
-    """Each grant in force at ``now`` as CQL2 with its embargo computed at ``t_bounds``; the
-    grants whose embargo bound moved between ``t_bounds`` and ``now``, as CQL2 at ``now``; and
-    those bounds as (at t_bounds, at now) pairs."""
+def _grant_branches(actor: Actor, now: float, t_bounds: float, *, until: float | None = None
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[float, float]]]:  # fmt: skip
+    """Each grant in force at ``now`` as CQL2 with its embargo computed at ``t_bounds``; and,
+    with ``until``, the grants whose embargo bound moves between ``t_bounds`` and ``until``
+    (as CQL2 at ``now``) with those bounds as (at t_bounds, at until) pairs."""
     branches: list[dict[str, Any]] = []
     live: list[dict[str, Any]] = []
-    moved: list[tuple[float, float]] = []
+    moving: list[tuple[float, float]] = []
     for a in live_agreements(actor, now):
         cols = sorted(set(a.collections) & actor.restricted)
         if cols:
             lo, hi = _agreement_bounds(a, t_bounds)
             branches.append(_scope_expr(cols, a.aoi, lo, hi))
-            _, hi_now = _agreement_bounds(a, now)
-            if hi is not None and hi_now is not None and _rounded(hi) < _rounded(hi_now):
-                moved.append((hi, hi_now))
-                live.append(_scope_expr(cols, a.aoi, lo, hi_now))
+            if until is None:
+                continue
+            _, hi_end = _agreement_bounds(a, until)
+            if hi is not None and hi_end is not None and _rounded(hi) < _rounded(hi_end):
+                moving.append((hi, hi_end))
+                live.append(_scope_expr(cols, a.aoi, lo, _agreement_bounds(a, now)[1]))
     for act in live_activations(actor, now):
         act_cols = None if act.collections is None else sorted(set(act.collections) & actor.restricted)
         if act_cols == []:
             continue
         branches.append(_scope_expr(act_cols, act.aoi, act.acquired_from, act.acquired_to))
-    return branches, live, moved
+    return branches, live, moving
 
 
 def _any(exprs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,8 +128,8 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
     ``sathub:materialize``: the store computes that set of row ids once per catalog version
     and keeps it, so a row costs one probe of it. The set's embargo bounds are taken at the
     start of a :data:`MATERIALIZE_BUCKET_S` bucket (so the set's definition, and its cache key,
-    stay the same for the whole bucket); rows whose embargo ended between the bucket start and
-    ``now`` are caught by a narrow date gate and then tested against the grants live. Grants
+    stay the same for the whole bucket); rows whose embargo ends within the bucket form a
+    second set (``sathub:when_rows``, usually empty), tested against the grants live. Grants
     that enter or leave force change the set's definition, hence its key, at once. A store
     that does not know ``sathub:materialize`` evaluates the OR of its arguments: the result is
     the same. ``materialize=False`` gives the plain expression (tests compare the two).
@@ -141,22 +142,23 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
         branches, _, _ = _grant_branches(actor, now, now)
         return open_rows if not branches else {"op": "or", "args": [open_rows, *branches]}
     t0 = min(now, (now // MATERIALIZE_BUCKET_S) * MATERIALIZE_BUCKET_S)
-    cached, live, moved = _grant_branches(actor, now, t0)
+    cached, live, moving = _grant_branches(actor, now, t0, until=t0 + MATERIALIZE_BUCKET_S)
     if not cached:
         return open_rows
     inner = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, _any(cached)]}
     out: list[dict[str, Any]] = [{"op": "sathub:materialize", "args": [inner, open_rows]}]
-    if moved:
-        # A row acquired inside a moved band is visible now through a moved grant, or it was
-        # already covered at t0 (a grant whose bounds did not move covers the same rows at both
-        # times) and is in the set. Most rows are older than every band: one comparison.
-        bands = sorted(set(moved))
-        out.append({"op": "and", "args": [
-            {"op": ">", "args": [DATETIME, {"timestamp": _ts(min(a for a, _ in bands))}]},
-            _any([{"op": "and", "args": [{"op": ">", "args": [DATETIME, {"timestamp": _ts(a)}]},
-                                         {"op": "<=", "args": [DATETIME, {"timestamp": _ts(b)}]}]}
-                  for a, b in bands]),
-            _any(live)]})  # fmt: skip
+    # Rows whose embargo ends inside this bucket: acquired within a moving bound's band over
+    # the whole bucket. That set is fixed for the bucket too (the store keeps it; it is
+    # usually empty, and then the live test is dropped unevaluated). A row in it is visible
+    # now through a grant whose bound moved, tested live at ``now``; or it was covered at t0
+    # already (a grant whose bound did not move covers the same rows at both times) and is in
+    # the first set.
+    if moving:
+        bands = [{"op": "and", "args": [{"op": ">", "args": [DATETIME, {"timestamp": _ts(a)}]},
+                                        {"op": "<=", "args": [DATETIME, {"timestamp": _ts(b)}]}]}
+                 for a, b in sorted(set(moving))]  # fmt: skip
+        gate = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, _any(bands)]}
+        out.append({"op": "sathub:when_rows", "args": [gate, _any(live)]})
     return {"op": "or", "args": out}
 
 

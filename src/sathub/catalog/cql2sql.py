@@ -191,6 +191,8 @@ class _Translator:
             if not re.fullmatch(r"m_[0-9a-f]{20}", name):
                 raise InvalidFilter(f"bad materialised set name {name!r}", field="filter")
             return f"(i.rid IN temp.{name})"
+        if op == "sathub:when_rows" and self.internal:  # no store-side set: both tests
+            return self.node({"op": "and", "args": args})
         if op == "sathub:materialize" and self.internal:
             # no store-side set: evaluate the expressions themselves
             return self.node(args[0] if len(args) == 1 else {"op": "or", "args": args})

@@ -273,7 +273,7 @@ def _has_materialize(expr: Any) -> bool:
     """Does a filter hold a ``sathub:materialize`` node under and/or/not?"""
     if not isinstance(expr, dict):
         return False
-    if expr.get("op") == "sathub:materialize":
+    if expr.get("op") in ("sathub:materialize", "sathub:when_rows"):
         return True
     return expr.get("op") in ("and", "or", "not") and any(_has_materialize(a) for a in expr["args"])
 
@@ -293,8 +293,8 @@ class SQLiteStore:
         self._all_conns: list[sqlite3.Connection] = []
         self._queryable_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         self._version = 0
-        # materialised sets: name → (generation, row ids as JSON, the parts left as SQL)
-        self._sets: OrderedDict[str, tuple[int, str, list[Any]]] = OrderedDict()
+        # materialised sets: name → (generation, row ids as JSON, parts left as SQL, size)
+        self._sets: OrderedDict[str, tuple[int, str, list[Any], int]] = OrderedDict()
         self._sets_lock = threading.Lock()
         self._conn_threads: dict[int, sqlite3.Connection] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -570,12 +570,21 @@ class SQLiteStore:
         if not isinstance(expr, dict) or "op" not in expr:
             return expr
         if expr["op"] == "sathub:materialize":
-            return self._materialized(conn, expr["args"])
+            return self._materialized(conn, expr["args"])[0]
+        if expr["op"] == "sathub:when_rows":
+            # {"op": "sathub:when_rows", "args": [gate, then]}: the gate's rows as a kept set;
+            # none (the usual case) → false, and ``then`` is never translated
+            probe, n = self._materialized(conn, expr["args"][:1])
+            if n == 0:
+                return {"op": "=", "args": [0, 1]}
+            return {"op": "and", "args": [probe, expr["args"][1]]}
         if expr["op"] in ("and", "or", "not"):
             return {**expr, "args": [self._resolve(conn, a) for a in expr["args"]]}
         return expr
 
-    def _materialized(self, conn: sqlite3.Connection, args: list[Any]) -> dict[str, Any]:
+    def _materialized(
+        self, conn: sqlite3.Connection, args: list[Any]
+    ) -> tuple[dict[str, Any], int]:
         generation = int(
             conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
         )
@@ -598,7 +607,8 @@ class SQLiteStore:
                 rids += got
             else:
                 args = args[:1]  # all in the set
-            shared = (generation, orjson.dumps(sorted(set(rids))).decode(), args[1:])
+            rids = sorted(set(rids))
+            shared = (generation, orjson.dumps(rids).decode(), args[1:], len(rids))
             with self._sets_lock:
                 self._sets[name] = shared
                 self._sets.move_to_end(name)
@@ -614,7 +624,7 @@ class SQLiteStore:
             old, _ = kept.popitem(last=False)
             conn.execute(f"DROP TABLE IF EXISTS temp.{old}")
         probe = {"op": "sathub:rid_in", "args": [name]}
-        return probe if not shared[2] else {"op": "or", "args": [*shared[2], probe]}
+        return (probe if not shared[2] else {"op": "or", "args": [*shared[2], probe]}), shared[3]
 
     def aggregate(
         self,
