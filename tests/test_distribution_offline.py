@@ -74,3 +74,23 @@ def test_audit_hook_sees_downloads_tiles_and_signing(client) -> None:
     kinds = [e for e, _ in events]
     assert kinds == ["download", "tiles"]
     assert events[0][1] == {"collection": CID, "item": "s0", "asset": "data"}
+
+
+def test_catalog_server_does_not_load_the_tile_libraries_until_a_tile_is_asked() -> None:
+    """rio-tiler pulls in xarray and pandas (~110 MB): a server answering catalog requests
+    only never imports them (fresh interpreter, so other tests' imports do not count)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile\n"
+        "from fastapi.testclient import TestClient\n"
+        "from sathub.api.app import create_app\n"
+        "from sathub.config import Settings\n"
+        "c = TestClient(create_app(Settings(data=tempfile.mkdtemp())))\n"
+        "assert c.get('/search').status_code == 200\n"
+        "assert c.get('/collections').status_code == 200\n"
+        "print(sorted(m for m in ('rio_tiler', 'xarray', 'pandas', 'rasterio') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -26,11 +26,10 @@ from rio_tiler.expression import parse_expression
 from rio_tiler.models import ImageData
 from rio_tiler.mosaic import mosaic_reader
 
-from sathub.tiles.params import RenderParams
+from sathub.tiles.params import MAX_ITEMS_PER_TILE, MIN_ZOOM, RenderParams
 from sathub.tiles.render import _finish, open_reader, prepare, prepare_for
 
-MAX_ITEMS_PER_TILE = 50
-MIN_ZOOM = 4  # below this, mosaic tiles are empty (a 204) without reading anything
+__all__ = ["MAX_ITEMS_PER_TILE", "MIN_ZOOM", "SearchRegistry", "mosaic_tile"]
 MAX_SEARCHES = 1000
 
 

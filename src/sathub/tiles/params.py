@@ -7,9 +7,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import morecantile
-from rio_tiler.colormap import cmap as COLORMAPS
 
 from sathub.errors import InvalidInput, NotFound
+
+
+MAX_ITEMS_PER_TILE = 50  # items painted into one mosaic tile at most
+MIN_ZOOM = 4  # below this, mosaic tiles are empty (a 204) without reading anything
+
+
+def _colormaps() -> Any:
+    """rio-tiler's colormaps (imported on first use: rio-tiler pulls in xarray and pandas,
+    ~90 MB that a server answering only catalog requests never needs)."""
+    from rio_tiler.colormap import cmap
+
+    return cmap
 
 ImageFormat = Literal["png", "jpeg", "webp", "tif"]
 FORMATS: dict[str, tuple[str, str]] = {  # extension → (rio-tiler driver, media type)
@@ -101,7 +112,7 @@ class RenderParams:
                 ranges.append((lo, hi))
             p.rescale = ranges
         if colormap_name:
-            if colormap_name not in COLORMAPS.list():
+            if colormap_name not in _colormaps().list():
                 raise InvalidInput(
                     f"unknown colormap_name {colormap_name!r} (e.g. viridis, rdylgn, greys)",
                     field="colormap_name",
@@ -132,7 +143,7 @@ class RenderParams:
         if self.colormap is not None:
             return self.colormap
         if self.colormap_name:
-            return COLORMAPS.get(self.colormap_name)
+            return _colormaps().get(self.colormap_name)
         return None
 
     def read_kwargs(self) -> dict[str, Any]:

@@ -8,14 +8,13 @@ A tile that does not touch the data answers **204 No Content** (items and mosaic
 from __future__ import annotations
 
 import hashlib
+import importlib
 from typing import Annotated, Any
 
 import morecantile
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
-from rasterio.crs import CRS
-from rasterio.errors import CRSError
 from stac_fastapi.types.requests import get_base_url
 
 from sathub.api.client import access_filter
@@ -23,9 +22,35 @@ from sathub.api.responses import json_response
 from sathub.api.routers.assets import ResolvedAsset, asset_of_item, resolve_asset
 from sathub.catalog.params import build_query
 from sathub.errors import InvalidInput, NotFound
-from sathub.tiles import mosaic as mosaic_mod
-from sathub.tiles import ogc, render
-from sathub.tiles.params import RenderParams, check_tile, image_format, tile_matrix_set
+from sathub.tiles import ogc
+from sathub.tiles.params import (
+    MAX_ITEMS_PER_TILE,
+    MIN_ZOOM,
+    RenderParams,
+    check_tile,
+    image_format,
+    tile_matrix_set,
+)
+
+
+
+class _Lazy:
+    """A module imported on first use: rio-tiler and rasterio (~110 MB with xarray and
+    pandas) load with the first tile request, not with every server."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module = importlib.import_module(self._name)
+        self.__dict__.update(module.__dict__)  # later lookups skip __getattr__
+        return getattr(module, attr)
+
+
+render: Any = _Lazy("sathub.tiles.render")
+mosaic_mod: Any = _Lazy("sathub.tiles.mosaic")
+rio_crs: Any = _Lazy("rasterio.crs")
+rio_errors: Any = _Lazy("rasterio.errors")
 
 router = APIRouter(tags=["Tiles"])
 ITEM = "/collections/{collection_id}/items/{item_id}"
@@ -142,7 +167,7 @@ def item_wmts(
     res = _resolve(request, collection_id, item_id, asset)
     with render.open_reader(res.path, tms) as src:
         render.prepare(src, params, res.asset.get("eo:bands"))
-        bounds = src.get_geographic_bounds(CRS.from_epsg(4326))
+        bounds = src.get_geographic_bounds(rio_crs.CRS.from_epsg(4326))
         minzoom, maxzoom = src.minzoom, src.maxzoom
     base = get_base_url(request)
     url = (f"{base}collections/{collection_id}/items/{item_id}/tiles/{tms_id}/"
@@ -189,12 +214,12 @@ def item_bbox(
         return _image(render.read_bbox(src, p, _bbox(bbox), max_size, width, height, crs), p, fmt)
 
 
-def _crs(text: str | None) -> CRS | None:
+def _crs(text: str | None) -> Any:
     if not text:
         return None
     try:
-        return CRS.from_user_input(text)
-    except CRSError:
+        return rio_crs.CRS.from_user_input(text)
+    except rio_errors.CRSError:
         raise InvalidInput(f"unknown CRS {text!r}", field="dst_crs") from None
 
 
@@ -252,7 +277,7 @@ def tile_matrix_sets(request: Request) -> Response:
 
 
 # --------------------------------------------------------------------- mosaics
-def _registry(request: Request) -> mosaic_mod.SearchRegistry:
+def _registry(request: Request) -> Any:
     state = request.app.state
     reg = getattr(state, "mosaic_searches", None)
     if reg is None:
@@ -296,9 +321,9 @@ def _mosaic(
     tms = tile_matrix_set(tms_id)
     check_tile(tms, z, x, y)
     image_format(fmt)
-    if not 1 <= max_items <= mosaic_mod.MAX_ITEMS_PER_TILE:
-        raise InvalidInput(f"max_items must be 1…{mosaic_mod.MAX_ITEMS_PER_TILE}", field="max_items")
-    if z < mosaic_mod.MIN_ZOOM:
+    if not 1 <= max_items <= MAX_ITEMS_PER_TILE:
+        raise InvalidInput(f"max_items must be 1…{MAX_ITEMS_PER_TILE}", field="max_items")
+    if z < MIN_ZOOM:
         return Response(status_code=204, headers=CACHE)
     store, settings = request.app.state.store, request.app.state.settings
     w, s, e, n = tms.bounds(morecantile.Tile(x, y, z))
@@ -353,7 +378,7 @@ MaxItems = Annotated[int, Query(description="At most this many items per tile (�
 @router.get("/mosaic/{search_id}/tiles/{tms_id}/{z:int}/{x:int}/{y:int}", response_class=Response, include_in_schema=False)
 def mosaic_tile(
     request: Request, search_id: str, tms_id: str, z: int, x: int, y: int, params: Params,
-    fmt: str = "png", tilesize: int = 256, max_items: MaxItems = mosaic_mod.MAX_ITEMS_PER_TILE,
+    fmt: str = "png", tilesize: int = 256, max_items: MaxItems = MAX_ITEMS_PER_TILE,
 ) -> Response:  # fmt: skip
     """A mosaic tile of a registered search (newest first; first valid pixel wins)."""
     return _mosaic(request, _search_body(request, search_id), tms_id, z, x, y, params, fmt,
@@ -363,7 +388,7 @@ def mosaic_tile(
 @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{x}/{y}.{fmt}", response_class=Response, name="collection_tile")
 def collection_tile(
     request: Request, collection_id: str, tms_id: str, z: int, x: int, y: int, params: Params,
-    fmt: str = "png", tilesize: int = 256, max_items: MaxItems = mosaic_mod.MAX_ITEMS_PER_TILE,
+    fmt: str = "png", tilesize: int = 256, max_items: MaxItems = MAX_ITEMS_PER_TILE,
 ) -> Response:  # fmt: skip
     """A mosaic tile of a whole collection."""
     request.app.state.store.get_collection(collection_id)
@@ -377,7 +402,7 @@ def _mosaic_tilejson(request: Request, prefix: str, body: dict[str, Any], tms_id
     bbox = body.get("bbox")
     bounds = tuple(_clip_bbox(bbox, (-180, -85.05, 180, 85.05))) if bbox else (-180.0, -85.05, 180.0, 85.05)
     url = f"{base}{prefix}/tiles/{tms_id}/{{z}}/{{x}}/{{y}}.png" + _query_string(request)
-    return json_response(ogc.tilejson(url, bounds, max(mosaic_mod.MIN_ZOOM, tms.minzoom),  # type: ignore[arg-type]
+    return json_response(ogc.tilejson(url, bounds, max(MIN_ZOOM, tms.minzoom),  # type: ignore[arg-type]
                                       min(18, tms.maxzoom), name))  # fmt: skip
 
 
