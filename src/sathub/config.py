@@ -32,7 +32,7 @@ class Settings(BaseSettings):
         default=16, ge=1, description="SQLite page cache per connection (MB) of the catalog."
     )
     sqlite_mmap_mb: int = Field(
-        default=256, ge=0,
+        default=0, ge=0,
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
     )
 
