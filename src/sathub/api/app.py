@@ -23,7 +23,6 @@ from stac_fastapi.api.models import (
     create_request_model,
 )
 from stac_fastapi.extensions import (
-    AggregationExtension,
     CollectionSearchExtension,
     CollectionSearchFilterExtension,
     FieldsExtension,

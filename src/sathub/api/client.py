@@ -7,7 +7,6 @@ and add links. They never touch SQL.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import attr
 from pydantic import model_validator

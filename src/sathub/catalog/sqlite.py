@@ -9,7 +9,6 @@ Every write runs in one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 import threading
@@ -22,8 +21,8 @@ from typing import Any, Literal
 import orjson
 
 from sathub.catalog import sqlfuncs
-from sathub.catalog.cql2sql import to_sql
-from sathub.catalog.query import FROM, build_search, columns_for, fetch_page
+from sathub.catalog.materialize import MaterializedSets
+from sathub.catalog.query import build_search, fetch_page
 from sathub.catalog.store import Collection, Item, SearchQuery, SearchResult
 from sathub.catalog.validate import ItemRow, check_collection, item_row
 from sathub.errors import Conflict, InvalidInput, NotFound
@@ -271,16 +270,7 @@ class SQLiteTransaction:
             self._queryables.clear()
 
 
-def _has_materialize(expr: Any) -> bool:
-    """Does a filter hold a ``sathub:materialize`` node under and/or/not?"""
-    if not isinstance(expr, dict):
-        return False
-    if expr.get("op") in ("sathub:materialize", "sathub:when_rows"):
-        return True
-    return expr.get("op") in ("and", "or", "not") and any(_has_materialize(a) for a in expr["args"])
-
-
-class SQLiteStore:
+class SQLiteStore(MaterializedSets):
     """The embedded :class:`~sathub.catalog.store.CatalogStore` on one SQLite file."""
 
     def __init__(
@@ -540,94 +530,6 @@ class SQLiteStore:
             return fetch_page(conn, plan, query, count_cap=self.count_cap if count else 0)
 
     # --------------------------------------------------- materialised filters
-    # The extra filter may hold ``{"op": "sathub:materialize", "args": [expr, cheap]}`` (access
-    # control wraps a partner's grants and the open collections in it): the row ids matching
-    # ``expr OR cheap`` are computed once per catalog generation (a counter every write
-    # transaction bumps, in any process) and kept for the process; each connection copies them
-    # into a temporary table, and the node becomes one probe of that table per row (no read of
-    # the row itself, so an index-only scan stays index-only). When the ``cheap`` rows alone
-    # pass MATERIALIZED_ROWS, only ``expr`` is kept and ``cheap`` is evaluated as SQL. At most
-    # MAX_MATERIALIZED sets are kept. The check, the copy and the search run in one read
-    # transaction, so the set and the rows searched are one snapshot.
-    MAX_MATERIALIZED = 8
-    MATERIALIZED_ROWS = 300_000
-
-    @contextmanager
-    def _snapshot(
-        self, conn: sqlite3.Connection, extra_filter: dict[str, Any] | None
-    ) -> Iterator[dict[str, Any] | None]:
-        if not _has_materialize(extra_filter):
-            yield extra_filter
-            return
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN")
-        try:
-            yield self._resolve(conn, extra_filter)
-        finally:
-            if own and conn.in_transaction:
-                conn.execute("COMMIT")
-
-    def _resolve(self, conn: sqlite3.Connection, expr: Any) -> Any:
-        if not isinstance(expr, dict) or "op" not in expr:
-            return expr
-        if expr["op"] == "sathub:materialize":
-            return self._materialized(conn, expr["args"])[0]
-        if expr["op"] == "sathub:when_rows":
-            # {"op": "sathub:when_rows", "args": [gate, then]}: the gate's rows as a kept set;
-            # none (the usual case) → false, and ``then`` is never translated
-            probe, n = self._materialized(conn, expr["args"][:1])
-            if n == 0:
-                return {"op": "=", "args": [0, 1]}
-            return {"op": "and", "args": [probe, expr["args"][1]]}
-        if expr["op"] in ("and", "or", "not"):
-            return {**expr, "args": [self._resolve(conn, a) for a in expr["args"]]}
-        return expr
-
-    def _materialized(
-        self, conn: sqlite3.Connection, args: list[Any]
-    ) -> tuple[dict[str, Any], int]:
-        generation = int(
-            conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
-        )
-        digest = hashlib.sha1(orjson.dumps(args, option=orjson.OPT_SORT_KEYS)).hexdigest()[:20]
-        name = f"m_{digest}"
-        kept: OrderedDict[str, int] = self._local.__dict__.setdefault("materialized", OrderedDict())
-        with self._sets_lock:
-            shared = self._sets.get(name)
-        if shared is None or shared[0] != generation:
-            cols = columns_for(None, self.queryables())
-            rids: list[int] = []
-            for expr in args:
-                compiled = to_sql(expr, cols, internal=True)
-                sql = f"SELECT i.rid FROM {FROM} WHERE {compiled.sql}"
-                if expr is not args[0]:
-                    sql += f" LIMIT {self.MATERIALIZED_ROWS + 1}"
-                got = [r[0] for r in conn.execute(sql, compiled.params)]
-                if expr is not args[0] and len(got) > self.MATERIALIZED_ROWS:
-                    break  # too many: evaluated as SQL instead
-                rids += got
-            else:
-                args = args[:1]  # all in the set
-            rids = sorted(set(rids))
-            shared = (generation, orjson.dumps(rids).decode(), args[1:], len(rids))
-            with self._sets_lock:
-                self._sets[name] = shared
-                self._sets.move_to_end(name)
-                while len(self._sets) > self.MAX_MATERIALIZED:
-                    self._sets.popitem(last=False)
-        if kept.get(name) != generation:
-            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-            conn.execute(f"CREATE TEMP TABLE {name} (rid INTEGER PRIMARY KEY)")
-            conn.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", (shared[1],))
-            kept[name] = generation
-        kept.move_to_end(name)
-        while len(kept) > self.MAX_MATERIALIZED:
-            old, _ = kept.popitem(last=False)
-            conn.execute(f"DROP TABLE IF EXISTS temp.{old}")
-        probe = {"op": "sathub:rid_in", "args": [name]}
-        return (probe if not shared[2] else {"op": "or", "args": [*shared[2], probe]}), shared[3]
-
     def aggregate(
         self,
         query: SearchQuery,
