@@ -302,3 +302,37 @@ def test_bulk_load_into_an_empty_catalog_builds_indexes_at_the_end(
     assert empty._conn().execute("SELECT count(*) FROM items").fetchone()[0] == 0
     for s in (*stores.values(), empty):
         s.close()
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_sort_with_missing_values_pages_in_one_order(tmp_path: Path, direction: str) -> None:
+    """Items without the sort property sort first ascending and last descending (ties by
+    insertion order), page by page, whether or not an index gives the order."""
+    store = SQLiteStore(tmp_path / "c.db")
+    store.create_collection({"type": "Collection", "id": "c", "description": "x", "links": [],
+                             "license": "x", "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                                                         "temporal": {"interval": [[None, None]]}}})  # fmt: skip
+    clouds = [30, None, 10, 30, None, 50, 0, 10, None, 99]
+    items = []
+    for k, cc in enumerate(clouds):
+        props: dict[str, Any] = {"datetime": f"2024-01-{k + 1:02d}T00:00:00Z"}
+        if cc is not None:
+            props["eo:cloud_cover"] = cc
+        items.append({"type": "Feature", "stac_version": "1.0.0", "id": f"i{k}", "collection": "c",
+                      "geometry": {"type": "Point", "coordinates": [k, k]}, "properties": props,
+                      "links": [], "assets": {}})  # fmt: skip
+    store.bulk_upsert(items)
+    rank = sorted(range(len(clouds)), key=lambda k: (clouds[k] is not None, clouds[k] or 0, k))
+    expected = [f"i{k}" for k in (rank if direction == "asc" else rank[::-1])]
+    for collections in (None, ["c"]):  # with ["c"], the (collection, cloud_cover) index
+        seen: list[str] = []
+        token = None
+        while True:
+            res = store.search(SearchQuery(limit=3, token=token, collections=collections,
+                                           sortby=[SortKey("eo:cloud_cover", direction)]))  # fmt: skip
+            seen += [i["id"] for i in res.items]
+            token = res.next_token
+            if token is None:
+                break
+        assert seen == expected
+    store.close()

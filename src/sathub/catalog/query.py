@@ -168,6 +168,12 @@ def _sort_exprs(sortby: list[SortKey], cols: Columns) -> list[tuple[str, str]]:
     return out
 
 
+def _bare(expr: str) -> str:
+    """``ifnull(x, NULL_SORT)`` → ``x`` (same order in SQLite, and index-friendly)."""
+    tail = f", {NULL_SORT})"
+    return expr[len("ifnull(") : -len(tail)] if expr.startswith("ifnull(") and expr.endswith(tail) else expr
+
+
 def encode_token(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
@@ -210,12 +216,27 @@ def fetch_page(
         cond, cparams = _after(keys, decode_token(query.token, len(keys)))
         page_where = f"{where} AND {cond}"
         page_params += cparams
-    order = ", ".join(f"{e} {d}" for e, d in keys)
     select_keys = ", ".join(e for e, _ in keys)
-    sql = (
-        f"SELECT c.content, {select_keys} FROM {FROM} WHERE {page_where} "
-        f"ORDER BY {order} LIMIT ?"
-    )
+    if "c.content" in page_where or "c.content" in select_keys:
+        order = ", ".join(f"{e} {d}" for e, d in keys)
+        sql = (
+            f"SELECT c.content, {select_keys} FROM {FROM} WHERE {page_where} "
+            f"ORDER BY {order} LIMIT ?"
+        )
+    else:
+        # Sort and limit on the compact index rows, then join the JSON of the page only (a
+        # join before the sort reads every matching item's JSON). ORDER BY the bare columns
+        # (SQLite puts NULL first ascending, as ifnull(…, NULL_SORT) does) so that an index
+        # can give the order; the keys for the paging token keep the ifnull form.
+        inner_keys = ", ".join(f"{e} AS k{n}" for n, (e, _) in enumerate(keys))
+        order_raw = ", ".join(f"{_bare(e)} {d}" for e, d in keys)
+        outer = ", ".join(f"p.k{n}" for n in range(len(keys)))
+        outer_order = ", ".join(f"p.k{n} {d}" for n, (_, d) in enumerate(keys))
+        sql = (
+            f"SELECT c.content, {outer} FROM (SELECT i.rid AS rid, {inner_keys} FROM items i "
+            f"WHERE {page_where} ORDER BY {order_raw} LIMIT ?) p "
+            f"LEFT JOIN items_content c ON c.rid = p.rid ORDER BY {outer_order}"
+        )
     try:
         rows = conn.execute(sql, [*page_params, query.limit + 1]).fetchall()
     except sqlite3.OperationalError as exc:
