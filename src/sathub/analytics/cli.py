@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sathub.clitools import fail as _fail
 from sathub.config import Settings
 from sathub.errors import InvalidInput, SathubError
 from sathub.jobs import clean_json
@@ -42,11 +43,6 @@ WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Embedded clus
 
 def _settings(data: Path | None) -> Settings:
     return Settings(data=data) if data is not None else Settings()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _progress() -> Progress:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sathub.clitools import fail as _fail
 from sathub.config import Settings
 from sathub.errors import SathubError
 
@@ -36,11 +37,6 @@ def _store(settings: Settings) -> Any:
 
     settings.layout.create()
     return SQLiteStore(settings.layout.catalog_db)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _progress() -> Progress:
