@@ -25,6 +25,8 @@ serve: $(STAMP)
 	$(BIN)/sathub serve --data $(DATA) --port $(PORT)
 
 test: $(STAMP)
+	$(BIN)/ruff check --select F src tests bench
+	$(BIN)/mypy src/sathub
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 conformance: $(STAMP)

@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
         extensions=extensions,
         client=CoreClient(landing_page_id="sathub", title=settings.title,
                           description=f"{settings.title}: STAC API of the archive"),
-        items_get_request_model=items_model,
+        items_get_request_model=items_model,  # type: ignore[arg-type]
         search_get_request_model=get_model,
         search_post_request_model=post_model,
         collections_get_request_model=collection_search.GET if collection_search else EmptyRequest,

@@ -113,7 +113,9 @@ class CoreClient(BaseCoreClient):
         item = store.get_item(collection_id, item_id, extra_filter=access_filter(request))
         return json_response(links.item_links(item, get_base_url(request)), media_type=GEOJSON)
 
-    def item_collection(self, collection_id: str, **kwargs: Any) -> Any:
+    # stac-fastapi calls these with its request models' fields as keyword arguments; the
+    # signatures take them as **kwargs (the parameters are read in one place, params.py)
+    def item_collection(self, collection_id: str, **kwargs: Any) -> Any:  # type: ignore[override]
         request: Request = kwargs["request"]
         store, settings = _state(request)
         store.get_collection(collection_id)  # 404 for an unknown collection
@@ -124,7 +126,7 @@ class CoreClient(BaseCoreClient):
         return self._search(request, query, method="GET")
 
     # ---------------------------------------------------------------- search
-    def get_search(self, **kwargs: Any) -> Any:
+    def get_search(self, **kwargs: Any) -> Any:  # type: ignore[override]
         request: Request = kwargs["request"]
         _, settings = _state(request)
         params = _search_params_from_get(kwargs)

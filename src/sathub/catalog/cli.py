@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from sathub.config import Settings
@@ -77,11 +84,12 @@ def load(
     ) as progress:  # fmt: skip
         for path in files:
             task = progress.add_task(path.name, total=None)
+
+            def advance(n: int, t: TaskID = task) -> None:
+                progress.advance(t, n)
+
             try:
-                stats = load_file(
-                    store, path, collection=collection,
-                    progress=lambda n, t=task: progress.advance(t, n),
-                )  # fmt: skip
+                stats = load_file(store, path, collection=collection, progress=advance)
             except SathubError as exc:
                 failures.append(exc.message)
                 progress.update(task, description=f"[red]{path.name} (failed, rolled back)")

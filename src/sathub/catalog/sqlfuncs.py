@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import unicodedata
+from typing import Any
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -55,7 +56,7 @@ def epoch(value: object) -> float | None:
     return dt.timestamp()
 
 
-def unaccent(value: object) -> object:
+def unaccent(value: object) -> Any:
     if not isinstance(value, str):
         return value
     return "".join(
@@ -80,7 +81,8 @@ def geohash(lon: float | None, lat: float | None, precision: int) -> str | None:
     if lon is None or lat is None:
         return None
     lat_lo, lat_hi, lon_lo, lon_hi = -90.0, 90.0, -180.0, 180.0
-    out, bits, ch, even = [], 0, 0, True
+    out: list[str] = []
+    bits, ch, even = 0, 0, True
     while len(out) < precision:
         if even:
             mid = (lon_lo + lon_hi) / 2

@@ -61,13 +61,15 @@ class SearchResult:
 class Transaction(Protocol):
     """Writes inside one database transaction: all of them commit, or none."""
 
-    def put_item(self, item: Item, *, mode: Literal["insert", "upsert"] = "upsert") -> None: ...
+    def put_item(self, item: Item, *, mode: Literal["insert", "upsert"] = "upsert") -> object:
+        """Write one item; returns what the backend made of it (any value)."""
 
     def delete_item(self, collection_id: str, item_id: str) -> None: ...
 
     def put_collection(
         self, collection: Collection, *, mode: Literal["insert", "upsert"] = "upsert"
-    ) -> None: ...
+    ) -> object:
+        """Write one collection; returns what the backend made of it (any value)."""
 
 
 class CatalogStore(Protocol):

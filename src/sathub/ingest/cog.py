@@ -111,7 +111,8 @@ def write_cog(
 
 def _explain(exc: BaseException) -> str:
     """Say whether GDAL failed reading the source or writing the output (disk full)."""
-    texts, e = [], exc
+    texts: list[str] = []
+    e: BaseException | None = exc
     while e is not None:
         texts.append(str(e))
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

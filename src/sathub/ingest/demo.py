@@ -292,8 +292,8 @@ def flood_landcover(rng: np.random.Generator) -> dict[str, np.ndarray]:
     ) & ~channels
     villages = np.zeros((h, w), bool)
     for _ in range(14):
-        cy, cx = rng.integers(0, h), rng.integers(0, w)
-        villages |= (yy - cy) ** 2 + (xx - cx) ** 2 < (rng.integers(8, 20) * k) ** 2
+        vy, vx = rng.integers(0, h), rng.integers(0, w)
+        villages |= (yy - vy) ** 2 + (xx - vx) ** 2 < (rng.integers(8, 20) * k) ** 2
     villages &= ~channels & (elevation > 2.4)
     return {
         "channels": channels,
@@ -491,8 +491,10 @@ def build(
                     tx.put_collection(collection_doc(cid, title, desc, kw), mode="insert")
     finally:
         store.close()
-    run = ingest
-    if run is None:
+    run: Ingest
+    if ingest is not None:
+        run = ingest
+    else:
         from sathub.ingest.cli import run_ingest as run
     for cid, path in parts:
         result.reports.append(run([path], cid, settings, workers=workers, label=cid))

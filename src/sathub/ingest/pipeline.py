@@ -129,6 +129,7 @@ def ingest_paths(
             replace=replace,
             sidecar=sidecar,
             compression=compression,
+            pool_size=workers - 1,
         )
     finally:
         if pool is not None:
@@ -138,13 +139,14 @@ def ingest_paths(
 def _prepare_shared(
     todo: list[tuple[Path, Scene]],
     pool: ProcessPoolExecutor,
+    workers: int,
     collection_id: str,
     staging_root: Path,
     compression: Compression,
     finish: Callable[[Path, Prepared], None],
     done: Callable[[SceneOutcome], None],
 ) -> None:
-    """Prepare scenes in the pool's processes and in this one, taking the next scene whenever
+    """Prepare scenes in the pool's ``workers`` processes and in this one, taking the next scene whenever
     a worker is free; commit each (``finish``) here, in input order, as soon as it and every
     scene before it are ready."""
     cond = threading.Condition()
@@ -181,7 +183,7 @@ def _prepare_shared(
 
         fut.add_done_callback(landed)
 
-    for _ in range(pool._max_workers):  # noqa: SLF001 - the pool's size, as created
+    for _ in range(workers):
         feed()
     next_commit = 0
     while next_commit < len(todo):
@@ -226,6 +228,7 @@ def _run(
     replace: bool,
     sidecar: Path | None,
     compression: Compression,
+    pool_size: int = 0,
 ) -> IngestReport:
     layout = settings.layout
     todo: list[tuple[Path, Scene]] = []
@@ -273,7 +276,8 @@ def _run(
                 continue
             finish(root, prep)
     else:
-        _prepare_shared(todo, pool, collection_id, layout.staging, compression, finish, done)
+        _prepare_shared(todo, pool, pool_size, collection_id, layout.staging, compression, finish,
+                        done)  # fmt: skip
     try:
         widen_extent(store, collection_id, committed)
     except SathubError as exc:

@@ -37,7 +37,7 @@ def pid_alive(pid: int) -> bool:
 
 def stale_dirs(staging_root: Path) -> list[Path]:
     """Staging directories whose writer is no longer running."""
-    out = []
+    out: list[Path] = []
     if not staging_root.is_dir():
         return out
     for d in sorted(staging_root.iterdir()):

@@ -8,9 +8,9 @@ way for every format. A new format is one new module with one class implementing
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -53,9 +53,9 @@ class Scene:
 
     id: str
     files: list[SceneFile]
-    datetime: datetime | None
-    start_datetime: datetime | None = None
-    end_datetime: datetime | None = None
+    datetime: dt.datetime | None
+    start_datetime: dt.datetime | None = None
+    end_datetime: dt.datetime | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     metadata_files: dict[str, Path] = field(default_factory=dict)
     reader: str = ""

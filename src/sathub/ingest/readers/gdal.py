@@ -102,13 +102,13 @@ class GdalReader:
                 raise IngestError(f"{root}: a standalone sidecar must give each band a 'file'")
             return self._multi_file(root, sc)
         sc_path = sidecar or sidecar_for(root)
-        sc = load_sidecar(sc_path) if sc_path else None
-        if sc is not None and sc.band_files:
-            return self._multi_file(sc.path, sc)
+        side = load_sidecar(sc_path) if sc_path else None
+        if side is not None and side.band_files:
+            return self._multi_file(side.path, side)
         count, _ = check_raster(root)
-        bands = apply_sidecar_bands(root, count, sc)
+        bands = apply_sidecar_bands(root, count, side)
         files = [SceneFile(path=root, asset_key="data", bands=bands, title=root.name)]
-        return self._scene(root, sc, files)
+        return self._scene(root, side, files)
 
     def _multi_file(self, root: Path, sc: Sidecar) -> Scene:
         assert sc.bands is not None and sc.band_files is not None

@@ -10,6 +10,7 @@ except that a datetime must come from somewhere. See docs/ingest.md for the full
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,9 +40,9 @@ _BAND_KEYS = {
 class Sidecar:
     path: Path
     id: str | None = None
-    datetime: datetime | None = None
-    start_datetime: datetime | None = None
-    end_datetime: datetime | None = None
+    datetime: dt.datetime | None = None
+    start_datetime: dt.datetime | None = None
+    end_datetime: dt.datetime | None = None
     bands: list[BandInfo] | None = None
     band_files: list[Path] | None = None  # one file per band, resolved against the sidecar
     scale: float | None = None
