@@ -252,6 +252,11 @@ def test_bulk_geometry_path_agrees_with_the_one_by_one_path() -> None:
                 assert f.equals_exact(slow, 0) and f.geom_type == slow.geom_type
 
     check()
+    # found by this test in CI: positions with and without z in one geometry
+    mixed = {"type": "LineString", "coordinates": [[0.0, 0.0], [0.0, 1.0, 0.0]]}
+    assert geometries_from_geojson([mixed]) == [None]
+    with pytest.raises(InvalidGeometry, match="mix 2 and 3"):
+        geometry_from_geojson(mixed)
 
 
 def test_bulk_load_into_an_empty_catalog_builds_indexes_at_the_end(

@@ -22,7 +22,14 @@ GEOJSON_TYPES = {
 }
 
 
-def _check_positions(coords: Any, field: str, depth: int = 0) -> None:
+def _check_positions(coords: Any, field: str, depth: int = 0, dims: set[int] | None = None) -> None:
+    if dims is None:  # the top call: also check every position has as many numbers
+        dims = set()
+        _check_positions(coords, field, depth, dims)
+        if len(dims) > 1:
+            raise InvalidGeometry("positions mix 2 and 3 coordinates (with and without "
+                                  "elevation) in one geometry", field=field)  # fmt: skip
+        return
     if depth > 6:
         raise InvalidGeometry("coordinates are nested too deeply", field=field)
     if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
@@ -36,11 +43,12 @@ def _check_positions(coords: Any, field: str, depth: int = 0) -> None:
                 f"coordinate {coords!r} is out of range (longitude -180..180, latitude -90..90)",
                 field=field,
             )
+        dims.add(len(coords))
         return
     if not isinstance(coords, (list, tuple)):
         raise InvalidGeometry(f"coordinates must be arrays, got {coords!r}", field=field)
     for c in coords:
-        _check_positions(c, field, depth + 1)
+        _check_positions(c, field, depth + 1, dims)
 
 
 def _check_rings(geom: dict[str, Any], field: str) -> None:
@@ -114,6 +122,13 @@ def geometries_from_geojson(geoms: list[Any]) -> list[BaseGeometry | None]:
         if bad.any():
             ok_pos = np.flatnonzero(ok)
             ok[ok_pos[np.unique(which[bad])]] = False
+    # positions with and without z in one geometry: GEOS fills the missing z with NaN, the
+    # exact path refuses; let it say so
+    with_z = np.flatnonzero(ok & shapely.has_z(shapes))
+    if len(with_z):
+        zs, which = shapely.get_coordinates(shapes[with_z], include_z=True, return_index=True)
+        nan_z = np.unique(which[np.isnan(zs[:, 2])])
+        ok[with_z[nan_z]] = False
     for k in np.flatnonzero(ok):
         out[idx[k]] = shapes[k]
     return out
