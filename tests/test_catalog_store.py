@@ -341,3 +341,37 @@ def test_sort_with_missing_values_pages_in_one_order(tmp_path: Path, direction: 
                 break
         assert seen == expected
     store.close()
+
+
+def test_a_catalog_from_before_the_json_table_is_migrated_on_open(tmp_path: Path) -> None:
+    """Catalogs of earlier versions kept the item JSON in ``items.content``."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE collections (id TEXT PRIMARY KEY, content TEXT NOT NULL);
+        CREATE TABLE items (rid INTEGER PRIMARY KEY, collection TEXT NOT NULL REFERENCES collections(id),
+            id TEXT NOT NULL, dt REAL NOT NULL, dt_start REAL NOT NULL, dt_end REAL NOT NULL,
+            cloud_cover REAL, minx REAL, maxx REAL, miny REAL, maxy REAL, geom BLOB,
+            content TEXT NOT NULL);
+        CREATE UNIQUE INDEX items_collection_id ON items (collection, id);
+        CREATE VIRTUAL TABLE items_rtree USING rtree (rid, minx, maxx, miny, maxy);
+    """)  # fmt: skip
+    coll = {"type": "Collection", "id": "c", "description": "x", "links": [], "license": "x",
+            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}}}  # fmt: skip
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "a", "collection": "c", "links": [],
+            "assets": {}, "geometry": {"type": "Point", "coordinates": [1, 2]}, "bbox": [1, 2, 1, 2],
+            "properties": {"datetime": "2024-01-01T00:00:00Z", "x:unknown": [1, {"y": None}]}}  # fmt: skip
+    old.execute("INSERT INTO collections VALUES ('c', ?)", (json.dumps(coll),))
+    old.execute("INSERT INTO items VALUES (1, 'c', 'a', 1704067200, 1704067200, 1704067200, NULL,"
+                " 1, 1, 2, 2, NULL, ?)", (json.dumps(item),))  # fmt: skip
+    old.execute("INSERT INTO items_rtree VALUES (1, 1, 1, 2, 2)")
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    assert store.get_item("c", "a") == item
+    assert [i["id"] for i in store.search(SearchQuery(limit=5, bbox=(0, 1, 3, 3))).items] == ["a"]
+    store.close()
+    assert "content" not in {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(items)")}
+    SQLiteStore(path).close()  # opening again is a no-op

@@ -270,6 +270,24 @@ class SQLiteTransaction:
             self._queryables.clear()
 
 
+def _migrate_inline_content(conn: sqlite3.Connection) -> None:
+    """Catalogs written before the item JSON moved to ``items_content`` kept it in
+    ``items.content``: move it over, in one transaction, the first time such a file is
+    opened."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+    if "content" not in columns:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT OR REPLACE INTO items_content (rid, content) SELECT rid, content FROM items")
+        conn.execute("ALTER TABLE items DROP COLUMN content")
+        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 class SQLiteStore(MaterializedSets):
     """The embedded :class:`~sathub.catalog.store.CatalogStore` on one SQLite file."""
 
@@ -299,6 +317,7 @@ class SQLiteStore(MaterializedSets):
             )
             # bumped by every write transaction, in any process (see _materialized)
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0)")
+            _migrate_inline_content(conn)
 
     # ------------------------------------------------------------ connections
     def _conn(self) -> sqlite3.Connection:
