@@ -16,11 +16,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
-from sathub.errors import NotFound
+from sathub.errors import NotFound, SathubError
 
 
 def now_iso() -> str:
@@ -85,6 +85,23 @@ class JobBook:
 
     def _run(self, job_id: str) -> None:
         raise NotImplementedError
+
+    def _failed(self, job_id: str, exc: Exception) -> None:
+        """Record a job's failure: a SathubError's message, or any other error as
+        ``unexpected: …`` (reported to the caller, not lost)."""
+        error = exc.message if isinstance(exc, SathubError) else f"unexpected: {exc}"
+        self._update(job_id, status="failed", error=error, finished=now_iso())
+
+    @classmethod
+    def for_app(cls, state: Any) -> Self:
+        """The one instance kept on an application's state (``settings`` and ``store``
+        attributes), created on first use."""
+        name = f"{cls.kind}_jobs"
+        jobs = getattr(state, name, None)
+        if jobs is None:
+            jobs = cls(state.settings, state.store)
+            setattr(state, name, jobs)
+        return jobs
 
     def get(self, job_id: str) -> dict[str, Any]:
         with self._lock:

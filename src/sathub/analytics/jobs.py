@@ -19,7 +19,7 @@ from typing import Any
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
-from sathub.errors import InvalidInput, NotFound, SathubError
+from sathub.errors import InvalidInput, NotFound
 from sathub.jobs import JobBook
 from sathub.jobs import clean_json as _clean
 from sathub.jobs import now_iso as _now
@@ -121,11 +121,8 @@ class AnalyticsJobs(JobBook):
         except Cancelled:
             self._update(job_id, status="cancelled", finished=_now())
             return
-        except SathubError as exc:
-            self._update(job_id, status="failed", error=exc.message, finished=_now())
-            return
-        except Exception as exc:  # noqa: BLE001 - reported to the caller, not lost
-            self._update(job_id, status="failed", error=f"unexpected: {exc}", finished=_now())
+        except Exception as exc:  # noqa: BLE001 - recorded on the job
+            self._failed(job_id, exc)
             return
         if cancel.is_set():
             self._update(job_id, status="cancelled", finished=_now())

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sathub.errors import SathubError
 from sathub.jobs import JobBook
 from sathub.jobs import now_iso as _now
 
@@ -54,11 +53,8 @@ class IngestJobs(JobBook):
                 progress=progress,
                 on_total=lambda n: self._update(job_id, total=n),
             )
-        except SathubError as exc:
-            self._update(job_id, status="failed", error=exc.message, finished=_now())
-            return
-        except Exception as exc:  # noqa: BLE001 - reported to the caller, not lost
-            self._update(job_id, status="failed", error=f"unexpected: {exc}", finished=_now())
+        except Exception as exc:  # noqa: BLE001 - recorded on the job
+            self._failed(job_id, exc)
             return
         self._update(
             job_id,

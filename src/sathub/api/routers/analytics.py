@@ -41,11 +41,7 @@ _REQUIRED = {"zonal": ("index",), "flood": ("before", "after"), "change": ("befo
 
 
 def _jobs(request: Request) -> AnalyticsJobs:
-    state = request.app.state
-    jobs = getattr(state, "analytics_jobs", None)
-    if jobs is None:
-        jobs = state.analytics_jobs = AnalyticsJobs(state.settings, state.store)
-    return jobs
+    return AnalyticsJobs.for_app(request.app.state)
 
 
 def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:

@@ -26,11 +26,7 @@ class IngestRequest(BaseModel):
 
 
 def _jobs(request: Request) -> IngestJobs:
-    state = request.app.state
-    jobs = getattr(state, "ingest_jobs", None)
-    if jobs is None:
-        jobs = state.ingest_jobs = IngestJobs(state.settings, state.store)
-    return jobs
+    return IngestJobs.for_app(request.app.state)
 
 
 @router.post("/ingest", status_code=202)
