@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,18 +39,24 @@ def _has_materialize(expr: Any) -> bool:
     return expr.get("op") in ("and", "or", "not") and any(_has_materialize(a) for a in expr["args"])
 
 
+class _KeptSet(NamedTuple):
+    generation: int  # of the catalog it was computed from
+    rids: str  # row ids, a JSON array (copied into each connection's temporary table)
+    as_sql: list[Any]  # arguments left out of the set (too many rows), evaluated as SQL
+    size: int
+
+
 class MaterializedSets:
     """Mixed into :class:`~sathub.catalog.sqlite.SQLiteStore` (needs ``_local``, ``_sets``,
     ``_sets_lock`` and ``queryables()``)."""
 
     _local: threading.local
-    _sets: OrderedDict[str, tuple[int, str, list[Any], int]]
+    _sets: OrderedDict[str, _KeptSet]
     _sets_lock: threading.Lock
 
     def queryables(self) -> dict[str, dict[str, str]]:
         raise NotImplementedError
 
-    # (see the module docstring)
     MAX_MATERIALIZED = 8
     MATERIALIZED_ROWS = 300_000
 
@@ -97,22 +103,19 @@ class MaterializedSets:
         kept: OrderedDict[str, int] = self._local.__dict__.setdefault("materialized", OrderedDict())
         with self._sets_lock:
             shared = self._sets.get(name)
-        if shared is None or shared[0] != generation:
+        if shared is None or shared.generation != generation:
             cols = columns_for(None, self.queryables())
-            rids: list[int] = []
-            for expr in args:
-                compiled = to_sql(expr, cols, internal=True)
-                sql = f"SELECT i.rid FROM {FROM} WHERE {compiled.sql}"
-                if expr is not args[0]:
-                    sql += f" LIMIT {self.MATERIALIZED_ROWS + 1}"
-                got = [r[0] for r in conn.execute(sql, compiled.params)]
-                if expr is not args[0] and len(got) > self.MATERIALIZED_ROWS:
-                    break  # too many: evaluated as SQL instead
-                rids += got
-            else:
-                args = args[:1]  # all in the set
+            main, *cheap = args
+            rids = self._row_ids(conn, main, cols)
+            as_sql = []
+            for expr in cheap:
+                got = self._row_ids(conn, expr, cols, limit=self.MATERIALIZED_ROWS + 1)
+                if len(got) > self.MATERIALIZED_ROWS:
+                    as_sql.append(expr)  # too many to keep: evaluated as SQL instead
+                else:
+                    rids += got
             rids = sorted(set(rids))
-            shared = (generation, orjson.dumps(rids).decode(), args[1:], len(rids))
+            shared = _KeptSet(generation, orjson.dumps(rids).decode(), as_sql, len(rids))
             with self._sets_lock:
                 self._sets[name] = shared
                 self._sets.move_to_end(name)
@@ -121,12 +124,21 @@ class MaterializedSets:
         if kept.get(name) != generation:
             conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
             conn.execute(f"CREATE TEMP TABLE {name} (rid INTEGER PRIMARY KEY)")
-            conn.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", (shared[1],))
+            conn.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", (shared.rids,))
             kept[name] = generation
         kept.move_to_end(name)
         while len(kept) > self.MAX_MATERIALIZED:
             old, _ = kept.popitem(last=False)
             conn.execute(f"DROP TABLE IF EXISTS temp.{old}")
         probe = {"op": "sathub:rid_in", "args": [name]}
-        return (probe if not shared[2] else {"op": "or", "args": [*shared[2], probe]}), shared[3]
+        return ({"op": "or", "args": [*shared.as_sql, probe]} if shared.as_sql else probe), shared.size
+
+    @staticmethod
+    def _row_ids(conn: sqlite3.Connection, expr: dict[str, Any], cols: Any,
+                 limit: int | None = None) -> list[int]:  # fmt: skip
+        compiled = to_sql(expr, cols, internal=True)
+        sql = f"SELECT i.rid FROM {FROM} WHERE {compiled.sql}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in conn.execute(sql, compiled.params)]
 

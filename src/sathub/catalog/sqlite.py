@@ -21,7 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from sathub.catalog import sqlfuncs
-from sathub.catalog.materialize import MaterializedSets
+from sathub.catalog.materialize import MaterializedSets, _KeptSet
 from sathub.catalog.query import build_search, fetch_page
 from sathub.catalog.store import Collection, Item, SearchQuery, SearchResult
 from sathub.catalog.validate import ItemRow, check_collection, item_row
@@ -303,8 +303,8 @@ class SQLiteStore(MaterializedSets):
         self._all_conns: list[sqlite3.Connection] = []
         self._queryable_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         self._version = 0
-        # materialised sets: name → (generation, row ids as JSON, parts left as SQL, size)
-        self._sets: OrderedDict[str, tuple[int, str, list[Any], int]] = OrderedDict()
+        # materialised sets by name (see catalog/materialize.py)
+        self._sets: OrderedDict[str, _KeptSet] = OrderedDict()
         self._sets_lock = threading.Lock()
         self._conn_threads: dict[int, sqlite3.Connection] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
