@@ -42,9 +42,7 @@ class _Lazy:
         self._name = name
 
     def __getattr__(self, attr: str) -> Any:
-        module = importlib.import_module(self._name)
-        self.__dict__.update(module.__dict__)  # later lookups skip __getattr__
-        return getattr(module, attr)
+        return getattr(importlib.import_module(self._name), attr)  # sys.modules after the first
 
 
 render: Any = _Lazy("sathub.tiles.render")
