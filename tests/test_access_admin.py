@@ -82,3 +82,28 @@ def test_admin_lifecycle(client: Any, world: World) -> None:
 def test_bad_agreements_are_4xx(client: Any, world: World, body: dict[str, Any]) -> None:
     r = client.post("/admin/agreements", json=body, headers=auth(world, "admin"))
     assert 400 <= r.status_code < 500, r.text
+
+
+def test_an_aoi_given_as_a_feature_is_stored_as_its_geometry(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Feature and one-feature FeatureCollection AOIs are accepted; what is stored (and what
+    every later request of the partner builds its filter from) is the bare polygon."""
+    import time as _time
+
+    from sathub.access.models import Actor
+    from sathub.access.policy import grants_filter
+    from sathub.access.service import AccessService
+    from sathub.config import Settings
+
+    settings = Settings(data=tmp_path / "data")
+    settings.layout.create()
+    service = AccessService.for_layout(settings.layout)
+    org = service.store.add_org("Uni", "university").id
+    poly = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    for aoi in ({"type": "Feature", "properties": {}, "geometry": poly},
+                {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": poly}]}):  # fmt: skip
+        a = service.store.add_agreement(org, title="t", collections=("c",), aoi=aoi)
+        assert service.store.agreement(a.id).aoi == poly
+        actor = Actor(role="partner", org_id=org, agreements=(service.store.agreement(a.id),),
+                      activations=(), restricted=frozenset({"c"}))  # fmt: skip
+        assert grants_filter(actor, _time.time()) is not None
+    service.close()

@@ -9,7 +9,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -19,6 +19,7 @@ from rich.table import Table
 from sathub.access.dates import iso, month_of, parse_when
 from sathub.access.models import ORG_KINDS, ROLES
 from sathub.access.service import AccessService
+from sathub.clitools import fail
 from sathub.config import Settings
 from sathub.errors import SathubError
 
@@ -36,9 +37,8 @@ def _service(data: Path) -> AccessService:
     return AccessService.for_layout(settings.layout)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(code)
+def _fail(message: str) -> NoReturn:
+    raise fail(message, 2)  # exit status 2: bad input
 
 
 def _who() -> str:
@@ -142,10 +142,6 @@ def agreements_add(
             asset_roles=tuple(_split(asset_roles) or ()) or None, licence=licence,
             purposes=tuple(_split(purposes) or ()),
         )  # fmt: skip
-        if fields["aoi"] is not None:
-            from sathub.access.geo import check_aoi
-
-            fields["aoi"] = check_aoi(fields["aoi"])
         return s.store.add_agreement(o.id, **fields)
 
     a = _run(go)
@@ -344,7 +340,6 @@ def usage(
         payload = reports.to_png(report)
     else:
         _fail("--format must be json, csv or png")
-        return
     if output is None:
         sys.stdout.buffer.write(payload)
     else:

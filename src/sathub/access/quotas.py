@@ -10,19 +10,6 @@ from sathub.access.store import AccessStore
 from sathub.errors import QuotaExceeded
 
 
-def used(store: AccessStore, agreement_id: int, month: str) -> tuple[int, int]:
-    """``(bytes, requests)`` served under an agreement in a month ``YYYY-MM``."""
-    row = store.conn().execute("SELECT bytes, requests FROM usage WHERE agreement_id = ? AND month = ?",
-                               (agreement_id, month)).fetchone()  # fmt: skip
-    return (int(row[0]), int(row[1])) if row else (0, 0)
-
-
-def remaining(store: AccessStore, agreement: Agreement, now: float) -> int | None:
-    if agreement.quota_bytes is None:
-        return None
-    return max(0, agreement.quota_bytes - used(store, agreement.id, month_of(now))[0])
-
-
 def charge(store: AccessStore, agreement: Agreement, nbytes: int, now: float | None = None) -> None:
     """Count ``nbytes`` against the agreement's month, or raise QuotaExceeded (nothing counted)."""
     now = time.time() if now is None else now

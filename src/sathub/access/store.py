@@ -3,6 +3,7 @@ and the audit log, in one SQLite file (WAL). Every write is one transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -184,8 +185,7 @@ class AccessStore:
 
     # -------------------------------------------------------------- agreements
     def add_agreement(self, org_id: int, **fields: Any) -> Agreement:
-        probe = Agreement(id=0, org_id=org_id, **fields)  # type errors surface here
-        _check_agreement(probe)
+        probe = _check_agreement(Agreement(id=0, org_id=org_id, **fields))  # type errors surface here
         content = orjson.dumps({k: v for k, v in probe.as_dict().items() if k not in ("id", "org_id")})
         with self.tx() as c:
             if not c.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
@@ -214,8 +214,7 @@ class AccessStore:
             for k in _AGREEMENT_TUPLES:
                 if d.get(k) is not None:
                     d[k] = tuple(d[k])
-            new = Agreement(**d)
-            _check_agreement(new)
+            new = _check_agreement(Agreement(**d))
             body = {k: v for k, v in new.as_dict().items() if k not in ("id", "org_id")}
             c.execute("UPDATE agreements SET content = ? WHERE id = ?",
                       (orjson.dumps(body).decode(), agreement_id))  # fmt: skip
@@ -288,7 +287,9 @@ class AccessStore:
             self._local = threading.local()
 
 
-def _check_agreement(a: Agreement) -> None:
+def _check_agreement(a: Agreement) -> Agreement:
+    """The agreement, validated, with its AOI as a bare (Multi)Polygon (a Feature or a
+    one-feature FeatureCollection is unwrapped); or InvalidInput naming the field."""
     if a.status not in AGREEMENT_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(AGREEMENT_STATUSES)}", field="status")
     if not a.title.strip():
@@ -305,4 +306,5 @@ def _check_agreement(a: Agreement) -> None:
     if a.aoi is not None:
         from sathub.access.geo import check_aoi
 
-        check_aoi(a.aoi)
+        return dataclasses.replace(a, aoi=check_aoi(a.aoi))
+    return a
