@@ -130,9 +130,8 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
     start of a :data:`MATERIALIZE_BUCKET_S` bucket (so the set's definition, and its cache key,
     stay the same for the whole bucket); rows whose embargo ends within the bucket form a
     second set (``sathub:when_rows``, usually empty), tested against the grants live. Grants
-    that enter or leave force change the set's definition, hence its key, at once. A store
-    that does not know ``sathub:materialize`` evaluates the OR of its arguments: the result is
-    the same. ``materialize=False`` gives the plain expression (tests compare the two).
+    that enter or leave force change the set's definition, hence its key, at once. As plain CQL2
+    ``sathub:materialize`` means the OR of its arguments (what ``materialize=False`` gives). ``materialize=False`` gives the plain expression (tests compare the two).
     """
     if actor.unrestricted or not actor.restricted:
         return None

@@ -7,6 +7,8 @@ from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 
+from sathub.ingest.hrefs import is_local
+
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 
@@ -48,7 +50,7 @@ def collection_links(coll: dict[str, Any], base: str) -> dict[str, Any]:
 
 
 def _is_local(href: Any) -> bool:
-    return isinstance(href, str) and "://" not in href and not href.startswith("/")
+    return isinstance(href, str) and is_local(href)
 
 
 def _is_cog(asset: dict[str, Any]) -> bool:

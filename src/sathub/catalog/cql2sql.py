@@ -191,11 +191,6 @@ class _Translator:
             if not re.fullmatch(r"m_[0-9a-f]{20}", name):
                 raise InvalidFilter(f"bad materialised set name {name!r}", field="filter")
             return f"(i.rid IN temp.{name})"
-        if op == "sathub:when_rows" and self.internal:  # no store-side set: both tests
-            return self.node({"op": "and", "args": args})
-        if op == "sathub:materialize" and self.internal:
-            # no store-side set: evaluate the expressions themselves
-            return self.node(args[0] if len(args) == 1 else {"op": "or", "args": args})
         if op in COMPARISON:
             left, right = self.comparable(args[0], args[1])
             return f"({left} {COMPARISON[op]} {right})"
@@ -404,8 +399,8 @@ def _is_property(n: Any) -> bool:
 
 def to_sql(expr: dict[str, Any], columns: Columns, *, internal: bool = False) -> Compiled:
     """Translate validated CQL2-JSON into SQL with ``?`` parameters. ``internal`` admits
-    sathub's own operators (``sathub:rid_in``, ``sathub:materialize``), which only the
-    access-control filter uses."""
+    ``sathub:rid_in`` (a probe of a kept row-id set, see ``materialize.py``), which only the
+    store's resolved access-control filter holds."""
     t = _Translator(columns, internal)
     sql = t.node(expr)
     return Compiled(sql=f"coalesce({sql}, 0)", params=t.params)

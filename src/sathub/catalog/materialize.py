@@ -11,7 +11,8 @@ usual case) makes the node false and ``then`` is never translated. At most
 ``MAX_MATERIALIZED`` sets are kept. The check, the copy and the search run in one read
 transaction, so the sets and the rows searched are one snapshot.
 
-A store without these operators evaluates them as plain CQL2 (``cql2sql``): same result.
+Another backend (pgstac) must resolve these operators too; as plain CQL2, ``materialize``
+means the OR of its arguments and ``when_rows`` the AND of its two (same result).
 """
 
 from __future__ import annotations

@@ -300,7 +300,6 @@ class SQLiteStore(MaterializedSets):
         self.mmap_mb = mmap_mb
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._all_conns: list[sqlite3.Connection] = []
         self._queryable_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         self._version = 0
         # materialised sets by name (see catalog/materialize.py)
@@ -343,14 +342,17 @@ class SQLiteStore(MaterializedSets):
                 for ident, old in list(self._conn_threads.items()):
                     if ident not in alive or ident == me:
                         del self._conn_threads[ident]
-                        self._all_conns.remove(old)
                         try:
                             old.close()
                         except sqlite3.ProgrammingError:
                             pass
                 self._conn_threads[threading.get_ident()] = conn
-                self._all_conns.append(conn)
         return conn
+
+    @property
+    def _all_conns(self) -> list[sqlite3.Connection]:
+        """The open connections, one per live thread that used the store."""
+        return list(self._conn_threads.values())
 
     def close(self) -> None:
         for conn in self._all_conns:
@@ -358,7 +360,6 @@ class SQLiteStore(MaterializedSets):
                 conn.close()
             except sqlite3.ProgrammingError:
                 pass
-        self._all_conns.clear()
         self._conn_threads.clear()
         self._local = threading.local()
 
