@@ -46,6 +46,9 @@ def write_json(path: Path, doc: Any) -> None:
     tmp.replace(path)
 
 
+_FOR_APP_LOCK = threading.Lock()
+
+
 class JobBook:
     """The jobs of one kind: records in memory and on disk, a one-thread queue."""
 
@@ -83,6 +86,12 @@ class JobBook:
             self._jobs[job_id].update(fields)
             self._save(self._jobs[job_id])
 
+    def _progress(self, job_id: str, **fields: Any) -> None:
+        """Progress in memory only: after a restart a running job reads back as failed
+        anyway, and the next state change saves the record with its latest progress."""
+        with self._lock:
+            self._jobs[job_id].update(fields)
+
     def _run(self, job_id: str) -> None:
         raise NotImplementedError
 
@@ -97,10 +106,11 @@ class JobBook:
         """The one instance kept on an application's state (``settings`` and ``store``
         attributes), created on first use."""
         name = f"{cls.kind}_jobs"
-        jobs = getattr(state, name, None)
-        if jobs is None:
-            jobs = cls(state.settings, state.store)
-            setattr(state, name, jobs)
+        with _FOR_APP_LOCK:  # two first requests at once must not make two books
+            jobs = getattr(state, name, None)
+            if jobs is None:
+                jobs = cls(state.settings, state.store)
+                setattr(state, name, jobs)
         return jobs
 
     def get(self, job_id: str) -> dict[str, Any]:

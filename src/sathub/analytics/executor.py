@@ -43,13 +43,6 @@ class Executor:
         self.client: Any = None
         self._cluster: Any = None
 
-    @property
-    def description(self) -> str:
-        if self.scheduler:
-            return f"Dask cluster at {self.scheduler}"
-        kind = "processes" if self.processes else "threads"
-        return f"embedded Dask LocalCluster ({self.n_workers} workers, {kind})"
-
     def __enter__(self) -> Self:
         from distributed import Client, LocalCluster
 

@@ -34,7 +34,7 @@ from rasterio.features import shapes
 from shapely.geometry import shape as to_shape
 from shapely.geometry.base import BaseGeometry
 
-from sathub.analytics import otsu
+from sathub.analytics import indices, otsu
 from sathub.analytics.bands import Grid
 from sathub.analytics.errors import AnalyticsError, MissingBand, NoData
 from sathub.analytics.scene import aoi_grid, index_refs, load_scene, masked_index, native_grid
@@ -81,8 +81,7 @@ def water_of_scene(
         if index != "mndwi":
             raise
         index = "ndwi"  # no SWIR1: McFeeters' NDWI
-    spec_bands = {"mndwi": ("green", "swir16"), "ndwi": ("green", "nir")}[index]
-    scene = load_scene(item, assets_root, spec_bands, grid)
+    scene = load_scene(item, assets_root, indices.index_spec(index).bands, grid)
     value = masked_index(scene, index)
     valid = ~np.isnan(value)
     thr = otsu.water_threshold(value[valid])

@@ -113,7 +113,7 @@ class AnalyticsJobs(JobBook):
         self._update(job_id, status="running", started=_now())
 
         def progress(done: int, total: int) -> None:
-            self._update(job_id, progress={"done": done, "total": total})
+            self._progress(job_id, progress={"done": done, "total": total})
 
         try:
             result = run_job(job["kind"], job["parameters"], self.settings, self.store,

@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from rasterio.enums import Resampling
-from shapely.geometry import box, shape
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from sathub.analytics import indices, masks
@@ -171,7 +171,3 @@ def masked_index(scene: SceneData, index: str) -> np.ndarray:
     value = np.asarray(indices.compute(spec.name, scene.bands), dtype=np.float32)
     value[scene.invalid] = np.nan
     return value
-
-
-def geometry_of(feature: dict[str, Any]) -> BaseGeometry:
-    return shape(feature.get("geometry", feature))

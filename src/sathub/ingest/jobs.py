@@ -40,7 +40,7 @@ class IngestJobs(JobBook):
 
         def progress(_: Any) -> None:
             count["n"] += 1
-            self._update(job_id, progress=count["n"])
+            self._progress(job_id, progress=count["n"])
 
         try:
             report = ingest_paths(

@@ -102,9 +102,5 @@ def job_result(
         rows = result.get("intervals") or result.get("rows")
         if rows is None:
             raise InvalidInput("CSV is available for zonal jobs only", field="format")
-        for r in rows:
-            for k, v in r.items():
-                if v is None and k not in ("reason",):
-                    r[k] = float("nan")
-        return Response(write_rows(rows, None, "csv") or "", media_type="text/csv")
+        return Response(write_rows(rows, None, "csv"), media_type="text/csv")
     return result
