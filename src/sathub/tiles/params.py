@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -44,6 +45,7 @@ def image_format(ext: str | None, default: str = "png") -> tuple[str, str]:
     return FORMATS[ext]
 
 
+@functools.lru_cache(maxsize=32)  # parsed once; raised errors are not cached
 def tile_matrix_set(tms_id: str) -> morecantile.TileMatrixSet:
     try:
         return morecantile.tms.get(tms_id)

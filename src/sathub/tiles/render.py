@@ -133,9 +133,7 @@ def read_tile(
 ) -> ImageData | None:
     """The tile's pixels, or None when it does not touch the raster."""
     check_size("tilesize", tilesize, 1024)
-    if not src.tile_exists(x, y, z):
-        return None
-    try:
+    try:  # rio-tiler checks the tile touches the raster (TileOutsideBounds)
         img = _guard(lambda: src.tile(x, y, z, tilesize=tilesize, **params.read_kwargs()))
     except TileOutsideBounds:
         return None

@@ -6,9 +6,8 @@ through the caller's access filter (an invisible item is a 404), checks a signed
 one is presented, calls the audit hook ``request.app.state.audit(request, event, **fields)``
 when the application sets one, and returns the asset's file in the archive.
 
-Downloads also call ``request.app.state.charge_download(request, item, asset_key, nbytes)``
-when set, before sending ``nbytes`` (the range length; not called for HEAD or 304): the
-access layer's quota and role check.
+Downloads call :func:`sathub.api.access.charge_download` before sending ``nbytes`` (the
+range length; not for HEAD or 304): the access layer's asset-role and quota check.
 """
 
 from __future__ import annotations
@@ -147,17 +146,13 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
     nbytes = end - start + 1 if info.size else 0
     headers["Content-Length"] = str(nbytes)
-    charge = getattr(request.app.state, "charge_download", None)
-    if charge is not None and request.method != "HEAD":
-        await run_in_threadpool(charge, request, res.item, asset_key, nbytes)
-    if request.method != "HEAD":  # access control: asset roles, quota (429), audit
-        nbytes = end - start + 1 if info.size else 0
-        if "signature" in request.query_params:
-            audit_event(request, "signed-link", f"{collection_id}/{item_id}/{asset_key}", nbytes)
-        else:
-            await run_in_threadpool(charge_download, request, res.item, asset_key, nbytes)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=info.media_type)
+    # access control before any byte: asset roles, quota (429), audit
+    if "signature" in request.query_params:
+        audit_event(request, "signed-link", f"{collection_id}/{item_id}/{asset_key}", nbytes)
+    else:
+        await run_in_threadpool(charge_download, request, res.item, asset_key, nbytes)
     body: Iterator[bytes] = (
         object_store(request).open_range(info.key, start, end) if info.size else iter(())
     )
