@@ -29,34 +29,9 @@ from rio_tiler.mosaic import mosaic_reader
 from sathub.tiles.params import MAX_ITEMS_PER_TILE, MIN_ZOOM, RenderParams
 from sathub.tiles.render import _finish, open_reader, prepare, prepare_for
 
-__all__ = ["MAX_ITEMS_PER_TILE", "MIN_ZOOM", "SearchRegistry", "mosaic_tile"]
-MAX_SEARCHES = 1000
+from sathub.tiles.searches import MAX_SEARCHES, SearchRegistry
 
-
-class SearchRegistry:
-    """Registered searches (id → normalised search body), bounded LRU in memory.
-
-    The id is a hash of the body, so registering the same search twice gives the same id and
-    every API worker computes the same id.
-    """
-
-    def __init__(self, max_entries: int = MAX_SEARCHES) -> None:
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-
-    def put(self, search_id: str, body: dict[str, Any]) -> None:
-        with self._lock:
-            self._data[search_id] = body
-            self._data.move_to_end(search_id)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-
-    def get(self, search_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self._data.get(search_id)
-
-
+__all__ = ["MAX_ITEMS_PER_TILE", "MAX_SEARCHES", "MIN_ZOOM", "SearchRegistry", "mosaic_tile"]
 COARSE_FACTOR = 4.0  # use the cached coarse path when a tile pixel spans ≥ 4 overview pixels
 COARSE_CACHE_ENTRIES = 512
 

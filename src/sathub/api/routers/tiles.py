@@ -23,6 +23,7 @@ from sathub.api.routers.assets import ResolvedAsset, asset_of_item, resolve_asse
 from sathub.catalog.params import build_query
 from sathub.errors import InvalidInput, NotFound
 from sathub.tiles import ogc
+from sathub.tiles.searches import SearchRegistry
 from sathub.tiles.params import (
     MAX_ITEMS_PER_TILE,
     MIN_ZOOM,
@@ -275,11 +276,11 @@ def tile_matrix_sets(request: Request) -> Response:
 
 
 # --------------------------------------------------------------------- mosaics
-def _registry(request: Request) -> Any:
+def _registry(request: Request) -> SearchRegistry:
     state = request.app.state
     reg = getattr(state, "mosaic_searches", None)
     if reg is None:
-        reg = state.mosaic_searches = mosaic_mod.SearchRegistry()
+        reg = state.mosaic_searches = SearchRegistry()
     return reg
 
 
