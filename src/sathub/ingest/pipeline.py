@@ -136,9 +136,9 @@ def ingest_paths(
             pool.shutdown(cancel_futures=True)
 
 
-def _prepare_shared(
+def _prepare_and_commit(
     todo: list[tuple[Path, Scene]],
-    pool: ProcessPoolExecutor,
+    pool: ProcessPoolExecutor | None,
     workers: int,
     collection_id: str,
     staging_root: Path,
@@ -146,9 +146,10 @@ def _prepare_shared(
     finish: Callable[[Path, Prepared], None],
     done: Callable[[SceneOutcome], None],
 ) -> None:
-    """Prepare scenes in the pool's ``workers`` processes and in this one, taking the next scene whenever
-    a worker is free; commit each (``finish``) here, in input order, as soon as it and every
-    scene before it are ready."""
+    """Prepare scenes in this process and in the pool's ``workers`` processes (if any), each
+    taking the next scene when free; commit each (``finish``) here, in input order, as soon as
+    it and every scene before it are ready. A failed scene is reported (``done``) in its
+    place and its staging directory removed."""
     cond = threading.Condition()
     queue = deque(enumerate(todo))
     ready: dict[int, tuple[Path, Path, Prepared | BaseException]] = {}
@@ -168,6 +169,7 @@ def _prepare_shared(
             return
         i, (root, scene) = job
         sdir = staging.new_dir(staging_root)
+        assert pool is not None
         try:
             fut = pool.submit(prepare_scene, scene, collection_id, sdir, compression)
         except Exception as exc:  # noqa: BLE001 - pool shut down or broken
@@ -183,7 +185,7 @@ def _prepare_shared(
 
         fut.add_done_callback(landed)
 
-    for _ in range(workers):
+    for _ in range(workers if pool is not None else 0):
         feed()
     next_commit = 0
     while next_commit < len(todo):
@@ -265,19 +267,8 @@ def _run(
             committed.append(prep.item)
         done(SceneOutcome(str(root), status, prep.scene_id))
 
-    if pool is None or len(todo) <= 1:
-        for root, scene in todo:
-            sdir = staging.new_dir(layout.staging)
-            try:
-                prep = prepare_scene(scene, collection_id, sdir, compression)
-            except Exception as exc:  # noqa: BLE001
-                staging.remove(sdir)
-                done(_fail(root, exc))
-                continue
-            finish(root, prep)
-    else:
-        _prepare_shared(todo, pool, pool_size, collection_id, layout.staging, compression, finish,
-                        done)  # fmt: skip
+    _prepare_and_commit(todo, pool if len(todo) > 1 else None, pool_size, collection_id,
+                        layout.staging, compression, finish, done)  # fmt: skip
     try:
         widen_extent(store, collection_id, committed)
     except SathubError as exc:
