@@ -18,13 +18,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from sathub.access import quotas
 from sathub.access.models import Actor, Agreement
-from sathub.access.policy import decide, grants_filter, visible_collections
+from sathub.access.policy import decide, visible_collections
 from sathub.access.service import AccessService
+from sathub.api.middleware import send_json
 from sathub.errors import Forbidden, NotFound, QuotaExceeded, Unauthorized
 
 SEARCH_PATHS = ("/search", "/aggregate")
@@ -54,15 +55,14 @@ class AccessMiddleware:
                 auth = value.decode("latin-1")
                 break
         now = time.time()
-        try:
-            actor = service.actor(auth, now)
+        try:  # database reads: off the event loop
+            actor = await run_in_threadpool(service.actor, auth, now)
         except Unauthorized as exc:
-            await _send_json(send, 401, exc.to_dict(), {"www-authenticate": "Bearer"})
+            await send_json(send, 401, exc.to_dict(), exc.headers)
             return
         state = scope.setdefault("state", {})
         state["actor"] = actor
-        state["access_now"] = now
-        state["access_filter"] = grants_filter(actor, now)
+        state["access_now"] = now  # the grants filter is built on first use (access_filter)
         path = scope.get("path", "")
         if actor.role != "partner" or not _is_search(path):
             await self.app(scope, receive, send)
@@ -78,17 +78,11 @@ class AccessMiddleware:
             await self.app(scope, receive, capture)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")[:2000]
-            service.audit.append(actor.name, "search", path + (f"?{query}" if query else ""),
-                                 outcome=str(status["code"]),
-                                 detail={"method": scope.get("method"), "org": actor.org_name})  # fmt: skip
-
-
-async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-    raw = orjson.dumps(body)
-    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    hdrs += [(k.encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": hdrs})
-    await send({"type": "http.response.body", "body": raw})
+            await run_in_threadpool(
+                service.audit.append, actor.name, "search", path + (f"?{query}" if query else ""),
+                outcome=str(status["code"]),
+                detail={"method": scope.get("method"), "org": actor.org_name},
+            )  # fmt: skip
 
 
 # ------------------------------------------------------------------------ helpers

@@ -50,14 +50,18 @@ class BodyLimitMiddleware:
             await self._reject(send)
 
     async def _reject(self, send: Any) -> None:
-        body = orjson.dumps(
-            {"code": "PayloadTooLarge", "description": f"request body is larger than {self.max_bytes} bytes",
-             "field": "body"}
-        )  # fmt: skip
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, {"code": "PayloadTooLarge", "field": "body",
+                                    "description": f"request body is larger than {self.max_bytes} bytes"})  # fmt: skip
+
+
+async def send_json(send: Any, status: int, body: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    """A JSON response from an ASGI middleware (before any route runs)."""
+    raw = orjson.dumps(body)
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    hdrs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": raw})
 
 
 class _TooLarge(Exception):
