@@ -83,6 +83,18 @@ def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers
         store.close()
 
 
+def _job(kind: str, params: dict[str, Any], settings: Settings, label: str,
+         scheduler: str | None, workers: int) -> Any:  # fmt: skip
+    """Run an analytics job (the API's ``run_job``) here, with a progress bar; errors → exit 1."""
+    from sathub.analytics.jobs import run_job
+
+    try:
+        return _run(settings, lambda store, ex, progress: run_job(
+            kind, params, settings, store, executor=ex, progress=progress), label, scheduler, workers)  # fmt: skip
+    except SathubError as exc:
+        raise _fail(exc.message) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``analytics`` sub-app to the main ``sathub`` app."""
     sub = typer.Typer(
@@ -116,39 +128,16 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 2,
     ) -> None:
         """Zonal statistics of an index: a row per polygon per scene (or per interval)."""
-        from sathub.analytics.select import load_zones, parse_day
         from sathub.analytics.zonal_job import chart as draw
-        from sathub.analytics.zonal_job import run_zonal, write_rows
+        from sathub.analytics.zonal_job import write_rows
 
         if fmt not in ("csv", "json", "parquet"):
             raise _fail("--format must be csv, json or parquet", 2)
         if fmt == "parquet" and output is None:
             raise _fail("--format parquet needs --output FILE", 2)
-        settings = _settings(data)
-        try:
-            zones = load_zones(aoi)
-            s = parse_day(start, field="from") if start else None
-            e = parse_day(end, end=True, field="to") if end else None
-            res = _run(
-                settings,
-                lambda store, ex, progress: run_zonal(
-                    settings,
-                    store,
-                    ex,
-                    collection=collection,
-                    zones=zones,
-                    index=index,
-                    start=s,
-                    end=e,
-                    interval=interval,
-                    progress=progress,
-                ),
-                f"{index} over {collection}",
-                scheduler,
-                workers,
-            )
-        except SathubError as exc:
-            raise _fail(exc.message) from None
+        res = _job("zonal", {"collection": collection, "aoi": aoi, "index": index, "from": start,
+                             "to": end, "interval": interval},
+                   _settings(data), f"{index} over {collection}", scheduler, workers)  # fmt: skip
         rows = res["intervals"] if interval else res["rows"]
         for sk in res["skipped"]:
             console.print(f"skipped {sk['item_id']}: {sk['reason']}", highlight=False)
@@ -175,34 +164,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Flood extent (water after the event minus permanent water), km² per AOI polygon,
         written as a derived item (COG classes + GeoJSON polygons)."""
-        from sathub.analytics.flood_job import run_flood
-        from sathub.analytics.select import load_zones, parse_range
-
         if index not in ("mndwi", "ndwi"):
             raise _fail("--index must be mndwi or ndwi", 2)
-        settings = _settings(data)
-        try:
-            zones = load_zones(aoi)
-            b, a = parse_range(before, "before"), parse_range(after, "after")
-            res = _run(
-                settings,
-                lambda store, ex, progress: run_flood(
-                    settings,
-                    store,
-                    collection=collection,
-                    zones=zones,
-                    before=b,
-                    after=a,
-                    index=index,
-                    output_collection=output_collection,
-                    executor=ex,
-                ),
-                "flood",
-                scheduler,
-                workers,
-            )
-        except SathubError as exc:
-            raise _fail(exc.message) from None
+        res = _job("flood", {"collection": collection, "aoi": aoi, "before": before, "after": after,
+                             "index": index, "output_collection": output_collection},
+                   _settings(data), "flood", scheduler, workers)  # fmt: skip
         if fmt == "json":
             _emit(res)
             return
@@ -229,34 +195,10 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 2,
     ) -> None:
         """Change between two periods: difference of median index composites (JSON)."""
-        from sathub.analytics.change import run_change
-        from sathub.analytics.select import load_zones, parse_range
-
-        settings = _settings(data)
-        try:
-            zones = load_zones(aoi)
-            b, a = parse_range(before, "before"), parse_range(after, "after")
-            res = _run(
-                settings,
-                lambda store, ex, progress: run_change(
-                    settings,
-                    store,
-                    ex,
-                    collection=collection,
-                    zones=zones,
-                    before=b,
-                    after=a,
-                    index=index,
-                    threshold=threshold,
-                    output_collection=output_collection,
-                    progress=progress,
-                ),
-                f"change of {index}",
-                scheduler,
-                workers,
-            )
-        except SathubError as exc:
-            raise _fail(exc.message) from None
+        res = _job("change", {"collection": collection, "aoi": aoi, "before": before, "after": after,
+                              "index": index, "threshold": threshold,
+                              "output_collection": output_collection},
+                   _settings(data), f"change of {index}", scheduler, workers)  # fmt: skip
         _emit(res)
 
     @sub.command("composite")
@@ -275,31 +217,10 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 2,
     ) -> None:
         """Cloud-free median composite over a period, as a derived item (JSON)."""
-        from sathub.analytics.composite import run_composite
-        from sathub.analytics.select import load_zones, parse_range, union
-
-        settings = _settings(data)
-        what = tuple(b.strip() for b in bands.split(",") if b.strip())
-        try:
-            zones = load_zones(aoi)
-            p = parse_range(period, "period")
-            res = _run(
-                settings,
-                lambda store, ex, progress: run_composite(
-                    settings,
-                    store,
-                    ex,
-                    collection=collection,
-                    aoi_wgs84=union(zones),
-                    period=p,
-                    what=what,
-                    output_collection=output_collection,
-                    progress=progress,
-                ),
-                "composite",
-                scheduler,
-                workers,
-            )
-        except SathubError as exc:
-            raise _fail(exc.message) from None
+        what = [b.strip() for b in bands.split(",") if b.strip()]
+        if not what:
+            raise _fail("--bands names at least one band or index", 2)
+        res = _job("composite", {"collection": collection, "aoi": aoi, "period": period, "bands": what,
+                                 "output_collection": output_collection},
+                   _settings(data), "composite", scheduler, workers)  # fmt: skip
         _emit(res)

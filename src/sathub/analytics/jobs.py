@@ -34,51 +34,63 @@ def run_job(
     settings: Settings,
     store: CatalogStore,
     *,
+    executor: Any = None,
     scheduler: str | None = None,
     progress: Any = None,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Run one job synchronously (used by the job thread, usable from scripts)."""
+    """Run one job synchronously: the API's job thread and the CLI both come here. Inputs are
+    parsed before any Dask cluster starts; ``executor`` (else a new one on ``scheduler``)
+    runs it. ``params`` are the API's job parameters (``aoi`` may also be a file path)."""
     from sathub.analytics.executor import Executor
     from sathub.analytics.select import load_zones, parse_day, parse_range, union
 
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
     zones = load_zones(params["aoi"])
-    collection = params["collection"]
-    with Executor(scheduler) as ex:
+    common: dict[str, Any] = {"collection": params["collection"]}
+    if params.get("output_collection"):
+        common["output_collection"] = params["output_collection"]
+    if kind in ("flood", "change"):
+        before, after = parse_range(params["before"], "before"), parse_range(params["after"], "after")
+    if kind == "zonal":
+        s, e = params.get("from"), params.get("to")
+        start = parse_day(s, field="from") if s else None
+        end = parse_day(e, end=True, field="to") if e else None
+    if kind == "composite":
+        period = parse_range(params["period"], "period")
+
+    def work(ex: Any) -> dict[str, Any]:
         if kind == "flood":
             from sathub.analytics.flood_job import run_flood
 
-            return run_flood(settings, store, collection=collection, zones=zones,
-                             before=parse_range(params["before"], "before"),
-                             after=parse_range(params["after"], "after"),
-                             index=params.get("index") or "mndwi", executor=ex)  # fmt: skip
+            return run_flood(settings, store, zones=zones, before=before, after=after,
+                             index=params.get("index") or "mndwi", executor=ex, **common)  # fmt: skip
         if kind == "zonal":
             from sathub.analytics.zonal_job import run_zonal
 
-            s, e = params.get("from"), params.get("to")
-            return run_zonal(settings, store, ex, collection=collection, zones=zones,
-                             index=params["index"],
-                             start=parse_day(s, field="from") if s else None,
-                             end=parse_day(e, end=True, field="to") if e else None,
-                             interval=params.get("interval"), progress=progress, cancel=cancel)  # fmt: skip
+            common.pop("output_collection", None)  # zonal statistics publish nothing
+            return run_zonal(settings, store, ex, zones=zones, index=params["index"], start=start,
+                             end=end, interval=params.get("interval"), progress=progress,
+                             cancel=cancel, **common)  # fmt: skip
         if kind == "change":
-            from sathub.analytics.change import run_change
+            from sathub.analytics.change import DEFAULT_THRESHOLD, run_change
 
-            return run_change(settings, store, ex, collection=collection, zones=zones,
-                              before=parse_range(params["before"], "before"),
-                              after=parse_range(params["after"], "after"),
+            threshold = params.get("threshold")
+            return run_change(settings, store, ex, zones=zones, before=before, after=after,
                               index=params.get("index") or "ndvi",
-                              threshold=float(params.get("threshold") or 0.2),
-                              progress=progress, cancel=cancel)  # fmt: skip
-        if kind == "composite":
-            from sathub.analytics.composite import run_composite
+                              threshold=DEFAULT_THRESHOLD if threshold is None else float(threshold),
+                              progress=progress, cancel=cancel, **common)  # fmt: skip
+        from sathub.analytics.composite import run_composite
 
-            what = params.get("bands") or ["red", "green", "blue", "nir"]
-            return run_composite(settings, store, ex, collection=collection,
-                                 aoi_wgs84=union(zones),
-                                 period=parse_range(params["period"], "period"),
-                                 what=tuple(what), progress=progress, cancel=cancel)  # fmt: skip
-    raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
+        what = params.get("bands") or ["red", "green", "blue", "nir"]
+        return run_composite(settings, store, ex, aoi_wgs84=union(zones), period=period,
+                             what=tuple(what), progress=progress, cancel=cancel, **common)  # fmt: skip
+
+    if executor is not None:
+        return work(executor)
+    with Executor(scheduler) as ex:
+        return work(ex)
 
 
 class AnalyticsJobs(JobBook):
