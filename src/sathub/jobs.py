@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
@@ -44,9 +44,6 @@ def write_json(path: Path, doc: Any) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(clean_json(doc), default=str))
     tmp.replace(path)
-
-
-_FOR_APP_LOCK = threading.Lock()
 
 
 class JobBook:
@@ -100,18 +97,6 @@ class JobBook:
         ``unexpected: …`` (reported to the caller, not lost)."""
         error = exc.message if isinstance(exc, SathubError) else f"unexpected: {exc}"
         self._update(job_id, status="failed", error=error, finished=now_iso())
-
-    @classmethod
-    def for_app(cls, state: Any) -> Self:
-        """The one instance kept on an application's state (``settings`` and ``store``
-        attributes), created on first use."""
-        name = f"{cls.kind}_jobs"
-        with _FOR_APP_LOCK:  # two first requests at once must not make two books
-            jobs = getattr(state, name, None)
-            if jobs is None:
-                jobs = cls(state.settings, state.store)
-                setattr(state, name, jobs)
-        return jobs
 
     def get(self, job_id: str) -> dict[str, Any]:
         with self._lock:

@@ -19,9 +19,9 @@ from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sathub.access.policy import grants_filter
 from sathub.api import links
-from sathub.api.access import require_collection_visible, visible_collection_ids
+from sathub.api.access import (access_filter, installation, require_collection_visible,
+                               visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
 from sathub.catalog.params import apply_fields, build_query
@@ -34,20 +34,8 @@ GEOJSON = "application/geo+json"
 
 
 def _state(request: Request) -> tuple[Any, Settings]:
-    return request.app.state.store, request.app.state.settings
-
-
-def access_filter(request: Request) -> dict[str, Any] | None:
-    """The caller's grants as a CQL2-JSON filter (None: unrestricted).
-
-    Built from ``request.state.actor`` (set by the access middleware) on first use and kept
-    for the request; the store applies it inside the query, so paging and counts stay right.
-    """
-    state = request.state
-    if not hasattr(state, "access_filter"):
-        actor = getattr(state, "actor", None)
-        state.access_filter = None if actor is None else grants_filter(actor, state.access_now)
-    return state.access_filter  # type: ignore[no-any-return]
+    inst = installation(request)
+    return inst.catalog, inst.settings
 
 
 def _search_params_from_get(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """HTTP analytics: ``POST /analytics/jobs`` starts a job, ``GET /analytics/jobs/{id}`` reports
 it, ``DELETE /analytics/jobs/{id}`` cancels it, ``GET /analytics/jobs/{id}/result`` returns
 the result (JSON, or CSV rows of a zonal job with ``?format=csv``). A thin shell over
-:mod:`sathub.analytics.jobs`. Jobs write derived items into the catalog, so until the
-access-control issue lands they need the operator key, like ingest."""
+:mod:`sathub.analytics.jobs`. Analysts, operators and admins run them (``analytics:run``);
+their derived items inherit the restrictions of their inputs."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from sathub.analytics.jobs import AnalyticsJobs
+from sathub.api.access import installation
+from sathub.api.gate import actor_of, requires
 from sathub.errors import InvalidInput
-from sathub.ingest.permissions import require_operator
 
-router = APIRouter(tags=["Analytics"])
+router = APIRouter(tags=["Analytics"], dependencies=[requires("analytics:run")])
 
 
 class JobRequest(BaseModel):
@@ -41,7 +42,7 @@ _REQUIRED = {"zonal": ("index",), "flood": ("before", "after"), "change": ("befo
 
 
 def _jobs(request: Request) -> AnalyticsJobs:
-    return AnalyticsJobs.for_app(request.app.state)
+    return installation(request).analytics_jobs
 
 
 def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:
@@ -64,27 +65,24 @@ def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:
 @router.post("/analytics/jobs", status_code=202)
 def start_job(body: JobRequest, request: Request) -> dict[str, Any]:
     """Start an analytics job; poll the `monitor` link."""
-    decision = require_operator(request)
     params = body.model_dump(by_alias=True, exclude_none=True)
     kind = params.pop("kind")
     for name in _REQUIRED[kind]:
         if not params.get(name):
             raise InvalidInput(f"a {kind} job needs {name!r}", field=name)
-    job = _jobs(request).submit(kind, params, actor=decision.actor)
+    job = _jobs(request).submit(kind, params, actor=actor_of(request).name)
     return _links(request, job)
 
 
 @router.get("/analytics/jobs/{job_id}", name="analytics_job")
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     """Status, progress and result links of a job."""
-    require_operator(request)
     return _links(request, _jobs(request).get(job_id))
 
 
 @router.delete("/analytics/jobs/{job_id}")
 def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
     """Cancel a queued or running job (a finished job is returned unchanged)."""
-    require_operator(request)
     return _links(request, _jobs(request).cancel(job_id))
 
 
@@ -93,7 +91,6 @@ def job_result(
     job_id: str, request: Request, format: Literal["json", "csv"] = Query(default="json")
 ) -> Any:
     """The result document (JSON), or the rows of a zonal job as CSV."""
-    require_operator(request)
     jobs = _jobs(request)
     result = jobs.result(job_id)
     if format == "csv":

@@ -1,6 +1,6 @@
-"""HTTP ingest: ``POST /ingest`` starts a job (operator only), ``GET /ingest/jobs/{id}``
-reports it. A thin shell over :mod:`sathub.ingest.jobs`; the permission check is
-:func:`sathub.ingest.permissions.require_operator`, nowhere else."""
+"""HTTP ingest: ``POST /ingest`` starts a job (``ingest:run``: admins and operators),
+``GET /ingest/jobs/{id}`` reports it (``jobs:read``). A thin shell over
+:mod:`sathub.ingest.jobs`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from sathub.api.access import installation
+from sathub.api.gate import actor_of, requires
 from sathub.errors import InvalidInput
 from sathub.ingest.jobs import IngestJobs
-from sathub.ingest.permissions import require_operator
 
 router = APIRouter(tags=["Ingest"])
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
@@ -26,13 +27,12 @@ class IngestRequest(BaseModel):
 
 
 def _jobs(request: Request) -> IngestJobs:
-    return IngestJobs.for_app(request.app.state)
+    return installation(request).ingest_jobs
 
 
-@router.post("/ingest", status_code=202)
+@router.post("/ingest", status_code=202, dependencies=[requires("ingest:run")])
 def start_ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
     """Start ingesting ``paths`` into ``collection``; returns the job (poll its URL)."""
-    decision = require_operator(request)
     if not _ID.match(body.collection):
         raise InvalidInput(
             "collection id may use letters, digits, '.', '_' and '-'", field="collection"
@@ -42,7 +42,7 @@ def start_ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
         body.collection,
         replace=body.replace,
         workers=body.workers,
-        actor=decision.actor,
+        actor=actor_of(request).name,
     )
     job["links"] = [
         {"rel": "monitor", "href": str(request.url_for("ingest_job", job_id=job["id"]))}
@@ -50,8 +50,7 @@ def start_ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
     return job
 
 
-@router.get("/ingest/jobs/{job_id}", name="ingest_job")
+@router.get("/ingest/jobs/{job_id}", name="ingest_job", dependencies=[requires("jobs:read")])
 def ingest_job(job_id: str, request: Request) -> dict[str, Any]:
     """Status and per-scene report of an ingest job."""
-    require_operator(request)
     return _jobs(request).get(job_id)
