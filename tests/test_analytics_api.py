@@ -28,12 +28,10 @@ def client():  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from sathub.api.app import create_app
-    from sathub.catalog.sqlite import SQLiteStore
 
     settings = demo_settings()
     (settings.layout.secrets / "operator.key").write_text("k3y\n")
-    store = SQLiteStore(settings.layout.catalog_db)
-    with TestClient(create_app(settings, store)) as c:
+    with TestClient(create_app(settings)) as c:
         c.headers["Authorization"] = "Bearer k3y"
         c.settings = settings  # type: ignore[attr-defined]
         yield c
@@ -113,7 +111,7 @@ def test_bad_requests_auth_cancel_and_restart(client) -> None:  # type: ignore[n
     assert _wait(client, f"/analytics/jobs/{second['id']}")["status"] == "cancelled"
     _wait(client, f"/analytics/jobs/{first['id']}")
     # restart: a new job table over the same data directory reads the records back
-    fresh = AnalyticsJobs(client.settings, client.app.state.store)
+    fresh = AnalyticsJobs(client.settings, client.app.state.installation.catalog)
     assert fresh.get(first["id"])["status"] == "succeeded"
     assert fresh.get(second["id"])["status"] == "cancelled"
     assert fresh.result(first["id"])["item"]["collection"] == "derived-composite"

@@ -30,9 +30,16 @@ def archive(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def client(archive):
+    from sathub.access import keys
+    from sathub.app import Installation
+
     settings = archive["settings"]
-    (settings.layout.secrets / "operator.key").write_text("op-key\n")
-    with TestClient(create_app(settings)) as c:
+    inst = Installation.open(settings)
+    token, rec = keys.issue(inst.access.store, "operator", None, label="signer")
+    archive["op"] = {"Authorization": f"Bearer {token}"}
+    archive["kid"] = str(rec.id)
+    with TestClient(create_app(inst)) as c:
+        c.archive = archive  # type: ignore[attr-defined]
         yield c
 
 
@@ -171,7 +178,7 @@ def test_parse_range_unit() -> None:
 # ---------------------------------------------------------------- signed links
 def _mint(client, ttl: int = 60, key: str = "data") -> str:
     r = client.post(f"/collections/{CID}/items/s0/assets/{key}/sign", json={"expires_in": ttl},
-                    headers={"Authorization": "Bearer op-key"})  # fmt: skip
+                    headers=client.archive["op"])  # fmt: skip
     assert r.status_code == 200, r.text
     return str(r.json()["href"])
 
@@ -180,10 +187,10 @@ def test_sign_requires_authorisation(client) -> None:
     url = f"/collections/{CID}/items/s0/assets/data/sign"
     assert client.post(url, json={}).status_code == 401
     assert client.post(url, json={}, headers={"Authorization": "Bearer no"}).status_code in (401, 403)
-    r = client.post(url, json={"expires_in": 10**9}, headers={"Authorization": "Bearer op-key"})
+    r = client.post(url, json={"expires_in": 10**9}, headers=client.archive["op"])
     assert r.status_code == 400 and "expires_in" in r.text
     r = client.post(f"/collections/{CID}/items/zz/assets/data/sign", json={},
-                    headers={"Authorization": "Bearer op-key"})  # fmt: skip
+                    headers=client.archive["op"])  # fmt: skip
     assert r.status_code == 404
 
 
@@ -201,14 +208,17 @@ def test_signed_link_tampering_is_403(client) -> None:
     href = _mint(client)
     u = urlparse(href)
     q = {k: v[0] for k, v in parse_qs(u.query).items()}
-    sig, exp = q["signature"], q["expires"]
+    sig, exp, kid = q["signature"], q["expires"], q["kid"]
     flipped = ("0" if sig[0] != "0" else "1") + sig[1:]
     cases = [
-        f"{u.path}?expires={exp}&signature={flipped}",  # altered signature
-        f"{u.path}?expires={int(exp) + 3600}&signature={sig}",  # extended expiry
-        f"{u.path.replace('/data', '/metadata')}?expires={exp}&signature={sig}",  # other asset
-        f"{u.path}?expires={exp}",  # no signature
-        f"{u.path}?expires=soon&signature={sig}",
+        f"{u.path}?expires={exp}&kid={kid}&signature={flipped}",  # altered signature
+        f"{u.path}?expires={int(exp) + 3600}&kid={kid}&signature={sig}",  # extended expiry
+        f"{u.path.replace('/data', '/metadata')}?expires={exp}&kid={kid}&signature={sig}",  # other asset
+        f"{u.path}?expires={exp}&kid={int(kid) + 1}&signature={sig}",  # another signer
+        f"{u.path}?expires={exp}&signature={sig}",  # no signer
+        f"{u.path}?expires={exp}&kid={kid}",  # no signature
+        f"{u.path}?expires=soon&kid={kid}&signature={sig}",
+        f"{u.path}?expires={exp}&kid={kid}&signature=%C3%A9{sig[2:]}",  # non-ASCII
     ]
     for case in cases:
         r = client.get(case)
@@ -219,13 +229,13 @@ def test_signed_link_tampering_is_403(client) -> None:
 def test_signed_link_expiry(archive) -> None:
     key = signing.load_key(archive["settings"].layout.secrets)
     now = time.time()
-    exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=5, now=now)
-    signing.verify(key, CID, "s0", "data", str(exp), sig, now=now + 4)
+    exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=5, now=now, kid="7")
+    signing.verify(key, CID, "s0", "data", str(exp), sig, "7", now=now + 4)
     with pytest.raises(Exception, match="expired"):
-        signing.verify(key, CID, "s0", "data", str(exp), sig, now=now + 6)
+        signing.verify(key, CID, "s0", "data", str(exp), sig, "7", now=now + 6)
     with TestClient(create_app(archive["settings"])) as c:
-        exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=1, now=now - 10)
-        r = c.get(f"{ASSET}?expires={exp}&signature={sig}")
+        exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=1, now=now - 10, kid=archive["kid"])
+        r = c.get(f"{ASSET}?expires={exp}&kid={archive['kid']}&signature={sig}")
         assert r.status_code == 403 and "expired" in r.json()["description"]
 
 
@@ -261,7 +271,7 @@ def test_vsicurl_window_read_transfers_a_small_fraction(tmp_path: Path) -> None:
                 counter["bytes"] += len(chunk)
                 yield chunk
 
-    app.state.object_store = Counting(settings.layout.assets)
+    app.state.installation.objects = Counting(settings.layout.assets)
     env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "CPL_VSIL_CURL_USE_HEAD": "NO",
            "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES", "CPL_VSIL_CURL_CACHE_SIZE": "0"}  # fmt: skip
     with server:

@@ -20,13 +20,11 @@ def client(tmp_path: Path):
     from fastapi.testclient import TestClient
 
     from sathub.api.app import create_app
-    from sathub.catalog.sqlite import SQLiteStore
 
     settings = Settings(data=tmp_path / "data")
     settings.layout.create()
     (settings.layout.secrets / "operator.key").write_text("s3cret\n")
-    store = SQLiteStore(settings.layout.catalog_db)
-    with TestClient(create_app(settings, store)) as c:
+    with TestClient(create_app(settings)) as c:
         yield c
 
 

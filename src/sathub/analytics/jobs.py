@@ -5,7 +5,7 @@ change, so its state survives a restart; a job that was ``queued`` or ``running`
 process died reads back as ``failed`` with that reason). Its result document goes to
 ``DATA/jobs/analytics-<id>.result.json``. Jobs run one at a time on a worker thread; each
 opens a Dask :class:`~sathub.analytics.executor.Executor` (embedded LocalCluster, or the
-scheduler of ``SATHUB_DASK_SCHEDULER``). Status: ``queued → running → succeeded | failed |
+scheduler the setting ``SATHUB_DASK_SCHEDULER`` names). Status: ``queued → running → succeeded | failed |
 cancelled``. Cancelling a running job stops it between Dask tasks.
 """
 
@@ -129,7 +129,8 @@ class AnalyticsJobs(JobBook):
 
         try:
             result = run_job(job["kind"], job["parameters"], self.settings, self.store,
-                             progress=progress, cancel=cancel)  # fmt: skip
+                             scheduler=self.settings.dask_scheduler, progress=progress,
+                             cancel=cancel)  # fmt: skip
         except Cancelled:
             self._update(job_id, status="cancelled", finished=_now())
             return

@@ -227,6 +227,10 @@ class AggregationClient(BaseAggregationClient):
 
     def get_aggregations(self, collection_id: str | None = None, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
+        collection_id = collection_id or request.path_params.get("collection_id")
+        if collection_id is not None:  # hidden answers like missing
+            require_collection_visible(request, collection_id)
+            _state(request)[0].get_collection(collection_id)
         base = get_base_url(request)
         href = f"{base}aggregate" if collection_id is None else f"{base}collections/{collection_id}/aggregate"
         return {

@@ -68,8 +68,12 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
     info = res.info
     headers = _headers(info, info.key.rsplit("/", 1)[-1])
     via = {"via": "signed-link"} if "signature" in request.query_params else {}
+
+    def charge(nbytes: int, outcome: str = "ok") -> None:
+        pixels.charge(request, res, nbytes, outcome=outcome, **via)
+
     if etag_matches(request.headers.get("if-none-match"), info.etag):
-        await run_in_threadpool(pixels.charge, request, res, 0, outcome="not modified", **via)
+        await run_in_threadpool(charge, 0, "not modified")
         return Response(status_code=304, headers=headers)
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -84,10 +88,10 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
     nbytes = end - start + 1 if info.size else 0
     headers["Content-Length"] = str(nbytes)
     if request.method == "HEAD":
-        await run_in_threadpool(pixels.charge, request, res, 0, outcome="head", **via)
+        await run_in_threadpool(charge, 0, "head")
         return Response(status_code=status, headers=headers, media_type=info.media_type)
     # counted and audited before the first byte: 429 when the quota cannot pay for it
-    await run_in_threadpool(pixels.charge, request, res, nbytes, **via)
+    await run_in_threadpool(charge, nbytes)
     objects = installation(request).objects
     body: Iterator[bytes] = objects.open_range(info.key, start, end) if info.size else iter(())
     return StreamingResponse(

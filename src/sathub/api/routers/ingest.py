@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,6 +38,9 @@ def start_ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
         raise InvalidInput(
             "collection id may use letters, digits, '.', '_' and '-'", field="collection"
         )
+    for n, path in enumerate(body.paths):  # refused before a job starts, naming the path
+        if "\x00" in path or not Path(path).exists():
+            raise InvalidInput(f"{path!r} does not exist on the server", field=f"paths.{n}")
     job = _jobs(request).submit(
         body.paths,
         body.collection,
