@@ -62,11 +62,10 @@ def _emit(doc: dict[str, Any]) -> None:
 
 
 def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers: int) -> Any:
-    """Open the installation and the Dask executor, run ``fn(store, executor, progress)``."""
+    """Open the installation and the Dask executor, run ``fn(inst, executor, progress)``."""
     from sathub.app import Installation
 
     inst = Installation.open(settings)
-    store = inst.catalog
     try:
         with inst.executor(scheduler, n_workers=workers) as ex, _progress() as bar:
             task = bar.add_task(label, total=None)
@@ -74,7 +73,7 @@ def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            return fn(store, ex, progress)
+            return fn(inst, ex, progress)
     finally:
         inst.close()
 
@@ -85,8 +84,9 @@ def _job(kind: str, params: dict[str, Any], settings: Settings, label: str,
     from sathub.analytics.jobs import run_job
 
     try:
-        return _run(settings, lambda store, ex, progress: run_job(
-            kind, params, settings, store, executor=ex, progress=progress), label, scheduler, workers)  # fmt: skip
+        return _run(settings, lambda inst, ex, progress: run_job(
+            kind, params, settings, inst.catalog, executor=ex, progress=progress,
+            access=inst.access), label, scheduler, workers)  # fmt: skip
     except SathubError as exc:
         raise _fail(exc.message) from None
 

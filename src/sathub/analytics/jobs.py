@@ -11,6 +11,7 @@ cancelled``. Cancelling a running job stops it between Dask tasks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -26,6 +27,29 @@ from sathub.jobs import now_iso as _now
 from sathub.jobs import write_json as _write_json
 
 KINDS = ("zonal", "flood", "change", "composite")
+# Where each kind publishes by default (zonal statistics publish nothing).
+OUTPUTS = {"flood": "derived-flood", "change": "derived-change", "composite": "derived-composite"}
+
+
+def lineage_output(kind: str, params: dict[str, Any], access: Any) -> str | None:
+    """The collection a job's derived items go to. A derived item is at least as restricted as
+    its inputs: products of a restricted collection go to a derived collection of their own,
+    restricted before anything is written to it, so that only the roles that see everything
+    and agreements naming it explicitly reach it; products of open collections go where asked.
+    The restricted collection's id does not name its source (``<output>--r<hash>``): the source
+    is recorded in the audit record that restricted it, which admins read."""
+    if kind not in OUTPUTS:
+        return None
+    out = str(params.get("output_collection") or OUTPUTS[kind])
+    source = str(params["collection"])
+    if access is None or source not in access.store.restricted_collections():
+        return out
+    target = f"{out}--r{hashlib.sha256(source.encode()).hexdigest()[:10]}"
+    if target not in access.store.restricted_collections():
+        access.store.set_collection_level(target, "restricted")
+        access.audit.append("sathub analytics", "admin.collection.restricted", f"collection:{target}",
+                            detail={"reason": f"derived from the restricted collection {source}"})  # fmt: skip
+    return target
 
 
 def run_job(
@@ -38,10 +62,13 @@ def run_job(
     scheduler: str | None = None,
     progress: Any = None,
     cancel: threading.Event | None = None,
+    access: Any = None,
 ) -> dict[str, Any]:
     """Run one job synchronously: the API's job thread and the CLI both come here. Inputs are
     parsed before any Dask cluster starts; ``executor`` (else a new one on ``scheduler``)
-    runs it. ``params`` are the API's job parameters (``aoi`` may also be a file path)."""
+    runs it. ``params`` are the API's job parameters (``aoi`` may also be a file path).
+    ``access`` (the installation's access service) makes derived items inherit the
+    restrictions of their inputs (:func:`lineage_output`)."""
     from sathub.analytics.executor import Executor
     from sathub.analytics.select import load_zones, parse_day, parse_range, union
 
@@ -49,8 +76,9 @@ def run_job(
         raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
     zones = load_zones(params["aoi"])
     common: dict[str, Any] = {"collection": params["collection"]}
-    if params.get("output_collection"):
-        common["output_collection"] = params["output_collection"]
+    output = lineage_output(kind, params, access)
+    if output is not None:
+        common["output_collection"] = output
     if kind in ("flood", "change"):
         before, after = parse_range(params["before"], "before"), parse_range(params["after"], "after")
     if kind == "zonal":
@@ -96,8 +124,9 @@ def run_job(
 class AnalyticsJobs(JobBook):
     kind = "analytics"
 
-    def __init__(self, settings: Settings, store: CatalogStore) -> None:
+    def __init__(self, settings: Settings, store: CatalogStore, access: Any = None) -> None:
         super().__init__(settings, store)
+        self.access = access
         self._cancel: dict[str, threading.Event] = {}
 
     def result_path(self, job_id: str) -> Path:
@@ -130,7 +159,7 @@ class AnalyticsJobs(JobBook):
         try:
             result = run_job(job["kind"], job["parameters"], self.settings, self.store,
                              scheduler=self.settings.dask_scheduler, progress=progress,
-                             cancel=cancel)  # fmt: skip
+                             cancel=cancel, access=self.access)  # fmt: skip
         except Cancelled:
             self._update(job_id, status="cancelled", finished=_now())
             return

@@ -133,6 +133,53 @@ def visible_item(request: Request, collection_id: str, item_id: str) -> dict[str
     return store.get_item(collection_id, item_id, extra_filter=access_filter(request))
 
 
+def redact_lineage(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Derived items without the inputs the caller may not see: ``sathub:inputs`` entries,
+    ``derived_from`` links and the source named in ``sathub:parameters`` are kept only when
+    the caller may read them (one search under the caller's grants for the whole page)."""
+    actor = actor_of(request)
+    derived = [it for it in items if (it.get("properties") or {}).get("sathub:inputs")]
+    if actor.unrestricted or not derived:
+        return items
+    refs = {(r.get("collection"), r.get("id")) for it in derived
+            for r in it["properties"]["sathub:inputs"] if isinstance(r, dict)}  # fmt: skip
+    from sathub.catalog.store import SearchQuery
+
+    store = installation(request).catalog
+    seen = store.search(SearchQuery(ids=sorted({str(i) for _, i in refs}), limit=len(refs) + 1,
+                                    collections=sorted({str(c) for c, _ in refs})),
+                        extra_filter=access_filter(request))  # fmt: skip
+    visible = {(it.get("collection"), it.get("id")) for it in seen.items}
+    colls = visible_collection_ids(request, sorted({str(c) for c, _ in refs}))
+    out = []
+    for it in items:
+        props = it.get("properties") or {}
+        if it not in derived:
+            out.append(it)
+            continue
+        keep = [r for r in props["sathub:inputs"] if (r.get("collection"), r.get("id")) in visible]
+        hidden = len(props["sathub:inputs"]) - len(keep)
+        new_props = {**props, "sathub:inputs": keep}
+        params = props.get("sathub:parameters")
+        if isinstance(params, dict) and params.get("collection") not in colls | {None}:
+            new_props["sathub:parameters"] = {k: v for k, v in params.items() if k != "collection"}
+        if hidden:
+            new_props["sathub:inputs_hidden"] = hidden
+        hrefs = {f"../../{r.get('collection')}/items/{r.get('id')}" for r in keep}
+        links = [ln for ln in it.get("links") or []
+                 if ln.get("rel") != "derived_from" or ln.get("href") in hrefs
+                 or _link_ref(ln.get("href", "")) in visible]  # fmt: skip
+        out.append({**it, "properties": new_props, "links": links})
+    return out
+
+
+def _link_ref(href: str) -> tuple[str, str] | None:
+    parts = href.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[-2] == "items":
+        return parts[-3], parts[-1]
+    return None
+
+
 def audit(request: Request, action: str, resource: str, *, actor: Actor | None = None,
           nbytes: int = 0, outcome: str = "ok", agreement_id: int | None = None,
           activation_id: int | None = None, **detail: Any) -> None:  # fmt: skip
@@ -147,5 +194,5 @@ def audit(request: Request, action: str, resource: str, *, actor: Actor | None =
                 activation_id=activation_id, detail=detail or None)  # fmt: skip
 
 
-__all__ = ["AccessMiddleware", "access_filter", "audit", "installation", "now_of",
+__all__ = ["AccessMiddleware", "access_filter", "audit", "installation", "now_of", "redact_lineage",
            "require_collection_visible", "service", "visible_collection_ids", "visible_item"]  # fmt: skip

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sathub.api import links
-from sathub.api.access import (access_filter, installation, require_collection_visible,
-                               visible_collection_ids)
+from sathub.api.access import (access_filter, installation, redact_lineage,
+                               require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
 from sathub.catalog.params import apply_fields, build_query
@@ -104,6 +104,7 @@ class CoreClient(BaseCoreClient):
         store, _ = _state(request)
         require_collection_visible(request, collection_id)
         item = store.get_item(collection_id, item_id, extra_filter=access_filter(request))
+        (item,) = redact_lineage(request, [item])
         return json_response(links.item_links(item, get_base_url(request)), media_type=GEOJSON)
 
     # stac-fastapi calls these with its request models' fields as keyword arguments; the
@@ -141,7 +142,7 @@ class CoreClient(BaseCoreClient):
         base = get_base_url(request)
         features = [
             apply_fields(links.item_links(it, base), query.fields_include, query.fields_exclude)
-            for it in result.items
+            for it in redact_lineage(request, result.items)
         ]
         page_links: list[dict[str, Any]] = [
             {"rel": "root", "type": "application/json", "href": base},

@@ -123,7 +123,7 @@ class Installation:
     def analytics_jobs(self) -> AnalyticsJobs:
         from sathub.analytics.jobs import AnalyticsJobs
 
-        return AnalyticsJobs(self.settings, self.catalog)
+        return AnalyticsJobs(self.settings, self.catalog, self.access)
 
     def executor(self, scheduler: str | None = None, **options: Any) -> Any:
         """A Dask executor: ``scheduler`` or the configured one, else an embedded cluster."""

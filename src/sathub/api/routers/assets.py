@@ -67,10 +67,13 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
     res = await run_in_threadpool(_resolve, request, collection_id, item_id, asset_key)
     info = res.info
     headers = _headers(info, info.key.rsplit("/", 1)[-1])
-    via = {"via": "signed-link"} if "signature" in request.query_params else {}
+    signed = "signature" in request.query_params
 
     def charge(nbytes: int, outcome: str = "ok") -> None:
-        pixels.charge(request, res, nbytes, outcome=outcome, **via)
+        if signed:
+            pixels.charge(request, res, nbytes, outcome=outcome, via="signed-link")
+        else:
+            pixels.charge(request, res, nbytes, outcome=outcome)
 
     if etag_matches(request.headers.get("if-none-match"), info.etag):
         await run_in_threadpool(charge, 0, "not modified")
