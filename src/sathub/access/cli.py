@@ -240,7 +240,14 @@ def keys_list(data: DataOpt = Path("sathub-data"), format: FormatOpt = "table") 
 
 
 def _set_level(data: Path, collection_id: str, level: str) -> None:
+    from sathub.catalog.sqlite import SQLiteStore
+
     s = _service(data)
+    catalog = SQLiteStore(Settings(data=data).layout.catalog_db)
+    try:
+        _run(lambda: catalog.get_collection(collection_id))  # unknown collection: exit 2
+    finally:
+        catalog.close()
     _run(lambda: s.store.set_collection_level(collection_id, level))
     s.audit.append(_who(), f"admin.collection.{level}", f"collection:{collection_id}")
     err.print(f"collection {collection_id}: {level}")
