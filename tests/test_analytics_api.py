@@ -49,7 +49,8 @@ def _wait(client, url: str, timeout_s: float = 120) -> dict:  # type: ignore[no-
 
 def test_zonal_job_status_result_and_csv(client) -> None:  # type: ignore[no-untyped-def]
     body = {"kind": "zonal", "collection": "demo-mandalay-rice", "aoi": _rice_aoi(client.settings),
-            "index": "ndvi", "from": "2024-06-01", "to": "2024-12-31", "interval": "month"}  # fmt: skip
+            "index": "ndvi", "from": "2024-06-01", "to": "2024-12-31", "interval": "month",
+            "mask": "spectral"}  # fmt: skip
     r = client.post("/analytics/jobs", json=body)
     assert r.status_code == 202, r.text
     job = _wait(
@@ -139,7 +140,7 @@ def test_cli_zonal_and_flood(tmp_path: Path) -> None:
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     res = runner.invoke(app, ["analytics", "zonal", "--data", str(settings.data), "--collection",
                               "demo-mandalay-rice", "--aoi", str(aoi), "--index", "nope"])  # fmt: skip
-    assert res.exit_code == 1 and "unknown index" in res.output
+    assert res.exit_code == 2 and "unknown index" in res.output  # bad input
     import rasterio
     from shapely.geometry import box, mapping
 
@@ -152,9 +153,11 @@ def test_cli_zonal_and_flood(tmp_path: Path) -> None:
     res = runner.invoke(app, ["analytics", "flood", "--data", str(settings.data), "--collection",
                               "demo-ayeyarwady-flood", "--aoi", str(tmp_path / "delta.geojson"),
                               "--before", "2024-01-01/2024-07-31", "--after",
-                              "2024-08-01/2024-08-20", "--format", "json"])  # fmt: skip
+                              "2024-08-01/2024-08-20", "--format", "json", "--mask", "spectral"])  # fmt: skip
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
+    assert out["mask"] == "spectral"
+    assert {s["mask_source"] for s in out["before"] + out["after"]} == {"spectral"}
     assert out["zones"][0]["id"] == "bogale" and out["zones"][0]["flooded_km2"] > 1
     assert out["item"]["collection"] == "derived-flood"
 
