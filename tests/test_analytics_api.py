@@ -188,3 +188,22 @@ def test_cli_runs_on_an_existing_dask_cluster(tmp_path: Path) -> None:
                                    "--collection", "demo-mandalay-rice", "--aoi", str(aoi),
                                    "--index", "ndvi", "--scheduler", "tcp://127.0.0.1:9"])  # fmt: skip
     assert res.exit_code == 1 and "Dask scheduler" in res.output
+
+
+def test_bad_aoi_and_mask_are_400_before_a_job_starts(client) -> None:  # type: ignore[no-untyped-def]
+    """A bow-tie AOI was repaired with buffer(0) and run; an unknown mask was ignored."""
+    bow = {"type": "Feature", "properties": {"id": "township-3"}, "geometry": {
+        "type": "Polygon", "coordinates": [[[96, 21], [96.1, 21.1], [96.1, 21], [96, 21.1],
+                                            [96, 21]]]}}  # fmt: skip
+    r = client.post("/analytics/jobs", json={"kind": "zonal", "collection": "demo-mandalay-rice",
+                                             "aoi": bow, "index": "ndvi"})  # fmt: skip
+    assert r.status_code == 400, r.text
+    assert "township-3" in r.text and "Self-intersection" in r.text
+    r = client.post("/analytics/jobs", json={"kind": "zonal", "collection": "demo-mandalay-rice",
+                                             "aoi": _rice_aoi(client.settings, 1),
+                                             "index": "ndvi", "mask": "clouds"})  # fmt: skip
+    assert r.status_code in (400, 422) and "mask" in r.text
+    r = client.post("/analytics/jobs", json={"kind": "zonal", "collection": "demo-mandalay-rice",
+                                             "aoi": _rice_aoi(client.settings, 1),
+                                             "index": "nope"})  # fmt: skip
+    assert r.status_code == 400 and "unknown index" in r.text

@@ -33,6 +33,9 @@ class JobRequest(BaseModel):
     period: str | None = Field(default=None, description="composite: D1/D2.")
     bands: list[str] | None = Field(default=None, description="composite: common names.")
     threshold: float | None = Field(default=None, description="change: |difference|.")
+    mask: Literal["auto", "asset", "spectral", "none"] = Field(
+        default="auto", description="Cloud mask: auto (SCL/QA_PIXEL asset if any, else none), "
+        "asset, spectral, none.")
 
     model_config = {"populate_by_name": True}
 
