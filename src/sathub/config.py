@@ -53,6 +53,26 @@ class Settings(BaseSettings):
         "Forwarded headers are believed (empty: none; '*': any, only behind a proxy you run).",
     )
 
+    # --- budget (issue 15; see docs/budget.md)
+    budget_currency: str = Field(default="USD", description="Reporting currency of budget reports (ISO 4217).")
+    budget_approval_threshold: str = Field(
+        default="50000",
+        description="Commitments above this amount (reporting currency) need a second person's approval.",
+    )
+    budget_rate_max_age_days: int = Field(
+        default=31, ge=0, le=366,
+        description="Oldest exchange rate (days before the value date) a conversion may use.",
+    )
+    budget_fy_start_month: int = Field(
+        default=1, ge=1, le=12, description="Month a new fiscal year starts in (1 = January)."
+    )
+    budget_org_ref: str = Field(
+        default="XM-DAC-SATHUB", description="IATI organisation identifier of the reporting agency."
+    )
+    budget_org_name: str = Field(
+        default="National space agency", description="Name of the reporting agency (IATI exports)."
+    )
+
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)
@@ -79,6 +99,10 @@ class DataLayout:
     @property
     def secrets(self) -> Path:
         return self.root / "secrets"
+
+    @property
+    def budget_db(self) -> Path:
+        return self.root / "budget.db"
 
     @property
     def jobs(self) -> Path:
