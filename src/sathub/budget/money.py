@@ -111,15 +111,14 @@ def round_to(value: Decimal, currency: str) -> Decimal:
         return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
 
 
-def convert_minor(minor: int, src: str, dst: str, factor: Decimal, *, inverse: bool = False) -> int:
-    """``minor`` units of ``src`` in ``dst``: times ``factor`` (or divided by it), rounded half
-    up to ``dst``'s minor unit, once."""
-    if src == dst and factor == 1:
+def convert_minor(minor: int, src: str, dst: str, num: Decimal, den: Decimal = Decimal(1)) -> int:
+    """``minor`` units of ``src`` in ``dst``: times ``num``, divided by ``den`` (60 significant
+    digits), rounded half up to ``dst``'s minor unit, once."""
+    if src == dst and num == den:
         return int(minor)
     with localcontext() as ctx:
         ctx.prec = 60
-        value = from_minor(minor, src)
-        value = value / factor if inverse else value * factor
+        value = from_minor(minor, src) * num / den
         return to_minor(round_to(value, dst), dst)
 
 

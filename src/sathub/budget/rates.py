@@ -3,8 +3,9 @@
 The file has a header ``date,base,quote,rate``: on ``date``, 1 ``base`` = ``rate`` ``quote``
 (e.g. ``2025-04-01,USD,MMK,2100``). A pair may be given either way round: USD→MMK at 2100
 also converts MMK→USD (dividing by 2100, never by a rounded reciprocal). A conversion on a day
-uses the newest quote of the pair dated on that day or up to ``max_age_days`` before it; with
-none, the conversion is refused (InvalidInput naming the field and the missing pair).
+uses the newest quote of the pair dated on that day or up to ``max_age_days`` before it, or,
+when the pair is not quoted, the product of two quotes through USD or EUR (MMK→JPY as
+MMK→USD→JPY), still rounded once; with none, the conversion is refused (InvalidInput naming the field and the missing pair).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from sathub.budget.model import Rate
 from sathub.budget.money import check_currency, convert_minor, parse_rate
@@ -25,20 +26,21 @@ MAX_ROWS = 1_000_000
 
 @dataclass(frozen=True)
 class Factor:
-    """How to turn an amount of ``src`` into ``dst``: multiply by ``value`` (or divide)."""
+    """How to turn an amount of ``src`` into ``dst``: times ``num``, divided by ``den``
+    (a quoted pair, its inverse, or two pairs through a pivot currency), rounded once."""
 
     src: str
     dst: str
-    value: Decimal
-    inverse: bool
-    day: dt.date | None  # the quote's date (None: same currency)
+    num: Decimal
+    den: Decimal
+    day: dt.date | None  # the (oldest) quote's date; None: same currency
 
     @property
     def text(self) -> str:
-        return f"1/{self.value}" if self.inverse else str(self.value)
+        return str(self.num) if self.den == 1 else f"{self.num}/{self.den}"
 
     def apply(self, minor: int) -> int:
-        return convert_minor(minor, self.src, self.dst, self.value, inverse=self.inverse)
+        return convert_minor(minor, self.src, self.dst, self.num, self.den)
 
 
 def parse_day(value: object, field: str) -> dt.date:
@@ -81,14 +83,36 @@ def parse_csv(text: str) -> list[Rate]:
     return out
 
 
-def factor(store: BudgetReader, src: str, dst: str, day: dt.date, max_age_days: int,
-           *, field: str = "value_date") -> Factor:  # fmt: skip
-    """The factor converting ``src`` to ``dst`` on ``day``."""
-    if src == dst:
-        return Factor(src, dst, Decimal(1), False, None)
-    quotes = store.rates_between(src, dst, day - dt.timedelta(days=max_age_days), day)
+PIVOTS = ("USD", "EUR")
+
+
+def _pair(store: BudgetReader, src: str, dst: str, first: dt.date, day: dt.date) -> Factor | None:
+    quotes = store.rates_between(src, dst, first, day)
     if not quotes:
-        raise InvalidInput(f"no {src}/{dst} exchange rate on {day} or in the {max_age_days} days "
-                           "before it (load one: sathub budget rates load FILE)", field=field)  # fmt: skip
+        return None
     q = quotes[0]
-    return Factor(src, dst, Decimal(q.rate), q.base != src, q.day)
+    rate = Decimal(q.rate)
+    return Factor(src, dst, rate, Decimal(1), q.day) if q.base == src else Factor(src, dst, Decimal(1), rate, q.day)
+
+
+def factor(store: BudgetReader, src: str, dst: str, day: dt.date, max_age_days: int,
+           *, field: str = "value_date", pivots: tuple[str, ...] = PIVOTS) -> Factor:  # fmt: skip
+    """The factor converting ``src`` to ``dst`` on ``day``: the pair quoted either way round,
+    else through a pivot currency (USD, then EUR) quoted against both."""
+    if src == dst:
+        return Factor(src, dst, Decimal(1), Decimal(1), None)
+    first = day - dt.timedelta(days=max_age_days)
+    direct = _pair(store, src, dst, first, day)
+    if direct is not None:
+        return direct
+    for pivot in pivots:
+        if pivot in (src, dst):
+            continue
+        a, b = _pair(store, src, pivot, first, day), _pair(store, pivot, dst, first, day)
+        if a is not None and b is not None:
+            assert a.day is not None and b.day is not None
+            with localcontext() as ctx:
+                ctx.prec = 60
+                return Factor(src, dst, a.num * b.num, a.den * b.den, min(a.day, b.day))
+    raise InvalidInput(f"no {src}/{dst} exchange rate on {day} or in the {max_age_days} days "
+                       "before it (load one: sathub budget rates load FILE)", field=field)  # fmt: skip
