@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sathub.budget import rates as rates_mod
 from sathub.budget import revenue as revenue_mod
@@ -27,7 +27,6 @@ from sathub.budget.model import (
     CONTROLS,
     DEFAULT_CATEGORIES,
     FUNDING_KINDS,
-    LINK_KINDS,
     OWNER_KINDS,
     PRICE_UNITS,
     PROJECT_KINDS,
@@ -44,7 +43,7 @@ from sathub.budget.model import (
 )
 from sathub.budget.money import check_currency, fmt, from_minor, parse_amount, to_minor
 from sathub.budget.store import BudgetReader, BudgetStore
-from sathub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sathub.errors import Conflict, Forbidden, InvalidInput
 
 class BudgetService(Ledger):
     """One installation's budget: a :class:`BudgetStore`, the audit log and the settings."""
