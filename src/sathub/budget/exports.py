@@ -1,6 +1,6 @@
 """Exports: a report as CSV or XLSX (report, lines and transactions sheets, amounts written as
 exact decimals with the currency's decimal places), and the Fiscal Data Package
-(``datapackage.json`` + ``budget.csv``; profile ``fiscal-data-package``: measures approved,
+(``datapackage.json`` + ``budget.csv``, valid under the Fiscal Data Package profile: measures approved,
 adjusted (the revised figures) and executed (spent), with committed beside them; dimensions
 fiscal year, programme, project, functional category and funding source)."""
 
@@ -114,7 +114,9 @@ def fdp_rows(r: BudgetReader, config: BudgetConfig) -> list[dict[str, Any]]:
 def fdp_descriptor(config: BudgetConfig, title: str = "Programme budget") -> dict[str, Any]:
     cur = config.currency
     return {
-        "profile": "fiscal-data-package",
+        # the published FDP profile (a JSON Schema) extends the Tabular Data Package's and so
+        # requires this value; the ``model`` below is what makes the package fiscal
+        "profile": "tabular-data-package",
         "name": "sathub-programme-budget",
         "title": title,
         "resources": [{

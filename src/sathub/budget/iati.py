@@ -1,7 +1,7 @@
 """IATI activity XML 2.03 for cooperation reporting, validated against the activity schema
 bundled in ``iati_schema/`` (from the pyIATI 0.4.1 source package; see docs/dependencies.md).
 
-One ``iati-activity`` per project (``{org_ref}-{project}``): its budgets per fiscal year —
+One ``iati-activity`` per project (``{org_ref}-{project}``): its budgets per fiscal year with an approved budget —
 type 1 *original* (version 1) and, when the year was revised, type 2 *revised* (the current
 version) — in the reporting currency at the year's budget rate, as the reports give them; and
 every approved transaction in its own currency with its value date (incoming funds 1, outgoing
@@ -72,7 +72,10 @@ def activities(r: BudgetReader, config: BudgetConfig, *, now: dt.datetime | None
         etree.SubElement(act, "activity-date", type=DATE_PLANNED_END).set("iso-date", act_end.isoformat())
         for b in budgets:
             fy = years[b["year"]]
-            revised = any(v.number > 1 and v.status == "approved" for v in r.versions(fy.code))
+            approved = [v for v in r.versions(fy.code) if v.status == "approved"]
+            if not approved:
+                continue  # a draft budget is not reported
+            revised = len(approved) > 1
             kinds = [(BUDGET_ORIGINAL, b["approved"])] + ([(BUDGET_REVISED, b["revised"])] if revised else [])
             for kind, value in kinds:
                 el = etree.SubElement(act, "budget", type=kind, status=BUDGET_COMMITTED)

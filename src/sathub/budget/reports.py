@@ -33,6 +33,7 @@ from sathub.errors import InvalidInput
 MEASURES = ("approved", "revised", "committed", "pending", "spent", "available", "received", "pledged")
 DIMENSIONS = ("year", "quarter", "project", "category", "funding", "line")
 RUN_RATE_DAYS = 90
+NONE = "(none)"  # category and line of incoming money recorded without a line
 
 
 @dataclass
@@ -95,7 +96,7 @@ def _version_ids(r: BudgetReader, year: str, version: int | None) -> tuple[int |
 
 def _line_dims(fy: FiscalYear, line: Line | None, project: str, funding: str) -> dict[str, str]:
     return {"year": fy.code, "project": project, "funding": funding,
-            "category": line.category if line else "", "line": str(line.id) if line else ""}  # fmt: skip
+            "category": line.category if line else NONE, "line": str(line.id) if line else NONE}  # fmt: skip
 
 
 def facts(r: BudgetReader, config: BudgetConfig, *, currency: str | None = None,
@@ -248,7 +249,7 @@ def satellite_cost(r: BudgetReader, config: BudgetConfig, norad_id: int, *,
     line_ids = {int(lk.owner_id) for lk in r.links(owner="line", kind="satellite", ref=ref)}
     line_ids |= {ln.id for p in projects for ln in r.lines(project=p)}
     tx_ids = {int(lk.owner_id) for lk in r.links(owner="transaction", kind="satellite", ref=ref)}
-    pieces = [f for f in facts(r, config, currency=cur) if f.dims["line"] and int(f.dims["line"]) in line_ids]
+    pieces = [f for f in facts(r, config, currency=cur) if f.dims["line"] != NONE and int(f.dims["line"]) in line_ids]
     by_line = group(pieces, ["year", "line", "project", "category"], cur)
     extra_txs = [t for t in (r.transaction(i) for i in sorted(tx_ids))
                  if t.line_id not in line_ids and t.status != "rejected"]  # fmt: skip
