@@ -135,11 +135,11 @@ class Ledger(ServiceBase):
         never above what is left of it) or directly on a line (under the line's expenditure
         control)."""
         kind = choice(kind, tuple(sorted(SPENDING)), "kind")
+        if line_id is None and commitment_id is None:
+            raise InvalidInput("give the line, or the commitment it is spent against", field="line")
         actor, currency, value, day, cp, ref, desc = self._common(
             actor, amount, currency, value_date, counterparty, reference, description,
             counterparty_required=commitment_id is None)  # fmt: skip
-        if line_id is None and commitment_id is None:
-            raise InvalidInput("give the line, or the commitment it is spent against", field="line")
         with self.store.write() as w:
             commitment = None
             if commitment_id is not None:
