@@ -45,7 +45,8 @@ class OrgIn(BaseModel):
 
 
 class KeyIn(BaseModel):
-    role: Literal["admin", "operator", "analyst", "partner"]
+    role: Literal["admin", "operator", "analyst", "partner", "finance_officer", "budget_approver",
+                  "budget_viewer"]
     org: str | None = Field(default=None, max_length=200, description="Organisation name or id.")
     expires: str | None = Field(default=None, max_length=40, description="ISO date or datetime.")
     label: str = Field(default="", max_length=200)
