@@ -9,8 +9,6 @@ import io
 import re
 import zipfile
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
