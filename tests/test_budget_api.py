@@ -84,6 +84,7 @@ def test_every_budget_route_declares_a_permission(world: tuple[TestClient, dict[
 def test_access_matrix(world: tuple[TestClient, dict[str, str]], role: str) -> None:
     client, tokens = world
     base = role.rstrip("2")
+    nothing = client.get("/no-such-path", headers=_h(tokens, role))
     for method, path, perm in ROUTES:
         # an empty body: an allowed caller gets past the check to a 400 naming a field (or a
         # 2xx/404 of the domain); a refused one is refused before the body is read
@@ -93,8 +94,7 @@ def test_access_matrix(world: tuple[TestClient, dict[str, str]], role: str) -> N
         if role == "anonymous":
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", where
         elif base in ("operator", "analyst", "partner"):
-            assert r.status_code == 404 and r.json()["code"] == "NotFound", where
-            assert "budget" not in r.json()["description"].replace(_url(path), ""), where
+            assert r.status_code == 404 and r.json() == nothing.json(), where
         elif base in PERMISSIONS[perm]:
             assert r.status_code not in (401, 403, 500), where
         else:

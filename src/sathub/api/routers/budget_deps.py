@@ -40,7 +40,7 @@ def _require(request: Request, perm: str) -> Actor:
     if actor.role == "anonymous":
         raise Unauthorized("an API key is needed for the budget", field="authorization")
     if actor.role not in READERS:
-        raise NotFound(f"{request.url.path} not found")
+        raise NotFound("Not Found")  # word for word what a path that does not exist answers
     raise Forbidden(f"role {actor.role} may not do this ({perm})", field="authorization")
 
 
