@@ -244,6 +244,8 @@ def satellite_cost(r: BudgetReader, config: BudgetConfig, norad_id: int, *,
     """What a satellite has cost so far against its budget: the lines linked to it (directly
     or through their project) with their figures, and transactions linked to it on other lines."""
     cur = check_currency(currency or config.currency)
+    if not 0 <= int(norad_id) <= 999_999_999:
+        raise InvalidInput(f"not a NORAD catalogue number: {norad_id}", field="norad_id")
     ref = str(int(norad_id))
     projects = {lk.owner_id for lk in r.links(owner="project", kind="satellite", ref=ref)}
     line_ids = {int(lk.owner_id) for lk in r.links(owner="line", kind="satellite", ref=ref)}

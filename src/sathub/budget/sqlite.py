@@ -114,13 +114,19 @@ class _Ops:
         self._conn = conn
 
     def _one(self, sql: str, params: tuple[Any, ...], what: str, field: str) -> tuple[Any, ...]:
-        row = self._conn().execute(sql, params).fetchone()
+        try:
+            row = self._conn().execute(sql, params).fetchone()
+        except OverflowError:  # an id past SQLite's 64-bit integers names nothing
+            row = None
         if row is None:
             raise NotFound(f"{what} not found", field=field)
         return tuple(row)
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self._conn().execute(sql, params)]
+        try:
+            return [tuple(r) for r in self._conn().execute(sql, params)]
+        except OverflowError:  # a filter on an id past 64-bit integers matches nothing
+            return []
 
     # ------------------------------------------------------------------- reads
     def year(self, code: str) -> FiscalYear:
@@ -216,9 +222,8 @@ class _Ops:
         return Position(line_id, revised, committed, pending, spent, direct)
 
     def spent_on(self, commitment_id: int) -> int:
-        row = self._conn().execute("SELECT total(amount_minor) FROM transactions WHERE commitment_id = ?",
-                                   (commitment_id,)).fetchone()  # fmt: skip
-        return int(row[0] or 0)
+        rows = self._all("SELECT total(amount_minor) FROM transactions WHERE commitment_id = ?", (commitment_id,))
+        return int(rows[0][0] or 0) if rows else 0
 
     def rates_between(self, a: str, b: str, first: dt.date, last: dt.date) -> list[Rate]:
         """Quotes of the pair a/b or b/a dated within [first, last], newest first."""

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sathub.api.routers import budget_writes
-from sathub.api.routers.budget_deps import ok, requires, service
+from sathub.api.routers.budget_deps import Id, Norad, ok, requires, service
 from sathub.budget import charts, exports, iati, reports
 from sathub.budget.money import from_minor
 from sathub.budget.rates import parse_day
@@ -49,7 +49,7 @@ def refs(request: Request) -> Response:
     return ok({"categories": st.categories(), "fundings": st.fundings(), "stations": st.stations()})
 
 
-def _line(svc: object, line_id: int) -> dict[str, object]:
+def _line(svc: object, line_id: Id) -> dict[str, object]:
     st = svc.store  # type: ignore[attr-defined]
     ln = st.line(line_id)
     p = st.position(line_id)
@@ -66,7 +66,7 @@ def list_lines(request: Request, year: str | None = None, project: str | None = 
 
 
 @router.get("/lines/{line_id}", dependencies=[requires("budget:read")])
-def get_line(line_id: int, request: Request) -> Response:
+def get_line(line_id: Id, request: Request) -> Response:
     return ok(_line(service(request), line_id))
 
 
@@ -86,7 +86,7 @@ def list_transactions(request: Request, year: str | None = None, line: int | Non
 
 
 @router.get("/transactions/{tx_id}", dependencies=[requires("budget:read")])
-def get_transaction(tx_id: int, request: Request) -> Response:
+def get_transaction(tx_id: Id, request: Request) -> Response:
     st = service(request).store
     t = st.transaction(tx_id)
     return ok({**_tx(st, t), "approvals": st.approvals(t.id),
@@ -137,14 +137,14 @@ def forecast(request: Request, year: str, as_of: str | None = None,
 
 
 @router.get("/satellites/{norad_id}", dependencies=[requires("budget:read")])
-def satellite_cost(norad_id: int, request: Request) -> Response:
+def satellite_cost(norad_id: Norad, request: Request) -> Response:
     """What a satellite has cost so far against its budget."""
     svc = service(request)
     return ok(reports.satellite_cost(svc.store, svc.config, norad_id))
 
 
 @router.get("/revenue/{agreement_id}", dependencies=[requires("budget:read")])
-def revenue(agreement_id: int, request: Request, start: str, end: str) -> Response:
+def revenue(agreement_id: Id, request: Request, start: str, end: str) -> Response:
     """An agreement's revenue from its audited deliveries in [start, end] (not booked)."""
     from sathub.budget.revenue import catalog_area
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import Response
 
 from sathub.access.models import Actor
@@ -24,6 +24,8 @@ from sathub.api.responses import json_response
 from sathub.budget.service import BudgetService
 from sathub.errors import Forbidden, NotFound, Unauthorized
 
+Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="A budget id (line, transaction, agreement).")]
+Norad = Annotated[int, Path(ge=0, le=999_999_999, description="NORAD catalogue number.")]
 READERS = frozenset({"admin", "finance_officer", "budget_approver", "budget_viewer"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "budget:read": READERS,

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from sathub.api.access import actor_of
-from sathub.api.routers.budget_deps import ok, requires, service
+from sathub.api.routers.budget_deps import Id, ok, requires, service
 
 router = APIRouter()  # included under /budget (tag Budget) by routers/budget.py
 Amount = Annotated[StrictStr | StrictInt, Field(description='Decimal text, e.g. "1250.50" (never a float).')]
@@ -93,14 +93,14 @@ class TxIn(BaseModel):
 
 
 class CommitmentIn(TxIn):
-    line: int
+    line: int = Field(ge=1, le=2**63 - 1)
     links: list[LinkIn] = Field(default_factory=list, max_length=50)
 
 
 class SpendIn(TxIn):
     kind: Literal["expenditure", "disbursement"]
-    line: int | None = None
-    commitment: int | None = None
+    line: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    commitment: int | None = Field(default=None, ge=1, le=2**63 - 1)
     links: list[LinkIn] = Field(default_factory=list, max_length=50)
 
 
@@ -109,7 +109,7 @@ class IncomingIn(TxIn):
     year: Code
     project: Code
     funding: Code
-    line: int | None = None
+    line: int | None = Field(default=None, ge=1, le=2**63 - 1)
 
 
 class OwnerLinkIn(LinkIn):
@@ -207,13 +207,13 @@ def add_line(body: LineIn, request: Request) -> Response:
 
 
 @router.put("/lines/{line_id}/amount", dependencies=[requires("budget:write")])
-def set_amount(line_id: int, body: AmountIn, request: Request) -> Response:
+def set_amount(line_id: Id, body: AmountIn, request: Request) -> Response:
     actor = actor_of(request)
     return ok(service(request).set_amount(actor.name, line_id, body.amount))
 
 
 @router.put("/lines/{line_id}/controls", dependencies=[requires("budget:write")])
-def set_controls(line_id: int, body: ControlsIn, request: Request) -> Response:
+def set_controls(line_id: Id, body: ControlsIn, request: Request) -> Response:
     actor = actor_of(request)
     return ok(service(request).set_controls(actor.name, line_id, body.commitment, body.expenditure))
 
@@ -228,13 +228,13 @@ def commit(body: CommitmentIn, request: Request) -> Response:
 
 
 @router.post("/commitments/{tx_id}/approve", dependencies=[requires("budget:approve")])
-def approve_commitment(tx_id: int, body: NoteIn, request: Request) -> Response:
+def approve_commitment(tx_id: Id, body: NoteIn, request: Request) -> Response:
     actor = actor_of(request)
     return ok(service(request).decide(actor.name, tx_id, "approved", body.note))
 
 
 @router.post("/commitments/{tx_id}/reject", dependencies=[requires("budget:approve")])
-def reject_commitment(tx_id: int, body: NoteIn, request: Request) -> Response:
+def reject_commitment(tx_id: Id, body: NoteIn, request: Request) -> Response:
     actor = actor_of(request)
     return ok(service(request).decide(actor.name, tx_id, "rejected", body.note))
 
@@ -270,14 +270,14 @@ def load_rates(body: RatesIn, request: Request) -> Response:
 
 
 @router.put("/prices/{agreement_id}", dependencies=[requires("budget:write")])
-def set_price(agreement_id: int, body: PriceIn, request: Request) -> Response:
+def set_price(agreement_id: Id, body: PriceIn, request: Request) -> Response:
     actor = actor_of(request)
     return ok(service(request).set_price(actor.name, agreement_id, body.unit, body.price, body.currency,
                                          body.project, body.funding))  # fmt: skip
 
 
 @router.post("/revenue/{agreement_id}/book", status_code=201, dependencies=[requires("budget:write")])
-def book_revenue(agreement_id: int, body: BookIn, request: Request) -> Response:
+def book_revenue(agreement_id: Id, body: BookIn, request: Request) -> Response:
     from sathub.budget.revenue import catalog_area
 
     actor = actor_of(request)
