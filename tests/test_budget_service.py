@@ -213,3 +213,16 @@ def test_money_stays_decimal_in_the_database(env: Env) -> None:
     assert types <= {"integerinteger", "integer"}
     assert {r[0] for r in db.execute("SELECT DISTINCT typeof(rate) FROM rates")} == {"text"}
     assert s.store.position(line).available == 0 and Decimal("0.10") * 3 == Decimal("0.30")
+
+
+def test_ids_past_64_bits_name_nothing(env: Env) -> None:
+    """Found by schemathesis: such an id used to reach SQLite and raise OverflowError (a 500)."""
+    s = env.service
+    line = small_year(s)
+    for call in (lambda: s.store.transaction(2**64), lambda: s.store.line(2**64),
+                 lambda: s.commit(MAKER, 2**64, "1", "USD", "2025-03-01", counterparty="x"),
+                 lambda: s.spend(MAKER, "expenditure", "1", "USD", "2025-03-01", commitment_id=2**70)):  # fmt: skip
+        with pytest.raises(NotFound):
+            call()
+    assert s.store.transactions(line_id=2**64) == [] and s.store.spent_on(2**64) == 0
+    assert s.store.position(line).revised == 100000

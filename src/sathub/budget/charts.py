@@ -68,6 +68,8 @@ def burn_chart(r: BudgetReader, config: BudgetConfig, year: str, as_of: dt.date)
         total += points[day]
         days.append(day)
         ys.append(float(from_minor(total, cur)))
+    days.append(as_of)
+    ys.append(ys[-1])
     import matplotlib.dates as mdates
 
     def num(d: dt.date) -> float:
