@@ -1,5 +1,6 @@
 """The budget API: the access matrix over every /budget route and every role (anonymous 401,
-roles outside the budget 404 as if it did not exist, budget roles by permission), the same
+every role without the route's budget permission 403 at the gate — operators, analysts and
+partners see nothing of the budget — the others pass), the same
 service rules as the CLI (maker–checker by key, bad input 400 naming the field, nothing
 written), and reports/exports over HTTP."""
 
@@ -11,17 +12,19 @@ import zipfile
 from decimal import Decimal
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from sathub.access import keys
 from sathub.access.service import AccessService
 from sathub.api.app import create_app
-from sathub.api.routers.budget_deps import PERMISSIONS
+from sathub.access.permissions import PERMISSIONS
+from sathub.api import gate
+from sathub.budget import permissions as budget_permissions
 from sathub.budget import demo
 from sathub.budget.service import BudgetService
 from sathub.config import Settings
 
+BUDGET = {budget_permissions.READ.name, budget_permissions.WRITE.name, budget_permissions.APPROVE.name}
 ROLES = ["anonymous", "admin", "operator", "analyst", "partner", "finance_officer", "budget_approver",
          "budget_viewer", "finance_officer2", "budget_approver2"]  # fmt: skip
 
@@ -48,19 +51,10 @@ def _h(tokens: dict[str, str], role: str) -> dict[str, str]:
     return {} if role == "anonymous" else {"Authorization": f"Bearer {tokens[role]}"}
 
 
-def _routes() -> list[tuple[str, str, str]]:
-    """(method, path, permission) of every budget route, from the routers themselves."""
-    from sathub.api.routers import budget, budget_writes
-
-    routes = [(r, r.path) for r in budget.router.routes if isinstance(r, APIRoute)]
-    routes += [(r, "/budget" + r.path) for r in budget_writes.router.routes if isinstance(r, APIRoute)]
-    out = []
-    for r, path in routes:
-        cells = [c.cell_contents for d in r.dependencies for c in (d.dependency.__closure__ or ())]  # type: ignore[attr-defined]
-        names = [c for c in cells if isinstance(c, str)]
-        assert len(names) == 1, f"{path} declares no single budget permission"
-        out += [(method, path, names[0]) for method in r.methods]
-    return sorted(out)
+def _routes(client: TestClient) -> list[tuple[str, str, str]]:
+    """(method, path, permission) of every budget route, as the gate lists them."""
+    return sorted((m, r.path, r.permission) for r in gate.routes(client.app)  # type: ignore[arg-type]
+                  if r.path.startswith("/budget") for m in r.methods)  # fmt: skip
 
 
 def _url(path: str) -> str:
@@ -69,23 +63,20 @@ def _url(path: str) -> str:
     return re.sub(r"\{[a-z_]+\}", lambda m: {"{code}": "FY1999", "{norad_id}": "89001"}.get(m.group(0), "999999"), path)
 
 
-ROUTES = _routes()
-
-
-def test_every_budget_route_declares_a_permission(world: tuple[TestClient, dict[str, str]]) -> None:
+def test_every_budget_route_declares_a_budget_permission(world: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = world
+    routes = _routes(client)
     spec = client.app.openapi()["paths"]  # type: ignore[attr-defined]
     in_openapi = {(m.upper(), p) for p, ops in spec.items() if p.startswith("/budget") for m in ops}
-    assert in_openapi == {(m, p) for m, p, _ in ROUTES} and len(ROUTES) >= 35
-    assert {p for _, _, p in ROUTES} == set(PERMISSIONS)
+    assert in_openapi == {(m, p) for m, p, _ in routes} and len(routes) >= 35
+    assert {p for _, _, p in routes} == BUDGET
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix(world: tuple[TestClient, dict[str, str]], role: str) -> None:
     client, tokens = world
     base = role.rstrip("2")
-    nothing = client.get("/no-such-path", headers=_h(tokens, role))
-    for method, path, perm in ROUTES:
+    for method, path, perm in _routes(client):
         # an empty body: an allowed caller gets past the check to a 400 naming a field (or a
         # 2xx/404 of the domain); a refused one is refused before the body is read
         r = client.request(method, _url(path), headers=_h(tokens, role), json={},
@@ -93,12 +84,11 @@ def test_access_matrix(world: tuple[TestClient, dict[str, str]], role: str) -> N
         where = f"{role} {method} {path}: {r.status_code} {r.text[:200]}"
         if role == "anonymous":
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", where
-        elif base in ("operator", "analyst", "partner"):
-            assert r.status_code == 404 and r.json() == nothing.json(), where
-        elif base in PERMISSIONS[perm]:
-            assert r.status_code not in (401, 403, 500), where
-        else:
-            assert r.status_code == 403, where
+        elif base in PERMISSIONS[perm].roles:
+            assert r.status_code not in (401, 403) and r.status_code < 500, where
+        else:  # operators, analysts and partners see nothing of the budget; budget roles lack it
+            assert r.status_code == 403 and r.json()["code"] == "Forbidden", where
+            assert "budget" in r.json()["description"] and "FY" not in r.text, where
 
 
 def test_maker_checker_by_key_and_bad_input(world: tuple[TestClient, dict[str, str]]) -> None:

@@ -19,6 +19,7 @@ from sathub.errors import InvalidInput
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
     from sathub.analytics.jobs import AnalyticsJobs
+    from sathub.budget.service import BudgetService
     from sathub.catalog.store import CatalogStore
     from sathub.ingest.jobs import IngestJobs
     from sathub.storage.base import ObjectStore
@@ -108,6 +109,12 @@ class Installation:
         return AccessService.for_layout(self.settings.layout)
 
     @part
+    def budget(self) -> BudgetService:
+        from sathub.budget.service import BudgetService
+
+        return BudgetService.for_settings(self.settings, audit=self.access.audit)
+
+    @part
     def signing_key(self) -> bytes:
         from sathub.storage import signing
 
@@ -136,6 +143,9 @@ class Installation:
         return self.settings.layout.root
 
     def close(self) -> None:
+        budget = self.__dict__.pop("budget", None)
+        if budget is not None:
+            budget.store.close()
         for name in ("catalog", "access"):
             part = self.__dict__.pop(name, None)
             if part is not None:

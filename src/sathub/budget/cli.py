@@ -45,12 +45,11 @@ def fail2(message: str) -> NoReturn:
 
 
 def service(data: Path) -> BudgetService:
-    settings = Settings(data=data)
-    if not settings.layout.catalog_db.exists():
-        fail2(f"{data} is not a sathub data directory (run: sathub init {data})")
+    from sathub.app import Installation
+
     try:
-        return BudgetService.for_settings(settings)
-    except SathubError as exc:  # a bad SATHUB_BUDGET_* setting
+        return Installation.open(Settings(data=data)).budget
+    except SathubError as exc:  # not a data directory; a bad SATHUB_BUDGET_* setting
         fail2(f"{exc.field}: {exc.message}" if exc.field else exc.message)
 
 

@@ -23,6 +23,7 @@ from sathub.budget.config import BudgetConfig
 from sathub.budget.model import IATI_TX_CODE, INCOMING
 from sathub.budget.money import from_minor
 from sathub.budget.store import BudgetReader
+from sathub.errors import Conflict
 
 SCHEMA = Path(__file__).parent / "iati_schema" / "iati-activities-schema.xsd"
 ORG_TYPE_GOVERNMENT = "10"
@@ -95,6 +96,9 @@ def activities(r: BudgetReader, config: BudgetConfig, *, now: dt.datetime | None
                 _narrative(el, "description", " — ".join(x for x in (t.reference, t.description) if x))
             if t.counterparty:
                 _narrative(el, "provider-org" if t.kind in INCOMING else "receiver-org", t.counterparty)
+    if len(root) == 0:  # the schema needs one activity at least
+        raise Conflict("the budget holds no project with budgets or transactions to report yet",
+                       field="budget")  # fmt: skip
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 

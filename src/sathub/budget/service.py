@@ -248,6 +248,7 @@ class BudgetService(Ledger):
     def discard_revision(self, actor: str, year: str) -> int:
         actor = self._actor(actor)
         with self.store.write() as w:
+            w.year(year)  # NotFound for an unknown year
             draft = self.draft(w, year)
             if draft is None or draft.number == 1:
                 raise Conflict(f"{year} has no open revision to discard", field="version")

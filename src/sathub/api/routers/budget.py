@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sathub.api.routers import budget_writes
 from sathub.api.routers.budget_deps import Id, Norad, ok, requires, service
 from sathub.budget import charts, exports, iati, reports
 from sathub.budget.money import from_minor
@@ -170,5 +169,3 @@ def fdp_export(request: Request) -> Response:
     return Response(exports.fdp_zip(svc.store, svc.config), media_type="application/zip",
                     headers={"Content-Disposition": 'attachment; filename="budget-fdp.zip"'})  # fmt: skip
 
-
-router.include_router(budget_writes.router)

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from sathub.api.access import actor_of
-from sathub.api.routers.budget_deps import Id, ok, requires, service
+from sathub.api.routers.budget_deps import Id, actor_of, ok, requires, service
 
-router = APIRouter()  # included under /budget (tag Budget) by routers/budget.py
+router = APIRouter(prefix="/budget", tags=["Budget"])
 Amount = Annotated[StrictStr | StrictInt, Field(description='Decimal text, e.g. "1250.50" (never a float).')]
 Day = Annotated[str, Field(max_length=10, description="YYYY-MM-DD")]
 Text = Annotated[str, Field(default="", max_length=2000)]
