@@ -86,7 +86,7 @@ def build_world(data: Path) -> World:
     }
     store.bulk_upsert(items.values())
     store.close()
-    service = AccessService.for_layout(settings.layout)
+    service = AccessService.for_settings(settings)
     s = service.store
     s.set_collection_level("res", "restricted")
     orgs = {name: s.add_org(name, kind).id for name, kind in

@@ -34,7 +34,7 @@ def _service(data: Path) -> AccessService:
     settings = Settings(data=data)
     if not settings.layout.catalog_db.exists():
         _fail(f"{data} is not a sathub data directory (run: sathub init {data})")
-    return AccessService.for_layout(settings.layout)
+    return _run(lambda: AccessService.for_settings(settings))
 
 
 def _fail(message: str) -> NoReturn:
@@ -305,17 +305,35 @@ def activations_list(data: DataOpt = Path("sathub-data"), format: FormatOpt = "t
 
 
 @audit_app.command("verify")
-def audit_verify(data: DataOpt = Path("sathub-data")) -> None:
-    """Check the audit log's hash chain; exit 1 when a record was modified, inserted or deleted."""
+def audit_verify(
+    data: DataOpt = Path("sathub-data"),
+    anchor_file: Annotated[list[Path] | None, typer.Option(
+        "--anchor-file", help="An exported copy of anchor lines (e.g. from syslog); repeatable.")] = None,
+    format: FormatOpt = "table",
+) -> None:
+    """Check the audit log: hash chain, head, anchors, quota counters, access rows and pending
+    tile uses; say what could not be checked. Exit 1 when something was tampered with."""
+    if format not in ("table", "json"):
+        _fail("--format must be table or json")
+    for f in anchor_file or []:
+        if not f.is_file():
+            _fail(f"--anchor-file {f}: no such file")
     s = _service(data)
-    s.audit.flush_tiles()
-    result = s.audit.verify()
-    if result.ok:
-        err.print(f"[green]ok:[/] {result.records} records, chain intact")
-        return
-    for p in result.problems:
-        err.print(f"[red]tampered:[/] {p}")
-    raise typer.Exit(1)
+    _run(s.audit.flush_tiles)
+    result = s.audit.verify(anchor_file or [])
+    if format == "json":
+        sys.stdout.write(orjson.dumps(result.as_dict()).decode() + "\n")
+    else:
+        for line in result.checked:
+            err.print(f"[green]checked:[/] {line}", highlight=False, soft_wrap=True)
+        for line in result.not_checked:
+            err.print(f"[yellow]not checked:[/] {line}", highlight=False, soft_wrap=True)
+        for line in result.problems:
+            err.print(f"[red]tampered:[/] {line}", highlight=False, soft_wrap=True)
+        if result.ok:
+            err.print(f"[green]ok:[/] {result.records} records, chain intact", highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def usage(

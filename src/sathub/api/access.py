@@ -21,7 +21,6 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from sathub.access import quotas
 from sathub.access.models import Actor, Agreement
 from sathub.access.policy import decide, visible_collections
 from sathub.access.service import AccessService
@@ -138,18 +137,22 @@ def require_collection_visible(request: Request, collection_id: str) -> None:
 
 def audit_event(request: Request, action: str, resource: str, nbytes: int = 0,
                 outcome: str = "ok", **detail: Any) -> None:  # fmt: skip
-    """Append one audit record for this request's actor (tiles are aggregated per hour)."""
+    """Append one audit record for this request's actor (tiles are aggregated per hour).
+    ``quota=agreement`` charges ``nbytes`` against it in the same transaction (QuotaExceeded:
+    nothing charged or recorded)."""
     service = getattr(request.app.state, "access", None)
     if service is None:
         return
     actor = actor_of(request)
     agr, act = detail.pop("agreement_id", None), detail.pop("activation_id", None)
+    quota = detail.pop("quota", None)
     if action == "tiles" and outcome == "ok":
         service.audit.record_tile(actor.name, resource, nbytes=nbytes, agreement_id=agr,
-                                  activation_id=act)  # fmt: skip
+                                  activation_id=act, quota=quota)  # fmt: skip
         return
     service.audit.append(actor.name, action, resource, nbytes=nbytes, outcome=outcome,
-                         agreement_id=agr, activation_id=act, detail=detail or None)  # fmt: skip
+                         agreement_id=agr, activation_id=act, detail=detail or None,
+                         quota=quota)  # fmt: skip
 
 
 def charge_download(request: Request, item: dict[str, Any], asset_key: str, nbytes: int, *,
@@ -168,15 +171,15 @@ def charge_download(request: Request, item: dict[str, Any], asset_key: str, nbyt
     if not d:
         audit_event(request, action, resource, 0, f"denied: {d.reason}")
         _raise(d)
-    if d.agreement_id is not None:
-        agreement = next(a for a in actor.agreements if a.id == d.agreement_id)
-        try:
-            quotas.charge(_service(request).store, agreement, nbytes, now)
-        except QuotaExceeded:
-            audit_event(request, action, resource, 0, "quota exceeded", agreement_id=agreement.id)
-            raise
-    audit_event(request, action, resource, nbytes, "ok", agreement_id=d.agreement_id,
-                activation_id=d.activation_id)  # fmt: skip
+    quota = None
+    if d.agreement_id is not None:  # charged in the same transaction as its record
+        quota = next(a for a in actor.agreements if a.id == d.agreement_id)
+    try:
+        audit_event(request, action, resource, nbytes, "ok", agreement_id=d.agreement_id,
+                    activation_id=d.activation_id, quota=quota)  # fmt: skip
+    except QuotaExceeded:
+        audit_event(request, action, resource, 0, "quota exceeded", agreement_id=d.agreement_id)
+        raise
 
 
 def audit_hook(request: Request, event: str, **fields: Any) -> None:
@@ -190,7 +193,7 @@ def audit_hook(request: Request, event: str, **fields: Any) -> None:
 
 def install(app: Any, settings: Any) -> None:
     """Called by ``create_app``: the service, the write check and the audit hook."""
-    app.state.access = AccessService.for_layout(settings.layout)
+    app.state.access = AccessService.for_settings(settings)
     app.state.authorize_write = authorize_write
     app.state.audit = audit_hook
 

@@ -56,7 +56,10 @@ def init(
     SQLiteStore(settings.layout.catalog_db).close()
     from sathub.access.service import AccessService
 
-    access = AccessService.for_layout(settings.layout)
+    try:
+        access = AccessService.for_settings(settings)
+    except SathubError as exc:  # an audit setting that cannot be used
+        fail(exc.message)
     admin_key = access.bootstrap()  # None on a re-run: the first admin key is shown only once
     access.close()
     if admin_key is not None:

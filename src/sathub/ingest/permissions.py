@@ -37,7 +37,7 @@ def _actor(request: Any) -> Actor:
         return actor
     service = getattr(request.app.state, "access", None)
     if service is None:
-        service = request.app.state.access = AccessService.for_layout(request.app.state.settings.layout)
+        service = request.app.state.access = AccessService.for_settings(request.app.state.settings)
     return service.actor(request.headers.get("authorization"))  # raises Unauthorized
 
 
