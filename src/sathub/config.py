@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,21 @@ class Settings(BaseSettings):
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment and ``values``; a value that cannot be used raises
+    InvalidInput naming its variable (for the CLIs: exit 2, not a traceback)."""
+    from pydantic import ValidationError
+
+    from sathub.errors import InvalidInput
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise InvalidInput(f"SATHUB_{name.upper()}: {first['msg']}", field=name) from None
 
 
 class DataLayout:

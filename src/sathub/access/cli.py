@@ -20,7 +20,7 @@ from sathub.access.dates import iso, month_of, parse_when
 from sathub.access.models import ORG_KINDS, ROLES
 from sathub.access.service import AccessService
 from sathub.clitools import fail
-from sathub.config import Settings
+from sathub.config import load_settings
 from sathub.errors import SathubError
 
 err = Console(stderr=True)
@@ -31,7 +31,7 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
 
 
 def _service(data: Path) -> AccessService:
-    settings = Settings(data=data)
+    settings = _run(lambda: load_settings(data=data))
     if not settings.layout.catalog_db.exists():
         _fail(f"{data} is not a sathub data directory (run: sathub init {data})")
     return _run(lambda: AccessService.for_settings(settings))

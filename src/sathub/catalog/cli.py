@@ -51,7 +51,12 @@ def init(
     """Create a data directory (idempotent): catalog database, assets, staging, secrets."""
     from sathub.catalog.sqlite import SQLiteStore
 
-    settings = Settings(data=data)
+    from sathub.config import load_settings
+
+    try:
+        settings = load_settings(data=data)
+    except SathubError as exc:  # an audit setting that cannot be used
+        fail(exc.message)
     settings.layout.create()
     SQLiteStore(settings.layout.catalog_db).close()
     from sathub.access.service import AccessService
