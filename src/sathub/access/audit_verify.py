@@ -39,6 +39,26 @@ class VerifyResult:
         return asdict(self)
 
 
+class _Problems(list[str]):
+    """At most ``cap`` problems are kept (a wrong key fails every record); the rest counted."""
+
+    cap = 200
+    more = 0
+
+    def append(self, problem: str) -> None:
+        if len(self) < self.cap:
+            super().append(problem)
+        else:
+            self.more += 1
+
+    def extend(self, problems: Iterable[str]) -> None:
+        for p in problems:
+            self.append(p)
+
+    def final(self) -> list[str]:
+        return [*self, *([f"… and {self.more:,} more problems"] if self.more else [])]
+
+
 @dataclass
 class _Pass:
     """What one pass over the records found."""
@@ -54,7 +74,7 @@ class _Pass:
 
 def verify(log: AuditLog, anchor_files: Sequence[Path] = ()) -> VerifyResult:
     cfg, store = log.config, log.store
-    problems: list[str] = []
+    problems = _Problems()
     checked: list[str] = []
     not_checked: list[str] = []
     files = [a.path for a in cfg.anchors if isinstance(a, FileAnchor)]
@@ -88,7 +108,7 @@ def verify(log: AuditLog, anchor_files: Sequence[Path] = ()) -> VerifyResult:
     finally:
         c.execute("COMMIT")
     _limits(log, p, files, sizes, anchor_files, not_checked)
-    return VerifyResult(not problems, p.n, problems, checked, not_checked)
+    return VerifyResult(not problems, p.n, problems.final(), checked, not_checked)
 
 
 def _records(c: sqlite3.Connection, log: AuditLog, problems: list[str]) -> _Pass:
@@ -300,8 +320,8 @@ def _limits(log: AuditLog, p: _Pass, files: list[Path], sizes: dict[Path, int | 
             "SATHUB_AUDIT_KEY)")  # fmt: skip
     elif key.source != "SATHUB_AUDIT_KEY":
         try:
-            if Path(key.source).stat().st_mode & 0o077:
-                not_checked.append(f"the key file {key.source} is readable by other users")
+            if Path(key.source).stat().st_mode & 0o006:
+                not_checked.append(f"the key file {key.source} is readable by every user of the machine")
         except OSError:
             pass
     if not cfg.anchors and not anchor_files:
