@@ -227,3 +227,18 @@ def test_every_access_command_and_option_is_documented() -> None:
                 for opt in getattr(p, "opts", []):
                     if opt.startswith("--") and opt not in ("--data", "--help"):
                         assert opt in doc, (name, sub_name, opt)
+
+
+def test_values_are_hashed_as_they_are_read_back(log: AuditLog) -> None:
+    """An integer time or a numeric string id must not make the record fail verification."""
+    log.append("key:1", "download", "c/i/data", ts=1_700_000_000, agreement_id="3", nbytes=True)  # type: ignore[arg-type]
+    assert log.verify().ok
+
+
+def test_log_emptied_while_serving_leaves_evidence(log: AuditLog) -> None:
+    _sql(log, "DELETE FROM audit")
+    _sql(log, "DELETE FROM audit_head")
+    log.append("key:1", "download", "c/i/data", nbytes=1)
+    assert [r["action"] for r in log.records()] == ["audit.head.mismatch", "download"]
+    r = log.verify()
+    assert not r.ok and any("no baseline" in p for p in r.problems)

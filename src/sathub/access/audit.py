@@ -48,6 +48,8 @@ FMT = 2  # records of the first format (fmt NULL) have no ``charged`` column in 
 COLUMNS = ("seq", "ts", "actor", "action", "resource", "bytes", "outcome", "agreement_id",
            "activation_id", "detail")  # fmt: skip
 RECORD = (*COLUMNS, "charged")
+_PENDING_PK = ("hour = ? AND actor = ? AND resource = ? AND agreement_id = ? AND activation_id = ? "
+               "AND charged = ?")  # fmt: skip
 
 # Outcomes (free text is allowed; these are the ones sathub writes and reports read).
 OK = "ok"  # served (a HEAD is "ok" with 0 bytes and detail {"method": "HEAD"})
@@ -124,19 +126,18 @@ class AuditLog:
         now = time.time() if now is None else now
         if quota is not None:
             agreement_id = quota.id
-        key = (int(now // 3600), actor, resource, agreement_id or 0, activation_id or 0,
-               int(quota is not None))  # fmt: skip
-        where = "hour = ? AND actor = ? AND resource = ? AND agreement_id = ? AND activation_id = ? AND charged = ?"
+        pk = (int(now // 3600), actor, resource, agreement_id or 0, activation_id or 0,
+              int(quota is not None))  # fmt: skip
         with self.store.tx() as c:
             if quota is not None:
                 charge_in(c, quota, nbytes, now)
-            row = c.execute(f"SELECT requests, bytes, mac FROM tile_pending WHERE {where}", key).fetchone()
-            if row is not None and not hmac.compare_digest(row[2], pending_mac(self.akey, (*key, row[0], row[1]))):
-                self._pending_tampered(c, (*key, row[0], row[1]))
+            row = c.execute(f"SELECT requests, bytes, mac FROM tile_pending WHERE {_PENDING_PK}", pk).fetchone()
+            if row is not None and not hmac.compare_digest(row[2], pending_mac(self.akey, (*pk, *row[:2]))):
+                self._pending_tampered(c, (*pk, *row[:2]))  # never count on top of an edited row
                 row = None
             counts = (row[0] + 1, row[1] + int(nbytes)) if row else (1, int(nbytes))
             c.execute("INSERT OR REPLACE INTO tile_pending VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (*key, *counts, pending_mac(self.akey, (*key, *counts))))  # fmt: skip
+                      (*pk, *counts, pending_mac(self.akey, (*pk, *counts))))  # fmt: skip
         self.flush_tiles(now)
 
     def flush_tiles(self, now: float | None = None, *, everything: bool = False) -> int:
@@ -162,8 +163,7 @@ class AuditLog:
                                 activation_id=act or None, ts=hour * 3600.0,
                                 detail={"requests": n, "hour": hour},
                                 charged=nbytes if charged else None)  # fmt: skip
-                c.execute("DELETE FROM tile_pending WHERE hour = ? AND actor = ? AND resource = ? "
-                          "AND agreement_id = ? AND activation_id = ? AND charged = ?", row[:6])  # fmt: skip
+                c.execute(f"DELETE FROM tile_pending WHERE {_PENDING_PK}", row[:6])
                 written += 1
         return written
 
@@ -172,8 +172,7 @@ class AuditLog:
         reports it), the row is dropped, and counting starts again."""
         self._append_in(c, "sathub", "audit.pending.tampered", str(row[2]),
                         detail={"row": list(row[:8])})  # fmt: skip
-        c.execute("DELETE FROM tile_pending WHERE hour = ? AND actor = ? AND resource = ? "
-                  "AND agreement_id = ? AND activation_id = ? AND charged = ?", tuple(row[:6]))  # fmt: skip
+        c.execute(f"DELETE FROM tile_pending WHERE {_PENDING_PK}", tuple(row[:6]))
 
     def _state_changed(self, c: sqlite3.Connection, kind: str, ident: object) -> None:
         """The store's hook: a chained row changed inside transaction ``c``."""
@@ -187,15 +186,18 @@ class AuditLog:
         """Inside a write transaction: the next record, the head, the anchors."""
         if self._unavailable:
             raise AuditUnavailable(self._unavailable)
-        ts = time.time() if ts is None else ts
+        ts = time.time() if ts is None else float(ts)  # hashed as read back from SQLite
+        agreement_id = None if agreement_id is None else int(agreement_id)
+        activation_id = None if activation_id is None else int(activation_id)
+        charged = None if charged is None else int(charged)
         last = c.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         if check_head and not self._head_matches(c, last):
             self._head_mismatch(c, last)
             last = c.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         detail_text = orjson.dumps(detail or {}, option=orjson.OPT_SORT_KEYS).decode()
-        record = (seq, ts, actor, action, resource, int(nbytes), outcome, agreement_id,
-                  activation_id, detail_text, charged)  # fmt: skip
+        record = (seq, ts, str(actor), str(action), str(resource), int(nbytes), str(outcome),
+                  agreement_id, activation_id, detail_text, charged)  # fmt: skip
         digest = record_digest(self.key, prev, record, FMT)
         c.execute(f"INSERT INTO audit ({', '.join(RECORD)}, fmt, prev, hash) "
                   f"VALUES ({', '.join('?' * (len(RECORD) + 3))})", (*record, FMT, prev, digest))
@@ -214,8 +216,8 @@ class AuditLog:
     # ---------------------------------------------------------------- head checks
     def _head_matches(self, c: sqlite3.Connection, last: Any) -> bool:
         head = c.execute("SELECT seq, hash, ts, mac FROM audit_head WHERE id = 1").fetchone()
-        if head is None or last is None:
-            return head is None and last is None
+        if head is None or last is None:  # a started log always has both
+            return False
         return (head[0], head[1]) == (last[0], last[1]) and hmac.compare_digest(
             head[3], head_mac(self.akey, head[0], head[1], head[2]))
 
