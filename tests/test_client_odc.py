@@ -14,6 +14,7 @@ import pystac_client
 import pytest
 import stackstac
 from client_support import CID, LEGACY, Served, read_source, served_archive
+from test_ingest_support import validate_stac
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_stackstac_with_pystac_items(served: Served, catalog: pystac_client.Clie
 
 def test_served_items_carry_both_projection_fields(served: Served, catalog: pystac_client.Client) -> None:
     """What the clients above rely on, item by item: ``proj:epsg`` equal to the source's EPSG
-    code beside ``proj:code``, under projection v1.2.0 (the legacy item included)."""
+    code beside ``proj:code``, under projection v1.2.0 (the legacy item included), valid."""
     for d in catalog.search(collections=[CID]).items_as_dicts():
         assert "https://stac-extensions.github.io/projection/v1.2.0/schema.json" in d["stac_extensions"]
         key = next(k for k, a in d["assets"].items() if "data" in a["roles"])
@@ -134,3 +135,4 @@ def test_served_items_carry_both_projection_fields(served: Served, catalog: pyst
         epsg = d["assets"][key].get("proj:epsg", d["properties"].get("proj:epsg"))
         code = d["assets"][key].get("proj:code", d["properties"].get("proj:code"))
         assert epsg == crs.to_epsg() and code == f"EPSG:{crs.to_epsg()}", d["id"]
+        validate_stac(d, "item")  # and the offline schemas of every extension it lists
