@@ -70,6 +70,13 @@ def items(draw: st.DrawFn) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def test_output_rule_and_ingest_use_one_projection_version() -> None:
+    from sathub.api import links
+    from sathub.ingest.metadata import EXT
+
+    assert links.PROJ_V1_2 == EXT["proj"] == PROJ.format("1.2.0")
+
+
 @settings(deadline=None)  # the first schema load reads files
 @given(items())
 def test_proj_epsg_added_beside_proj_code(item: dict[str, Any]) -> None:

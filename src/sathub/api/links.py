@@ -10,7 +10,6 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 
 from sathub.ingest.hrefs import is_local
-from sathub.ingest.metadata import PROJ_V1_2
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -81,6 +80,8 @@ def asset_urls(item: dict[str, Any], base: str) -> dict[str, Any]:
 
 _EPSG = re.compile(r"EPSG:(\d+)", re.IGNORECASE)
 _PROJ = "https://stac-extensions.github.io/projection/v"
+# ingest.metadata.PROJ_V1_2 (not imported: it loads rasterio, which catalog requests never need)
+PROJ_V1_2 = _PROJ + "1.2.0/schema.json"
 
 
 def _add_epsg(fields: dict[str, Any]) -> dict[str, Any]:
