@@ -95,8 +95,12 @@ class WheelGdal:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    from conftest import issue_key
+
+    from sathub.app import Installation
+
     with served_archive(tmp_path_factory.mktemp("gdal")) as s:
-        (s.settings.layout.secrets / "operator.key").write_text("op-key\n")
+        s.token = issue_key(Installation.open(s.settings), "operator")  # type: ignore[attr-defined]
         yield s
 
 
@@ -135,7 +139,7 @@ def test_vsicurl_reads_asset_hrefs_with_allowed_extensions(served: Served, gdal:
 
 def test_vsicurl_reads_a_signed_link(served: Served, gdal: Any) -> None:
     r = httpx.post(f"{served.url}/collections/{CID}/items/RGB.byte/assets/data/sign",
-                   json={"expires_in": 600}, headers={"Authorization": "Bearer op-key"})  # fmt: skip
+                   json={"expires_in": 600}, headers={"Authorization": f"Bearer {served.token}"})  # type: ignore[attr-defined]  # fmt: skip
     assert r.status_code == 200, r.text
     href = r.json()["href"]
     assert href.split("?")[0].endswith("/assets/data/data.tif")
