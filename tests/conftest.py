@@ -93,6 +93,7 @@ class LiveServer:
         from sathub.api.app import create_app
         from sathub.config import Settings
 
+        self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(Settings(data=data))
@@ -138,10 +139,34 @@ def api(real_data: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def empty_api(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An in-process client over an empty data directory, with an operator's key."""
     from fastapi.testclient import TestClient
 
     from sathub.api.app import create_app
+
+    inst = new_installation(tmp_path / "data")
+    with TestClient(create_app(inst)) as client:
+        client.headers["Authorization"] = f"Bearer {issue_key(inst, 'operator')}"
+        yield client
+
+
+def new_installation(data: Path):  # type: ignore[no-untyped-def]
+    from sathub.app import Installation
     from sathub.config import Settings
 
-    with TestClient(create_app(Settings(data=tmp_path / "data"))) as client:
-        yield client
+    return Installation.create(Settings(data=data))
+
+
+def issue_key(inst, role: str, org: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """A new API key of ``role`` (a partner's organisation is created when missing)."""
+    from sathub.access import keys
+    from sathub.errors import NotFound
+
+    store = inst.access.store
+    org_id = None
+    if org is not None:
+        try:
+            org_id = store.org(org).id
+        except NotFound:
+            org_id = store.add_org(org, "university").id
+    return keys.issue(store, role, org_id, label=f"test {role}")[0]

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from test_access_fixtures import World, auth, build_world
 from typer.testing import CliRunner
@@ -98,35 +97,30 @@ def world(tmp_path: Path) -> World:
 
 @pytest.fixture()
 def client(world: World) -> Any:
-    from sathub.api.access import charge_download
-
-    app = create_app(world.settings)
-
-    @app.get("/_test/download/{collection_id}/{item_id}/{asset_key}")
-    def _download(collection_id: str, item_id: str, asset_key: str, n: int, request: Request) -> dict[str, Any]:
-        from sathub.api.client import access_filter
-
-        it = request.app.state.store.get_item(collection_id, item_id, extra_filter=access_filter(request))
-        charge_download(request, it, asset_key, n)
-        return {"served": n}
-
-    with TestClient(app) as c:
+    with TestClient(create_app(world.settings)) as c:
         yield c
+
+
+def _get(client: Any, path: str, n: int, headers: dict[str, str]) -> Any:
+    """Download the first ``n`` bytes of an asset (``/c/i/asset``) through the real route."""
+    c, i, a = path.split("/")
+    return client.get(f"/collections/{c}/items/{i}/assets/{a}",
+                      headers={**headers, "Range": f"bytes=0-{n - 1}"})
 
 
 def test_quota_is_charged_then_429_with_retry_after(client: Any, world: World) -> None:
     s = world.service.store
     s.update_agreement(world.agreement_ids["A"], quota_bytes=1000)
     h = auth(world, "partnerA")
-    assert client.get("/_test/download/res/in/data?n=600", headers=h).status_code == 200
-    assert client.get("/_test/download/res/in/data?n=400", headers=h).status_code == 200
-    r = client.get("/_test/download/res/in/data?n=1", headers=h)
+    assert _get(client, "res/in/data", 600, h).status_code == 206
+    assert _get(client, "res/in/data", 400, h).status_code == 206
+    r = _get(client, "res/in/data", 1, h)
     assert r.status_code == 429, r.text
     assert int(r.headers["retry-after"]) > 0
     body = r.json()
     assert body["code"] == "QuotaExceeded" and "1,000 bytes" in body["description"]
     # out of scope stays 404, and everything was audited
-    assert client.get("/_test/download/res/out/data?n=1", headers=h).status_code == 404
+    assert _get(client, "res/out/data", 1, h).status_code == 404
     recs = [r for r in world.service.audit.records() if r["action"] == "download"]
     assert [(r["bytes"], r["outcome"]) for r in recs] == [(600, "ok"), (400, "ok"), (0, "quota exceeded")]
     assert all(r["agreement_id"] == world.agreement_ids["A"] for r in recs)
@@ -135,20 +129,20 @@ def test_quota_is_charged_then_429_with_retry_after(client: Any, world: World) -
 def test_asset_roles_limit_what_is_served(client: Any, world: World) -> None:
     world.service.store.update_agreement(world.agreement_ids["A"], asset_roles=("thumbnail",))
     h = auth(world, "partnerA")
-    assert client.get("/_test/download/res/in/thumbnail?n=5", headers=h).status_code == 200
-    assert client.get("/_test/download/res/in/data?n=5", headers=h).status_code == 403
+    assert _get(client, "res/in/thumbnail", 5, h).status_code == 206
+    assert _get(client, "res/in/data", 5, h).status_code == 403
     # open items and unrestricted roles are not limited by agreements
-    assert client.get("/_test/download/open/o1/data?n=5", headers=h).status_code == 200
-    assert client.get("/_test/download/res/in/data?n=5", headers=auth(world, "analyst")).status_code == 200
+    assert _get(client, "open/o1/data", 5, h).status_code == 206
+    assert _get(client, "res/in/data", 5, auth(world, "analyst")).status_code == 206
 
 
 def test_activation_lifts_embargo_and_is_audited_as_such(client: Any, world: World) -> None:
     h = auth(world, "partnerD")
-    assert client.get("/_test/download/res/fresh/data?n=7", headers=h).status_code == 200
+    assert _get(client, "res/fresh/data", 7, h).status_code == 206
     rec = [r for r in world.service.audit.records() if r["action"] == "download"][-1]
     assert rec["activation_id"] is not None and rec["agreement_id"] is None
     # partner A (agreement with a 10-day embargo) cannot have it yet
-    assert client.get("/_test/download/res/fresh/data?n=7", headers=auth(world, "partnerA")).status_code == 404
+    assert _get(client, "res/fresh/data", 7, auth(world, "partnerA")).status_code == 404
 
 
 def test_partner_searches_are_audited_anonymous_are_not(client: Any, world: World) -> None:

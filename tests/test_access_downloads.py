@@ -65,15 +65,31 @@ def test_asset_roles_and_guessed_ids(setup: Any) -> None:
 
 
 def test_signed_links_are_audited_and_forgeries_refused(setup: Any) -> None:
+    """A partner may sign what it may download; the link's uses count against the signer's
+    agreement and end with the signer's key or agreement."""
     client, tokens, service, agr, size = setup
     url = f"/collections/{CID}/items/s0/assets/data/sign"
-    assert client.post(url, json={}, headers=_h(tokens, "partner")).status_code == 403
-    r = client.post(url, json={"expires_in": 60}, headers=_h(tokens, "operator"))
-    assert r.status_code == 200
+    assert client.post(url, json={}).status_code == 401
+    r = client.post(url, json={"expires_in": 60}, headers=_h(tokens, "partner"))
+    assert r.status_code == 200, r.text
     href = r.json()["href"]
     assert client.get(href).status_code == 200  # anonymous holder of a signed link
     forged = href[:-4] + ("0000" if not href.endswith("0000") else "1111")
     assert client.get(forged).status_code == 403
-    actions = [(x["action"], x["bytes"]) for x in service.audit.records()]
-    assert ("signed-link", size) in actions and ("sign", 0) in actions
+    recs = [x for x in service.audit.records() if x["action"] in ("download", "sign")]
+    assert [(x["action"], x["bytes"], x["agreement_id"]) for x in recs] == [
+        ("sign", 0, agr.id), ("download", size, agr.id)]
+    assert recs[1]["detail"] == {"via": "signed-link"} and recs[1]["actor"] == recs[0]["actor"]
+    # the quota pays for signed-link uses too: 10 bytes left, then 429
+    assert client.get(href, headers={"Range": "bytes=0-9"}).status_code == 206
+    assert client.get(href, headers={"Range": "bytes=0-0"}).status_code == 429
+    # the link ends with the signer's agreement...
+    service.store.update_agreement(agr.id, status="suspended")
+    r = client.get(href)
+    assert r.status_code == 403 and "signer" in r.json()["description"]
+    # ... and with the signer's key
+    op = client.post(url, json={"expires_in": 60}, headers=_h(tokens, "operator")).json()["href"]
+    assert client.get(op, headers={"Range": "bytes=0-0"}).status_code == 206
+    service.store.revoke_key(service.store.keys()[-1].id)
+    assert client.get(op).status_code == 403
     assert service.audit.verify().ok

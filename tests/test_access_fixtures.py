@@ -86,6 +86,11 @@ def build_world(data: Path) -> World:
     }
     store.bulk_upsert(items.values())
     store.close()
+    for it in items.values():  # real bytes behind every asset (4 KiB each)
+        for asset in it["assets"].values():
+            path = settings.layout.assets / asset["href"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(bytes(range(256)) * 16)
     service = AccessService.for_settings(settings)
     s = service.store
     s.set_collection_level("res", "restricted")

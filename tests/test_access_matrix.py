@@ -180,9 +180,15 @@ def test_oversized_aoi_in_search_is_a_4xx_not_a_leak(client: Any, world: World) 
         assert _ids(r.json()) <= world.visible["anonymous"]
 
 
-def test_no_keys_and_no_restrictions_is_the_open_default(tmp_path: Path) -> None:
+def test_no_keys_is_not_an_open_installation(tmp_path: Path) -> None:
+    """A data directory without keys refuses writes; only the explicit development switch
+    (printed by the server at start-up) opens it."""
     from sathub.config import Settings
 
     with TestClient(create_app(Settings(data=tmp_path / "d"))) as c:
-        assert c.post("/collections", json=collection("x")).status_code == 201  # development mode
+        r = c.post("/collections", json=collection("x"))
+        assert r.status_code == 401 and "write to the catalog" in r.json()["description"]
+        assert c.get("/collections/x").status_code == 404
+    with TestClient(create_app(Settings(data=tmp_path / "d", dev_open_writes=True))) as c:
+        assert c.post("/collections", json=collection("x")).status_code == 201
         assert c.get("/collections/x").status_code == 200

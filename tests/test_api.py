@@ -240,7 +240,7 @@ def test_transactions_and_bulk(empty_api: Any) -> None:
 
 def test_oversized_body_is_413(empty_api: Any) -> None:
     app = empty_api.app
-    limit = app.state.settings.max_body_bytes
+    limit = app.state.installation.settings.max_body_bytes
     r = empty_api.post("/search", content=b" " * (limit + 1), headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["field"] == "body"
 

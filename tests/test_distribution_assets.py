@@ -30,9 +30,16 @@ def archive(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def client(archive):
+    from sathub.access import keys
+    from sathub.app import Installation
+
     settings = archive["settings"]
-    (settings.layout.secrets / "operator.key").write_text("op-key\n")
-    with TestClient(create_app(settings)) as c:
+    inst = Installation.open(settings)
+    token, rec = keys.issue(inst.access.store, "operator", None, label="signer")
+    archive["op"] = {"Authorization": f"Bearer {token}"}
+    archive["kid"] = str(rec.id)
+    with TestClient(create_app(inst)) as c:
+        c.archive = archive  # type: ignore[attr-defined]
         yield c
 
 
@@ -44,8 +51,12 @@ def _file(archive) -> Path:
 def test_item_hrefs_become_download_urls(client, archive) -> None:
     item = client.get(f"/collections/{CID}/items/s0").json()
     data = item["assets"]["data"]
-    assert data["href"] == "http://testserver" + ASSET
-    assert data["alternate"]["archive"]["href"] == archive["items"][0]["assets"]["data"]["href"]
+    # the URL ends with the stored file's name; the stored path (relative to the data
+    # directory, which no client can resolve) is not published as an alternate href
+    assert data["href"] == "http://testserver" + ASSET + "/data.tif"
+    assert archive["items"][0]["assets"]["data"]["href"].endswith("/data.tif")
+    assert "alternate" not in data
+    assert client.get(data["href"]).content == _file(archive).read_bytes()
     rels = {link["rel"]: link["href"] for link in item["links"]}
     assert rels["xyz"].endswith("/tiles/WebMercatorQuad/{z}/{x}/{y}.png")
     assert rels["tilejson"].endswith("/tiles/WebMercatorQuad/tilejson.json")
@@ -123,6 +134,30 @@ def test_unknown_item_or_asset_is_404(client) -> None:
     assert client.get("/collections/nope/items/s0/assets/data").status_code == 404
 
 
+def test_download_url_with_the_file_name(client, archive) -> None:
+    """``…/assets/{key}/{file name}`` serves what ``…/assets/{key}`` serves (GET, HEAD, Range,
+    ETag); any other name, or the name of another asset's file, is a 404."""
+    body = _file(archive).read_bytes()
+    named = ASSET + "/data.tif"
+    r = client.get(named)
+    assert r.status_code == 200 and r.content == body
+    assert r.headers["etag"] == client.head(ASSET).headers["etag"]
+    assert 'filename*=UTF-8\'\'data.tif' in r.headers["content-disposition"]
+    r = client.head(named, headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206 and r.headers["content-length"] == "10" and r.content == b""
+    r = client.get(named, headers={"Range": "bytes=0-3"})
+    assert r.status_code == 206 and r.content == body[:4]
+    for wrong in ("data.TIF", "meta.json", "data", "other.tif", "data.tif.aux.xml"):
+        assert client.get(f"{ASSET}/{wrong}").status_code == 404, wrong
+        assert client.head(f"{ASSET}/{wrong}").status_code == 404, wrong
+    meta = client.get(f"/collections/{CID}/items/s0/assets/metadata/meta.json")
+    assert meta.status_code == 200 and meta.json() == {"hello": "world"}
+    # a missing item answers the same with or without a file name
+    a = client.get(f"/collections/{CID}/items/nope/assets/data/data.tif")
+    b = client.get(f"/collections/{CID}/items/nope/assets/data")
+    assert (a.status_code, a.json()) == (b.status_code, b.json()) == (404, b.json())
+
+
 def test_path_traversal(tmp_path: Path) -> None:
     root = tmp_path / "assets"
     (root / "c").mkdir(parents=True)
@@ -171,7 +206,7 @@ def test_parse_range_unit() -> None:
 # ---------------------------------------------------------------- signed links
 def _mint(client, ttl: int = 60, key: str = "data") -> str:
     r = client.post(f"/collections/{CID}/items/s0/assets/{key}/sign", json={"expires_in": ttl},
-                    headers={"Authorization": "Bearer op-key"})  # fmt: skip
+                    headers=client.archive["op"])  # fmt: skip
     assert r.status_code == 200, r.text
     return str(r.json()["href"])
 
@@ -180,15 +215,16 @@ def test_sign_requires_authorisation(client) -> None:
     url = f"/collections/{CID}/items/s0/assets/data/sign"
     assert client.post(url, json={}).status_code == 401
     assert client.post(url, json={}, headers={"Authorization": "Bearer no"}).status_code in (401, 403)
-    r = client.post(url, json={"expires_in": 10**9}, headers={"Authorization": "Bearer op-key"})
+    r = client.post(url, json={"expires_in": 10**9}, headers=client.archive["op"])
     assert r.status_code == 400 and "expires_in" in r.text
     r = client.post(f"/collections/{CID}/items/zz/assets/data/sign", json={},
-                    headers={"Authorization": "Bearer op-key"})  # fmt: skip
+                    headers=client.archive["op"])  # fmt: skip
     assert r.status_code == 404
 
 
 def test_signed_link_works_and_key_file_is_private(client, archive) -> None:
     href = _mint(client)
+    assert urlparse(href).path == ASSET + "/data.tif"  # ends with the file's name
     r = client.get(href)
     assert r.status_code == 200 and r.content == _file(archive).read_bytes()
     r = client.get(href, headers={"Range": "bytes=0-3"})
@@ -201,14 +237,17 @@ def test_signed_link_tampering_is_403(client) -> None:
     href = _mint(client)
     u = urlparse(href)
     q = {k: v[0] for k, v in parse_qs(u.query).items()}
-    sig, exp = q["signature"], q["expires"]
+    sig, exp, kid = q["signature"], q["expires"], q["kid"]
     flipped = ("0" if sig[0] != "0" else "1") + sig[1:]
     cases = [
-        f"{u.path}?expires={exp}&signature={flipped}",  # altered signature
-        f"{u.path}?expires={int(exp) + 3600}&signature={sig}",  # extended expiry
-        f"{u.path.replace('/data', '/metadata')}?expires={exp}&signature={sig}",  # other asset
-        f"{u.path}?expires={exp}",  # no signature
-        f"{u.path}?expires=soon&signature={sig}",
+        f"{u.path}?expires={exp}&kid={kid}&signature={flipped}",  # altered signature
+        f"{u.path}?expires={int(exp) + 3600}&kid={kid}&signature={sig}",  # extended expiry
+        f"{u.path.replace('/data', '/metadata')}?expires={exp}&kid={kid}&signature={sig}",  # other asset
+        f"{u.path}?expires={exp}&kid={int(kid) + 1}&signature={sig}",  # another signer
+        f"{u.path}?expires={exp}&signature={sig}",  # no signer
+        f"{u.path}?expires={exp}&kid={kid}",  # no signature
+        f"{u.path}?expires=soon&kid={kid}&signature={sig}",
+        f"{u.path}?expires={exp}&kid={kid}&signature=%C3%A9{sig[2:]}",  # non-ASCII
     ]
     for case in cases:
         r = client.get(case)
@@ -219,13 +258,13 @@ def test_signed_link_tampering_is_403(client) -> None:
 def test_signed_link_expiry(archive) -> None:
     key = signing.load_key(archive["settings"].layout.secrets)
     now = time.time()
-    exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=5, now=now)
-    signing.verify(key, CID, "s0", "data", str(exp), sig, now=now + 4)
+    exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=5, now=now, kid="7")
+    signing.verify(key, CID, "s0", "data", str(exp), sig, "7", now=now + 4)
     with pytest.raises(Exception, match="expired"):
-        signing.verify(key, CID, "s0", "data", str(exp), sig, now=now + 6)
+        signing.verify(key, CID, "s0", "data", str(exp), sig, "7", now=now + 6)
     with TestClient(create_app(archive["settings"])) as c:
-        exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=1, now=now - 10)
-        r = c.get(f"{ASSET}?expires={exp}&signature={sig}")
+        exp, sig = signing.sign(key, CID, "s0", "data", ttl_s=1, now=now - 10, kid=archive["kid"])
+        r = c.get(f"{ASSET}?expires={exp}&kid={archive['kid']}&signature={sig}")
         assert r.status_code == 403 and "expired" in r.json()["description"]
 
 
@@ -261,7 +300,7 @@ def test_vsicurl_window_read_transfers_a_small_fraction(tmp_path: Path) -> None:
                 counter["bytes"] += len(chunk)
                 yield chunk
 
-    app.state.object_store = Counting(settings.layout.assets)
+    app.state.installation.objects = Counting(settings.layout.assets)
     env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "CPL_VSIL_CURL_USE_HEAD": "NO",
            "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES", "CPL_VSIL_CURL_CACHE_SIZE": "0"}  # fmt: skip
     with server:

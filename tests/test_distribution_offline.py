@@ -61,19 +61,19 @@ def test_remote_hrefs_are_left_alone_and_get_no_tile_links(client) -> None:
     assert client.get(f"/collections/{CID}/items/remote/assets/data").status_code == 404
 
 
-def test_audit_hook_sees_downloads_tiles_and_signing(client) -> None:
-    events: list[tuple[str, dict]] = []
-    app = client.app
-    previous = getattr(app.state, "audit", None)
-    app.state.audit = lambda request, event, **fields: events.append((event, fields))
-    try:
-        client.get(f"/collections/{CID}/items/s0/assets/data", headers={"Range": "bytes=0-9"})
-        client.get(f"/collections/{CID}/items/s0/preview.png?max_size=32&bidx=1")
-    finally:
-        app.state.audit = previous
-    kinds = [e for e, _ in events]
-    assert kinds == ["download", "tiles"]
-    assert events[0][1] == {"collection": CID, "item": "s0", "asset": "data"}
+def test_downloads_and_rendering_are_audited_with_their_bytes(client) -> None:
+    audit = client.app.state.installation.access.audit
+    before = len(audit.records())
+    client.get(f"/collections/{CID}/items/s0/assets/data", headers={"Range": "bytes=0-9"})
+    r = client.get(f"/collections/{CID}/items/s0/preview.png?max_size=32&bidx=1")
+    assert r.status_code == 200
+    client.head(f"/collections/{CID}/items/s0/assets/data")
+    recs = audit.records()[before:]
+    assert [(x["action"], x["resource"], x["bytes"], x["outcome"]) for x in recs] == [
+        ("download", f"{CID}/s0/data", 10, "ok"),
+        ("preview", f"{CID}/s0/data", len(r.content), "ok"),
+        ("head", f"{CID}/s0/data", 0, "head"),
+    ]
 
 
 def test_catalog_server_does_not_load_the_tile_libraries_until_a_tile_is_asked() -> None:

@@ -20,13 +20,11 @@ def client(tmp_path: Path):
     from fastapi.testclient import TestClient
 
     from sathub.api.app import create_app
-    from sathub.catalog.sqlite import SQLiteStore
 
     settings = Settings(data=tmp_path / "data")
     settings.layout.create()
     (settings.layout.secrets / "operator.key").write_text("s3cret\n")
-    store = SQLiteStore(settings.layout.catalog_db)
-    with TestClient(create_app(settings, store)) as c:
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -74,6 +72,6 @@ def test_job_runs_and_reports(client, tmp_path: Path) -> None:
         if job["status"] in ("succeeded", "failed"):
             break
         time.sleep(0.1)
-    assert job["status"] == "failed" and job["report"]["counts"] == {"ingested": 1, "failed": 1}
+    assert job["status"] == "failed" and job["summary"]["counts"] == {"ingested": 1, "failed": 1}
     assert client.get("/collections/c/items/good").status_code == 200
     assert client.get("/ingest/jobs/nope", headers=auth).status_code == 404

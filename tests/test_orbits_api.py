@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from shapely import geometry as sg
 
 from sathub.api.app import create_app
-from sathub.config import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "orbits"
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared data not present")
@@ -17,9 +16,54 @@ pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared data not prese
 
 @pytest.fixture()
 def client(tmp_path: Path) -> TestClient:
-    settings = Settings(data=tmp_path)
-    settings.layout.create()
-    return TestClient(create_app(settings))
+    """The app with an operator's key (registry writes and orders need one)."""
+    from conftest import issue_key, new_installation
+
+    inst = new_installation(tmp_path)
+    c = TestClient(create_app(inst))
+    c.headers["Authorization"] = f"Bearer {issue_key(inst, 'operator')}"
+    c.inst = inst  # type: ignore[attr-defined]
+    return c
+
+
+def test_orders_belong_to_the_partners_organisation(client: TestClient) -> None:
+    """Partners create and see their own organisation's orders; another's is a 404; only
+    operators and admins plan them or change their status; every change is audited."""
+    from conftest import issue_key
+
+    inst = client.inst  # type: ignore[attr-defined]
+    a, b = (f"Bearer {issue_key(inst, 'partner', org)}" for org in ("Org A", "Org B"))
+    body = {"aoi": {"type": "Polygon", "coordinates": [[[96, 16], [96.5, 16], [96.5, 16.5], [96, 16]]]},
+            "start": "2026-01-01T00:00:00Z", "end": "2026-01-03T00:00:00Z"}  # fmt: skip
+    assert TestClient(client.app).post("/orbits/orders", json=body).status_code == 401
+    oid = client.post("/orbits/orders", json=body, headers={"Authorization": a}).json()["id"]
+    assert client.get(f"/orbits/orders/{oid}", headers={"Authorization": a}).status_code == 200
+    r = client.get(f"/orbits/orders/{oid}", headers={"Authorization": b})
+    assert r.status_code == 404 and r.json() == client.get(
+        "/orbits/orders/000000000000", headers={"Authorization": b}).json() | {
+        "description": r.json()["description"]}  # fmt: skip
+    assert client.get("/orbits/orders", headers={"Authorization": b}).json()["orders"] == []
+    assert [o["id"] for o in client.get("/orbits/orders", headers={"Authorization": a}).json()["orders"]] == [oid]
+    assert len(client.get("/orbits/orders").json()["orders"]) == 1  # the operator sees all
+    r = client.post(f"/orbits/orders/{oid}/status", json={"status": "cancelled"}, headers={"Authorization": a})
+    assert r.status_code == 403 and "orders" in r.json()["description"]
+    assert client.post(f"/orbits/orders/{oid}/status", json={"status": "cancelled"}).status_code == 200
+    actions = [r["action"] for r in inst.access.audit.records()]
+    assert actions.count("orbits.order.create") == 1 and "orbits.order.status" in actions
+
+
+def test_registry_writes_need_an_operator(client: TestClient) -> None:
+    from conftest import issue_key
+
+    sat = {"norad_id": 39084, "name": "LANDSAT 8"}
+    anon = TestClient(client.app)
+    r = anon.put("/orbits/satellites/39084", json=sat)
+    assert r.status_code == 401 and "registry" in r.json()["description"]
+    partner = {"Authorization": f"Bearer {issue_key(client.inst, 'partner', 'P')}"}  # type: ignore[attr-defined]
+    assert client.put("/orbits/satellites/39084", json=sat, headers=partner).status_code == 403
+    assert anon.get("/orbits/satellites").json()["satellites"] == []
+    assert client.put("/orbits/satellites/39084", json=sat).status_code == 200
+    assert anon.get("/orbits/satellites/39084").json()["name"] == "LANDSAT 8"
 
 
 def test_passes_track_opportunities_orders(client: TestClient) -> None:

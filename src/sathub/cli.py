@@ -33,8 +33,16 @@ def serve(
 ) -> None:
     """Serve a data directory: STAC API, downloads, tiles, viewer."""
     from sathub.api.server import serve as run
+    from sathub.app import Installation
+    from sathub.clitools import fail
+    from sathub.errors import SathubError
 
-    run(Settings(data=data, host=host, port=port, root_path=root_path))
+    try:
+        inst = Installation.open(Settings(data=data, host=host, port=port, root_path=root_path))
+        inst.access  # noqa: B018 - unusable access or audit settings are an error now, not later
+    except SathubError as exc:
+        raise fail(exc.message, 2) from None
+    run(inst)
 
 
 # Each domain package exposes ``register(app)`` in its own ``cli`` module.

@@ -58,6 +58,23 @@ class Settings(BaseSettings):
         description="Anchor the head every N records (1: every record).",
     )
 
+    # application layer and access (core)
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Address of a Dask scheduler (tcp://host:8786) for analytics; none: an "
+        "embedded cluster per job.",
+    )
+    dev_open_writes: bool = Field(
+        default=False,
+        description="DEVELOPMENT ONLY: callers without a key may write (as an operator). "
+        "The server prints a warning at start-up.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-* and "
+        "Forwarded headers are believed (empty: none; '*': any, only behind a proxy you run).",
+    )
+
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)

@@ -112,7 +112,6 @@ class Actor:
     agreements: tuple[Agreement, ...] = ()
     activations: tuple[Activation, ...] = ()  # activations in the store (policy checks each)
     restricted: frozenset[str] = field(default_factory=frozenset)  # restricted collection ids
-    open_mode: bool = False  # no key was ever issued: a development installation
 
     @property
     def unrestricted(self) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sathub.access.dates import iso
 from sathub.access.geo import item_shape, shape
-from sathub.access.models import DAY_S, WRITE_ROLES, Activation, Actor, Agreement, Decision
+from sathub.access.models import DAY_S, Activation, Actor, Agreement, Decision
 from sathub.catalog.cql2sql import parse_timestamp
 from sathub.catalog.validate import parse_datetime
 from sathub.errors import SathubError
@@ -244,46 +244,51 @@ def asset_allowed(grant: Grant | None, asset: dict[str, Any]) -> bool:
     return bool(set(asset.get("roles") or ["data"]) & set(grant.asset_roles))
 
 
+def asset_grants(actor: Actor, item: dict[str, Any], asset: dict[str, Any],
+                 now: float) -> list[Grant | None]:  # fmt: skip
+    """The grants under which this asset of an item may be served to the actor, best first:
+    ``[None]`` for roles that see everything and for open collections; else the covering
+    activations (no quota), then the covering agreements whose asset roles include the asset's.
+    Empty: the item is invisible or no grant covers this asset."""
+    if actor.unrestricted or item.get("collection") not in actor.restricted:
+        return [None]
+    grants = covering_grants(actor, item, now)
+    acts: list[Grant | None] = [g for g in grants if isinstance(g, Activation)]
+    agrs: list[Grant | None] = [g for g in grants if isinstance(g, Agreement) and asset_allowed(g, asset)]
+    return acts + agrs
+
+
+def grant_decision(grant: Grant | None, reason: str) -> Decision:
+    if isinstance(grant, Agreement):
+        return Decision(True, f"{reason} (agreement {grant.id})", agreement_id=grant.id)
+    if isinstance(grant, Activation):
+        return Decision(True, f"{reason} (activation {grant.id})", activation_id=grant.id)
+    return Decision(True, reason)
+
+
 # ------------------------------------------------------------------------- decide
-def _role_gate(actor: Actor, allowed: frozenset[str], what: str) -> Decision:
-    if actor.role in allowed:
-        return Decision(True, f"role {actor.role} may {what}")
-    if actor.role == "anonymous":
-        if actor.open_mode and what == "write":
-            return Decision(True, f"no API key issued yet: development mode may {what}")
-        return Decision(False, f"an API key is needed to {what}", status=401)
-    return Decision(False, f"role {actor.role} may not {what}", status=403)
-
-
 def decide(actor: Actor, action: str, resource: dict[str, Any] | None = None, *,
            now: float) -> Decision:  # fmt: skip
     """(actor, action, resource) → allow or deny with a reason and the HTTP status of a denial.
 
-    Actions: ``read``/``search``/``tiles``/``download`` (resource ``{"item": …}``, plus
-    ``"asset"`` for downloads), ``collection`` (``{"collection": id, "all": [ids]}``),
-    ``write`` and ``ingest`` and ``sign`` (admin, operator), ``admin`` (admin only).
+    Actions: ``read`` (resource ``{"item": …}``), ``download`` (``{"item": …, "asset": …}``:
+    every route that returns or summarises pixels or bytes of an asset), ``collection``
+    (``{"collection": id}``). Role checks (who may write, ingest, administer…) are the
+    gate's: :mod:`sathub.access.permissions`.
     """
     resource = resource or {}
-    if action in ("write", "ingest", "sign"):
-        return _role_gate(actor, WRITE_ROLES, action)
-    if action == "admin":
-        return _role_gate(actor, frozenset({"admin"}), "administer access")
     if action == "collection":
         cid = resource["collection"]
         if cid in visible_collections(actor, now, [cid]):
             return Decision(True, "collection visible")
         return Decision(False, f"collection {cid!r} not found", status=404)
-    if action in ("read", "search", "tiles", "download"):
+    if action in ("read", "download"):
         item = resource["item"]
         seen = item_visible(actor, item, now)
-        if not seen or action != "download" or "asset" not in resource:
+        if not seen or action == "read":
             return seen
-        if actor.unrestricted or item.get("collection") not in actor.restricted:
-            return seen
-        for g in covering_grants(actor, item, now):
-            if asset_allowed(g, resource["asset"]):
-                return Decision(True, seen.reason, agreement_id=getattr(g, "id", None)
-                                if isinstance(g, Agreement) else None,
-                                activation_id=g.id if isinstance(g, Activation) else None)  # fmt: skip
-        return Decision(False, "the agreement does not cover this asset (asset roles)", status=403)
+        grants = asset_grants(actor, item, resource.get("asset") or {}, now)
+        if not grants:
+            return Decision(False, "the agreement does not cover this asset (asset roles)", status=403)
+        return grant_decision(grants[0], seen.reason)
     return Decision(False, f"unknown action {action!r}", status=403)

@@ -17,7 +17,7 @@ from sathub.access.audit import AuditLog
 from sathub.access.audit_config import AuditConfig
 from sathub.access.models import Actor
 from sathub.access.store import AccessStore
-from sathub.errors import Unauthorized
+from sathub.errors import NotFound, Unauthorized
 
 
 class AccessService:
@@ -72,6 +72,18 @@ class AccessService:
             if legacy is not None:
                 return legacy
             raise Unauthorized(str(exc), field="authorization") from exc
+
+    def actor_for_key_id(self, key_id: int, now: float | None = None) -> Actor | None:
+        """The actor of a key that is still valid (a signed link's signer), else None."""
+        now = time.time() if now is None else now
+        try:
+            key = self.store.key(key_id)
+        except NotFound:
+            return None
+        if (key.revoked is not None and key.revoked <= now) or (
+                key.expires is not None and key.expires < now):  # fmt: skip
+            return None
+        return self.store.actor_for_key(key)
 
     def bootstrap(self) -> str | None:
         """Create the access database and secrets; the first admin key, once. Returns the new

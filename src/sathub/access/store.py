@@ -180,6 +180,14 @@ class AccessStore:
             "FROM keys WHERE key_hash = ?", (key_hash,)).fetchone()  # fmt: skip
         return None if row is None else (ApiKey(*row[:9]), row[9])
 
+    def key(self, key_id: int) -> ApiKey:
+        row = self.conn().execute(
+            "SELECT id, prefix, role, org_id, label, created, expires, revoked, last_used "
+            "FROM keys WHERE id = ?", (key_id,)).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"key {key_id} not found", field="key")
+        return ApiKey(*row)
+
     def keys(self, org_id: int | None = None) -> list[ApiKey]:
         sql = "SELECT id, prefix, role, org_id, label, created, expires, revoked, last_used FROM keys"
         rows = self.conn().execute(sql + (" WHERE org_id = ?" if org_id else "") + " ORDER BY id",
@@ -303,8 +311,7 @@ class AccessStore:
         )
 
     def anonymous(self) -> Actor:
-        return Actor(activations=tuple(self.activations()), restricted=self.restricted_collections(),
-                     open_mode=not self.any_key())  # fmt: skip
+        return Actor(activations=tuple(self.activations()), restricted=self.restricted_collections())
 
     def close(self) -> None:
         c = getattr(self._local, "conn", None)

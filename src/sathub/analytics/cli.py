@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sathub.clitools import fail as _fail
 from sathub.config import Settings
-from sathub.errors import InvalidInput, SathubError
+from sathub.errors import SathubError
 from sathub.jobs import clean_json
 
 console = Console(stderr=True)
@@ -34,8 +34,8 @@ SchedulerOpt = Annotated[
     str | None,
     typer.Option(
         "--scheduler",
-        envvar="SATHUB_DASK_SCHEDULER",
-        help="Dask scheduler address (default: an embedded LocalCluster).",
+        help="Dask scheduler address (default: SATHUB_DASK_SCHEDULER, else an embedded "
+        "LocalCluster).",
     ),
 ]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Embedded cluster workers.")]
@@ -62,25 +62,20 @@ def _emit(doc: dict[str, Any]) -> None:
 
 
 def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers: int) -> Any:
-    """Open the store and the Dask executor, run ``fn(store, executor, progress)``."""
-    from sathub.analytics.executor import Executor
-    from sathub.catalog.sqlite import SQLiteStore
+    """Open the installation and the Dask executor, run ``fn(inst, executor, progress)``."""
+    from sathub.app import Installation
 
-    if not settings.layout.catalog_db.exists():
-        raise InvalidInput(
-            f"no catalog in {settings.layout.root} (run `sathub init`)", field="data"
-        )
-    store = SQLiteStore(settings.layout.catalog_db)
+    inst = Installation.open(settings)
     try:
-        with Executor(scheduler, n_workers=workers) as ex, _progress() as bar:
+        with inst.executor(scheduler, n_workers=workers) as ex, _progress() as bar:
             task = bar.add_task(label, total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            return fn(store, ex, progress)
+            return fn(inst, ex, progress)
     finally:
-        store.close()
+        inst.close()
 
 
 def _job(kind: str, params: dict[str, Any], settings: Settings, label: str,
@@ -89,8 +84,9 @@ def _job(kind: str, params: dict[str, Any], settings: Settings, label: str,
     from sathub.analytics.jobs import run_job
 
     try:
-        return _run(settings, lambda store, ex, progress: run_job(
-            kind, params, settings, store, executor=ex, progress=progress), label, scheduler, workers)  # fmt: skip
+        return _run(settings, lambda inst, ex, progress: run_job(
+            kind, params, settings, inst.catalog, executor=ex, progress=progress,
+            access=inst.access), label, scheduler, workers)  # fmt: skip
     except SathubError as exc:
         raise _fail(exc.message) from None
 

@@ -3,7 +3,7 @@
 * default: an embedded ``distributed.LocalCluster`` started for the job and closed after it
   (``n_workers`` processes with one thread each; ``processes=False`` runs threads in this
   process, which starts faster and suits small jobs);
-* ``scheduler="tcp://host:8786"`` (CLI ``--scheduler``, env ``SATHUB_DASK_SCHEDULER``): the
+* ``scheduler="tcp://host:8786"`` (CLI ``--scheduler``, setting ``SATHUB_DASK_SCHEDULER``): the
   same tasks on an existing Dask cluster. Its workers need sathub installed and the data
   directory at the same path (shared filesystem), since tasks read assets by path.
 
@@ -18,12 +18,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
+from sathub import jobs
 from sathub.analytics.errors import AnalyticsError
 
-SCHEDULER_ENV = "SATHUB_DASK_SCHEDULER"
-
-
-class Cancelled(AnalyticsError):
+class Cancelled(AnalyticsError, jobs.Cancelled):
     """The job was cancelled."""
 
 
@@ -36,7 +34,7 @@ class Executor:
         threads_per_worker: int = 1,
         processes: bool = False,
     ) -> None:
-        self.scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+        self.scheduler = scheduler or None
         self.n_workers = n_workers or min(2, os.cpu_count() or 1)
         self.threads_per_worker = threads_per_worker
         self.processes = processes

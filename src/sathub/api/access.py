@@ -1,32 +1,39 @@
-"""Access control in the API: the ASGI middleware that turns a Bearer key into an actor, and
-the hooks every route uses (write authorization, collection visibility, downloads, audit).
+"""Access control in the API: the ASGI middleware that turns a Bearer key into an actor, and the
+per-resource checks behind the gate (collection and item visibility, the grants filter, audit).
 
-The policy itself lives in :mod:`sathub.access.policy`; this module only applies it:
+The role check every route passes is the gate's (:mod:`sathub.api.gate`); the rule for pixels
+and bytes of assets is :mod:`sathub.api.pixels`; the policy itself is
+:mod:`sathub.access.policy`. This module only applies it:
 
-- :class:`AccessMiddleware` sets ``request.state.actor`` and ``request.state.access_filter``
-  (the CQL2-JSON the store ANDs inside every search, item read and aggregation); a malformed,
-  unknown, expired or revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the
-  anonymous public. Partner searches are audited here.
-- :func:`authorize_write` (installed as ``app.state.authorize_write``): admin and operator.
+- :class:`AccessMiddleware` sets ``request.state.actor``; a malformed, unknown, expired or
+  revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public.
+  Partner searches are audited here.
+- :func:`access_filter`: the caller's grants as CQL2-JSON, which the store ANDs inside every
+  search, item read and aggregation.
 - :func:`require_collection_visible`, :func:`visible_collection_ids`: restricted collections
   do not exist for callers without a grant on them (404, absent from ``/collections``).
-- :func:`charge_download` and :func:`audit_event`: for the download and tile routes.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from sathub.access.models import Actor, Agreement
-from sathub.access.policy import decide, visible_collections
-from sathub.access.service import AccessService
+from sathub.access.policy import grants_filter, visible_collections
+from sathub.api.gate import actor_of
 from sathub.api.middleware import send_json
-from sathub.errors import Forbidden, NotFound, QuotaExceeded, Unauthorized
+from sathub.errors import NotFound, Unauthorized
 
+if TYPE_CHECKING:
+    from sathub.access.service import AccessService
+    from sathub.app import Installation
+
+log = logging.getLogger("sathub.api")
 SEARCH_PATHS = ("/search", "/aggregate")
 
 
@@ -35,7 +42,7 @@ def _is_search(path: str) -> bool:
 
 
 class AccessMiddleware:
-    """Pure ASGI: resolve the caller, set the access filter, audit partner searches."""
+    """Pure ASGI: resolve the caller, audit partner searches."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -44,10 +51,8 @@ class AccessMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        service: AccessService | None = getattr(scope["app"].state, "access", None)
-        if service is None:
-            await self.app(scope, receive, send)
-            return
+        inst: Installation = scope["app"].state.installation
+        service = inst.access
         auth = None
         for name, value in scope.get("headers", []):
             if name == b"authorization":
@@ -59,6 +64,9 @@ class AccessMiddleware:
         except Unauthorized as exc:
             await send_json(send, 401, exc.to_dict(), exc.headers)
             return
+        if actor.role == "anonymous" and inst.settings.dev_open_writes:
+            actor = Actor(role="operator", name="anonymous (development mode)",
+                          activations=actor.activations, restricted=actor.restricted)  # fmt: skip
         state = scope.setdefault("state", {})
         state["actor"] = actor
         state["access_now"] = now  # the grants filter is built on first use (access_filter)
@@ -85,48 +93,31 @@ class AccessMiddleware:
 
 
 # ------------------------------------------------------------------------ helpers
-def actor_of(request: Request) -> Actor:
-    actor = getattr(request.state, "actor", None)
-    if actor is None:  # an app built without the middleware (unit tests of other routers)
-        service = getattr(request.app.state, "access", None)
-        actor = service.store.anonymous() if service else Actor()
-    return actor
+def installation(request: Request) -> Installation:
+    inst: Installation = request.app.state.installation
+    return inst
 
 
-def _now(request: Request) -> float:
+def service(request: Request) -> AccessService:
+    return installation(request).access
+
+
+def now_of(request: Request) -> float:
     return float(getattr(request.state, "access_now", None) or time.time())
 
 
-def _service(request: Request) -> AccessService:
-    service: AccessService = request.app.state.access
-    return service
-
-
-def _raise(decision: Any) -> None:
-    if decision.status == 401:
-        raise Unauthorized(decision.reason)
-    if decision.status == 404:
-        raise NotFound(decision.reason)
-    raise Forbidden(decision.reason)
-
-
-def authorize_write(request: Request) -> None:
-    """Catalog writes: admin and operator (401 anonymous, 403 anyone else)."""
-    d = decide(actor_of(request), "write", now=_now(request))
-    if not d:
-        _raise(d)
-
-
-def require_admin(request: Request) -> Actor:
-    actor = actor_of(request)
-    d = decide(actor, "admin", now=_now(request))
-    if not d:
-        _raise(d)
-    return actor
+def access_filter(request: Request) -> dict[str, Any] | None:
+    """The caller's grants as a CQL2-JSON filter (None: unrestricted), built on first use and
+    kept for the request; the store applies it inside the query, so paging and counts stay
+    right."""
+    state = request.state
+    if not hasattr(state, "access_filter"):
+        state.access_filter = grants_filter(actor_of(request), now_of(request))
+    return state.access_filter  # type: ignore[no-any-return]
 
 
 def visible_collection_ids(request: Request, ids: list[str]) -> set[str]:
-    return visible_collections(actor_of(request), _now(request), ids)
+    return visible_collections(actor_of(request), now_of(request), ids)
 
 
 def require_collection_visible(request: Request, collection_id: str) -> None:
@@ -135,68 +126,76 @@ def require_collection_visible(request: Request, collection_id: str) -> None:
         raise NotFound(f"collection {collection_id!r} not found")
 
 
-def audit_event(request: Request, action: str, resource: str, nbytes: int = 0,
-                outcome: str = "ok", **detail: Any) -> None:  # fmt: skip
-    """Append one audit record for this request's actor (tiles are aggregated per hour).
-    ``quota=agreement`` charges ``nbytes`` against it in the same transaction (QuotaExceeded:
-    nothing charged or recorded)."""
-    service = getattr(request.app.state, "access", None)
-    if service is None:
-        return
+def visible_item(request: Request, collection_id: str, item_id: str) -> dict[str, Any]:
+    """The item, if the caller may see it; else NotFound, exactly as for a missing one."""
+    require_collection_visible(request, collection_id)
+    store = installation(request).catalog
+    return store.get_item(collection_id, item_id, extra_filter=access_filter(request))
+
+
+def redact_lineage(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Derived items without the inputs the caller may not see: ``sathub:inputs`` entries,
+    ``derived_from`` links and the source named in ``sathub:parameters`` are kept only when
+    the caller may read them (one search under the caller's grants for the whole page)."""
     actor = actor_of(request)
-    agr, act = detail.pop("agreement_id", None), detail.pop("activation_id", None)
-    quota = detail.pop("quota", None)
+    derived = [it for it in items if (it.get("properties") or {}).get("sathub:inputs")]
+    if actor.unrestricted or not derived:
+        return items
+    refs = {(r.get("collection"), r.get("id")) for it in derived
+            for r in it["properties"]["sathub:inputs"] if isinstance(r, dict)}  # fmt: skip
+    from sathub.catalog.store import SearchQuery
+
+    store = installation(request).catalog
+    seen = store.search(SearchQuery(ids=sorted({str(i) for _, i in refs}), limit=len(refs) + 1,
+                                    collections=sorted({str(c) for c, _ in refs})),
+                        extra_filter=access_filter(request))  # fmt: skip
+    visible = {(it.get("collection"), it.get("id")) for it in seen.items}
+    colls = visible_collection_ids(request, sorted({str(c) for c, _ in refs}))
+    out = []
+    for it in items:
+        props = it.get("properties") or {}
+        if it not in derived:
+            out.append(it)
+            continue
+        keep = [r for r in props["sathub:inputs"] if (r.get("collection"), r.get("id")) in visible]
+        hidden = len(props["sathub:inputs"]) - len(keep)
+        new_props = {**props, "sathub:inputs": keep}
+        params = props.get("sathub:parameters")
+        if isinstance(params, dict) and params.get("collection") not in colls | {None}:
+            new_props["sathub:parameters"] = {k: v for k, v in params.items() if k != "collection"}
+        if hidden:
+            new_props["sathub:inputs_hidden"] = hidden
+        hrefs = {f"../../{r.get('collection')}/items/{r.get('id')}" for r in keep}
+        links = [ln for ln in it.get("links") or []
+                 if ln.get("rel") != "derived_from" or ln.get("href") in hrefs
+                 or _link_ref(ln.get("href", "")) in visible]  # fmt: skip
+        out.append({**it, "properties": new_props, "links": links})
+    return out
+
+
+def _link_ref(href: str) -> tuple[str, str] | None:
+    parts = href.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[-2] == "items":
+        return parts[-3], parts[-1]
+    return None
+
+
+def audit(request: Request, action: str, resource: str, *, actor: Actor | None = None,
+          nbytes: int = 0, outcome: str = "ok", agreement_id: int | None = None,
+          activation_id: int | None = None, quota: Agreement | None = None,
+          **detail: Any) -> None:  # fmt: skip
+    """Append one audit record for this request (tile uses are aggregated per item and hour).
+    With ``quota``, ``nbytes`` are charged against that agreement in the same transaction as
+    the record (QuotaExceeded: nothing charged or written)."""
+    who = (actor or actor_of(request)).name
+    log_ = service(request).audit
     if action == "tiles" and outcome == "ok":
-        service.audit.record_tile(actor.name, resource, nbytes=nbytes, agreement_id=agr,
-                                  activation_id=act, quota=quota)  # fmt: skip
+        log_.record_tile(who, resource, nbytes=nbytes, agreement_id=agreement_id,
+                         activation_id=activation_id, quota=quota)  # fmt: skip
         return
-    service.audit.append(actor.name, action, resource, nbytes=nbytes, outcome=outcome,
-                         agreement_id=agr, activation_id=act, detail=detail or None,
-                         quota=quota)  # fmt: skip
+    log_.append(who, action, resource, nbytes=nbytes, outcome=outcome, agreement_id=agreement_id,
+                activation_id=activation_id, detail=detail or None, quota=quota)  # fmt: skip
 
 
-def charge_download(request: Request, item: dict[str, Any], asset_key: str, nbytes: int, *,
-                    action: str = "download") -> None:  # fmt: skip
-    """Before serving ``nbytes`` of an asset: check the asset's roles against the grant,
-    charge the agreement's monthly quota (QuotaExceeded → 429 with Retry-After) and audit.
-
-    ``item`` must have been fetched under the caller's access filter. Raises NotFound
-    (invisible item), Forbidden (asset role not covered) or QuotaExceeded; each is audited.
-    """
-    actor = actor_of(request)
-    now = _now(request)
-    asset = (item.get("assets") or {}).get(asset_key) or {}
-    resource = f"{item.get('collection')}/{item.get('id')}/{asset_key}"
-    d = decide(actor, "download", {"item": item, "asset": asset}, now=now)
-    if not d:
-        audit_event(request, action, resource, 0, f"denied: {d.reason}")
-        _raise(d)
-    quota = None
-    if d.agreement_id is not None:  # charged in the same transaction as its record
-        quota = next(a for a in actor.agreements if a.id == d.agreement_id)
-    try:
-        audit_event(request, action, resource, nbytes, "ok", agreement_id=d.agreement_id,
-                    activation_id=d.activation_id, quota=quota)  # fmt: skip
-    except QuotaExceeded:
-        audit_event(request, action, resource, 0, "quota exceeded", agreement_id=d.agreement_id)
-        raise
-
-
-def audit_hook(request: Request, event: str, **fields: Any) -> None:
-    """``app.state.audit`` for the asset routes' hook (``event`` download, sign, tiles)."""
-    resource = "/".join(str(fields.get(k)) for k in ("collection", "item", "asset") if fields.get(k))
-    if event == "tiles":
-        audit_event(request, "tiles", f"{fields.get('collection')}/{fields.get('item')}")
-    elif event == "sign":
-        audit_event(request, "sign", resource)
-
-
-def install(app: Any, settings: Any) -> None:
-    """Called by ``create_app``: the service, the write check and the audit hook."""
-    app.state.access = AccessService.for_settings(settings)
-    app.state.authorize_write = authorize_write
-    app.state.audit = audit_hook
-
-
-__all__ = ["AccessMiddleware", "Agreement", "audit_event", "authorize_write", "charge_download",
-           "install", "require_admin", "require_collection_visible", "visible_collection_ids"]  # fmt: skip
+__all__ = ["AccessMiddleware", "access_filter", "audit", "installation", "now_of", "redact_lineage",
+           "require_collection_visible", "service", "visible_collection_ids", "visible_item"]  # fmt: skip

@@ -1,6 +1,8 @@
-"""Build the FastAPI application: the STAC API on stac-fastapi plus sathub's own routers.
+"""Build the FastAPI application: the STAC API on stac-fastapi plus sathub's own routers, over
+one :class:`~sathub.app.Installation`.
 
-This is the only module that wires the domain packages together.
+Every route passes the permission gate (:mod:`sathub.api.gate`): the app does not build when a
+route declares no permission.
 """
 
 from __future__ import annotations
@@ -47,12 +49,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from sathub import __version__
-from sathub.api import access, errors
+from sathub.api import access, errors, gate
 from sathub.api.client import (AggregationClient, CoreClient, FiltersClient,
                                StrictAggregationExtension)
-from sathub.api.middleware import BodyLimitMiddleware
+from sathub.api.middleware import BodyLimitMiddleware, TrustedProxyMiddleware
 from sathub.api.transactions import TransactionExtension
-from sathub.catalog.sqlite import SQLiteStore
+from sathub.app import Installation
 from sathub.config import Settings
 
 log = logging.getLogger("sathub.api")
@@ -86,14 +88,17 @@ class SearchPost(BaseSearchPostRequest):
         return data
 
 
-def create_app(settings: Settings | None = None, store: SQLiteStore | None = None) -> FastAPI:
-    settings = settings or Settings()
-    if store is None:
-        settings.layout.create()
-        store = SQLiteStore(
-            settings.layout.catalog_db, count_cap=settings.count_cap,
-            cache_mb=settings.sqlite_cache_mb, mmap_mb=settings.sqlite_mmap_mb,
-        )  # fmt: skip
+EXPOSED_HEADERS = ["Content-Range", "Content-Length", "Accept-Ranges", "ETag", "Last-Modified",
+                   "Retry-After", "WWW-Authenticate", "X-Mosaic-Items"]  # fmt: skip
+
+
+def create_app(installation: Installation | Settings | None = None) -> FastAPI:
+    """The app over an installation (given Settings, its data directory is created when
+    missing: tests and embedded uses; the CLI opens installations strictly)."""
+    if not isinstance(installation, Installation):
+        installation = Installation.open(installation or Settings(), create=True)
+    inst = installation
+    settings = inst.settings
 
     filters = FiltersClient()
     search_ext = [
@@ -163,17 +168,17 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
         collections_get_request_model=collection_search.GET if collection_search else EmptyRequest,
         middlewares=[
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
             Middleware(ProxyHeaderMiddleware),
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
-                       allow_headers=["*"]),
+                       allow_headers=["*"], expose_headers=EXPOSED_HEADERS),
             Middleware(access.AccessMiddleware),
         ],  # fmt: skip
     )
     app = api.app
-    app.state.settings = settings
-    app.state.store = store
+    app.state.installation = inst
     errors.install(app)
-    access.install(app, settings)
+    gate.declare_stac_routes(app.router.routes)
     for module_name in DOMAIN_ROUTERS:
         try:
             module = importlib.import_module(module_name)
@@ -181,5 +186,7 @@ def create_app(settings: Settings | None = None, store: SQLiteStore | None = Non
             if exc.name is not None and module_name.startswith(exc.name):
                 continue
             raise
-        app.include_router(module.router)
+        for router in getattr(module, "routers", [module.router]):
+            app.include_router(router)
+    gate.check_routes(app)
     return app

@@ -19,9 +19,9 @@ from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sathub.access.policy import grants_filter
 from sathub.api import links
-from sathub.api.access import require_collection_visible, visible_collection_ids
+from sathub.api.access import (access_filter, installation, redact_lineage,
+                               require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
 from sathub.catalog.params import apply_fields, build_query
@@ -34,20 +34,8 @@ GEOJSON = "application/geo+json"
 
 
 def _state(request: Request) -> tuple[Any, Settings]:
-    return request.app.state.store, request.app.state.settings
-
-
-def access_filter(request: Request) -> dict[str, Any] | None:
-    """The caller's grants as a CQL2-JSON filter (None: unrestricted).
-
-    Built from ``request.state.actor`` (set by the access middleware) on first use and kept
-    for the request; the store applies it inside the query, so paging and counts stay right.
-    """
-    state = request.state
-    if not hasattr(state, "access_filter"):
-        actor = getattr(state, "actor", None)
-        state.access_filter = None if actor is None else grants_filter(actor, state.access_now)
-    return state.access_filter  # type: ignore[no-any-return]
+    inst = installation(request)
+    return inst.catalog, inst.settings
 
 
 def _search_params_from_get(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +104,7 @@ class CoreClient(BaseCoreClient):
         store, _ = _state(request)
         require_collection_visible(request, collection_id)
         item = store.get_item(collection_id, item_id, extra_filter=access_filter(request))
+        (item,) = redact_lineage(request, [item])
         return json_response(links.item_links(item, get_base_url(request)), media_type=GEOJSON)
 
     # stac-fastapi calls these with its request models' fields as keyword arguments; the
@@ -153,7 +142,7 @@ class CoreClient(BaseCoreClient):
         base = get_base_url(request)
         features = [
             apply_fields(links.item_links(it, base), query.fields_include, query.fields_exclude)
-            for it in result.items
+            for it in redact_lineage(request, result.items)
         ]
         page_links: list[dict[str, Any]] = [
             {"rel": "root", "type": "application/json", "href": base},
@@ -239,6 +228,10 @@ class AggregationClient(BaseAggregationClient):
 
     def get_aggregations(self, collection_id: str | None = None, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
+        collection_id = collection_id or request.path_params.get("collection_id")
+        if collection_id is not None:  # hidden answers like missing
+            require_collection_visible(request, collection_id)
+            _state(request)[0].get_collection(collection_id)
         base = get_base_url(request)
         href = f"{base}aggregate" if collection_id is None else f"{base}collections/{collection_id}/aggregate"
         return {

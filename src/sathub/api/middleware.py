@@ -66,3 +66,29 @@ async def send_json(send: Any, status: int, body: dict[str, Any],
 
 class _TooLarge(Exception):
     pass
+
+
+FORWARDING_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-forwarded-host",
+                                b"x-forwarded-proto", b"x-forwarded-port", b"x-forwarded-prefix"})  # fmt: skip
+
+
+class TrustedProxyMiddleware:
+    """Drop ``Forwarded`` and ``X-Forwarded-*`` headers unless the connection comes from a
+    configured trusted proxy (``SATHUB_TRUSTED_PROXIES``; default: none), so that no client can
+    rewrite the links the API returns."""
+
+    def __init__(self, app: Any, trusted: str = "") -> None:
+        self.app = app
+        names = {t.strip() for t in trusted.split(",") if t.strip()}
+        self.any = "*" in names
+        self.trusted = names - {"*"}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not self.any:
+            client = (scope.get("client") or ("", 0))[0]
+            if client not in self.trusted:
+                headers = scope.get("headers", [])
+                if any(name in FORWARDING_HEADERS for name, _ in headers):
+                    scope = dict(scope)
+                    scope["headers"] = [(n, v) for n, v in headers if n not in FORWARDING_HEADERS]
+        await self.app(scope, receive, send)

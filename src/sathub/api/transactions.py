@@ -19,6 +19,8 @@ from stac_fastapi.types.requests import get_base_url
 from starlette.concurrency import run_in_threadpool
 
 from sathub.api import links
+from sathub.api.access import installation
+from sathub.api.gate import requires
 from sathub.api.responses import json_response
 from sathub.catalog.patch import apply_patch
 from sathub.errors import InvalidInput, PayloadTooLarge
@@ -32,7 +34,7 @@ BULK_CONFORMANCE = ["https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/
 
 
 async def read_json(request: Request) -> Any:
-    max_bytes = request.app.state.settings.max_body_bytes
+    max_bytes = installation(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"request body is larger than {max_bytes} bytes", field="body")
@@ -48,14 +50,7 @@ async def read_json(request: Request) -> Any:
 
 
 def _store(request: Request) -> Any:
-    return request.app.state.store
-
-
-def _authorize_write(request: Request) -> None:
-    """Where write permission is checked (the access-control layer hooks in here)."""
-    check = getattr(request.app.state, "authorize_write", None)
-    if check is not None:
-        check(request)
+    return installation(request).catalog
 
 
 def _updated(request: Request, doc: dict[str, Any], media_type: str) -> Response:
@@ -67,11 +62,10 @@ def _updated(request: Request, doc: dict[str, Any], media_type: str) -> Response
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["Transaction Extension"])
+    router = APIRouter(tags=["Transaction Extension"], dependencies=[requires("catalog:write")])
 
     @router.post("/collections/{collection_id}/items", status_code=201, summary="Create Item(s)")
     async def create_item(collection_id: str, request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         store = _store(request)
         store.get_collection(collection_id)
@@ -93,7 +87,6 @@ def build_router() -> APIRouter:
 
     @router.put("/collections/{collection_id}/items/{item_id}", summary="Update Item")
     async def update_item(collection_id: str, item_id: str, request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         if isinstance(body, dict) and body.get("collection", collection_id) != collection_id:
             raise InvalidInput("item collection does not match the path", field="collection")
@@ -102,7 +95,6 @@ def build_router() -> APIRouter:
 
     @router.patch("/collections/{collection_id}/items/{item_id}", summary="Patch Item")
     async def patch_item(collection_id: str, item_id: str, request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         store = _store(request)
         current = store.get_item(collection_id, item_id)
@@ -112,13 +104,11 @@ def build_router() -> APIRouter:
 
     @router.delete("/collections/{collection_id}/items/{item_id}", summary="Delete Item")
     async def delete_item(collection_id: str, item_id: str, request: Request) -> Response:
-        _authorize_write(request)
         await run_in_threadpool(_store(request).delete_item, collection_id, item_id)
         return Response(status_code=204)
 
     @router.post("/collections", status_code=201, summary="Create Collection")
     async def create_collection(request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         coll = await run_in_threadpool(_store(request).create_collection, body)
         base = get_base_url(request)
@@ -129,14 +119,12 @@ def build_router() -> APIRouter:
 
     @router.put("/collections/{collection_id}", summary="Update Collection")
     async def update_collection(collection_id: str, request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         coll = await run_in_threadpool(_store(request).update_collection, collection_id, body)
         return _updated(request, links.collection_links(coll, get_base_url(request)), "application/json")
 
     @router.patch("/collections/{collection_id}", summary="Patch Collection")
     async def patch_collection(collection_id: str, request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         store = _store(request)
         current = store.get_collection(collection_id)
@@ -146,13 +134,11 @@ def build_router() -> APIRouter:
 
     @router.delete("/collections/{collection_id}", summary="Delete Collection")
     async def delete_collection(collection_id: str, request: Request) -> Response:
-        _authorize_write(request)
         await run_in_threadpool(_store(request).delete_collection, collection_id)
         return Response(status_code=204)
 
     @router.post("/collections/{collection_id}/bulk_items", summary="Bulk Item Insert")
     async def bulk_items(collection_id: str, request: Request) -> Response:
-        _authorize_write(request)
         body = await read_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("items"), dict):
             raise InvalidInput("body must be {'items': {id: item, ...}, 'method': ...}", field="items")

@@ -228,5 +228,6 @@ def register(app: typer.Typer) -> None:
                 raise _fail(f"demo story: {exc.message}") from None
         if serve:
             from sathub.api.server import serve as serve_api
+            from sathub.app import Installation
 
-            serve_api(settings)
+            serve_api(Installation.open(settings))

@@ -62,6 +62,8 @@ class OrderRequest(BaseModel):
 
 class Order(OrderRequest):
     id: str
+    org_id: int | None = None  # the ordering organisation (None: the agency itself)
+    created_by: str = ""
     status: OrderStatus = "received"
     created: datetime
     opportunities: list[dict[str, Any]] = Field(default_factory=list)
@@ -83,7 +85,8 @@ class OrderBook:
     def save(self) -> None:
         write_json(self.path, {k: v.model_dump(mode="json") for k, v in self._orders.items()})
 
-    def create(self, request: OrderRequest) -> Order:
+    def create(self, request: OrderRequest, *, org_id: int | None = None,
+               created_by: str = "") -> Order:
         if request.end <= request.start:
             raise InvalidInput("order end must be after start", field="end")
         if (request.end - request.start).total_seconds() > MAX_ORDER_DAYS * 86400:
@@ -91,6 +94,7 @@ class OrderBook:
         normalise_aoi(request.aoi)  # validates
         now = _now()
         order = Order(**request.model_dump(), id=uuid.uuid4().hex[:12], created=now,
+                      org_id=org_id, created_by=created_by,
                       history=[StatusChange(status="received", at=now)])
         self._orders[order.id] = order
         return order
@@ -101,9 +105,12 @@ class OrderBook:
         except KeyError:
             raise NotFound(f"unknown order {order_id!r}", field="order_id") from None
 
-    def list_orders(self, status: str | None = None) -> list[Order]:
-        """Orders by priority (disaster response first), then by creation time."""
-        orders = [o for o in self._orders.values() if status is None or o.status == status]
+    def list_orders(self, status: str | None = None, *, org_id: int | None = None,
+                    every_org: bool = True) -> list[Order]:
+        """Orders by priority (disaster response first), then by creation time; only those of
+        ``org_id`` unless ``every_org``."""
+        orders = [o for o in self._orders.values() if (status is None or o.status == status)
+                  and (every_org or o.org_id == org_id)]
         return sorted(orders, key=lambda o: (PRIORITY_RANK[o.priority], o.created))
 
     def transition(self, order_id: str, status: OrderStatus, note: str | None = None,

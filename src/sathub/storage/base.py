@@ -22,7 +22,7 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     """Read access to archived assets, by the href an item stores."""
 
-    def stat(self, href: str) -> ObjectInfo: ...  # raises NotFound
+    def stat(self, href: str, media_type: str | None = None) -> ObjectInfo: ...  # raises NotFound
 
     def open_range(
         self, href: str, start: int, end: int, chunk_size: int = 256 * 1024

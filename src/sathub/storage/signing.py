@@ -1,8 +1,9 @@
 """Signed links: time-limited, HMAC-SHA256 URLs bound to one asset, for people without an
 account.
 
-The signature covers ``collection/item/asset`` and the expiry (Unix seconds), so a link
-cannot be reused for another asset or extended. The key lives in
+The signature covers ``collection/item/asset``, the expiry (Unix seconds) and the id of the key
+that signed it (``kid``), so a link cannot be reused for another asset, extended or moved to
+another signer; each use is decided and counted as the signer's own download. The key lives in
 ``DATA/secrets/signing.key`` (32 random bytes, hex, mode 0600), generated on first use;
 deleting it revokes every link ever issued.
 """
@@ -44,8 +45,8 @@ def load_key(secrets_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def _message(collection_id: str, item_id: str, asset_key: str, expires: int) -> bytes:
-    return "\n".join([collection_id, item_id, asset_key, str(expires)]).encode()
+def _message(collection_id: str, item_id: str, asset_key: str, expires: int, kid: str) -> bytes:
+    return "\n".join([collection_id, item_id, asset_key, str(expires), kid]).encode()
 
 
 def sign(
@@ -55,12 +56,14 @@ def sign(
     asset_key: str,
     ttl_s: int = DEFAULT_TTL_S,
     now: float | None = None,
+    *,
+    kid: str,
 ) -> tuple[int, str]:
     """``(expires, signature)`` for a link valid ``ttl_s`` seconds (1 s … a week)."""
     if not 1 <= ttl_s <= MAX_TTL_S:
         raise InvalidInput(f"expires_in must be between 1 and {MAX_TTL_S} seconds", field="expires_in")
     expires = int((time.time() if now is None else now) + ttl_s)
-    mac = hmac.new(key, _message(collection_id, item_id, asset_key, expires), hashlib.sha256)
+    mac = hmac.new(key, _message(collection_id, item_id, asset_key, expires, kid), hashlib.sha256)
     return expires, mac.hexdigest()
 
 
@@ -71,14 +74,18 @@ def verify(
     asset_key: str,
     expires: str,
     signature: str,
+    kid: str,
     now: float | None = None,
 ) -> None:
     """Raise :class:`Forbidden` unless the signature is right and not expired."""
-    try:
-        exp = int(expires)
-    except ValueError:
-        raise Forbidden("signed link: malformed expiry") from None
-    mac = hmac.new(key, _message(collection_id, item_id, asset_key, exp), hashlib.sha256)
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
+        raise Forbidden("signed link: malformed expiry")
+    if not (kid.isascii() and kid.isdigit() and len(kid) <= 12):
+        raise Forbidden("signed link: malformed key id")
+    if not (signature.isascii() and len(signature) == 64):
+        raise Forbidden("signed link: invalid signature")
+    exp = int(expires)
+    mac = hmac.new(key, _message(collection_id, item_id, asset_key, exp, kid), hashlib.sha256)
     if not hmac.compare_digest(mac.hexdigest(), signature.lower()):
         raise Forbidden("signed link: invalid signature")
     if (time.time() if now is None else now) > exp:

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 from sathub.access import keys, reports
 from sathub.access.activations import open_activation
 from sathub.access.dates import iso, month_of, parse_when
-from sathub.api.access import _service, actor_of, require_admin
+from sathub.api.access import installation, service as _service
+from sathub.api.gate import actor_of, requires
 from sathub.errors import InvalidInput
 
-router = APIRouter(prefix="/admin", tags=["Access administration"])
+router = APIRouter(prefix="/admin", tags=["Access administration"], dependencies=[requires("admin")])
 
 
 def _audit(request: Request, action: str, resource: str, **fields: Any) -> None:
@@ -89,13 +90,11 @@ class ActivationIn(BaseModel):
 
 @router.get("/orgs")
 def list_orgs(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
     return [{**o.__dict__, "created": iso(o.created)} for o in _service(request).store.orgs()]
 
 
 @router.post("/orgs", status_code=201)
 def add_org(body: OrgIn, request: Request) -> dict[str, Any]:
-    require_admin(request)
     org = _service(request).store.add_org(body.name, body.kind)
     _audit(request, "admin.org.add", f"org:{org.id}", name=org.name, kind=org.kind)
     return {**org.__dict__, "created": iso(org.created)}
@@ -103,7 +102,6 @@ def add_org(body: OrgIn, request: Request) -> dict[str, Any]:
 
 @router.get("/keys")
 def list_keys(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
     return [{**k.__dict__, **{f: iso(getattr(k, f)) for f in ("created", "expires", "revoked", "last_used")}}
             for k in _service(request).store.keys()]  # fmt: skip
 
@@ -111,7 +109,6 @@ def list_keys(request: Request) -> list[dict[str, Any]]:
 @router.post("/keys", status_code=201)
 def issue_key(body: KeyIn, request: Request) -> dict[str, Any]:
     """Issue a key; the response is the only time the key is shown."""
-    require_admin(request)
     store = _service(request).store
     org_id = store.org(body.org).id if body.org else None
     token, rec = keys.issue(store, body.role, org_id, label=body.label,
@@ -122,7 +119,6 @@ def issue_key(body: KeyIn, request: Request) -> dict[str, Any]:
 
 @router.post("/keys/{key_id}/revoke")
 def revoke_key(key_id: int, request: Request) -> dict[str, Any]:
-    require_admin(request)
     _service(request).store.revoke_key(key_id)
     _audit(request, "admin.key.revoke", f"key:{key_id}")
     return {"id": key_id, "revoked": True}
@@ -130,13 +126,11 @@ def revoke_key(key_id: int, request: Request) -> dict[str, Any]:
 
 @router.get("/agreements")
 def list_agreements(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
     return [_agreement_out(a) for a in _service(request).store.agreements()]
 
 
 @router.post("/agreements", status_code=201)
 def add_agreement(body: AgreementIn, request: Request) -> dict[str, Any]:
-    require_admin(request)
     store = _service(request).store
     org = store.org(body.org)
     a = store.add_agreement(
@@ -156,7 +150,6 @@ def add_agreement(body: AgreementIn, request: Request) -> dict[str, Any]:
 
 
 def _status(request: Request, agreement_id: int, status: str, **extra: Any) -> dict[str, Any]:
-    require_admin(request)
     a = _service(request).store.update_agreement(agreement_id, status=status, **extra)
     _audit(request, f"admin.agreement.{status}", f"agreement:{a.id}", agreement_id=a.id,
            **{k: iso(v) for k, v in extra.items()})  # fmt: skip
@@ -181,8 +174,7 @@ def renew_agreement(agreement_id: int, body: RenewIn, request: Request) -> dict[
 
 @router.put("/collections/{collection_id}/access")
 def set_collection_access(collection_id: str, body: LevelIn, request: Request) -> dict[str, Any]:
-    require_admin(request)
-    request.app.state.store.get_collection(collection_id)  # 404 for an unknown collection
+    installation(request).catalog.get_collection(collection_id)  # 404 for an unknown collection
     _service(request).store.set_collection_level(collection_id, body.level)
     _audit(request, f"admin.collection.{body.level}", f"collection:{collection_id}")
     return {"collection": collection_id, "level": body.level}
@@ -190,7 +182,6 @@ def set_collection_access(collection_id: str, body: LevelIn, request: Request) -
 
 @router.get("/activations")
 def list_activations(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
     now = time.time()
     return [{**a.as_dict(), "opened": iso(a.opened), "expires": iso(a.expires), "in_force": a.in_force(now)}
             for a in _service(request).store.activations()]  # fmt: skip
@@ -198,7 +189,7 @@ def list_activations(request: Request) -> list[dict[str, Any]]:
 
 @router.post("/activations", status_code=201)
 def add_activation(body: ActivationIn, request: Request) -> dict[str, Any]:
-    actor = require_admin(request)
+    actor = actor_of(request)
     act = open_activation(
         _service(request).store, name=body.name, aoi=body.aoi, days=body.days, orgs=body.orgs,
         collections=body.collections, opened_by=actor.name,
@@ -212,7 +203,6 @@ def add_activation(body: ActivationIn, request: Request) -> dict[str, Any]:
 
 @router.post("/activations/{activation_id}/close")
 def close_activation(activation_id: int, request: Request) -> dict[str, Any]:
-    require_admin(request)
     act = _service(request).store.close_activation(activation_id)
     _audit(request, "admin.activation.close", f"activation:{act.id}", activation_id=act.id)
     return {**act.as_dict(), "expires": iso(act.expires)}
@@ -222,7 +212,6 @@ def close_activation(activation_id: int, request: Request) -> dict[str, Any]:
 def usage_report(agreement_id: int, request: Request, month: str | None = None,
                  format: Literal["json", "csv", "png"] = "json") -> Response:  # fmt: skip
     """Usage of an agreement in a month (``YYYY-MM``, default this month): JSON, CSV or PNG."""
-    require_admin(request)
     s = _service(request)
     month = month or month_of(time.time())
     if len(month) != 7:
@@ -241,7 +230,6 @@ def usage_report(agreement_id: int, request: Request, month: str | None = None,
 def verify_audit(request: Request) -> dict[str, Any]:
     """Recompute the audit log (chain, head, anchors, quota counters, access rows, pending
     tiles): ``{"ok", "records", "problems", "checked", "not_checked"}``."""
-    require_admin(request)
     s = _service(request)
     s.audit.flush_tiles()
     return s.audit.verify().as_dict()

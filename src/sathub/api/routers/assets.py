@@ -1,19 +1,14 @@
 """Asset downloads (GET/HEAD with Range, ETag, conditional requests) and signed links.
 
-THE place where asset access is decided: :func:`resolve_asset` is called by every route that
-reads an asset's bytes or pixels (downloads here, tiles in ``tiles.py``). It fetches the item
-through the caller's access filter (an invisible item is a 404), checks a signed link when
-one is presented, calls the audit hook ``request.app.state.audit(request, event, **fields)``
-when the application sets one, and returns the asset's file in the archive.
-
-Downloads call :func:`sathub.api.access.charge_download` before sending ``nbytes`` (the
-range length; not for HEAD or 304): the access layer's asset-role and quota check.
+Every byte goes through :mod:`sathub.api.pixels`: the item under the caller's grants (hidden →
+404), the asset's roles and the agreement's quota (403, 429), the bytes counted and audited —
+for GET, HEAD (0 bytes) and 304 (0 bytes) alike. A signed link is decided, counted and audited
+as its signer's own download.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -21,89 +16,19 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import iterate_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from sathub.api.access import audit_event, charge_download
-from sathub.api.client import access_filter
-from sathub.errors import NotFound
-from sathub.ingest.permissions import require_operator
+from sathub.api import pixels
+from sathub.api.access import installation
+from sathub.api.gate import actor_of, requires
+from sathub.errors import Forbidden, NotFound
 from sathub.storage import signing
 from sathub.storage.base import ObjectInfo
 from sathub.storage.http import etag_matches, parse_range
-from sathub.storage.local import LocalStore
 
 router = APIRouter(tags=["Assets"])
-
-
-@dataclass(frozen=True)
-class ResolvedAsset:
-    item: dict[str, Any]
-    key: str
-    asset: dict[str, Any]
-    info: ObjectInfo
-
-    @property
-    def path(self) -> str:
-        assert self.info.local_path is not None
-        return self.info.local_path
-
-
-def object_store(request: Request) -> LocalStore:
-    state = request.app.state
-    store = getattr(state, "object_store", None)
-    if store is None:
-        store = state.object_store = LocalStore(state.settings.layout.assets)
-    return store
-
-
-def signing_key(request: Request) -> bytes:
-    state = request.app.state
-    key = getattr(state, "signing_key", None)
-    if key is None:
-        key = state.signing_key = signing.load_key(state.settings.layout.secrets)
-    return key
-
-
-def audit(request: Request, event: str, **fields: Any) -> None:
-    hook = getattr(request.app.state, "audit", None)
-    if hook is not None:
-        hook(request, event, **fields)
-
-
-def get_visible_item(request: Request, collection_id: str, item_id: str) -> dict[str, Any]:
-    """The item, if the caller may see it (a valid signed link counts as permission)."""
-    store = request.app.state.store
-    return store.get_item(collection_id, item_id, extra_filter=access_filter(request))  # type: ignore[no-any-return]
-
-
-def resolve_asset(
-    request: Request, collection_id: str, item_id: str, asset_key: str, *, event: str = "download"
-) -> ResolvedAsset:
-    """Authorise and locate one asset; raises NotFound (404) or Forbidden (403)."""
-    qp = request.query_params
-    store = request.app.state.store
-    if "signature" in qp or "expires" in qp:
-        signing.verify(
-            signing_key(request), collection_id, item_id, asset_key,
-            qp.get("expires", ""), qp.get("signature", ""),
-        )  # fmt: skip
-        item = store.get_item(collection_id, item_id)  # the signer's grant stands in
-    else:
-        item = get_visible_item(request, collection_id, item_id)
-    return asset_of_item(request, item, asset_key, event=event)
-
-
-def asset_of_item(
-    request: Request, item: dict[str, Any], asset_key: str, *, event: str = "download"
-) -> ResolvedAsset:
-    """Locate an asset of an item the caller already may see (fetched by :func:`resolve_asset`
-    or by a search under the caller's access filter, as mosaics do) and audit the access."""
-    asset = (item.get("assets") or {}).get(asset_key)
-    if not isinstance(asset, dict) or not isinstance(asset.get("href"), str):
-        raise NotFound(f"item {item.get('id')} has no asset {asset_key!r}")
-    info = object_store(request).stat(asset["href"], asset.get("type"))
-    audit(request, event, collection=item.get("collection"), item=item.get("id"), asset=asset_key)
-    return ResolvedAsset(item=item, key=asset_key, asset=asset, info=info)
+ASSET = "/collections/{collection_id}/items/{item_id}/assets/{asset_key}"
+SIGNED = ("expires", "signature", "kid")
 
 
 def _headers(info: ObjectInfo, filename: str) -> dict[str, str]:
@@ -116,23 +41,47 @@ def _headers(info: ObjectInfo, filename: str) -> dict[str, str]:
     }
 
 
-@router.head("/collections/{collection_id}/items/{item_id}/assets/{asset_key}",
-             response_class=Response, include_in_schema=False)
+def _resolve(request: Request, collection_id: str, item_id: str, asset_key: str) -> pixels.AssetAccess:
+    qp = request.query_params
+    action = "head" if request.method == "HEAD" else "download"
+    if any(k in qp for k in SIGNED):
+        return pixels.resolve_signed(
+            request, collection_id, item_id, asset_key, expires=qp.get("expires", ""),
+            signature=qp.get("signature", ""), kid=qp.get("kid", ""), action=action,
+        )  # fmt: skip
+    return pixels.resolve(request, collection_id, item_id, asset_key, action=action)
+
+
+@router.head(ASSET, response_class=Response, include_in_schema=False,
+             dependencies=[requires("pixels:read")])  # fmt: skip
 @router.get(
-    "/collections/{collection_id}/items/{item_id}/assets/{asset_key}",
+    ASSET,
     name="asset_download",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}, 206: {}, 304: {}, 416: {}},
+    dependencies=[requires("pixels:read")],
 )
 async def download(collection_id: str, item_id: str, asset_key: str, request: Request) -> Response:
     """Download an asset. Supports ``Range`` (one range → 206), ``If-None-Match`` (304),
-    ``If-Range``, ``HEAD``; also accepts a signed link's ``expires`` and ``signature``."""
-    from starlette.concurrency import run_in_threadpool
-
-    res = await run_in_threadpool(resolve_asset, request, collection_id, item_id, asset_key)
+    ``If-Range``, ``HEAD``; also accepts a signed link's ``expires``, ``kid`` and
+    ``signature``."""
+    res = await run_in_threadpool(_resolve, request, collection_id, item_id, asset_key)
     info = res.info
-    headers = _headers(info, info.key.rsplit("/", 1)[-1])
+    name = info.key.rsplit("/", 1)[-1]
+    headers = _headers(info, name)
+    asked = request.path_params.get("filename", name)  # download_file, below
+    if asked != name:
+        raise NotFound(f"asset {asset_key!r} of item {item_id} has no file named {asked!r}")
+    signed = "signature" in request.query_params
+
+    def charge(nbytes: int, outcome: str = "ok") -> None:
+        if signed:
+            pixels.charge(request, res, nbytes, outcome=outcome, via="signed-link")
+        else:
+            pixels.charge(request, res, nbytes, outcome=outcome)
+
     if etag_matches(request.headers.get("if-none-match"), info.etag):
+        await run_in_threadpool(charge, 0, "not modified")
         return Response(status_code=304, headers=headers)
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -147,15 +96,12 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
     nbytes = end - start + 1 if info.size else 0
     headers["Content-Length"] = str(nbytes)
     if request.method == "HEAD":
+        await run_in_threadpool(charge, 0, "head")
         return Response(status_code=status, headers=headers, media_type=info.media_type)
-    # access control before any byte: asset roles, quota (429), audit
-    if "signature" in request.query_params:
-        audit_event(request, "signed-link", f"{collection_id}/{item_id}/{asset_key}", nbytes)
-    else:
-        await run_in_threadpool(charge_download, request, res.item, asset_key, nbytes)
-    body: Iterator[bytes] = (
-        object_store(request).open_range(info.key, start, end) if info.size else iter(())
-    )
+    # counted and audited before the first byte: 429 when the quota cannot pay for it
+    await run_in_threadpool(charge, nbytes)
+    objects = installation(request).objects
+    body: Iterator[bytes] = objects.open_range(info.key, start, end) if info.size else iter(())
     return StreamingResponse(
         iterate_in_threadpool(body), status_code=status, headers=headers, media_type=info.media_type
     )
@@ -167,22 +113,45 @@ class SignRequest(BaseModel):
     )
 
 
-@router.post("/collections/{collection_id}/items/{item_id}/assets/{asset_key}/sign")
+@router.post(ASSET + "/sign", dependencies=[requires("asset:sign")])
 def sign_asset(
     collection_id: str, item_id: str, asset_key: str, request: Request, body: SignRequest | None = None
 ) -> dict[str, Any]:
-    """Mint a time-limited download link for one asset (HMAC-SHA256, bound to the asset).
-
-    Requires an authorised caller (today: the operator key, ``Authorization: Bearer …``; the
-    access-control issue replaces :func:`require_operator`) who can see the item."""
-    require_operator(request)
+    """Mint a time-limited download link for one asset (HMAC-SHA256, bound to the asset and to
+    the signer's key). Any key holder who may download the asset may sign it; each use of the
+    link counts against the signer's agreement and is audited as the signer's."""
     body = body or SignRequest()
-    resolve_asset(request, collection_id, item_id, asset_key, event="sign")
-    expires, sig = signing.sign(
-        signing_key(request), collection_id, item_id, asset_key, body.expires_in
-    )
+    actor = actor_of(request)
+    res = pixels.resolve(request, collection_id, item_id, asset_key, action="sign")
+    if actor.key_id is None:  # the legacy operator key file has no key id to bind a link to
+        raise Forbidden("only an issued API key can sign links (see `sathub keys issue`)")
+    kid = str(actor.key_id)
+    expires, sig = signing.sign(installation(request).signing_key, collection_id, item_id,
+                                asset_key, body.expires_in, kid=kid)  # fmt: skip
+    pixels.charge(request, res, 0, outcome="signed", expires=expires)
     url = request.url_for(
-        "asset_download", collection_id=collection_id, item_id=item_id, asset_key=asset_key
-    )
-    href = f"{url}?{urlencode({'expires': expires, 'signature': sig})}"
+        "asset_download_file", collection_id=collection_id, item_id=item_id, asset_key=asset_key,
+        filename=res.info.key.rsplit("/", 1)[-1],
+    )  # fmt: skip
+    href = f"{url}?{urlencode({'expires': expires, 'kid': kid, 'signature': sig})}"
     return {"href": href, "expires": expires, "expires_in": body.expires_in}
+
+
+# The same download under a URL that ends with the file's name and extension: the href items
+# carry (api/links.py), for GDAL with CPL_VSIL_CURL_ALLOWED_EXTENSIONS and downloaders that name
+# files after the URL. `download` answers 404 when `filename` is not the stored file's name.
+@router.head(ASSET + "/{filename}", response_class=Response, include_in_schema=False,
+             dependencies=[requires("pixels:read")])  # fmt: skip
+@router.get(
+    ASSET + "/{filename}",
+    name="asset_download_file",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {}, 304: {}, 416: {}},
+    dependencies=[requires("pixels:read")],
+)
+async def download_file(
+    collection_id: str, item_id: str, asset_key: str, filename: str, request: Request
+) -> Response:
+    """Download an asset, as ``GET …/assets/{asset_key}``; ``filename`` is the stored file's
+    name (anything else is a 404)."""
+    return await download(collection_id, item_id, asset_key, request)

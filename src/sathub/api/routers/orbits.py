@@ -3,6 +3,11 @@
 A thin shell over :mod:`sathub.orbits`; storage lives in ``<data>/orbits/``. Element sets come
 either inline (``elements``: TLE/3LE or OMM text) or from the registry (``norad_ids``; the set
 nearest the requested time is used).
+
+Permissions: the registry is readable by everyone (``orbits:read``); computations need a key
+(``orbits:plan``); registry changes are for operators and admins (``orbits:write``), audited.
+Orders: partners create and read their own organisation's (another's answers 404, exactly like
+a missing one); operators and admins see all and plan them or change their status, audited.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import ValidationInfo, BaseModel, Field, field_validator
 
-from sathub.errors import InvalidInput
+from sathub.access.models import Actor
+from sathub.api.access import audit, installation
+from sathub.api.gate import actor_of, requires
+from sathub.errors import InvalidInput, NotFound
 from sathub.orbits.coverage import find_opportunities
 from sathub.orbits.design import revisit, sun_synchronous
 from sathub.orbits.elements import ElementSet, parse_elements
@@ -28,10 +36,26 @@ from sathub.orbits.sensors import KNOWN_SENSORS, Sensor
 from sathub.orbits.timeutil import iso, parse_utc
 
 router = APIRouter(prefix="/orbits", tags=["orbits"])
+READ, PLAN, WRITE = requires("orbits:read"), requires("orbits:plan"), requires("orbits:write")
+ORDERS_READ, ORDERS_CREATE = requires("orders:read"), requires("orders:create")
+ORDERS_MANAGE = requires("orders:manage")
 
 
 def _data(request: Request) -> Path:
-    return Path(request.app.state.settings.data)
+    return installation(request).orbits_dir
+
+
+def _sees_every_order(actor: Actor) -> bool:
+    return actor.role in ("admin", "operator", "analyst")
+
+
+def _order(request: Request, book: OrderBook, order_id: str) -> Order:
+    """The order, if the caller's organisation may see it (another's is a 404)."""
+    actor = actor_of(request)
+    order = book.get(order_id)
+    if not _sees_every_order(actor) and (actor.org_id is None or order.org_id != actor.org_id):
+        raise NotFound(f"unknown order {order_id!r}", field="order_id")
+    return order
 
 
 class _Utc(BaseModel):
@@ -99,7 +123,7 @@ class StatusRequest(BaseModel):
     note: str | None = None
 
 
-@router.post("/passes")
+@router.post("/passes", dependencies=[PLAN])
 def passes(request: Request, body: PassRequest) -> dict[str, Any]:
     """Passes (AOS, TCA, LOS, max elevation, azimuths) of satellites over stations."""
     sets = body.element_sets(request, body.start)
@@ -113,7 +137,7 @@ def passes(request: Request, body: PassRequest) -> dict[str, Any]:
             "warnings": sorted({str(w.message) for w in caught})}
 
 
-@router.get("/satellites/{norad_id}/track")
+@router.get("/satellites/{norad_id}/track", dependencies=[PLAN])
 def track(request: Request, norad_id: int, start: str = Query(...),
           hours: float = Query(1.5, gt=0, le=48), step_s: float = Query(30.0, ge=1, le=600)
           ) -> dict[str, Any]:
@@ -123,7 +147,7 @@ def track(request: Request, norad_id: int, start: str = Query(...),
     return ground_track(es, when, hours=hours, step_s=step_s)
 
 
-@router.post("/track")
+@router.post("/track", dependencies=[PLAN])
 def track_inline(request: Request, body: Annotated[ElementSource, Body()],
                  start: str = Query(...), hours: float = Query(1.5, gt=0, le=48),
                  step_s: float = Query(30.0, ge=1, le=600)) -> dict[str, Any]:
@@ -136,7 +160,7 @@ def track_inline(request: Request, body: Annotated[ElementSource, Body()],
             "features": [ground_track(es, when, hours=hours, step_s=step_s) for es in sets]}
 
 
-@router.post("/opportunities")
+@router.post("/opportunities", dependencies=[PLAN])
 def opportunities(request: Request, body: OpportunityRequest) -> dict[str, Any]:
     """Imaging opportunities over an AOI: coverage, off-nadir, look side, footprint, Sun."""
     sets = body.element_sets(request, body.start)
@@ -157,66 +181,75 @@ def _sensors(request: Request, norad_ids: list[int]) -> dict[int, list[Sensor]]:
     return out
 
 
-@router.get("/satellites")
+@router.get("/satellites", dependencies=[READ])
 def satellites(request: Request) -> dict[str, Any]:
     return {"satellites": [s.model_dump(mode="json")
                            for s in Registry(_data(request)).satellites()]}
 
 
-@router.get("/satellites/{norad_id}")
+@router.get("/satellites/{norad_id}", dependencies=[READ])
 def satellite(request: Request, norad_id: int) -> dict[str, Any]:
     return Registry(_data(request)).get(norad_id).model_dump(mode="json")
 
 
-@router.put("/satellites/{norad_id}")
+@router.put("/satellites/{norad_id}", dependencies=[WRITE])
 def put_satellite(request: Request, norad_id: int, body: Satellite) -> dict[str, Any]:
     if body.norad_id != norad_id:
         raise InvalidInput("norad_id in the path and body differ", field="norad_id")
     reg = Registry(_data(request))
     sat = reg.upsert(body)
     reg.save()
+    audit(request, "orbits.satellite.put", f"satellite:{norad_id}", name=sat.name)
     return sat.model_dump(mode="json")
 
 
-@router.post("/elements")
+@router.post("/elements", dependencies=[WRITE])
 def post_elements(request: Request, text: str = Body(..., media_type="text/plain")
                   ) -> dict[str, Any]:
     """Add element sets (TLE/3LE/OMM text) to the registry's history."""
     reg = Registry(_data(request))
     added = reg.add_elements(parse_elements(text))
     reg.save()
+    audit(request, "orbits.elements.add", "orbits:elements", added=added)
     return {"added": added}
 
 
-@router.post("/satcat")
+@router.post("/satcat", dependencies=[WRITE])
 def post_satcat(request: Request, text: str = Body(..., media_type="text/plain")
                 ) -> dict[str, Any]:
     """Import a CelesTrak SATCAT CSV into the registry."""
     reg = Registry(_data(request))
     n = reg.import_satcat_csv(text)
     reg.save()
+    audit(request, "orbits.satcat.import", "orbits:satcat", imported=n)
     return {"imported": n}
 
 
-@router.post("/orders", status_code=201)
+@router.post("/orders", status_code=201, dependencies=[ORDERS_CREATE])
 def create_order(request: Request, body: OrderRequest) -> dict[str, Any]:
+    actor = actor_of(request)
     book = OrderBook(_data(request))
-    order = book.create(body)
+    order = book.create(body, org_id=actor.org_id, created_by=actor.name)
     book.save()
+    audit(request, "orbits.order.create", f"order:{order.id}", priority=order.priority,
+          org=actor.org_name)  # fmt: skip
     return order.model_dump(mode="json")
 
 
-@router.get("/orders")
+@router.get("/orders", dependencies=[ORDERS_READ])
 def list_orders(request: Request, status: str | None = None) -> dict[str, Any]:
-    return {"orders": [o.model_dump(mode="json") for o in OrderBook(_data(request)).list_orders(status)]}
+    actor = actor_of(request)
+    orders = OrderBook(_data(request)).list_orders(status, org_id=actor.org_id,
+                                                   every_org=_sees_every_order(actor))  # fmt: skip
+    return {"orders": [o.model_dump(mode="json") for o in orders]}
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", dependencies=[ORDERS_READ])
 def get_order(request: Request, order_id: str) -> dict[str, Any]:
-    return OrderBook(_data(request)).get(order_id).model_dump(mode="json")
+    return _order(request, OrderBook(_data(request)), order_id).model_dump(mode="json")
 
 
-@router.post("/orders/{order_id}/plan")
+@router.post("/orders/{order_id}/plan", dependencies=[ORDERS_MANAGE])
 def plan_order(request: Request, order_id: str,
                body: Annotated[ElementSource | None, Body()] = None) -> dict[str, Any]:
     """Propose opportunities from inline elements or the registry's satellites."""
@@ -235,18 +268,21 @@ def plan_order(request: Request, order_id: str,
         warnings.simplefilter("ignore")
         order = book.plan(order_id, sets, sensors)
     book.save()
+    audit(request, "orbits.order.plan", f"order:{order_id}", status=order.status,
+          opportunities=len(order.opportunities))  # fmt: skip
     return order.model_dump(mode="json")
 
 
-@router.post("/orders/{order_id}/status")
+@router.post("/orders/{order_id}/status", dependencies=[ORDERS_MANAGE])
 def order_status(request: Request, order_id: str, body: StatusRequest) -> dict[str, Any]:
     book = OrderBook(_data(request))
     order = book.transition(order_id, body.status, note=body.note, item_id=body.item_id)
     book.save()
+    audit(request, "orbits.order.status", f"order:{order_id}", status=body.status)
     return order.model_dump(mode="json")
 
 
-@router.post("/design/sun-synchronous")
+@router.post("/design/sun-synchronous", dependencies=[PLAN])
 def design(body: DesignRequest) -> dict[str, Any]:
     """Elements of a planned sun-synchronous satellite, and its revisit over an AOI."""
     from sgp4.exporter import export_omm, export_tle

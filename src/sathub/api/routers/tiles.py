@@ -1,6 +1,7 @@
 """Dynamic tiles of items and mosaics of searches: a thin HTTP shell over
-:mod:`sathub.tiles`. Every asset is located through :mod:`.assets` (``resolve_asset`` /
-``asset_of_item``), so access control and auditing apply to tiles as to downloads.
+:mod:`sathub.tiles`. Every asset goes through :mod:`sathub.api.pixels`, as downloads do: the
+item under the caller's grants (hidden → 404), the asset's roles (403) and the agreement's quota
+(429) decided before reading, the bytes of the answer counted and audited before it is sent.
 
 A tile that does not touch the data answers **204 No Content** (items and mosaics alike).
 """
@@ -17,11 +18,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 from stac_fastapi.types.requests import get_base_url
 
-from sathub.api.client import access_filter
+from sathub.api import pixels
+from sathub.api.access import access_filter, installation, require_collection_visible, visible_item
+from sathub.api.gate import requires
 from sathub.api.responses import json_response
-from sathub.api.routers.assets import ResolvedAsset, asset_of_item, resolve_asset
 from sathub.catalog.params import build_query
-from sathub.errors import InvalidInput, NotFound
+from sathub.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
 from sathub.tiles import ogc
 from sathub.tiles.searches import SearchRegistry
 from sathub.tiles.params import (
@@ -51,7 +53,7 @@ mosaic_mod: Any = _Lazy("sathub.tiles.mosaic")
 rio_crs: Any = _Lazy("rasterio.crs")
 rio_errors: Any = _Lazy("rasterio.errors")
 
-router = APIRouter(tags=["Tiles"])
+router = APIRouter(tags=["Tiles"], dependencies=[requires("pixels:read")])
 ITEM = "/collections/{collection_id}/items/{item_id}"
 CACHE = {"Cache-Control": "private, max-age=3600"}
 
@@ -80,18 +82,26 @@ def default_asset(item: dict[str, Any]) -> str:
     return (data or cogs)[0]
 
 
-def _resolve(request: Request, c: str, i: str, asset: str | None) -> ResolvedAsset:
+def _resolve(request: Request, c: str, i: str, asset: str | None, action: str) -> pixels.AssetAccess:
     if asset is None:
-        item = resolve_item(request, c, i)
-        asset = default_asset(item)
-        return asset_of_item(request, item, asset, event="tiles")
-    return resolve_asset(request, c, i, asset, event="tiles")
+        item = visible_item(request, c, i)
+        return pixels.resolve_in_item(request, item, default_asset(item), action=action)
+    return pixels.resolve(request, c, i, asset, action=action)
 
 
-def resolve_item(request: Request, c: str, i: str) -> dict[str, Any]:
-    from sathub.api.routers.assets import get_visible_item
+def _raster(res: pixels.AssetAccess) -> str:
+    """The asset's GDAL path, if it is a raster GDAL can render (a 400 naming it otherwise)."""
+    media = str(res.asset.get("type") or res.info.media_type).lower()
+    if "tiff" not in media and "jp2" not in media:
+        raise InvalidInput(f"asset {res.key!r} is not a raster that can be rendered ({media})",
+                           field="asset")  # fmt: skip
+    return res.gdal_path
 
-    return get_visible_item(request, c, i)
+
+def _send(request: Request, res: pixels.AssetAccess, resp: Response) -> Response:
+    """Count the bytes of the answer against the agreement and audit them, then send it."""
+    pixels.charge(request, res, len(resp.body))
+    return resp
 
 
 def _image(img: Any, params: RenderParams, fmt: str | None) -> Response:
@@ -129,11 +139,11 @@ def item_tile(
     tms = tile_matrix_set(tms_id)
     check_tile(tms, z, x, y)
     image_format(fmt)
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path, tms) as src:
+    res = _resolve(request, collection_id, item_id, asset, "tiles")
+    with render.open_reader(_raster(res), tms) as src:
         p = render.prepare(src, params, res.asset.get("eo:bands"))
         img = render.read_tile(src, p, z, x, y, tilesize)
-        return _tile_response(img, p, fmt)
+        return _send(request, res, _tile_response(img, p, fmt))
 
 
 @router.get(ITEM + "/tiles/{tms_id}/tilejson.json", name="item_tilejson")
@@ -144,15 +154,15 @@ def item_tilejson(
     """TileJSON 3.0 of an item; the tile URL carries the same query parameters."""
     tms = tile_matrix_set(tms_id)
     image_format(fmt)
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path, tms) as src:
+    res = _resolve(request, collection_id, item_id, asset, "tilejson")
+    with render.open_reader(_raster(res), tms) as src:
         render.prepare(src, params, res.asset.get("eo:bands"))
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
         minzoom, maxzoom = src.minzoom, src.maxzoom
     base = get_base_url(request)
     url = (f"{base}collections/{collection_id}/items/{item_id}/tiles/{tms_id}/{{z}}/{{x}}/{{y}}.{fmt}"
            + _query_string(request, ("fmt",)))  # fmt: skip
-    return json_response(ogc.tilejson(url, bounds, minzoom, maxzoom, item_id, tilesize))
+    return _send(request, res, json_response(ogc.tilejson(url, bounds, minzoom, maxzoom, item_id, tilesize)))
 
 
 @router.get(ITEM + "/tiles/{tms_id}/WMTSCapabilities.xml", name="item_wmts", response_class=Response)
@@ -163,17 +173,17 @@ def item_wmts(
     """WMTS 1.0 GetCapabilities (RESTful) of an item: add this URL in QGIS as a WMTS source."""
     tms = tile_matrix_set(tms_id)
     _, media = image_format(fmt)
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path, tms) as src:
+    res = _resolve(request, collection_id, item_id, asset, "wmts")
+    with render.open_reader(_raster(res), tms) as src:
         render.prepare(src, params, res.asset.get("eo:bands"))
         bounds = src.get_geographic_bounds(rio_crs.CRS.from_epsg(4326))
         minzoom, maxzoom = src.minzoom, src.maxzoom
     base = get_base_url(request)
     url = (f"{base}collections/{collection_id}/items/{item_id}/tiles/{tms_id}/"
            "{TileMatrix}/{TileCol}/{TileRow}." + fmt + _query_string(request, ("fmt",)))  # fmt: skip
-    xml = ogc.wmts_capabilities(request.app.state.settings.title, item_id, url, tms, bounds,
+    xml = ogc.wmts_capabilities(installation(request).settings.title, item_id, url, tms, bounds,
                                 minzoom, maxzoom, media)  # fmt: skip
-    return Response(xml, media_type="application/xml")
+    return _send(request, res, Response(xml, media_type="application/xml"))
 
 
 @router.get(ITEM + "/preview.{fmt}", response_class=Response, name="item_preview")
@@ -184,10 +194,10 @@ def item_preview(
 ) -> Response:  # fmt: skip
     """The whole asset, at most ``max_size`` px (limit 4096) on the longest side."""
     image_format(fmt)
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path) as src:
+    res = _resolve(request, collection_id, item_id, asset, "preview")
+    with render.open_reader(_raster(res)) as src:
         p = render.prepare(src, params, res.asset.get("eo:bands"))
-        return _image(render.read_preview(src, p, max_size, width, height), p, fmt)
+        return _send(request, res, _image(render.read_preview(src, p, max_size, width, height), p, fmt))
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:
@@ -207,10 +217,11 @@ def item_bbox(
     """A crop by a WGS84 bbox (``minx,miny,maxx,maxy``); GeoTIFF keeps the georeferencing."""
     image_format(fmt)
     crs = _crs(dst_crs)
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path) as src:
+    box = _bbox(bbox)
+    res = _resolve(request, collection_id, item_id, asset, "crop")
+    with render.open_reader(_raster(res)) as src:
         p = render.prepare(src, params, res.asset.get("eo:bands"))
-        return _image(render.read_bbox(src, p, _bbox(bbox), max_size, width, height, crs), p, fmt)
+        return _send(request, res, _image(render.read_bbox(src, p, box, max_size, width, height, crs), p, fmt))
 
 
 def _crs(text: str | None) -> Any:
@@ -231,10 +242,10 @@ def item_feature(
     """A crop by a GeoJSON polygon: pixels outside it are transparent."""
     image_format(fmt)
     crs = _crs(dst_crs)
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path) as src:
+    res = _resolve(request, collection_id, item_id, asset, "crop")
+    with render.open_reader(_raster(res)) as src:
         p = render.prepare(src, params, res.asset.get("eo:bands"))
-        return _image(render.read_feature(src, p, feature, max_size, crs), p, fmt)
+        return _send(request, res, _image(render.read_feature(src, p, feature, max_size, crs), p, fmt))
 
 
 @router.get(ITEM + "/point/{lon},{lat}", name="item_point")
@@ -243,10 +254,10 @@ def item_point(
     asset: AssetQ = None,
 ) -> Response:  # fmt: skip
     """Pixel values at a WGS84 point (null where nodata)."""
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path) as src:
+    res = _resolve(request, collection_id, item_id, asset, "point")
+    with render.open_reader(_raster(res)) as src:
         p = render.prepare(src, params, res.asset.get("eo:bands"), image=False)
-        return json_response(render.read_point(src, p, lon, lat))
+        return _send(request, res, json_response(render.read_point(src, p, lon, lat)))
 
 
 @router.get(ITEM + "/statistics", name="item_statistics")
@@ -255,21 +266,28 @@ def item_statistics(
     max_size: int = 1024,
 ) -> Response:  # fmt: skip
     """Per-band (or per-expression) statistics and histogram, from a ≤ max_size px read."""
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path) as src:
+    res = _resolve(request, collection_id, item_id, asset, "statistics")
+    with render.open_reader(_raster(res)) as src:
         p = render.prepare(src, params, res.asset.get("eo:bands"), image=False)
-        return json_response(render.read_statistics(src, p, max_size))
+        return _send(request, res, json_response(render.read_statistics(src, p, max_size)))
 
 
 @router.get(ITEM + "/info", name="item_info")
 def item_info(request: Request, collection_id: str, item_id: str, asset: AssetQ = None) -> Response:
     """Raster metadata of the asset (bands, dtype, nodata, overviews, bounds)."""
-    res = _resolve(request, collection_id, item_id, asset)
-    with render.open_reader(res.path) as src:
-        return json_response(render.info(src))
+    res = _resolve(request, collection_id, item_id, asset, "info")
+    with render.open_reader(_raster(res)) as src:
+        return _send(request, res, json_response(render.info(src)))
 
 
-@router.get("/tileMatrixSets", name="tile_matrix_sets")
+# Routes that read no pixels: the tile matrix sets, and registering a search (its mosaic's
+# tiles are read, and decided, per item and per caller).
+public = APIRouter(tags=["Tiles"], dependencies=[requires("public")])
+searches = APIRouter(tags=["Tiles"], dependencies=[requires("catalog:read")])
+routers = [router, public, searches]
+
+
+@public.get("/tileMatrixSets", name="tile_matrix_sets")
 def tile_matrix_sets(request: Request) -> Response:
     """The TileMatrixSets tiles can be requested in."""
     return json_response({"tileMatrixSets": [{"id": t} for t in morecantile.tms.list()]})
@@ -288,7 +306,7 @@ SEARCH_KEYS = ("collections", "ids", "bbox", "intersects", "datetime", "filter",
                "query", "sortby", "q")  # fmt: skip
 
 
-@router.post("/mosaic/register", name="mosaic_register")
+@searches.post("/mosaic/register", name="mosaic_register")
 def mosaic_register(
     request: Request,
     search: Annotated[dict[str, Any], Body(description="A STAC search body (collections, bbox, datetime, filter, query, sortby)")],
@@ -298,7 +316,7 @@ def mosaic_register(
     unknown = sorted(set(search) - set(SEARCH_KEYS) - {"limit", "token", "fields"})
     if unknown:
         raise InvalidInput(f"unknown search field {unknown[0]!r}", field=unknown[0])
-    _, settings = request.app.state.store, request.app.state.settings
+    settings = installation(request).settings
     build_query(dict(body), default_limit=1, max_limit=settings.max_limit)  # validate now
     search_id = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
     _registry(request).put(search_id, body)
@@ -324,7 +342,7 @@ def _mosaic(
         raise InvalidInput(f"max_items must be 1…{MAX_ITEMS_PER_TILE}", field="max_items")
     if z < MIN_ZOOM:
         return Response(status_code=204, headers=CACHE)
-    store, settings = request.app.state.store, request.app.state.settings
+    inst = installation(request)
     w, s, e, n = tms.bounds(morecantile.Tile(x, y, z))
     q = dict(body)
     q.pop("intersects", None)
@@ -336,22 +354,34 @@ def _mosaic(
     else:
         q["bbox"] = [w, s, e, n]
     q["limit"] = max_items
-    query = build_query(q, default_limit=max_items, max_limit=settings.max_limit)
-    result = store.search(query, extra_filter=access_filter(request))
-    sources = []
-    for item in result.items:
+    query = build_query(q, default_limit=max_items, max_limit=inst.settings.max_limit)
+    result = inst.catalog.search(query, extra_filter=access_filter(request))
+    by_path: dict[str, pixels.AssetAccess] = {}
+    over_quota: QuotaExceeded | None = None
+    for item in result.items:  # each item decided for the caller, as a tile of it would be
         try:
-            key = default_asset(item)
-            res = asset_of_item(request, item, key, event="tiles")
-        except NotFound:
+            res = pixels.resolve_in_item(request, item, default_asset(item), action="tiles")
+            path = _raster(res)
+        except QuotaExceeded as exc:
+            over_quota = exc
             continue
-        sources.append((res.path, res.asset.get("eo:bands")))
+        except (NotFound, Forbidden, InvalidInput):
+            continue
+        by_path.setdefault(path, res)
+    if not by_path and over_quota is not None:
+        raise over_quota
+    sources = [(path, res.asset.get("eo:bands")) for path, res in by_path.items()]
     out = mosaic_mod.mosaic_tile(sources, params, tms, z, x, y, tilesize)
     if out is None:
         return Response(status_code=204, headers=CACHE)
     img, used = out
     resp = _image(img, params, fmt)
     resp.headers["X-Mosaic-Items"] = str(len(used))
+    counted: set[int | None] = set()
+    for u in used:  # each grant drawn from pays for the tile once; each item is audited
+        res = by_path[u if isinstance(u, str) else u[0]]
+        pixels.charge(request, res, len(resp.body), count=res.agreement_id not in counted)
+        counted.add(res.agreement_id)
     return resp
 
 
@@ -390,7 +420,8 @@ def collection_tile(
     fmt: str = "png", tilesize: int = 256, max_items: MaxItems = MAX_ITEMS_PER_TILE,
 ) -> Response:  # fmt: skip
     """A mosaic tile of a whole collection."""
-    request.app.state.store.get_collection(collection_id)
+    require_collection_visible(request, collection_id)
+    installation(request).catalog.get_collection(collection_id)
     return _mosaic(request, {"collections": [collection_id]}, tms_id, z, x, y, params, fmt,
                    tilesize, max_items)  # fmt: skip
 
@@ -414,7 +445,8 @@ def mosaic_tilejson(request: Request, search_id: str, tms_id: str, params: Param
 @router.get("/collections/{collection_id}/tiles/{tms_id}/tilejson.json", name="collection_tilejson")
 def collection_tilejson(request: Request, collection_id: str, tms_id: str, params: Params) -> Response:
     """TileJSON of a collection's mosaic."""
-    coll = request.app.state.store.get_collection(collection_id)
+    require_collection_visible(request, collection_id)
+    coll = installation(request).catalog.get_collection(collection_id)
     try:
         bbox = coll["extent"]["spatial"]["bbox"][0]
     except (KeyError, IndexError, TypeError):

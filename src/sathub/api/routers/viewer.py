@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from sathub.api.gate import requires
 from sathub.storage.local import media_type_for, safe_path
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[requires("public")])
 STATIC = Path(__file__).resolve().parents[1] / "static"
 
 

@@ -1,0 +1,161 @@
+"""One installation: its catalog store, object store, access service, jobs and executor.
+
+``Installation.open(settings)`` is the only place that constructs a backend. The embedded
+default (SQLite catalog and state in the data directory, assets on local disk, an embedded Dask
+cluster per job) is chosen by settings alone; a scale-out backend is another branch here, not a
+change in the API, the CLI or the domain packages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from sathub.config import Settings
+from sathub.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sathub.access.service import AccessService
+    from sathub.catalog.store import CatalogStore
+    from sathub.jobs import JobRunner
+    from sathub.storage.base import ObjectStore
+
+
+T = TypeVar("T")
+
+
+class part(Generic[T]):  # noqa: N801 - used as a decorator, like cached_property
+    """A part built on first use, once, even when two threads ask at the same time."""
+
+    def __init__(self, build: Callable[[Any], T]) -> None:
+        self.build = build
+        self.name = build.__name__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> part[T]: ...
+    @overload
+    def __get__(self, obj: Any, owner: type) -> T: ...
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            pass
+        with obj._lock:
+            if self.name not in obj.__dict__:
+                obj.__dict__[self.name] = self.build(obj)
+            return obj.__dict__[self.name]
+
+
+class NotADataDirectory(InvalidInput):
+    """``--data`` names something that is not a sathub data directory."""
+
+
+class Installation:
+    """Everything one installation owns. Build it with :meth:`open` (or :meth:`create`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, create: bool = False) -> Installation:
+        """The installation of ``settings.data``; :class:`NotADataDirectory` unless it exists
+        (``create=True``: make it, as ``sathub init`` does)."""
+        settings = settings or Settings()
+        layout = settings.layout
+        if create:
+            check_creatable(layout.root)
+            layout.create()
+        elif not is_data_directory(layout.root):
+            raise NotADataDirectory(
+                f"{layout.root} is not a sathub data directory (create one with "
+                f"`sathub init {layout.root}`)", field="data")  # fmt: skip
+        inst = cls(settings)
+        if create:
+            inst.catalog  # noqa: B018 - creates the catalog database
+            inst.access  # noqa: B018 - and the access database
+        return inst
+
+    @classmethod
+    def create(cls, settings: Settings) -> Installation:
+        return cls.open(settings, create=True)
+
+    # ------------------------------------------------------------------- parts
+    @part
+    def catalog(self) -> CatalogStore:
+        from sathub.catalog.sqlite import SQLiteStore
+
+        s = self.settings
+        return SQLiteStore(s.layout.catalog_db, count_cap=s.count_cap,
+                           cache_mb=s.sqlite_cache_mb, mmap_mb=s.sqlite_mmap_mb)  # fmt: skip
+
+    @part
+    def objects(self) -> ObjectStore:
+        from sathub.storage.local import LocalStore
+
+        return LocalStore(self.settings.layout.assets)
+
+    @part
+    def access(self) -> AccessService:
+        from sathub.access.service import AccessService
+
+        return AccessService.for_settings(self.settings)
+
+    @part
+    def signing_key(self) -> bytes:
+        from sathub.storage import signing
+
+        return signing.load_key(self.settings.layout.secrets)
+
+    @part
+    def jobs(self) -> JobRunner:
+        """Background jobs of every registered kind (ingest, analytics), records in the store."""
+        import sathub.analytics.jobs  # noqa: F401 - registers the analytics job kinds
+        import sathub.ingest.jobs  # noqa: F401 - registers the ingest job kind
+        from sathub.jobs import FileJobStore, JobRunner
+
+        return JobRunner(FileJobStore(self.settings.layout.jobs), self)
+
+    def executor(self, scheduler: str | None = None, **options: Any) -> Any:
+        """A Dask executor: ``scheduler`` or the configured one, else an embedded cluster."""
+        from sathub.analytics.executor import Executor
+
+        return Executor(scheduler or self.settings.dask_scheduler, **options)
+
+    @property
+    def orbits_dir(self) -> Path:
+        return self.settings.layout.root
+
+    def close(self) -> None:
+        for name in ("catalog", "access"):
+            part = self.__dict__.pop(name, None)
+            if part is not None:
+                part.close()
+
+    def __enter__(self) -> Installation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_data_directory(root: Path) -> bool:
+    """A data directory holds its catalog database (``sathub init`` makes it)."""
+    return (Path(root) / "catalog.db").is_file()
+
+
+def check_creatable(root: Path) -> None:
+    """A data directory can be made at ``root``: it is a directory or absent, and writable."""
+    import os
+
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise NotADataDirectory(f"{root} exists and is not a directory", field="data")
+    parent = root if root.exists() else next((p for p in root.parents if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise NotADataDirectory(f"{parent} is not writable: cannot create {root}", field="data")
