@@ -39,6 +39,7 @@ def serve(
 
     try:
         inst = Installation.open(Settings(data=data, host=host, port=port, root_path=root_path))
+        inst.access  # noqa: B018 - unusable access or audit settings are an error now, not later
     except SathubError as exc:
         raise fail(exc.message, 2) from None
     run(inst)

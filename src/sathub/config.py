@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +35,27 @@ class Settings(BaseSettings):
     sqlite_mmap_mb: int = Field(
         default=0, ge=0,
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
+    )
+
+    # --- audit (area: audit; docs/security.md "Audit") ---------------------------------
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="The audit key itself (≥ 64 hex characters), e.g. from a secret store.",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding the audit key (hex), kept outside the data directory "
+        "(default: DATA/secrets/audit.key, created on first use).",
+    )
+    audit_anchor: str = Field(
+        default="",
+        description="Where the chain's head is anchored outside the data directory: "
+        "comma-separated absolute file paths (appended with O_APPEND) and/or syslog targets "
+        "(`syslog:`, `syslog:/dev/log`, `syslog:HOST:PORT`).",
+    )
+    audit_anchor_every: int = Field(
+        default=1, ge=1, le=1_000_000,
+        description="Anchor the head every N records (1: every record).",
     )
 
     # application layer and access (core)
@@ -76,6 +98,21 @@ class Settings(BaseSettings):
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment and ``values``; a value that cannot be used raises
+    InvalidInput naming its variable (for the CLIs: exit 2, not a traceback)."""
+    from pydantic import ValidationError
+
+    from sathub.errors import InvalidInput
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise InvalidInput(f"SATHUB_{name.upper()}: {first['msg']}", field=name) from None
 
 
 class DataLayout:
