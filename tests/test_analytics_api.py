@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_analytics_support import demo_settings
 
-from sathub.analytics.jobs import AnalyticsJobs
+from sathub.jobs import FileJobStore, JobRunner
 
 
 def _rice_aoi(settings, n: int = 3) -> dict:  # type: ignore[no-untyped-def]
@@ -112,10 +112,14 @@ def test_bad_requests_auth_cancel_and_restart(client) -> None:  # type: ignore[n
     assert _wait(client, f"/analytics/jobs/{second['id']}")["status"] == "cancelled"
     _wait(client, f"/analytics/jobs/{first['id']}")
     # restart: a new job table over the same data directory reads the records back
-    fresh = AnalyticsJobs(client.settings, client.app.state.installation.catalog)
+    fresh = JobRunner(FileJobStore(client.settings.layout.jobs), client.app.state.installation)
     assert fresh.get(first["id"])["status"] == "succeeded"
     assert fresh.get(second["id"])["status"] == "cancelled"
     assert fresh.result(first["id"])["item"]["collection"] == "derived-composite"
+    # a job that was running when its process died reads back as failed, with that reason
+    rec = fresh.get(first["id"]) | {"id": "0" * 32, "status": "running"}
+    fresh.store.put(rec)
+    assert fresh.get("0" * 32) | {} == rec | {"status": "failed", "error": "the server stopped while the job ran"}
 
 
 def test_cli_zonal_and_flood(tmp_path: Path) -> None:

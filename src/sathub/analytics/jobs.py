@@ -1,30 +1,22 @@
-"""Analytics jobs in a long-lived process (the API server): submit, status, cancel, result.
-
-A job is a JSON record in ``DATA/jobs/analytics-<id>.json`` (written atomically at every
-change, so its state survives a restart; a job that was ``queued`` or ``running`` when its
-process died reads back as ``failed`` with that reason). Its result document goes to
-``DATA/jobs/analytics-<id>.result.json``. Jobs run one at a time on a worker thread; each
-opens a Dask :class:`~sathub.analytics.executor.Executor` (embedded LocalCluster, or the
-scheduler the setting ``SATHUB_DASK_SCHEDULER`` names). Status: ``queued → running → succeeded | failed |
-cancelled``. Cancelling a running job stops it between Dask tasks.
+"""The analytics job kinds (``zonal``, ``flood``, ``change``, ``composite``): one parameter
+model and :func:`run_job`, which the API's jobs (through :class:`sathub.jobs.JobRunner`, in the
+``analytics`` lane) and the CLI both run. Each opens a Dask
+:class:`~sathub.analytics.executor.Executor` (embedded LocalCluster, or the scheduler the setting
+``SATHUB_DASK_SCHEDULER`` names); cancelling a running job stops it between Dask tasks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import threading
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
-from sathub.errors import InvalidInput, NotFound
-from sathub.jobs import JobBook
-from sathub.jobs import clean_json as _clean
-from sathub.jobs import now_iso as _now
-from sathub.jobs import write_json as _write_json
+from sathub.errors import InvalidInput
+from sathub.jobs import JobContext, job_kind
 
 KINDS = ("zonal", "flood", "change", "composite")
 # Where each kind publishes by default (zonal statistics publish nothing).
@@ -147,73 +139,66 @@ def run_job(
         return work(ex)
 
 
-class AnalyticsJobs(JobBook):
-    kind = "analytics"
+class AnalyticsParams(BaseModel):
+    """Parameters of the analytics job kinds (``zonal``, ``flood``, ``change``, ``composite``)."""
 
-    def __init__(self, settings: Settings, store: CatalogStore, access: Any = None) -> None:
-        super().__init__(settings, store)
-        self.access = access
-        self._cancel: dict[str, threading.Event] = {}
+    collection: str = Field(max_length=256, description="Source collection.")
+    aoi: dict[str, Any] = Field(description="GeoJSON polygon(s), WGS84; `id` property per polygon.")
+    index: str | None = Field(default=None, max_length=64, description="Index name (zonal, change, flood).")
+    from_: str | None = Field(default=None, alias="from", max_length=40, description="zonal: first day.")
+    to: str | None = Field(default=None, max_length=40, description="zonal: last day.")
+    interval: str | None = Field(default=None, max_length=16, description="zonal: 10d or month.")
+    before: str | None = Field(default=None, max_length=90, description="flood/change: D1/D2.")
+    after: str | None = Field(default=None, max_length=90, description="flood/change: D3/D4.")
+    period: str | None = Field(default=None, max_length=90, description="composite: D1/D2.")
+    bands: list[str] | None = Field(default=None, max_length=32, description="composite: common names.")
+    threshold: float | None = Field(default=None, description="change: |difference|.")
+    output_collection: str | None = Field(default=None, max_length=256,
+                                          description="Where derived items go (flood, change, composite).")  # fmt: skip
+    mask: Literal["auto", "asset", "spectral", "none"] = Field(
+        default="auto", description="Cloud mask: auto (SCL/QA_PIXEL asset if any, else none), "
+        "asset, spectral, none.")
 
-    def result_path(self, job_id: str) -> Path:
-        return self.settings.layout.jobs / f"analytics-{job_id}.result.json"
+    model_config = {"populate_by_name": True, "extra": "forbid"}
 
-    def submit(self, kind: str, params: dict[str, Any], actor: str | None = None) -> dict[str, Any]:
-        parse_inputs(kind, params)  # bad input is a 400 now, not a failed job later
-        return self._start({"kind": kind, "parameters": params,
-                            "progress": {"done": 0, "total": None}, "summary": None,
-                            "pid": os.getpid()}, actor)  # fmt: skip
 
-    def _created(self, job_id: str) -> None:
-        self._cancel[job_id] = threading.Event()
+class ZonalParams(AnalyticsParams):
+    index: str = Field(min_length=1, max_length=64, description="Index name, e.g. ndvi.")
 
-    def _run(self, job_id: str) -> None:
-        from sathub.analytics.executor import Cancelled
 
-        job = self._jobs[job_id]
-        cancel = self._cancel[job_id]
-        if cancel.is_set():
-            return
-        self._update(job_id, status="running", started=_now())
+class FloodParams(AnalyticsParams):
+    before: str = Field(min_length=1, max_length=90, description="D1/D2: before the flood.")
+    after: str = Field(min_length=1, max_length=90, description="D3/D4: after it.")
 
-        def progress(done: int, total: int) -> None:
-            self._progress(job_id, progress={"done": done, "total": total})
 
-        try:
-            result = run_job(job["kind"], job["parameters"], self.settings, self.store,
-                             scheduler=self.settings.dask_scheduler, progress=progress,
-                             cancel=cancel, access=self.access)  # fmt: skip
-        except Cancelled:
-            self._update(job_id, status="cancelled", finished=_now())
-            return
-        except Exception as exc:  # noqa: BLE001 - recorded on the job
-            self._failed(job_id, exc)
-            return
-        if cancel.is_set():
-            self._update(job_id, status="cancelled", finished=_now())
-            return
-        _write_json(self.result_path(job_id), result)
-        summary = {k: v for k, v in result.items() if k not in ("rows", "intervals")}
-        self._update(job_id, status="succeeded", summary=_clean(summary), finished=_now())
+class ChangeParams(FloodParams):
+    pass
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
-        job = self.get(job_id)
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        with self._lock:
-            ev = self._cancel.get(job_id)
-            if ev is not None:
-                ev.set()
-            if self._jobs[job_id]["status"] == "queued":
-                self._jobs[job_id].update(status="cancelled", finished=_now())
-                self._save(self._jobs[job_id])
-        return self.get(job_id)
 
-    def result(self, job_id: str) -> dict[str, Any]:
-        job = self.get(job_id)
-        if job["status"] != "succeeded":
-            raise NotFound(f"analytics job {job_id!r} has no result (status {job['status']})")
-        try:
-            return json.loads(self.result_path(job_id).read_text())
-        except (OSError, ValueError):
-            raise NotFound(f"the result of analytics job {job_id!r} is missing") from None
+class CompositeParams(AnalyticsParams):
+    period: str = Field(min_length=1, max_length=90, description="D1/D2.")
+
+
+PARAMS: dict[str, type[AnalyticsParams]] = {"zonal": ZonalParams, "flood": FloodParams,
+                                            "change": ChangeParams, "composite": CompositeParams}  # fmt: skip
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in ("rows", "intervals")}
+
+
+def _register(kind: str) -> None:
+    def run(params: AnalyticsParams, ctx: JobContext) -> dict[str, Any]:
+        inst = ctx.resources
+        return run_job(kind, params.model_dump(by_alias=True, exclude_none=True), inst.settings,
+                       inst.catalog, scheduler=inst.settings.dask_scheduler,
+                       progress=ctx.progress, cancel=ctx.cancel, access=inst.access)  # fmt: skip
+
+    def check(params: AnalyticsParams) -> None:  # bad input is a 400, not a failed job later
+        parse_inputs(kind, params.model_dump(by_alias=True, exclude_none=True))
+
+    job_kind(kind, PARAMS[kind], lane="analytics", summary=_summary, check=check)(run)
+
+
+for _kind in KINDS:
+    _register(_kind)

@@ -62,7 +62,8 @@ log = logging.getLogger("sathub.api")
 # Domain routers mounted when their package is present: module path → attribute.
 DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits", "sathub.api.routers.assets",
                   "sathub.api.routers.tiles", "sathub.api.routers.viewer", "sathub.api.routers.analytics",
-                  "sathub.api.routers.admin")
+                  "sathub.api.routers.admin", "sathub.api.routers.budget",
+                  "sathub.api.routers.budget_writes")
 
 
 class SearchPost(BaseSearchPostRequest):

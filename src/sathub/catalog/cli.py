@@ -51,12 +51,20 @@ def init(
     """Create a data directory (idempotent): catalog database, assets, staging, secrets."""
     from sathub.catalog.sqlite import SQLiteStore
 
-    settings = Settings(data=data)
+    from sathub.config import load_settings
+
+    try:
+        settings = load_settings(data=data)
+    except SathubError as exc:  # an audit setting that cannot be used
+        fail(exc.message)
     settings.layout.create()
     SQLiteStore(settings.layout.catalog_db).close()
     from sathub.access.service import AccessService
 
-    access = AccessService.for_layout(settings.layout)
+    try:
+        access = AccessService.for_settings(settings)
+    except SathubError as exc:  # an audit setting that cannot be used
+        fail(exc.message)
     admin_key = access.bootstrap()  # None on a re-run: the first admin key is shown only once
     access.close()
     if admin_key is not None:

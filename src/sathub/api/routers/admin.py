@@ -45,7 +45,8 @@ class OrgIn(BaseModel):
 
 
 class KeyIn(BaseModel):
-    role: Literal["admin", "operator", "analyst", "partner"]
+    role: Literal["admin", "operator", "analyst", "partner", "finance_officer", "budget_approver",
+                  "budget_viewer"]
     org: str | None = Field(default=None, max_length=200, description="Organisation name or id.")
     expires: str | None = Field(default=None, max_length=40, description="ISO date or datetime.")
     label: str = Field(default="", max_length=200)
@@ -228,8 +229,8 @@ def usage_report(agreement_id: int, request: Request, month: str | None = None,
 
 @router.get("/audit/verify")
 def verify_audit(request: Request) -> dict[str, Any]:
-    """Recompute the audit log's hash chain."""
+    """Recompute the audit log (chain, head, anchors, quota counters, access rows, pending
+    tiles): ``{"ok", "records", "problems", "checked", "not_checked"}``."""
     s = _service(request)
     s.audit.flush_tiles()
-    r = s.audit.verify()
-    return {"ok": r.ok, "records": r.records, "problems": r.problems}
+    return s.audit.verify().as_dict()
