@@ -245,9 +245,13 @@ def _set_level(data: Path, collection_id: str, level: str) -> None:
     s = _service(data)
     with Installation.open(_run(lambda: load_settings(data=data))) as inst:
         _run(lambda: inst.catalog.get_collection(collection_id))  # unknown collection: exit 2
-    _run(lambda: s.store.set_collection_level(collection_id, level))
-    s.audit.append(_who(), f"admin.collection.{level}", f"collection:{collection_id}")
+    changed = _run(lambda: s.store.set_collection_level(collection_id, level))
+    also = [c for c in changed if c != collection_id]
+    s.audit.append(_who(), f"admin.collection.{level}", f"collection:{collection_id}",
+                   detail={"derived_also_restricted": also} if also else None)  # fmt: skip
     err.print(f"collection {collection_id}: {level}")
+    if also:
+        err.print(f"also restricted, as they hold products derived from it: {', '.join(also)}")
 
 
 @collections.command("restrict")

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS agreements (
     id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL REFERENCES orgs(id), content TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS collection_access (
     collection TEXT PRIMARY KEY, level TEXT NOT NULL CHECK (level IN ('open', 'restricted')));
+CREATE TABLE IF NOT EXISTS derived_from (
+    collection TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (collection, source)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activations (id INTEGER PRIMARY KEY, content TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (
     agreement_id INTEGER NOT NULL, month TEXT NOT NULL, bytes INTEGER NOT NULL,
@@ -252,14 +254,39 @@ class AccessStore:
         return new
 
     # ------------------------------------------------------------- collections
-    def set_collection_level(self, collection_id: str, level: str) -> None:
+    def set_collection_level(self, collection_id: str, level: str) -> list[str]:
+        """Set a collection's level. Restricting it also restricts every collection holding
+        products derived from it (transitively: a derived item is never more open than its
+        inputs). Returns the collections whose level was set."""
         if level not in ("open", "restricted"):
             raise InvalidInput("level must be open or restricted", field="level")
         with self.tx() as c:
-            c.execute("INSERT INTO collection_access (collection, level) VALUES (?, ?) "
-                      "ON CONFLICT (collection) DO UPDATE SET level = excluded.level",
-                      (collection_id, level))  # fmt: skip
-            self._changed(c, "collection", collection_id)
+            todo, done = [collection_id], []
+            while todo:
+                cid = todo.pop()
+                if cid in done:
+                    continue
+                c.execute("INSERT INTO collection_access (collection, level) VALUES (?, ?) "
+                          "ON CONFLICT (collection) DO UPDATE SET level = excluded.level",
+                          (cid, level))  # fmt: skip
+                self._changed(c, "collection", cid)
+                done.append(cid)
+                if level == "restricted":
+                    todo += [r[0] for r in c.execute(
+                        "SELECT collection FROM derived_from WHERE source = ?", (cid,))]  # fmt: skip
+        return done
+
+    def add_derived(self, collection: str, source: str) -> None:
+        """Record that ``collection`` holds products derived from ``source``; a restricted
+        source restricts the collection at once."""
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO derived_from VALUES (?, ?)", (collection, source))
+        if source in self.restricted_collections() and collection not in self.restricted_collections():
+            self.set_collection_level(collection, "restricted")
+
+    def derived_of(self, source: str) -> set[str]:
+        return {r[0] for r in self.conn().execute(
+            "SELECT collection FROM derived_from WHERE source = ?", (source,))}  # fmt: skip
 
     def restricted_collections(self) -> frozenset[str]:
         return frozenset(r[0] for r in self.conn().execute(

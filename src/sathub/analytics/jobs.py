@@ -27,18 +27,24 @@ def lineage_output(kind: str, params: dict[str, Any], access: Any) -> str | None
     """The collection a job's derived items go to. A derived item is at least as restricted as
     its inputs: products of a restricted collection go to a derived collection of their own,
     restricted before anything is written to it, so that only the roles that see everything
-    and agreements naming it explicitly reach it; products of open collections go where asked.
+    and agreements naming it explicitly reach it; products of open collections go where asked,
+    and restricting such a source later restricts that collection too
+    (:meth:`~sathub.access.store.AccessStore.set_collection_level`: fail closed).
     The restricted collection's id does not name its source (``<output>--r<hash>``): the source
     is recorded in the audit record that restricted it, which admins read."""
     if kind not in OUTPUTS:
         return None
     out = str(params.get("output_collection") or OUTPUTS[kind])
     source = str(params["collection"])
-    if access is None or source not in access.store.restricted_collections():
+    if access is None:
+        return out
+    if source not in access.store.restricted_collections():
+        access.store.add_derived(out, source)  # restricting the source later restricts `out` too
         return out
     target = f"{out}--r{hashlib.sha256(source.encode()).hexdigest()[:10]}"
     if target not in access.store.restricted_collections():
         access.store.set_collection_level(target, "restricted")
+        access.store.add_derived(target, source)
         access.audit.append("sathub analytics", "admin.collection.restricted", f"collection:{target}",
                             detail={"reason": f"derived from the restricted collection {source}"})  # fmt: skip
     return target

@@ -176,9 +176,11 @@ def renew_agreement(agreement_id: int, body: RenewIn, request: Request) -> dict[
 @router.put("/collections/{collection_id}/access")
 def set_collection_access(collection_id: str, body: LevelIn, request: Request) -> dict[str, Any]:
     installation(request).catalog.get_collection(collection_id)  # 404 for an unknown collection
-    _service(request).store.set_collection_level(collection_id, body.level)
-    _audit(request, f"admin.collection.{body.level}", f"collection:{collection_id}")
-    return {"collection": collection_id, "level": body.level}
+    changed = _service(request).store.set_collection_level(collection_id, body.level)
+    also = [c for c in changed if c != collection_id]
+    _audit(request, f"admin.collection.{body.level}", f"collection:{collection_id}",
+           **({"derived_also_restricted": also} if also else {}))  # fmt: skip
+    return {"collection": collection_id, "level": body.level, "derived_also_restricted": also}
 
 
 @router.get("/activations")
