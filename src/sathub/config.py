@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         description="DEVELOPMENT ONLY: callers without a key may write (as an operator). "
         "The server prints a warning at start-up.",
     )
+    mosaic_search_max_bytes: int = Field(
+        default=16_384, ge=256, le=1_048_576,
+        description="Largest search body `POST /mosaic/register` keeps (bytes of its JSON).",
+    )
+    mosaic_searches_max: int = Field(
+        default=2000, ge=10, le=1_000_000,
+        description="Registered mosaic searches kept (the least recently used go first).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-* and "

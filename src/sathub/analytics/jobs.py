@@ -159,8 +159,10 @@ class AnalyticsParams(BaseModel):
     period: str | None = Field(default=None, max_length=90, description="composite: D1/D2.")
     bands: list[str] | None = Field(default=None, max_length=32, description="composite: common names.")
     threshold: float | None = Field(default=None, description="change: |difference|.")
-    output_collection: str | None = Field(default=None, max_length=256,
-                                          description="Where derived items go (flood, change, composite).")  # fmt: skip
+    output_collection: str | None = Field(
+        default=None, pattern=r"^derived-[A-Za-z0-9._-]{1,200}$",
+        description="Where derived items go (flood, change, composite): a collection named "
+        "`derived-…` (created when missing); products never go into other collections.")
     mask: Literal["auto", "asset", "spectral", "none"] = Field(
         default="auto", description="Cloud mask: auto (SCL/QA_PIXEL asset if any, else none), "
         "asset, spectral, none.")
