@@ -22,6 +22,14 @@ app = typer.Typer(
 catalog_cli.register(app)
 
 
+@app.callback()
+def _input_limits() -> None:
+    # the process-wide geometry limit from SATHUB_MAX_GEOMETRY_VERTICES (docs/security.md)
+    from sathub.catalog import geometry
+
+    geometry.configure(max_vertices=Settings().max_geometry_vertices)
+
+
 @app.command()
 def serve(
     data: catalog_cli.DataOpt = Path("sathub-data"),
