@@ -276,7 +276,7 @@ def start_hostile(built: HostileData, base: Path) -> Hostile:
     item = f"/collections/{COLLECTION}/items/{built.item}"
     for path in (f"{item}/preview.png", f"{item}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
                  f"{item}/statistics", f"/mosaic/{valid['search_id']}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
-                 "/search?limit=5"):  # fmt: skip
+                 "/search?limit=5", "/search?limit=5&filter=id%20%3D%20%27x%27%20OR%20id%20%3D%20%27y%27"):  # fmt: skip
         httpx.get(server.url + path, timeout=30).raise_for_status()
     return Hostile(server, built, valid)
 

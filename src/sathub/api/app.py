@@ -52,7 +52,7 @@ from sathub import __version__
 from sathub.api import access, errors, gate
 from sathub.api.client import (AggregationClient, CoreClient, FiltersClient,
                                StrictAggregationExtension)
-from sathub.api.middleware import (BodyLimitMiddleware, JsonDepthMiddleware,
+from sathub.api.middleware import (BodyLimitMiddleware, JsonBodyMiddleware,
                                    TrustedProxyMiddleware)
 from sathub.api.transactions import TransactionExtension
 from sathub.app import Installation
@@ -182,7 +182,7 @@ def create_app(installation: Installation | Settings | None = None) -> FastAPI:
             Middleware(access.AccessMiddleware),
             Middleware(ProxyHeaderMiddleware),
             Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
-            Middleware(JsonDepthMiddleware, max_depth=settings.max_json_depth),  # inside the body limit
+            Middleware(JsonBodyMiddleware, max_depth=settings.max_json_depth),  # inside the body limit
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"], expose_headers=EXPOSED_HEADERS),

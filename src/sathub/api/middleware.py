@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import numpy as np
@@ -139,11 +141,13 @@ def _is_json(scope: Any) -> bool:
     return True  # no content type: FastAPI and the transaction routes parse it as JSON
 
 
-class JsonDepthMiddleware:
-    """Refuse a JSON request body nested deeper than ``max_depth`` (400 naming the limit)
-    before any parser sees it: parsers recurse per level, and a body of 100,000 ``[`` exhausts
-    the C stack or Python's recursion limit. Bodies are already size-bounded (413) by
-    :class:`BodyLimitMiddleware`, which must wrap this one."""
+class JsonBodyMiddleware:
+    """Check a JSON request body before any parser sees it: nested deeper than ``max_depth``
+    is a 400 naming the limit (parsers recurse per level, and a body of 100,000 ``[``
+    exhausts the C stack or Python's recursion limit); a string with a lone surrogate escape
+    (``"\\ud800"``) is a 400 (Python's json accepts it, and the str it makes fails later where
+    it is encoded). Bodies are already size-bounded (413) by :class:`BodyLimitMiddleware`,
+    which must wrap this one."""
 
     def __init__(self, app: Any, max_depth: int) -> None:
         self.app = app
@@ -173,8 +177,46 @@ class JsonDepthMiddleware:
                                    "(SATHUB_MAX_JSON_DEPTH)",
                 })  # fmt: skip
                 return
+            if _SURROGATE_ESCAPE.search(body):
+                problem = _lone_surrogate(body)
+                if problem:
+                    await send_json(send, 400, {"code": "InvalidInput", "field": "body",
+                                                "description": problem})  # fmt: skip
+                    return
         message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([message], receive), send)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(body: bytes) -> str | None:
+    """Why a JSON body with surrogate escapes cannot be used: a lone ``\\ud800`` parses in
+    Python's json into a str that cannot be encoded (SQLite, headers, logs fail later with a
+    500). orjson, stricter, says where; valid pairs (an escaped emoji) pass."""
+    try:
+        orjson.loads(body)
+        return None
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" in str(exc):
+            return f"the JSON body is not valid Unicode: {exc}"
+    try:  # something else orjson refuses (NaN, huge numbers): parse as the routes do
+        stack = [json.loads(body)]
+    except (ValueError, RecursionError):  # not JSON at all: the route says so
+        return None
+    while stack:  # then look at every string (the depth is bounded already)
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str) and not v.isascii():
+            try:
+                v.encode()
+            except UnicodeEncodeError:
+                return "the JSON body is not valid Unicode: a lone surrogate in a string"
+    return None
 
 
 def _replay(messages: list[Any], receive: Any) -> Any:
