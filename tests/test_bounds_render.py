@@ -5,7 +5,6 @@ those of numpy on the same pixels; mosaics honour ``intersects``."""
 from __future__ import annotations
 
 import json
-import time
 
 import morecantile
 import numpy as np
@@ -72,11 +71,9 @@ def _cog(archive) -> str:
     ("tilesize=100000", "tilesize"),
 ])  # fmt: skip
 def test_bad_render_parameters_are_400_naming_them(client, archive, query, field) -> None:
-    t0 = time.monotonic()
     r = client.get(f"{ITEM}/{_tile(archive)}?{query}")
     assert r.status_code == 400, (query, r.status_code, r.text[:300])
     assert r.json()["field"] == field, r.json()
-    assert time.monotonic() - t0 < 5
 
 
 def test_expression_constants_reach_numexpr_as_floats() -> None:
