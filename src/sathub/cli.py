@@ -25,9 +25,15 @@ catalog_cli.register(app)
 @app.callback()
 def _input_limits() -> None:
     # the process-wide geometry limit from SATHUB_MAX_GEOMETRY_VERTICES (docs/security.md)
+    from pydantic import ValidationError
+
     from sathub.catalog import geometry
 
-    geometry.configure(max_vertices=Settings().max_geometry_vertices)
+    try:
+        limit = Settings().max_geometry_vertices
+    except ValidationError:  # a bad setting: the command itself names it (exit 2)
+        return
+    geometry.configure(max_vertices=limit)
 
 
 @app.command()
