@@ -41,8 +41,8 @@ TEXT = {
     "NOT ( 100 deep": "NOT (" * 100 + "id = 'x'" + ")" * 100,
     "NOT ( 500 deep": "NOT (" * 500 + "id = 'x'" + ")" * 500,
     "NOT 300 without parentheses": "NOT " * 300 + "id = 'x'",
-    "3000 ORs": " OR ".join(f"id = 'i{k}'" for k in range(3000)),
-    "3000 ANDs of arithmetic": " AND ".join(f"eo:cloud_cover + {k} > -1" for k in range(3000)),
+    "1000 ORs": " OR ".join(f"id = 'i{k}'" for k in range(1000)),
+    "1000 ANDs of arithmetic": " AND ".join(f"eo:cloud_cover + {k} > -1" for k in range(1000)),
     "IN list of 20000": "id IN (" + ",".join(f"'i{k}'" for k in range(20_000)) + ")",
     "long string": "id = '" + "x" * 100_000 + "'",
     "unterminated": "id = '" + "x" * 1000,
@@ -53,7 +53,7 @@ JSON = {
     "not 200 deep": _json_not(200),
     "not 60 deep": _json_not(60),
     "or of 5000": _json_or(5000),
-    "args 100000 wide": {"op": "in", "args": [{"property": "id"}, [f"i{k}" for k in range(100_000)]]},
+    "args 20000 wide": {"op": "in", "args": [{"property": "id"}, [f"i{k}" for k in range(20_000)]]},
     "deep array literal": {"op": "=", "args": [{"property": "id"}, json.loads("[" * 100 + "]" * 100)]},
 }
 
@@ -77,14 +77,18 @@ def _cql2_requests(kind: str, name: str) -> Iterator[Req]:
         yield Req("POST", "/mosaic/register", json={"collections": [COLLECTION], **body}, actor=actor)
 
 
-# Known failures on today's main (issue 11, items 4-5: the parser segfaults, aborts on a
-# failed allocation under the memory limit, or takes > 5 s and GBs), which the CQL2 limits
-# (the cql2 branch: catalog/cql2sql.py) remove. Not run (each costs a server restart, ~15 s):
-# empty KNOWN once those limits are merged, and every case runs.
-KNOWN = {"parentheses 2000 deep", "NOT ( 100 deep", "NOT ( 500 deep", "NOT 300 without parentheses",
-         "arithmetic 500 deep", "not 60 deep", "or of 5000", "deep array literal"}  # fmt: skip
-_XFAIL = pytest.mark.xfail(run=False, reason="CQL2 size/depth limits: cql2 branch (issue 11)")
-CASES = [pytest.param(kind, n, marks=[_XFAIL] if n in KNOWN else [])
+# Known failures on today's main, outside this suite's fixes (catalog/cql2sql.py and the
+# collection search in api/collections.py belong to the CQL2 work of issue 11). Not run (each
+# costs a server restart, ~15 s): delete an entry once its fix is merged, and it runs.
+_LIMITS = "CQL2 size/depth limits (issue 11 items 4-5): segfault, abort under the memory limit, or > 5 s and GBs"
+KNOWN = {
+    "parentheses 2000 deep": _LIMITS, "NOT ( 100 deep": _LIMITS, "NOT ( 500 deep": _LIMITS,
+    "NOT 300 without parentheses": _LIMITS, "arithmetic 500 deep": _LIMITS, "not 60 deep": _LIMITS,
+    "or of 5000": _LIMITS, "deep array literal": _LIMITS,
+    "1000 ANDs of arithmetic": "GET /collections?filter=eo:cloud_cover > 1 is a 500 (cql2 'Could not "
+                               "reduce expression to boolean', api/collections.py search_collections)",
+}  # fmt: skip
+CASES = [pytest.param(kind, n, marks=[pytest.mark.xfail(run=False, reason=KNOWN[n])] if n in KNOWN else [])
          for kind, names in (("text", TEXT), ("json", JSON)) for n in names]  # fmt: skip
 
 
