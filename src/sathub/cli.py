@@ -61,7 +61,7 @@ def serve(
 
 # Each domain package exposes ``register(app)`` in its own ``cli`` module.
 for _module in ("sathub.ingest.cli", "sathub.orbits.cli", "sathub.access.cli", "sathub.analytics.cli",
-                "sathub.budget.cli"):
+                "sathub.budget.cli", "sathub.learn.cli"):
     try:
         _mod = importlib.import_module(_module)
     except ModuleNotFoundError as exc:  # the domain is not installed in this build
