@@ -9,6 +9,7 @@ repository). See docs/tutorials.md.
 from __future__ import annotations
 
 import atexit
+import os
 import shlex
 import socket
 import subprocess
@@ -59,7 +60,8 @@ def _quiet(text: str) -> str:
 def sh(command: str, expect: int = 0, show: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``command`` as a terminal would (``sathub …`` is this environment's sathub), print what
     it printed, and fail unless its exit status is ``expect``."""
-    done = subprocess.run(_argv(command), capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "COLUMNS": "150"}  # tables as wide as a notebook cell, not 80 columns
+    done = subprocess.run(_argv(command), capture_output=True, text=True, timeout=600, env=env)
     if show:
         print(f"$ {command}")
         if done.stdout:
