@@ -14,7 +14,8 @@ import typer
 
 from sathub.config import Settings
 
-INSTALL_HINT = "install it with: pip install 'sathub[learn]' (in a clone: .venv/bin/pip install -e '.[learn]')"
+# (rich markup: "\\[" prints "[")
+INSTALL_HINT = "install it with: pip install 'sathub\\[learn]' (in a clone: .venv/bin/pip install -e '.\\[learn]')"
 
 
 def _env(settings: Settings) -> dict[str, str]:

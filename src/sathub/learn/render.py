@@ -67,13 +67,16 @@ def title_of(nb: dict[str, Any]) -> str:
     return "Tutorial"
 
 
-def to_html(nb: dict[str, Any], index_href: str = "./") -> str:
+_LOCAL_LINK = re.compile(r'href="([0-9]{2}_[a-z0-9_]+)\.md"')
+
+
+def to_html(nb: dict[str, Any], index_href: str = "../learn") -> str:
     """One page: the notebook's Markdown, code and outputs."""
     parts: list[str] = []
     for cell in nb.get("cells", []):
         source = _text(cell.get("source"))
         if cell.get("cell_type") == "markdown":
-            parts.append(_MD.render(source))
+            parts.append(_LOCAL_LINK.sub(r'href="\1"', _MD.render(source)))  # another tutorial's page
         elif cell.get("cell_type") == "code":
             parts.append(f'<pre class="code">{html.escape(source)}</pre>')
             parts.extend(_output(o) for o in cell.get("outputs", []))
