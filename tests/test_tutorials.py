@@ -38,7 +38,8 @@ def _user_guide() -> str:
 
 # --------------------------------------------------------------------------- structure (cheap)
 def test_there_are_tutorials() -> None:
-    assert {"01_first_archive", "02_rice_ndvi", "03_flood_mapping", "04_satellites", "05_sharing"} <= set(NAMES)
+    assert {"01_first_archive", "02_rice_ndvi", "03_flood_mapping", "04_satellites", "05_sharing",
+            "06_budget"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=NAMES)
