@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from sathub.config import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -101,6 +99,8 @@ atexit.register(_stop_all)
 def background(command: str, ready: str, timeout: float = 60) -> subprocess.Popen[bytes]:
     """Start ``command`` (e.g. ``sathub serve …``) in the background and wait until ``ready``
     (a URL) answers. The process is stopped when the kernel exits, or by ``.terminate()``."""
+    import httpx  # the learn and test extras (not needed to serve /learn)
+
     proc = subprocess.Popen(_argv(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _STARTED.append(proc)
     deadline = time.monotonic() + timeout
