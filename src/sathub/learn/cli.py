@@ -77,6 +77,8 @@ def register(app: typer.Typer) -> None:
             if not (notebooks / f"{src.stem}.ipynb").exists():
                 to_ipynb(src, notebooks / f"{src.stem}.ipynb")
         typer.echo(f"tutorials: {notebooks}\narchive: {settings.data}")
-        argv = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}",
+        argv = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}",
                 f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1"]  # fmt: skip
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI machines run as root
+            argv.append("--allow-root")
         raise typer.Exit(subprocess.call(argv, env={**os.environ, **_env(settings)}))
