@@ -111,7 +111,8 @@ def test_bad_requests_auth_cancel_and_restart(client) -> None:  # type: ignore[n
     assert _wait(client, f"/analytics/jobs/{second['id']}")["status"] == "cancelled"
     _wait(client, f"/analytics/jobs/{first['id']}")
     # restart: a new job table over the same data directory reads the records back
-    fresh = AnalyticsJobs(client.settings, client.app.state.installation.catalog)
+    inst = client.app.state.installation
+    fresh = AnalyticsJobs(client.settings, inst.catalog, inst.access, inst.objects)
     assert fresh.get(first["id"])["status"] == "succeeded"
     assert fresh.get(second["id"])["status"] == "cancelled"
     assert fresh.result(first["id"])["item"]["collection"] == "derived-composite"

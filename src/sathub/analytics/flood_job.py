@@ -18,6 +18,7 @@ from sathub.analytics.zonal import weighted_sum
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.ingest import staging
+from sathub.storage.base import ObjectStore
 
 DERIVED_FLOOD = "derived-flood"
 
@@ -55,6 +56,7 @@ def run_flood(
     before: tuple[datetime, datetime],
     after: tuple[datetime, datetime],
     index: str = "mndwi",
+    objects: ObjectStore,
     output_collection: str = DERIVED_FLOOD,
     publish_product: bool = True,
     executor: Any = None,
@@ -65,7 +67,7 @@ def run_flood(
     if not before_items and not after_items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in either period")
     result = flood_map(
-        before_items, after_items, settings.layout.assets, aoi, index=index, executor=executor
+        before_items, after_items, objects, aoi, index=index, executor=executor
     )
     rows = areas_by_zone(result, zones)
     out: dict[str, Any] = {
@@ -97,6 +99,7 @@ def run_flood(
             pub = publish(
                 settings,
                 store,
+                objects=objects,
                 collection=output_collection,
                 algorithm="flood",
                 parameters=params,

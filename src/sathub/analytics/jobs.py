@@ -25,6 +25,7 @@ from sathub.jobs import JobBook
 from sathub.jobs import clean_json as _clean
 from sathub.jobs import now_iso as _now
 from sathub.jobs import write_json as _write_json
+from sathub.storage.base import ObjectStore
 
 KINDS = ("zonal", "flood", "change", "composite")
 # Where each kind publishes by default (zonal statistics publish nothing).
@@ -58,6 +59,7 @@ def run_job(
     settings: Settings,
     store: CatalogStore,
     *,
+    objects: ObjectStore,
     executor: Any = None,
     scheduler: str | None = None,
     progress: Any = None,
@@ -75,7 +77,7 @@ def run_job(
     if kind not in KINDS:
         raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
     zones = load_zones(params["aoi"])
-    common: dict[str, Any] = {"collection": params["collection"]}
+    common: dict[str, Any] = {"collection": params["collection"], "objects": objects}
     output = lineage_output(kind, params, access)
     if output is not None:
         common["output_collection"] = output
@@ -124,9 +126,11 @@ def run_job(
 class AnalyticsJobs(JobBook):
     kind = "analytics"
 
-    def __init__(self, settings: Settings, store: CatalogStore, access: Any = None) -> None:
+    def __init__(self, settings: Settings, store: CatalogStore, access: Any,
+                 objects: ObjectStore) -> None:  # fmt: skip
         super().__init__(settings, store)
         self.access = access
+        self.objects = objects
         self._cancel: dict[str, threading.Event] = {}
 
     def result_path(self, job_id: str) -> Path:
@@ -158,8 +162,8 @@ class AnalyticsJobs(JobBook):
 
         try:
             result = run_job(job["kind"], job["parameters"], self.settings, self.store,
-                             scheduler=self.settings.dask_scheduler, progress=progress,
-                             cancel=cancel, access=self.access)  # fmt: skip
+                             objects=self.objects, scheduler=self.settings.dask_scheduler,
+                             progress=progress, cancel=cancel, access=self.access)  # fmt: skip
         except Cancelled:
             self._update(job_id, status="cancelled", finished=_now())
             return

@@ -40,6 +40,7 @@ from sathub.ingest.collections import new_collection, widen_extent
 from sathub.ingest.commit import commit
 from sathub.ingest.prepare import prepare_scene
 from sathub.ingest.readers.base import BandInfo, Scene, SceneFile
+from sathub.storage.base import ObjectStore
 
 
 @dataclass
@@ -117,6 +118,7 @@ def publish(
     settings: Settings,
     store: CatalogStore,
     *,
+    objects: ObjectStore,
     collection: str,
     algorithm: str,
     parameters: dict[str, Any],
@@ -190,7 +192,7 @@ def publish(
              "type": "application/geo+json"}
             for r in refs
         ]  # fmt: skip
-        status = commit(store, prep, layout.assets, replace=replace, source=algorithm)
+        status = commit(store, prep, objects, replace=replace, source=algorithm)
     finally:
         staging.remove(sdir)
     item = store.get_item(collection, item_id)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from sathub.analytics.bands import (
     resolve_band,
 )
 from sathub.analytics.errors import MissingBand
+from sathub.storage.base import ObjectStore
 
 MASK_BANDS = ("blue", "nir", "swir16")
 
@@ -99,9 +99,9 @@ def index_refs(item: dict[str, Any], index: str) -> dict[str, BandRef]:
     return {b: resolve_band(item, b) for b in spec.bands}
 
 
-def native_grid(item: dict[str, Any], refs: dict[str, BandRef], assets_root: Path) -> Grid:
+def native_grid(item: dict[str, Any], refs: dict[str, BandRef], objects: ObjectStore) -> Grid:
     """The grid of the finest of ``refs`` (ties: the first)."""
-    grids = [band_grid(item, r, assets_root) for r in refs.values()]
+    grids = [band_grid(item, r, objects) for r in refs.values()]
     return min(grids, key=lambda g: g.res_m[0] * g.res_m[1])
 
 
@@ -117,7 +117,7 @@ def aoi_grid(grid: Grid, aoi_wgs84: BaseGeometry | None) -> Grid | None:
 
 def load_scene(
     item: dict[str, Any],
-    assets_root: Path,
+    objects: ObjectStore,
     want: tuple[str, ...],
     grid: Grid,
     *,
@@ -134,7 +134,7 @@ def load_scene(
                     extra_refs[b] = resolve_band(item, b)
                 except MissingBand:
                     pass
-    read = read_bands({**refs, **extra_refs}, assets_root, grid)
+    read = read_bands({**refs, **extra_refs}, objects, grid)
     bands = {b: read[b] for b in refs}
     invalid = np.zeros((grid.height, grid.width), bool)
     source = "none"
@@ -143,7 +143,7 @@ def load_scene(
         kind, key = mask_kind
         asset = item["assets"][key]
         raw, valid = read_raw(
-            local_path(asset["href"], assets_root), 1, grid, resampling=Resampling.nearest
+            local_path(asset["href"], objects), 1, grid, resampling=Resampling.nearest
         )
         invalid = masks.scl_invalid(raw) if kind == "scl" else masks.qa_pixel_invalid(raw)
         invalid &= valid

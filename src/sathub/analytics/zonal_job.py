@@ -23,6 +23,7 @@ from sathub.analytics.timeseries import (
 )
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
+from sathub.storage.base import ObjectStore
 
 
 def run_zonal(
@@ -38,6 +39,7 @@ def run_zonal(
     interval: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    objects: ObjectStore,
 ) -> dict[str, Any]:
     """Rows per polygon per scene (and per interval when ``interval`` is given)."""
     spec = index_spec(index)
@@ -46,7 +48,7 @@ def run_zonal(
     items = find_items(store, collection, union(zones), start, end)
     if not items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in the period")
-    tasks = [SceneTask(it, spec.name, tuple(zones), settings.layout.assets) for it in items]
+    tasks = [SceneTask(it, spec.name, tuple(zones), objects) for it in items]
     # a few scenes per Dask task: small AOIs take milliseconds per scene, less than a
     # task's scheduling overhead; large AOIs still spread over every worker
     per = max(1, min(8, len(tasks) // (4 * executor.n_workers)))

@@ -117,13 +117,13 @@ class Installation:
     def ingest_jobs(self) -> IngestJobs:
         from sathub.ingest.jobs import IngestJobs
 
-        return IngestJobs(self.settings, self.catalog)
+        return IngestJobs(self.settings, self.catalog, self.objects)
 
     @part
     def analytics_jobs(self) -> AnalyticsJobs:
         from sathub.analytics.jobs import AnalyticsJobs
 
-        return AnalyticsJobs(self.settings, self.catalog, self.access)
+        return AnalyticsJobs(self.settings, self.catalog, self.access, self.objects)
 
     def executor(self, scheduler: str | None = None, **options: Any) -> Any:
         """A Dask executor: ``scheduler`` or the configured one, else an embedded cluster."""

@@ -11,12 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sathub.catalog.store import CatalogStore
+from sathub.config import Settings
 from sathub.jobs import JobBook
+from sathub.storage.base import ObjectStore
 from sathub.jobs import now_iso as _now
 
 
 class IngestJobs(JobBook):
     kind = "ingest"
+
+    def __init__(self, settings: Settings, store: CatalogStore, objects: ObjectStore) -> None:
+        super().__init__(settings, store)
+        self.objects = objects
 
     def submit(
         self,
@@ -48,6 +55,7 @@ class IngestJobs(JobBook):
                 job["collection"],
                 self.settings,
                 self.store,
+                self.objects,
                 workers=job["workers"],
                 replace=job["replace"],
                 progress=progress,
