@@ -30,7 +30,7 @@ from rasterio.transform import from_origin
 from sathub.app import Installation
 from sathub.config import Settings
 from sathub.errors import NotFound
-from sathub.storage.base import ObjectStore
+from sathub.storage.base import ObjectStore, gdal_href
 
 
 @contextmanager
@@ -194,6 +194,19 @@ def test_gdal_reads_what_was_put(objects: ObjectStore, tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         objects.gdal_path("g/item/v1/missing.tif")
     assert objects.location("g/item/v1/data.tif") != objects.location("g/item/v1/other.tif")
+
+
+def test_gdal_href_of_any_asset_href(objects: ObjectStore) -> None:
+    """What GDAL opens for an href: keys through the store, URLs and absolute paths as given,
+    a relative href that is not a safe key nowhere."""
+    objects.put("h/x.tif", io.BytesIO(b"x"))
+    assert gdal_href(objects, "h/x.tif") == objects.gdal_path("h/x.tif")
+    assert gdal_href(objects, "https://example.com/a.tif") == "/vsicurl/https://example.com/a.tif"
+    assert gdal_href(objects, "/abs/elsewhere.tif") == "/abs/elsewhere.tif"
+    assert gdal_href(objects, "s3://bucket/key.tif") == "s3://bucket/key.tif"
+    for bad in ("../x.tif", "h/../../x.tif", "h\\x.tif", "h/missing.tif"):
+        with pytest.raises(NotFound):
+            gdal_href(objects, bad)
 
 
 def test_a_store_travels_to_workers(objects: ObjectStore) -> None:
