@@ -25,6 +25,7 @@ from sathub.analytics.products import Layer, publish
 from sathub.analytics.scene import to_crs
 from sathub.analytics.select import Zone, find_items, union
 from sathub.analytics.zonal import weighted_sum
+from sathub.catalog.store import CatalogStore
 from sathub.storage.base import ObjectStore
 
 NO_CHANGE, DECREASE, INCREASE, UNKNOWN = 0, 1, 2, 255
@@ -43,7 +44,7 @@ def classify(difference: np.ndarray, threshold: float) -> np.ndarray:
 
 def run_change(
     settings: Any,
-    store: Any,
+    store: CatalogStore,
     executor: Executor,
     *,
     collection: str,

@@ -27,6 +27,7 @@ from sathub.analytics.errors import MissingBand, NoData
 from sathub.analytics.executor import Executor
 from sathub.analytics.indices import INDICES, index_spec
 from sathub.analytics.scene import aoi_grid, load_scene, masked_index, native_grid
+from sathub.catalog.store import CatalogStore
 from sathub.storage.base import ObjectStore
 
 TILE_PX = 512  # = the block size of ingested COGs: each block is decompressed once
@@ -157,7 +158,7 @@ DERIVED_COMPOSITE = "derived-composite"
 
 def run_composite(
     settings: Any,
-    store: Any,
+    store: CatalogStore,
     executor: Executor,
     *,
     collection: str,

@@ -23,6 +23,7 @@ from sathub.api.access import installation
 from sathub.api.gate import requires
 from sathub.api.responses import json_response
 from sathub.catalog.patch import apply_patch
+from sathub.catalog.store import CatalogStore
 from sathub.errors import InvalidInput, PayloadTooLarge
 
 TRANSACTION_CONFORMANCE = [
@@ -49,7 +50,7 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput(f"request body is not valid JSON: {exc}", field="body") from exc
 
 
-def _store(request: Request) -> Any:
+def _store(request: Request) -> CatalogStore:
     return installation(request).catalog
 
 
