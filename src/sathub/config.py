@@ -53,6 +53,22 @@ class Settings(BaseSettings):
         "Forwarded headers are believed (empty: none; '*': any, only behind a proxy you run).",
     )
 
+    # scale-out (issue 14): PostgreSQL + pgstac. With pg_dsn set, the catalog lives in that
+    # database (pgstac's schema, made by `sathub init`); the data directory keeps the rest.
+    pg_dsn: str | None = Field(
+        default=None,
+        description="PostgreSQL DSN (postgresql://user:pass@host:5432/db) of the pgstac "
+        "catalog; writes go there. Empty: the embedded SQLite catalog.",
+    )
+    pg_reader_dsn: str | None = Field(
+        default=None,
+        description="DSN for reads (a replica); empty: reads use SATHUB_PG_DSN.",
+    )
+    pg_pool_size: int = Field(
+        default=10, ge=1, le=200,
+        description="Largest number of PostgreSQL connections per pool and API worker.",
+    )
+
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)

@@ -16,7 +16,9 @@ Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
     ├── PayloadTooLarge         body or batch over a limit                      → 413
     ├── LoadError               a bulk-load line failed (file and line named)   → 400
     ├── IngestError             a scene could not be ingested (file named)      → 422
-    └── OrbitError              bad element sets, propagation failures          → 400
+    ├── OrbitError              bad element sets, propagation failures          → 400
+    ├── BackendUnavailable      PostgreSQL or the object store cannot be reached → 503
+    └── SettingError            a setting that cannot work (bad credentials…)   → start-up error
 """
 
 from __future__ import annotations
@@ -106,3 +108,21 @@ class IngestError(SathubError):
 
 class OrbitError(SathubError):
     """An element set is malformed or a propagation failed."""
+
+
+class BackendUnavailable(SathubError):
+    """A backend (PostgreSQL, the object store) cannot be reached; the message names it.
+    Nothing was written: the request may be retried (503, Retry-After)."""
+
+    def __init__(self, message: str, *, backend: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.backend = backend
+        self.headers = {"Retry-After": "5"}
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "backend": self.backend}
+
+
+class SettingError(SathubError):
+    """A setting cannot work (wrong credentials, a bad address): ``field`` names it. Raised
+    when an installation opens, so the server does not start."""
