@@ -43,7 +43,6 @@ class PgstacStore:
         self.pools = Pools(dsn, reader_dsn, max_size=pool_size)
         self._lock = threading.Lock()
         self._queryables_cache: tuple[int, dict[str, dict[str, str]]] | None = None
-        self._known_pairs: set[tuple[str, str]] = set()
         with self.pools.read() as conn:
             row = conn.execute(
                 "SELECT value FROM sathub.catalog_meta WHERE key = 'token_key'").fetchone()
@@ -218,7 +217,6 @@ class PgstacStore:
             for coll, name, typ in conn.execute(
                     "SELECT collection, name, type FROM sathub.queryables ORDER BY collection, name"):
                 out.setdefault(coll, {})[name] = typ
-        self._known_pairs = {(c, n) for c, props in out.items() for n in props}
         self._queryables_cache = (gen, out)
         return out
 

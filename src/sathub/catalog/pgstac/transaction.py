@@ -131,20 +131,22 @@ class PgstacTransaction:
     def flush(self) -> None:
         """sathub's queryables, and the new names in pgstac's queryables; then the generation."""
         if self._queryables:
-            fresh = {k: v for k, v in self._queryables.items() if k not in self.store._known_pairs}
-            if fresh:
-                with self.conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO sathub.queryables (collection, name, type) VALUES (%s, %s, %s) "
-                        "ON CONFLICT DO NOTHING", [(c, n, t) for (c, n), t in fresh.items()])  # fmt: skip
-                    names = {n: t for (_, n), t in fresh.items() if t in PGSTAC_TYPES}
-                    if names:
+            fresh = self._queryables  # deduplicated per transaction; the table decides
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO sathub.queryables (collection, name, type) VALUES (%s, %s, %s) "
+                    "ON CONFLICT DO NOTHING", [(c, n, t) for (c, n), t in fresh.items()])  # fmt: skip
+                names = {n: t for (_, n), t in fresh.items() if t in PGSTAC_TYPES}
+                if names:
+                    cur.execute("SELECT name FROM queryables WHERE name = ANY(%s)", [list(names)])
+                    missing = set(names) - {r[0] for r in cur.fetchall()}
+                    if missing:
                         # one writer at a time adds names (pgstac refuses a name twice)
                         cur.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.queryables'))")
                         cur.executemany(
                             "INSERT INTO queryables (name, definition) SELECT %s, %s "
                             "WHERE NOT EXISTS (SELECT 1 FROM queryables WHERE name = %s)",
-                            [(n, Jsonb(PGSTAC_TYPES[t]), n) for n, t in names.items()])  # fmt: skip
+                            [(n, Jsonb(PGSTAC_TYPES[names[n]]), n) for n in sorted(missing)])  # fmt: skip
             self._queryables.clear()
         self.conn.execute(
             "UPDATE sathub.catalog_meta SET value = (value::bigint + 1)::text "
