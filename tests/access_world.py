@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sathub.access import keys, quotas
+from sathub.access import keys
 from sathub.app import Installation
 from sathub.config import Settings
 
@@ -122,7 +122,7 @@ def build(data: Path, backend: str = "sqlite") -> PixelWorld:
                     asset_roles=("thumbnail",))  # fmt: skip
     s.add_agreement(w.org_ids["out"], title="out", collections=("res",), aoi=box(90, 10, 91, 11))
     q = s.add_agreement(w.org_ids["quota"], title="quota", collections=("res",), quota_bytes=1)
-    quotas.charge(s, q, 1, now)  # used up this month
+    inst.access.audit.append("setup", "download", "res/in/data", nbytes=1, quota=q, ts=now)  # used up
     for role in STAFF:
         w.keys[role] = keys.issue(s, role, None)[0]
     for org in ("in", "thumb", "out", "quota"):

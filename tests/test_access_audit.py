@@ -28,6 +28,9 @@ def log(tmp_path: Path) -> AuditLog:
     return service.audit
 
 
+COLS = "seq, ts, actor, action, resource, bytes, outcome, agreement_id, activation_id, detail, prev, hash"
+
+
 def _sql(log: AuditLog, sql: str, *params: Any) -> None:
     c = sqlite3.connect(log.store.path)
     c.execute(sql, params)
@@ -37,7 +40,7 @@ def _sql(log: AuditLog, sql: str, *params: Any) -> None:
 
 def test_intact_chain_verifies(log: AuditLog) -> None:
     r = log.verify()
-    assert r.ok and r.records == 5 and not r.problems
+    assert r.ok and r.records == 6 and not r.problems  # the baseline and five records
 
 
 def test_modified_record_is_detected(log: AuditLog) -> None:
@@ -53,21 +56,21 @@ def test_deleted_record_is_detected(log: AuditLog) -> None:
 
 
 def test_deleted_last_record_is_detected(log: AuditLog) -> None:
-    _sql(log, "DELETE FROM audit WHERE seq = 5")
+    _sql(log, "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
     r = log.verify()
     assert not r.ok and any("head" in p for p in r.problems)
 
 
 def test_inserted_record_is_detected(log: AuditLog) -> None:
-    row = log.store.conn().execute("SELECT prev, hash FROM audit WHERE seq = 5").fetchone()
-    _sql(log, "INSERT INTO audit VALUES (6, 0, 'x', 'download', 'r', 0, 'ok', NULL, NULL, '{}', ?, ?)",
+    row = log.store.conn().execute("SELECT prev, hash FROM audit WHERE seq = 6").fetchone()
+    _sql(log, f"INSERT INTO audit ({COLS}) VALUES (7, 0, 'x', 'download', 'r', 0, 'ok', NULL, NULL, '{{}}', ?, ?)",
          row[1], "f" * 64)  # fmt: skip
     r = log.verify()
-    assert not r.ok and any("record 6" in p for p in r.problems)
+    assert not r.ok and any("record 7" in p for p in r.problems)
     # renumbering to hide an insertion in the middle breaks the links as well
-    _sql(log, "DELETE FROM audit WHERE seq = 6")
+    _sql(log, "DELETE FROM audit WHERE seq = 7")
     _sql(log, "UPDATE audit SET seq = seq + 10 WHERE seq >= 3")
-    _sql(log, "INSERT INTO audit VALUES (3, 0, 'x', 'download', 'r', 0, 'ok', NULL, NULL, '{}', ?, ?)",
+    _sql(log, f"INSERT INTO audit ({COLS}) VALUES (3, 0, 'x', 'download', 'r', 0, 'ok', NULL, NULL, '{{}}', ?, ?)",
          row[0], "e" * 64)  # fmt: skip
     assert not log.verify().ok
 
@@ -179,6 +182,13 @@ def test_cli_flow_init_keys_agreements_verify_and_reports(tmp_path: Path) -> Non
     agr_id = int(r.stdout.strip())
     r = runner.invoke(cli_app, ["keys", "issue", "--org", "Acme", "--role", "partner", *d])
     assert r.exit_code == 0 and r.stdout.startswith("sh_") and len(r.stdout.strip().splitlines()) == 1
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.ingest.collections import new_collection
+
+    catalog = SQLiteStore(data / "catalog.db")  # restricting needs an existing collection
+    with catalog.transaction() as tx:
+        tx.put_collection(new_collection("a"), mode="insert")
+    catalog.close()
     assert runner.invoke(cli_app, ["collections", "restrict", "a", *d]).exit_code == 0
     assert runner.invoke(cli_app, ["agreements", "suspend", str(agr_id), *d]).exit_code == 0
     assert runner.invoke(cli_app, ["agreements", "renew", str(agr_id), "--until", "2030-12-31", *d]).exit_code == 0
@@ -218,3 +228,18 @@ def test_every_access_command_and_option_is_documented() -> None:
                 for opt in getattr(p, "opts", []):
                     if opt.startswith("--") and opt not in ("--data", "--help"):
                         assert opt in doc, (name, sub_name, opt)
+
+
+def test_values_are_hashed_as_they_are_read_back(log: AuditLog) -> None:
+    """An integer time or a numeric string id must not make the record fail verification."""
+    log.append("key:1", "download", "c/i/data", ts=1_700_000_000, agreement_id="3", nbytes=True)  # type: ignore[arg-type]
+    assert log.verify().ok
+
+
+def test_log_emptied_while_serving_leaves_evidence(log: AuditLog) -> None:
+    _sql(log, "DELETE FROM audit")
+    _sql(log, "DELETE FROM audit_head")
+    log.append("key:1", "download", "c/i/data", nbytes=1)
+    assert [r["action"] for r in log.records()] == ["audit.head.mismatch", "download"]
+    r = log.verify()
+    assert not r.ok and any("no baseline" in p for p in r.problems)

@@ -91,7 +91,7 @@ def build_world(data: Path) -> World:
             path = settings.layout.assets / asset["href"]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(bytes(range(256)) * 16)
-    service = AccessService.for_layout(settings.layout)
+    service = AccessService.for_settings(settings)
     s = service.store
     s.set_collection_level("res", "restricted")
     orgs = {name: s.add_org(name, kind).id for name, kind in

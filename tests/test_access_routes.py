@@ -254,3 +254,38 @@ def test_rendered_table_is_up_to_date() -> None:
 if __name__ == "__main__":
     RENDERED.write_text(render(load_table()))
     print(f"wrote {RENDERED}")
+
+
+def test_the_gate_sees_through_nested_routers() -> None:
+    """Routers included in routers keep their prefixes and the permissions declared on the
+    include; none, or two, is refused."""
+    from fastapi import APIRouter, FastAPI
+
+    from sathub.api.gate import requires
+
+    inner, outer = APIRouter(), APIRouter(prefix="/outer")
+
+    @inner.get("/x")
+    def _x() -> None: ...
+
+    outer.include_router(inner, prefix="/inner", dependencies=[requires("admin")])
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(outer)
+    [info] = [r for r in gate.routes(app) if r.path.endswith("/x")]
+    assert (info.path, info.permission) == ("/outer/inner/x", "admin")
+
+    @inner.get("/y", dependencies=[requires("public")])  # two permissions: refused
+    def _y() -> None: ...
+
+    bare = APIRouter()
+
+    @bare.get("/z")
+    def _z() -> None: ...
+
+    outer.include_router(bare, prefix="/bare")
+    app2 = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app2.include_router(outer)
+    with pytest.raises(RuntimeError) as e:
+        gate.routes(app2)
+    assert "/outer/inner/y declares ['admin', 'public']" in str(e.value)
+    assert "/outer/bare/z declares no permission" in str(e.value)

@@ -51,8 +51,12 @@ def _file(archive) -> Path:
 def test_item_hrefs_become_download_urls(client, archive) -> None:
     item = client.get(f"/collections/{CID}/items/s0").json()
     data = item["assets"]["data"]
-    assert data["href"] == "http://testserver" + ASSET
-    assert data["alternate"]["archive"]["href"] == archive["items"][0]["assets"]["data"]["href"]
+    # the URL ends with the stored file's name; the stored path (relative to the data
+    # directory, which no client can resolve) is not published as an alternate href
+    assert data["href"] == "http://testserver" + ASSET + "/data.tif"
+    assert archive["items"][0]["assets"]["data"]["href"].endswith("/data.tif")
+    assert "alternate" not in data
+    assert client.get(data["href"]).content == _file(archive).read_bytes()
     rels = {link["rel"]: link["href"] for link in item["links"]}
     assert rels["xyz"].endswith("/tiles/WebMercatorQuad/{z}/{x}/{y}.png")
     assert rels["tilejson"].endswith("/tiles/WebMercatorQuad/tilejson.json")
@@ -130,6 +134,30 @@ def test_unknown_item_or_asset_is_404(client) -> None:
     assert client.get("/collections/nope/items/s0/assets/data").status_code == 404
 
 
+def test_download_url_with_the_file_name(client, archive) -> None:
+    """``…/assets/{key}/{file name}`` serves what ``…/assets/{key}`` serves (GET, HEAD, Range,
+    ETag); any other name, or the name of another asset's file, is a 404."""
+    body = _file(archive).read_bytes()
+    named = ASSET + "/data.tif"
+    r = client.get(named)
+    assert r.status_code == 200 and r.content == body
+    assert r.headers["etag"] == client.head(ASSET).headers["etag"]
+    assert 'filename*=UTF-8\'\'data.tif' in r.headers["content-disposition"]
+    r = client.head(named, headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206 and r.headers["content-length"] == "10" and r.content == b""
+    r = client.get(named, headers={"Range": "bytes=0-3"})
+    assert r.status_code == 206 and r.content == body[:4]
+    for wrong in ("data.TIF", "meta.json", "data", "other.tif", "data.tif.aux.xml"):
+        assert client.get(f"{ASSET}/{wrong}").status_code == 404, wrong
+        assert client.head(f"{ASSET}/{wrong}").status_code == 404, wrong
+    meta = client.get(f"/collections/{CID}/items/s0/assets/metadata/meta.json")
+    assert meta.status_code == 200 and meta.json() == {"hello": "world"}
+    # a missing item answers the same with or without a file name
+    a = client.get(f"/collections/{CID}/items/nope/assets/data/data.tif")
+    b = client.get(f"/collections/{CID}/items/nope/assets/data")
+    assert (a.status_code, a.json()) == (b.status_code, b.json()) == (404, b.json())
+
+
 def test_path_traversal(tmp_path: Path) -> None:
     root = tmp_path / "assets"
     (root / "c").mkdir(parents=True)
@@ -196,6 +224,7 @@ def test_sign_requires_authorisation(client) -> None:
 
 def test_signed_link_works_and_key_file_is_private(client, archive) -> None:
     href = _mint(client)
+    assert urlparse(href).path == ASSET + "/data.tif"  # ends with the file's name
     r = client.get(href)
     assert r.status_code == 200 and r.content == _file(archive).read_bytes()
     r = client.get(href, headers={"Range": "bytes=0-3"})

@@ -72,6 +72,6 @@ def test_job_runs_and_reports(client, tmp_path: Path) -> None:
         if job["status"] in ("succeeded", "failed"):
             break
         time.sleep(0.1)
-    assert job["status"] == "failed" and job["report"]["counts"] == {"ingested": 1, "failed": 1}
+    assert job["status"] == "failed" and job["summary"]["counts"] == {"ingested": 1, "failed": 1}
     assert client.get("/collections/c/items/good").status_code == 200
     assert client.get("/ingest/jobs/nope", headers=auth).status_code == 404

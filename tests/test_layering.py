@@ -34,11 +34,11 @@ SQLITE_MODULES = {
     "catalog/query.py": "the catalog store on SQLite: search SQL and keyset paging",
     "catalog/sqlfuncs.py": "the catalog store on SQLite: SQL functions",
     "access/store.py": "state store: organisations, keys, agreements, activations, quotas",
-    "access/audit.py": "state store: the audit chain (branch audit)",
-    "access/audit_state.py": "state store: the audit chain (branch audit)",
-    "access/audit_verify.py": "state store: the audit chain (branch audit)",
-    "access/quotas.py": "state store: quotas (branch audit)",
-    "budget/sqlite.py": "state store: budget lines (branch budget)",
+    "access/audit.py": "state store: the audit chain",
+    "access/audit_state.py": "state store: the audit chain",
+    "access/audit_verify.py": "state store: the audit chain (verification reads it directly)",
+    "access/quotas.py": "state store: quotas (charged in the audit's transaction)",
+    "budget/sqlite.py": "state store: budget lines (already behind budget/store.py)",
 }
 # Modules that may name the assets directory: the settings that define it, the installation
 # that builds the object store on it, and the object store itself.

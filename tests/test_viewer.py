@@ -90,7 +90,7 @@ def test_viewer_search_footprints_tiles(server, browser) -> None:
     # open an item and add its true-colour tiles
     browser.find_element("css selector", "#results li").click()
     _wait(browser, "return !document.getElementById('item').hidden")
-    assert browser.find_element("css selector", "#downloads a").get_attribute("href").endswith("/assets/data")
+    assert browser.find_element("css selector", "#downloads a").get_attribute("href").endswith("/assets/data/data.tif")
     browser.find_element("id", "truecolor").click()
     _wait(browser, "const m = window.sathubViewer.map; return m.getSource('item-tiles') && m.isSourceLoaded('item-tiles') && m.areTilesLoaded()", 60)
     time.sleep(1.0)

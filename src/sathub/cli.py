@@ -39,13 +39,15 @@ def serve(
 
     try:
         inst = Installation.open(Settings(data=data, host=host, port=port, root_path=root_path))
+        inst.access  # noqa: B018 - unusable access or audit settings are an error now, not later
     except SathubError as exc:
         raise fail(exc.message, 2) from None
     run(inst)
 
 
 # Each domain package exposes ``register(app)`` in its own ``cli`` module.
-for _module in ("sathub.ingest.cli", "sathub.orbits.cli", "sathub.access.cli", "sathub.analytics.cli"):
+for _module in ("sathub.ingest.cli", "sathub.orbits.cli", "sathub.access.cli", "sathub.analytics.cli",
+                "sathub.budget.cli"):
     try:
         _mod = importlib.import_module(_module)
     except ModuleNotFoundError as exc:  # the domain is not installed in this build

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +37,27 @@ class Settings(BaseSettings):
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
     )
 
+    # --- audit (area: audit; docs/security.md "Audit") ---------------------------------
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="The audit key itself (≥ 64 hex characters), e.g. from a secret store.",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding the audit key (hex), kept outside the data directory "
+        "(default: DATA/secrets/audit.key, created on first use).",
+    )
+    audit_anchor: str = Field(
+        default="",
+        description="Where the chain's head is anchored outside the data directory: "
+        "comma-separated absolute file paths (appended with O_APPEND) and/or syslog targets "
+        "(`syslog:`, `syslog:/dev/log`, `syslog:HOST:PORT`).",
+    )
+    audit_anchor_every: int = Field(
+        default=1, ge=1, le=1_000_000,
+        description="Anchor the head every N records (1: every record).",
+    )
+
     # application layer and access (core)
     dask_scheduler: str | None = Field(
         default=None,
@@ -47,10 +69,38 @@ class Settings(BaseSettings):
         description="DEVELOPMENT ONLY: callers without a key may write (as an operator). "
         "The server prints a warning at start-up.",
     )
+    mosaic_search_max_bytes: int = Field(
+        default=16_384, ge=256, le=1_048_576,
+        description="Largest search body `POST /mosaic/register` keeps (bytes of its JSON).",
+    )
+    mosaic_searches_max: int = Field(
+        default=2000, ge=10, le=1_000_000,
+        description="Registered mosaic searches kept (the least recently used go first).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-* and "
         "Forwarded headers are believed (empty: none; '*': any, only behind a proxy you run).",
+    )
+
+    # --- budget (issue 15; see docs/budget.md)
+    budget_currency: str = Field(default="USD", description="Reporting currency of budget reports (ISO 4217).")
+    budget_approval_threshold: str = Field(
+        default="50000",
+        description="Commitments above this amount (reporting currency) need a second person's approval.",
+    )
+    budget_rate_max_age_days: int = Field(
+        default=31, ge=0, le=366,
+        description="Oldest exchange rate (days before the value date) a conversion may use.",
+    )
+    budget_fy_start_month: int = Field(
+        default=1, ge=1, le=12, description="Month a new fiscal year starts in (1 = January)."
+    )
+    budget_org_ref: str = Field(
+        default="XM-DAC-SATHUB", description="IATI organisation identifier of the reporting agency."
+    )
+    budget_org_name: str = Field(
+        default="National space agency", description="Name of the reporting agency (IATI exports)."
     )
 
     # scale-out (issue 14): PostgreSQL + pgstac. With pg_dsn set, the catalog lives in that
@@ -74,6 +124,21 @@ class Settings(BaseSettings):
         return DataLayout(self.data)
 
 
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment and ``values``; a value that cannot be used raises
+    InvalidInput naming its variable (for the CLIs: exit 2, not a traceback)."""
+    from pydantic import ValidationError
+
+    from sathub.errors import InvalidInput
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise InvalidInput(f"SATHUB_{name.upper()}: {first['msg']}", field=name) from None
+
+
 class DataLayout:
     """Where each part of an installation lives inside its data directory."""
 
@@ -95,6 +160,10 @@ class DataLayout:
     @property
     def secrets(self) -> Path:
         return self.root / "secrets"
+
+    @property
+    def budget_db(self) -> Path:
+        return self.root / "budget.db"
 
     @property
     def jobs(self) -> Path:

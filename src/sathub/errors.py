@@ -17,6 +17,7 @@ Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
     ├── LoadError               a bulk-load line failed (file and line named)   → 400
     ├── IngestError             a scene could not be ingested (file named)      → 422
     ├── OrbitError              bad element sets, propagation failures          → 400
+    ├── AuditUnavailable        the audit cannot record (anchor unwritable, wrong key) → 503
     ├── BackendUnavailable      PostgreSQL or the object store cannot be reached → 503
     └── SettingError            a setting that cannot work (bad credentials…)   → start-up error
 """
@@ -108,6 +109,13 @@ class IngestError(SathubError):
 
 class OrbitError(SathubError):
     """An element set is malformed or a propagation failed."""
+
+
+class AuditUnavailable(SathubError):
+    """The audit log cannot record (its anchor cannot be written, or the configured key is not
+    the key the log is written with): nothing that would need a record is served."""
+
+    status_code = 503
 
 
 class BackendUnavailable(SathubError):

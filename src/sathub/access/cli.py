@@ -20,8 +20,8 @@ from sathub.access.dates import iso, month_of, parse_when
 from sathub.access.models import ORG_KINDS, ROLES
 from sathub.access.service import AccessService
 from sathub.clitools import fail
-from sathub.config import Settings
-from sathub.errors import SathubError
+from sathub.config import load_settings
+from sathub.errors import AuditUnavailable, SathubError
 
 err = Console(stderr=True)
 out = Console()
@@ -31,10 +31,10 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
 
 
 def _service(data: Path) -> AccessService:
-    settings = Settings(data=data)
+    settings = _run(lambda: load_settings(data=data))
     if not settings.layout.catalog_db.exists():
         _fail(f"{data} is not a sathub data directory (run: sathub init {data})")
-    return AccessService.for_layout(settings.layout)
+    return _run(lambda: AccessService.for_settings(settings))
 
 
 def _fail(message: str) -> NoReturn:
@@ -240,10 +240,18 @@ def keys_list(data: DataOpt = Path("sathub-data"), format: FormatOpt = "table") 
 
 
 def _set_level(data: Path, collection_id: str, level: str) -> None:
+    from sathub.app import Installation
+
     s = _service(data)
-    _run(lambda: s.store.set_collection_level(collection_id, level))
-    s.audit.append(_who(), f"admin.collection.{level}", f"collection:{collection_id}")
+    with Installation.open(_run(lambda: load_settings(data=data))) as inst:
+        _run(lambda: inst.catalog.get_collection(collection_id))  # unknown collection: exit 2
+    changed = _run(lambda: s.store.set_collection_level(collection_id, level))
+    also = [c for c in changed if c != collection_id]
+    s.audit.append(_who(), f"admin.collection.{level}", f"collection:{collection_id}",
+                   detail={"derived_also_restricted": also} if also else None)  # fmt: skip
     err.print(f"collection {collection_id}: {level}")
+    if also:
+        err.print(f"also restricted, as they hold products derived from it: {', '.join(also)}")
 
 
 @collections.command("restrict")
@@ -305,17 +313,38 @@ def activations_list(data: DataOpt = Path("sathub-data"), format: FormatOpt = "t
 
 
 @audit_app.command("verify")
-def audit_verify(data: DataOpt = Path("sathub-data")) -> None:
-    """Check the audit log's hash chain; exit 1 when a record was modified, inserted or deleted."""
+def audit_verify(
+    data: DataOpt = Path("sathub-data"),
+    anchor_file: Annotated[list[Path] | None, typer.Option(
+        "--anchor-file", help="An exported copy of anchor lines (e.g. from syslog); repeatable.")] = None,
+    format: FormatOpt = "table",
+) -> None:
+    """Check the audit log: hash chain, head, anchors, quota counters, access rows and pending
+    tile uses; say what could not be checked. Exit 1 when something was tampered with."""
+    if format not in ("table", "json"):
+        _fail("--format must be table or json")
+    for f in anchor_file or []:
+        if not f.is_file():
+            _fail(f"--anchor-file {f}: no such file")
     s = _service(data)
-    s.audit.flush_tiles()
-    result = s.audit.verify()
-    if result.ok:
-        err.print(f"[green]ok:[/] {result.records} records, chain intact")
-        return
-    for p in result.problems:
-        err.print(f"[red]tampered:[/] {p}")
-    raise typer.Exit(1)
+    try:
+        s.audit.flush_tiles()  # finished hours to the chain (a tampered row becomes evidence)
+    except AuditUnavailable:
+        pass  # this process cannot write: verify says why
+    result = s.audit.verify(anchor_file or [])
+    if format == "json":
+        sys.stdout.write(orjson.dumps(result.as_dict()).decode() + "\n")
+    else:
+        for line in result.checked:
+            err.print(f"[green]checked:[/] {line}", highlight=False, soft_wrap=True)
+        for line in result.not_checked:
+            err.print(f"[yellow]not checked:[/] {line}", highlight=False, soft_wrap=True)
+        for line in result.problems:
+            err.print(f"[red]tampered:[/] {line}", highlight=False, soft_wrap=True)
+        if result.ok:
+            err.print(f"[green]ok:[/] {result.records} records, chain intact", highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def usage(

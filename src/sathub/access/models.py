@@ -10,8 +10,10 @@ from typing import Any, Literal
 
 OrgKind = Literal["government", "international", "university", "company", "individual"]
 ORG_KINDS: tuple[str, ...] = ("government", "international", "university", "company", "individual")
-Role = Literal["admin", "operator", "analyst", "partner", "anonymous"]
-ROLES: tuple[str, ...] = ("admin", "operator", "analyst", "partner", "anonymous")
+Role = Literal["admin", "operator", "analyst", "partner", "finance_officer", "budget_approver",
+               "budget_viewer", "anonymous"]  # fmt: skip
+ROLES: tuple[str, ...] = ("admin", "operator", "analyst", "partner", "finance_officer", "budget_approver",
+                          "budget_viewer", "anonymous")  # budget roles: docs/budget.md  # fmt: skip
 UNRESTRICTED_ROLES = frozenset({"admin", "operator", "analyst"})  # see every item
 WRITE_ROLES = frozenset({"admin", "operator"})
 AgreementStatus = Literal["draft", "active", "suspended", "expired", "terminated"]

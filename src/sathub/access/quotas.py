@@ -1,7 +1,14 @@
-"""Monthly download quotas: bytes served per agreement per calendar month (UTC)."""
+"""Monthly download quotas: bytes served per agreement per calendar month (UTC).
+
+The ``usage`` table is a cache for fast checks; the truth is the audit chain. Bytes are
+charged only together with the audit record that carries them, in one transaction
+(:meth:`AuditLog.append` / :meth:`AuditLog.record_tile` with ``quota=agreement``), and
+``sathub audit verify`` recomputes every counter from the chain and names any difference.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from sathub.access.dates import month_of, next_month_start
@@ -10,36 +17,44 @@ from sathub.access.store import AccessStore
 from sathub.errors import QuotaExceeded
 
 
-def used(store: AccessStore, agreement_id: int, now: float | None = None) -> int:
-    """Bytes counted against the agreement in the month of ``now``."""
-    month = month_of(time.time() if now is None else now)
-    row = store.conn().execute("SELECT bytes FROM usage WHERE agreement_id = ? AND month = ?",
-                               (agreement_id, month)).fetchone()  # fmt: skip
-    return int(row[0]) if row else 0
-
-
-def exceeded(store: AccessStore, agreement: Agreement, nbytes: int, now: float,
-             so_far: int | None = None) -> QuotaExceeded:  # fmt: skip
-    """The 429 for an agreement whose month cannot pay ``nbytes`` more."""
-    so_far = used(store, agreement.id, now) if so_far is None else so_far
+def _exceeded(agreement: Agreement, so_far: int, nbytes: int, now: float) -> QuotaExceeded:
     retry = int(next_month_start(now) - now) + 1
     return QuotaExceeded(
         f"agreement {agreement.id} ({agreement.title}) has used {so_far:,} of its "
-        f"{agreement.quota_bytes or 0:,} bytes this month ({month_of(now)}); this request needs "
+        f"{agreement.quota_bytes:,} bytes this month ({month_of(now)}); this download needs "
         f"{nbytes:,} more. The quota resets at the start of next month (UTC).",
         retry_after_s=retry, field="quota")  # fmt: skip
 
 
-def charge(store: AccessStore, agreement: Agreement, nbytes: int, now: float | None = None) -> None:
-    """Count ``nbytes`` against the agreement's month, or raise QuotaExceeded (nothing counted)."""
-    now = time.time() if now is None else now
+def _used(c: sqlite3.Connection, agreement_id: int, month: str) -> tuple[int, int]:
+    row = c.execute("SELECT bytes, requests FROM usage WHERE agreement_id = ? AND month = ?",
+                    (agreement_id, month)).fetchone()  # fmt: skip
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def charge_in(c: sqlite3.Connection, agreement: Agreement, nbytes: int, now: float) -> None:
+    """Inside the caller's write transaction: count ``nbytes`` (one request) against the
+    agreement's month of ``now``, or raise QuotaExceeded (nothing counted)."""
     month = month_of(now)
-    with store.tx() as c:
-        row = c.execute("SELECT bytes FROM usage WHERE agreement_id = ? AND month = ?",
-                        (agreement.id, month)).fetchone()  # fmt: skip
-        so_far = int(row[0]) if row else 0
-        if agreement.quota_bytes is not None and so_far + nbytes > agreement.quota_bytes:
-            raise exceeded(store, agreement, nbytes, now, so_far)
-        c.execute("INSERT INTO usage VALUES (?, ?, ?, 1) ON CONFLICT (agreement_id, month) DO "
-                  "UPDATE SET bytes = bytes + excluded.bytes, requests = requests + 1",
-                  (agreement.id, month, nbytes))  # fmt: skip
+    so_far, _ = _used(c, agreement.id, month)
+    if agreement.quota_bytes is not None and so_far + nbytes > agreement.quota_bytes:
+        raise _exceeded(agreement, so_far, nbytes, now)
+    c.execute("INSERT INTO usage VALUES (?, ?, ?, 1) ON CONFLICT (agreement_id, month) DO "
+              "UPDATE SET bytes = bytes + excluded.bytes, requests = requests + 1",
+              (agreement.id, month, int(nbytes)))  # fmt: skip
+
+
+def check(store: AccessStore, agreement: Agreement, nbytes: int = 0, now: float | None = None) -> None:
+    """Raise QuotaExceeded when ``nbytes`` more would not fit this month, or with
+    ``nbytes=0`` when nothing is left (nothing is counted): for routes that learn the size only
+    after the work, e.g. a rendered tile, and charge it afterwards."""
+    now = time.time() if now is None else now
+    so_far, _ = _used(store.conn(), agreement.id, month_of(now))
+    quota = agreement.quota_bytes
+    if quota is not None and (so_far + nbytes > quota or (nbytes == 0 and so_far >= quota)):
+        raise _exceeded(agreement, so_far, nbytes, now)
+
+
+def used(store: AccessStore, agreement_id: int, month: str) -> tuple[int, int]:
+    """(bytes, requests) counted for an agreement in a month ``YYYY-MM``."""
+    return _used(store.conn(), agreement_id, month)

@@ -1,7 +1,8 @@
 """One installation's access control: the store, the audit log and key resolution together.
 
-The API and the CLI both go through :class:`AccessService`; it is built from the data
-directory layout (``DATA/access.db``, ``DATA/secrets/``).
+The API and the CLI both go through :class:`AccessService`; it is built from the settings
+(:meth:`AccessService.for_settings`: ``DATA/access.db``, ``DATA/secrets/`` and the audit's key
+and anchors, see :mod:`sathub.access.audit_config`).
 """
 
 from __future__ import annotations
@@ -9,22 +10,33 @@ from __future__ import annotations
 import hmac
 import time
 from pathlib import Path
+from typing import Any
 
 from sathub.access import keys
 from sathub.access.audit import AuditLog
+from sathub.access.audit_config import AuditConfig
 from sathub.access.models import Actor
 from sathub.access.store import AccessStore
 from sathub.errors import NotFound, Unauthorized
 
 
 class AccessService:
-    def __init__(self, root: Path, secrets_dir: Path) -> None:
+    def __init__(self, root: Path, secrets_dir: Path, *, audit: AuditConfig | None = None) -> None:
         self.store = AccessStore(Path(root) / "access.db")
-        self.audit = AuditLog(self.store, secrets_dir)
+        self.audit = AuditLog(self.store, secrets_dir, audit)
         self.secrets_dir = Path(secrets_dir)
 
     @classmethod
+    def for_settings(cls, settings: Any) -> AccessService:
+        """The service of an installation (:class:`sathub.config.Settings`), with the audit
+        key and anchors it configures; InvalidInput names a setting that cannot be used."""
+        layout = settings.layout
+        return cls(layout.root, layout.secrets, audit=AuditConfig.from_settings(settings))
+
+    @classmethod
     def for_layout(cls, layout: object) -> AccessService:
+        """Default audit settings (key in ``DATA/secrets``, no anchor): tests and tools only;
+        entry points use :meth:`for_settings`."""
         return cls(layout.root, layout.secrets)  # type: ignore[attr-defined]
 
     def _legacy_operator(self, token: str) -> Actor | None:

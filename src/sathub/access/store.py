@@ -1,5 +1,6 @@
 """``DATA/access.db``: organisations, keys, agreements, collection levels, activations, usage
-and the audit log, in one SQLite file (WAL). Every write is one transaction."""
+and the audit log, in one SQLite file (WAL). Every write is one transaction; a write that
+changes a row the audit chains calls :attr:`AccessStore.on_change` inside that transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS agreements (
     id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL REFERENCES orgs(id), content TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS collection_access (
     collection TEXT PRIMARY KEY, level TEXT NOT NULL CHECK (level IN ('open', 'restricted')));
+CREATE TABLE IF NOT EXISTS derived_from (
+    collection TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (collection, source)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activations (id INTEGER PRIMARY KEY, content TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (
     agreement_id INTEGER NOT NULL, month TEXT NOT NULL, bytes INTEGER NOT NULL,
@@ -45,12 +48,21 @@ CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     resource TEXT NOT NULL, bytes INTEGER NOT NULL, outcome TEXT NOT NULL,
     agreement_id INTEGER, activation_id INTEGER, detail TEXT NOT NULL,
-    prev TEXT NOT NULL, hash TEXT NOT NULL);
+    prev TEXT NOT NULL, hash TEXT NOT NULL, charged INTEGER, fmt INTEGER);
 CREATE INDEX IF NOT EXISTS audit_agreement_ts ON audit (agreement_id, ts);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL,
+    ts REAL NOT NULL, mac TEXT NOT NULL);
+"""
+
+# The audit's pending tile uses (0 = no agreement / activation; charged 0 or 1); created after
+# the migration of the first layout, see _migrate.
+TILE_PENDING = """
 CREATE TABLE IF NOT EXISTS tile_pending (
     hour INTEGER NOT NULL, actor TEXT NOT NULL, resource TEXT NOT NULL,
-    agreement_id INTEGER, activation_id INTEGER, requests INTEGER NOT NULL, bytes INTEGER NOT NULL,
-    PRIMARY KEY (hour, actor, resource)) WITHOUT ROWID;
+    agreement_id INTEGER NOT NULL, activation_id INTEGER NOT NULL, charged INTEGER NOT NULL,
+    requests INTEGER NOT NULL, bytes INTEGER NOT NULL, mac TEXT NOT NULL,
+    PRIMARY KEY (hour, actor, resource, agreement_id, activation_id, charged)) WITHOUT ROWID;
 """
 
 _AGREEMENT_TUPLES = ("collections", "asset_roles", "purposes")
@@ -83,8 +95,16 @@ class AccessStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self.write_lock = threading.RLock()
-        with self.write_lock:
-            self.conn().executescript(SCHEMA)
+        #: Called as ``on_change(conn, kind, key)`` inside every transaction that changes a row
+        #: the audit chains (kinds of :data:`sathub.access.audit_state.TABLES`); set by the
+        #: audit log.
+        self.on_change: Callable[[sqlite3.Connection, str, object], None] | None = None
+        with self.tx() as c:
+            _migrate(c)
+
+    def _changed(self, c: sqlite3.Connection, kind: str, key: object) -> None:
+        if self.on_change is not None:
+            self.on_change(c, kind, key)
 
     def conn(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -120,6 +140,7 @@ class AccessStore:
             with self.tx() as c:
                 cur = c.execute("INSERT INTO orgs (name, kind, created) VALUES (?, ?, ?)",
                                 (name, kind, now))  # fmt: skip
+                self._changed(c, "org", cur.lastrowid)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"organisation {name!r} already exists", field="name") from exc
         return Organisation(int(cur.lastrowid or 0), name, kind, now)
@@ -152,6 +173,7 @@ class AccessStore:
             cur = c.execute(
                 "INSERT INTO keys (key_hash, prefix, role, org_id, label, created, expires) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (key_hash, prefix, role, org_id, label, now, expires))
+            self._changed(c, "key", cur.lastrowid)
         return ApiKey(int(cur.lastrowid or 0), prefix, role, org_id, label, now, expires, None, None)
 
     def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
@@ -183,6 +205,7 @@ class AccessStore:
                             (now or time.time(), key_id))  # fmt: skip
             if cur.rowcount == 0:
                 raise NotFound(f"key {key_id} not found", field="key")
+            self._changed(c, "key", key_id)
 
     def touch_key(self, key_id: int, now: float) -> None:
         """Record the last use (at most once a minute per key, to spare the writer)."""
@@ -200,6 +223,7 @@ class AccessStore:
                 raise NotFound(f"organisation {org_id} not found", field="org")
             cur = c.execute("INSERT INTO agreements (org_id, content) VALUES (?, ?)",
                             (org_id, content.decode()))  # fmt: skip
+            self._changed(c, "agreement", cur.lastrowid)
         return self.agreement(int(cur.lastrowid or 0))
 
     def agreement(self, agreement_id: int) -> Agreement:
@@ -226,16 +250,43 @@ class AccessStore:
             body = {k: v for k, v in new.as_dict().items() if k not in ("id", "org_id")}
             c.execute("UPDATE agreements SET content = ? WHERE id = ?",
                       (orjson.dumps(body).decode(), agreement_id))  # fmt: skip
+            self._changed(c, "agreement", agreement_id)
         return new
 
     # ------------------------------------------------------------- collections
-    def set_collection_level(self, collection_id: str, level: str) -> None:
+    def set_collection_level(self, collection_id: str, level: str) -> list[str]:
+        """Set a collection's level. Restricting it also restricts every collection holding
+        products derived from it (transitively: a derived item is never more open than its
+        inputs). Returns the collections whose level was set."""
         if level not in ("open", "restricted"):
             raise InvalidInput("level must be open or restricted", field="level")
         with self.tx() as c:
-            c.execute("INSERT INTO collection_access (collection, level) VALUES (?, ?) "
-                      "ON CONFLICT (collection) DO UPDATE SET level = excluded.level",
-                      (collection_id, level))  # fmt: skip
+            todo, done = [collection_id], []
+            while todo:
+                cid = todo.pop()
+                if cid in done:
+                    continue
+                c.execute("INSERT INTO collection_access (collection, level) VALUES (?, ?) "
+                          "ON CONFLICT (collection) DO UPDATE SET level = excluded.level",
+                          (cid, level))  # fmt: skip
+                self._changed(c, "collection", cid)
+                done.append(cid)
+                if level == "restricted":
+                    todo += [r[0] for r in c.execute(
+                        "SELECT collection FROM derived_from WHERE source = ?", (cid,))]  # fmt: skip
+        return done
+
+    def add_derived(self, collection: str, source: str) -> None:
+        """Record that ``collection`` holds products derived from ``source``; a restricted
+        source restricts the collection at once."""
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO derived_from VALUES (?, ?)", (collection, source))
+        if source in self.restricted_collections() and collection not in self.restricted_collections():
+            self.set_collection_level(collection, "restricted")
+
+    def derived_of(self, source: str) -> set[str]:
+        return {r[0] for r in self.conn().execute(
+            "SELECT collection FROM derived_from WHERE source = ?", (source,))}  # fmt: skip
 
     def restricted_collections(self) -> frozenset[str]:
         return frozenset(r[0] for r in self.conn().execute(
@@ -247,6 +298,7 @@ class AccessStore:
         with self.tx() as c:
             cur = c.execute("INSERT INTO activations (content) VALUES (?)",
                             (orjson.dumps(body).decode(),))  # fmt: skip
+            self._changed(c, "activation", cur.lastrowid)
         return self.activation(int(cur.lastrowid or 0))
 
     def activation(self, activation_id: int) -> Activation:
@@ -268,6 +320,7 @@ class AccessStore:
         with self.tx() as c:
             c.execute("UPDATE activations SET content = ? WHERE id = ?",
                       (orjson.dumps({k: v for k, v in d.items() if k != "id"}).decode(), a.id))
+            self._changed(c, "activation", a.id)
         return self.activation(activation_id)
 
     # ------------------------------------------------------------------ actors
@@ -292,6 +345,23 @@ class AccessStore:
         if c is not None:
             c.close()
             self._local = threading.local()
+
+
+def _migrate(c: sqlite3.Connection) -> None:
+    """Create the schema; bring an older audit layout up to date (inside one transaction).
+    The first layout's pending tile rows (no MAC) move to ``tile_pending_v1``, which the audit
+    log writes to the chain and drops when it starts."""
+    for stmt in SCHEMA.split(";"):
+        if stmt.strip():
+            c.execute(stmt)
+    audit_cols = {r[1] for r in c.execute("PRAGMA table_info(audit)")}
+    for col in ("charged", "fmt"):
+        if col not in audit_cols:
+            c.execute(f"ALTER TABLE audit ADD COLUMN {col} INTEGER")
+    pending_cols = {r[1] for r in c.execute("PRAGMA table_info(tile_pending)")}
+    if pending_cols and "mac" not in pending_cols:
+        c.execute("ALTER TABLE tile_pending RENAME TO tile_pending_v1")
+    c.execute(TILE_PENDING)
 
 
 def _check_agreement(a: Agreement) -> Agreement:

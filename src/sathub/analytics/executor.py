@@ -18,9 +18,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
+from sathub import jobs
 from sathub.analytics.errors import AnalyticsError
 
-class Cancelled(AnalyticsError):
+class Cancelled(AnalyticsError, jobs.Cancelled):
     """The job was cancelled."""
 
 

@@ -1,30 +1,22 @@
-"""Analytics jobs in a long-lived process (the API server): submit, status, cancel, result.
-
-A job is a JSON record in ``DATA/jobs/analytics-<id>.json`` (written atomically at every
-change, so its state survives a restart; a job that was ``queued`` or ``running`` when its
-process died reads back as ``failed`` with that reason). Its result document goes to
-``DATA/jobs/analytics-<id>.result.json``. Jobs run one at a time on a worker thread; each
-opens a Dask :class:`~sathub.analytics.executor.Executor` (embedded LocalCluster, or the
-scheduler the setting ``SATHUB_DASK_SCHEDULER`` names). Status: ``queued → running → succeeded | failed |
-cancelled``. Cancelling a running job stops it between Dask tasks.
+"""The analytics job kinds (``zonal``, ``flood``, ``change``, ``composite``): one parameter
+model and :func:`run_job`, which the API's jobs (through :class:`sathub.jobs.JobRunner`, in the
+``analytics`` lane) and the CLI both run. Each opens a Dask
+:class:`~sathub.analytics.executor.Executor` (embedded LocalCluster, or the scheduler the setting
+``SATHUB_DASK_SCHEDULER`` names); cancelling a running job stops it between Dask tasks.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import secrets
 import threading
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
-from sathub.errors import InvalidInput, NotFound
-from sathub.jobs import JobBook
-from sathub.jobs import clean_json as _clean
-from sathub.jobs import now_iso as _now
-from sathub.jobs import write_json as _write_json
+from sathub.errors import InvalidInput
+from sathub.jobs import JobContext, job_kind
 from sathub.storage.base import ObjectStore
 
 KINDS = ("zonal", "flood", "change", "composite")
@@ -36,21 +28,62 @@ def lineage_output(kind: str, params: dict[str, Any], access: Any) -> str | None
     """The collection a job's derived items go to. A derived item is at least as restricted as
     its inputs: products of a restricted collection go to a derived collection of their own,
     restricted before anything is written to it, so that only the roles that see everything
-    and agreements naming it explicitly reach it; products of open collections go where asked.
-    The restricted collection's id does not name its source (``<output>--r<hash>``): the source
-    is recorded in the audit record that restricted it, which admins read."""
+    and agreements naming it explicitly reach it; products of open collections go where asked,
+    and restricting such a source later restricts that collection too
+    (:meth:`~sathub.access.store.AccessStore.set_collection_level`: fail closed).
+    The restricted collection's id does not name or hash its source (``<output>--r<random>``,
+    kept per output and source in the access store): the source is recorded in the audit
+    record that restricted it, which admins read."""
     if kind not in OUTPUTS:
         return None
     out = str(params.get("output_collection") or OUTPUTS[kind])
     source = str(params["collection"])
-    if access is None or source not in access.store.restricted_collections():
+    if access is None:
         return out
-    target = f"{out}--r{hashlib.sha256(source.encode()).hexdigest()[:10]}"
+    if source not in access.store.restricted_collections():
+        access.store.add_derived(out, source)  # restricting the source later restricts `out` too
+        return out
+    prefix = f"{out}--r"
+    known = sorted(c for c in access.store.derived_of(source) if c.startswith(prefix)
+                   and len(c) == len(prefix) + 10)  # fmt: skip
+    target = known[0] if known else prefix + secrets.token_hex(5)
     if target not in access.store.restricted_collections():
         access.store.set_collection_level(target, "restricted")
+        access.store.add_derived(target, source)
         access.audit.append("sathub analytics", "admin.collection.restricted", f"collection:{target}",
                             detail={"reason": f"derived from the restricted collection {source}"})  # fmt: skip
     return target
+
+
+def parse_inputs(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Check and parse a job's parameters without touching the catalog or Dask: the kind, the
+    AOI polygons, dates and periods, index, interval and mask. Raises InvalidInput naming the
+    field; the API calls it before a job is queued (400), the CLI before a cluster starts."""
+    from sathub.analytics.indices import index_spec
+    from sathub.analytics.scene import mask_mode
+    from sathub.analytics.select import load_zones, parse_day, parse_range
+    from sathub.analytics.timeseries import interval_name
+
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
+    if params.get("aoi") is None:
+        raise InvalidInput(f"a {kind} job needs 'aoi'", field="aoi")
+    out: dict[str, Any] = {"zones": load_zones(params["aoi"]),
+                           "mask": mask_mode(params.get("mask"))}  # fmt: skip
+    if kind in ("flood", "change"):
+        out["before"] = parse_range(str(params.get("before") or ""), "before")
+        out["after"] = parse_range(str(params.get("after") or ""), "after")
+    if kind == "zonal":
+        s, e = params.get("from"), params.get("to")
+        out["start"] = parse_day(s, field="from") if s else None
+        out["end"] = parse_day(e, end=True, field="to") if e else None
+        if params.get("interval"):
+            interval_name(params["interval"])
+    if kind == "composite":
+        out["period"] = parse_range(str(params.get("period") or ""), "period")
+    if params.get("index") and kind in ("zonal", "change"):
+        index_spec(params["index"])
+    return out
 
 
 def run_job(
@@ -72,23 +105,18 @@ def run_job(
     ``access`` (the installation's access service) makes derived items inherit the
     restrictions of their inputs (:func:`lineage_output`)."""
     from sathub.analytics.executor import Executor
-    from sathub.analytics.select import load_zones, parse_day, parse_range, union
+    from sathub.analytics.select import union
 
-    if kind not in KINDS:
-        raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
-    zones = load_zones(params["aoi"])
-    common: dict[str, Any] = {"collection": params["collection"], "objects": objects}
+    parsed = parse_inputs(kind, params)
+    zones, mask = parsed["zones"], parsed["mask"]
+    before: Any = parsed.get("before")
+    after: Any = parsed.get("after")
+    period: Any = parsed.get("period")
+    start, end = parsed.get("start"), parsed.get("end")
+    common: dict[str, Any] = {"collection": params["collection"], "mask": mask, "objects": objects}
     output = lineage_output(kind, params, access)
     if output is not None:
         common["output_collection"] = output
-    if kind in ("flood", "change"):
-        before, after = parse_range(params["before"], "before"), parse_range(params["after"], "after")
-    if kind == "zonal":
-        s, e = params.get("from"), params.get("to")
-        start = parse_day(s, field="from") if s else None
-        end = parse_day(e, end=True, field="to") if e else None
-    if kind == "composite":
-        period = parse_range(params["period"], "period")
 
     def work(ex: Any) -> dict[str, Any]:
         if kind == "flood":
@@ -123,78 +151,68 @@ def run_job(
         return work(ex)
 
 
-class AnalyticsJobs(JobBook):
-    kind = "analytics"
+class AnalyticsParams(BaseModel):
+    """Parameters of the analytics job kinds (``zonal``, ``flood``, ``change``, ``composite``)."""
 
-    def __init__(self, settings: Settings, store: CatalogStore, access: Any,
-                 objects: ObjectStore) -> None:  # fmt: skip
-        super().__init__(settings, store)
-        self.access = access
-        self.objects = objects
-        self._cancel: dict[str, threading.Event] = {}
+    collection: str = Field(max_length=256, description="Source collection.")
+    aoi: dict[str, Any] = Field(description="GeoJSON polygon(s), WGS84; `id` property per polygon.")
+    index: str | None = Field(default=None, max_length=64, description="Index name (zonal, change, flood).")
+    from_: str | None = Field(default=None, alias="from", max_length=40, description="zonal: first day.")
+    to: str | None = Field(default=None, max_length=40, description="zonal: last day.")
+    interval: str | None = Field(default=None, max_length=16, description="zonal: 10d or month.")
+    before: str | None = Field(default=None, max_length=90, description="flood/change: D1/D2.")
+    after: str | None = Field(default=None, max_length=90, description="flood/change: D3/D4.")
+    period: str | None = Field(default=None, max_length=90, description="composite: D1/D2.")
+    bands: list[str] | None = Field(default=None, max_length=32, description="composite: common names.")
+    threshold: float | None = Field(default=None, description="change: |difference|.")
+    output_collection: str | None = Field(
+        default=None, pattern=r"^derived-[A-Za-z0-9._-]{1,200}$",
+        description="Where derived items go (flood, change, composite): a collection named "
+        "`derived-…` (created when missing); products never go into other collections.")
+    mask: Literal["auto", "asset", "spectral", "none"] = Field(
+        default="auto", description="Cloud mask: auto (SCL/QA_PIXEL asset if any, else none), "
+        "asset, spectral, none.")
 
-    def result_path(self, job_id: str) -> Path:
-        return self.settings.layout.jobs / f"analytics-{job_id}.result.json"
+    model_config = {"populate_by_name": True, "extra": "forbid"}
 
-    def submit(self, kind: str, params: dict[str, Any], actor: str | None = None) -> dict[str, Any]:
-        if kind not in KINDS:
-            raise InvalidInput(
-                f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind"
-            )
-        return self._start({"kind": kind, "parameters": params,
-                            "progress": {"done": 0, "total": None}, "summary": None,
-                            "pid": os.getpid()}, actor)  # fmt: skip
 
-    def _created(self, job_id: str) -> None:
-        self._cancel[job_id] = threading.Event()
+class ZonalParams(AnalyticsParams):
+    index: str = Field(min_length=1, max_length=64, description="Index name, e.g. ndvi.")
 
-    def _run(self, job_id: str) -> None:
-        from sathub.analytics.executor import Cancelled
 
-        job = self._jobs[job_id]
-        cancel = self._cancel[job_id]
-        if cancel.is_set():
-            return
-        self._update(job_id, status="running", started=_now())
+class FloodParams(AnalyticsParams):
+    before: str = Field(min_length=1, max_length=90, description="D1/D2: before the flood.")
+    after: str = Field(min_length=1, max_length=90, description="D3/D4: after it.")
 
-        def progress(done: int, total: int) -> None:
-            self._progress(job_id, progress={"done": done, "total": total})
 
-        try:
-            result = run_job(job["kind"], job["parameters"], self.settings, self.store,
-                             objects=self.objects, scheduler=self.settings.dask_scheduler,
-                             progress=progress, cancel=cancel, access=self.access)  # fmt: skip
-        except Cancelled:
-            self._update(job_id, status="cancelled", finished=_now())
-            return
-        except Exception as exc:  # noqa: BLE001 - recorded on the job
-            self._failed(job_id, exc)
-            return
-        if cancel.is_set():
-            self._update(job_id, status="cancelled", finished=_now())
-            return
-        _write_json(self.result_path(job_id), result)
-        summary = {k: v for k, v in result.items() if k not in ("rows", "intervals")}
-        self._update(job_id, status="succeeded", summary=_clean(summary), finished=_now())
+class ChangeParams(FloodParams):
+    pass
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
-        job = self.get(job_id)
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        with self._lock:
-            ev = self._cancel.get(job_id)
-            if ev is not None:
-                ev.set()
-            if self._jobs[job_id]["status"] == "queued":
-                self._jobs[job_id].update(status="cancelled", finished=_now())
-                self._save(self._jobs[job_id])
-        return self.get(job_id)
 
-    def result(self, job_id: str) -> dict[str, Any]:
-        job = self.get(job_id)
-        if job["status"] != "succeeded":
-            raise NotFound(f"analytics job {job_id!r} has no result (status {job['status']})")
-        try:
-            return json.loads(self.result_path(job_id).read_text())
-        except (OSError, ValueError):
-            raise NotFound(f"the result of analytics job {job_id!r} is missing") from None
+class CompositeParams(AnalyticsParams):
+    period: str = Field(min_length=1, max_length=90, description="D1/D2.")
+
+
+PARAMS: dict[str, type[AnalyticsParams]] = {"zonal": ZonalParams, "flood": FloodParams,
+                                            "change": ChangeParams, "composite": CompositeParams}  # fmt: skip
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in ("rows", "intervals")}
+
+
+def _register(kind: str) -> None:
+    def run(params: AnalyticsParams, ctx: JobContext) -> dict[str, Any]:
+        inst = ctx.resources
+        return run_job(kind, params.model_dump(by_alias=True, exclude_none=True), inst.settings,
+                       inst.catalog, objects=inst.objects, scheduler=inst.settings.dask_scheduler,
+                       progress=ctx.progress, cancel=ctx.cancel, access=inst.access)  # fmt: skip
+
+    def check(params: AnalyticsParams) -> None:  # bad input is a 400, not a failed job later
+        parse_inputs(kind, params.model_dump(by_alias=True, exclude_none=True))
+
+    job_kind(kind, PARAMS[kind], lane="analytics", summary=_summary, check=check)(run)
+
+
+for _kind in KINDS:
+    _register(_kind)

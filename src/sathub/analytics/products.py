@@ -43,6 +43,10 @@ from sathub.ingest.readers.base import BandInfo, Scene, SceneFile
 from sathub.storage.base import ObjectStore
 
 
+# Products in the default derived collections keep the ids they always had.
+DEFAULT_DERIVED = frozenset({"derived-flood", "derived-change", "derived-composite"})
+
+
 @dataclass
 class Layer:
     """One raster asset of a product."""
@@ -63,14 +67,18 @@ class Published:
     item: dict[str, Any]
 
 
-def product_id(algorithm: str, parameters: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
+def product_id(algorithm: str, parameters: dict[str, Any], inputs: list[dict[str, Any]],
+               collection: str = "") -> str:  # fmt: skip
+    """A product's id: the same job into the same collection finds its item again; into
+    another collection (e.g. the restricted one of a source restricted since) it is another
+    product, with another id (item ids are unique across the catalog)."""
     blob = json.dumps(
         [
             algorithm,
             ALGORITHM_VERSION,
             parameters,
             sorted(f"{i['collection']}/{i['id']}" for i in inputs),
-        ],
+        ] + ([collection] if collection else []),
         sort_keys=True,
         default=str,
     )
@@ -136,7 +144,8 @@ def publish(
     layout = settings.layout
     layout.create()
     refs = [{"collection": i["collection"], "id": i["id"]} for i in inputs]
-    item_id = product_id(algorithm, parameters, refs)
+    item_id = product_id(algorithm, parameters, refs,
+                         "" if collection in DEFAULT_DERIVED else collection)  # fmt: skip
     ensure_derived_collection(store, collection, algorithm)
     sdir = staging.new_dir(layout.staging)
     try:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from sathub.access.models import Actor
+from sathub.access.models import Actor, Agreement
 from sathub.access.policy import collections_filter as _collections_filter
 from sathub.access.policy import grants_filter, visible_collections
 from sathub.api.gate import actor_of
@@ -190,16 +190,19 @@ def _link_ref(href: str) -> tuple[str, str] | None:
 
 def audit(request: Request, action: str, resource: str, *, actor: Actor | None = None,
           nbytes: int = 0, outcome: str = "ok", agreement_id: int | None = None,
-          activation_id: int | None = None, **detail: Any) -> None:  # fmt: skip
-    """Append one audit record for this request (tile uses are aggregated per item and hour)."""
+          activation_id: int | None = None, quota: Agreement | None = None,
+          **detail: Any) -> None:  # fmt: skip
+    """Append one audit record for this request (tile uses are aggregated per item and hour).
+    With ``quota``, ``nbytes`` are charged against that agreement in the same transaction as
+    the record (QuotaExceeded: nothing charged or written)."""
     who = (actor or actor_of(request)).name
     log_ = service(request).audit
     if action == "tiles" and outcome == "ok":
         log_.record_tile(who, resource, nbytes=nbytes, agreement_id=agreement_id,
-                         activation_id=activation_id)  # fmt: skip
+                         activation_id=activation_id, quota=quota)  # fmt: skip
         return
     log_.append(who, action, resource, nbytes=nbytes, outcome=outcome, agreement_id=agreement_id,
-                activation_id=activation_id, detail=detail or None)  # fmt: skip
+                activation_id=activation_id, detail=detail or None, quota=quota)  # fmt: skip
 
 
 __all__ = ["AccessMiddleware", "access_filter", "audit", "collections_filter", "installation", "now_of", "redact_lineage",

@@ -62,7 +62,8 @@ log = logging.getLogger("sathub.api")
 # Domain routers mounted when their package is present: module path → attribute.
 DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits", "sathub.api.routers.assets",
                   "sathub.api.routers.tiles", "sathub.api.routers.viewer", "sathub.api.routers.analytics",
-                  "sathub.api.routers.admin")
+                  "sathub.api.routers.admin", "sathub.api.routers.budget",
+                  "sathub.api.routers.budget_writes")
 
 
 class SearchPost(BaseSearchPostRequest):
@@ -166,13 +167,17 @@ def create_app(installation: Installation | Settings | None = None) -> FastAPI:
         search_get_request_model=get_model,
         search_post_request_model=post_model,
         collections_get_request_model=collection_search.GET if collection_search else EmptyRequest,
+        # stac-fastapi inserts each middleware at the front: the LAST here is the outermost.
+        # Outermost first: CORS (every answer, 401 and 413 included, carries its headers), the
+        # body limit, the trusted-proxy filter, then the forwarded-header rewrite it guards, then
+        # the caller's identity.
         middlewares=[
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
+            Middleware(access.AccessMiddleware),
             Middleware(ProxyHeaderMiddleware),
+            Middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"], expose_headers=EXPOSED_HEADERS),
-            Middleware(access.AccessMiddleware),
         ],  # fmt: skip
     )
     app = api.app

@@ -119,44 +119,61 @@ def declare_stac_routes(routes: Iterable[BaseRoute]) -> None:
                                [requires(name)])  # fmt: skip
 
 
-def flatten(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
-    """The endpoint routes under ``routes``, through included routers (FastAPI ≥ 0.16x keeps
-    an included router as one route object holding the original router)."""
+@dataclass(frozen=True)
+class _Found:
+    route: BaseRoute
+    prefix: str  # what ``include_router(prefix=…)`` calls above it add
+    inherited: tuple[str, ...]  # permissions declared by ``include_router(dependencies=…)``
+
+
+def _marks(dependencies: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(m for d in dependencies
+                 if (m := getattr(getattr(d, "dependency", None), _MARK, None)) is not None)  # fmt: skip
+
+
+def flatten(routes: Iterable[BaseRoute], prefix: str = "",
+            inherited: tuple[str, ...] = ()) -> Iterator[_Found]:  # fmt: skip
+    """The endpoint routes under ``routes`` with the prefix and the permissions of the
+    routers they are included through (FastAPI ≥ 0.16x keeps an included router as one route
+    object holding the original router and its include context)."""
     for route in routes:
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from flatten(inner.routes)
+            ctx = getattr(route, "include_context", None)
+            yield from flatten(inner.routes, prefix + str(getattr(ctx, "prefix", "") or ""),
+                               inherited + _marks(getattr(ctx, "dependencies", ()) or ()))  # fmt: skip
         elif isinstance(route, Mount):
-            yield route
+            yield _Found(route, prefix, inherited)
         elif hasattr(route, "routes") and not hasattr(route, "endpoint"):
-            yield from flatten(route.routes)
+            yield from flatten(route.routes, prefix, inherited)
         else:
-            yield route
+            yield _Found(route, prefix, inherited)
 
 
 def routes(app: FastAPI) -> list[RouteInfo]:
     """Every route of the app with its declared permission (raises on undeclared ones)."""
     out: list[RouteInfo] = []
     problems: list[str] = []
-    for route in flatten(app.routes):
+    for found in flatten(app.routes):
+        route, path = found.route, found.prefix + getattr(found.route, "path", "")
         if isinstance(route, APIRoute):
-            declared = sorted(set(_declared(route)))
+            declared = sorted(set(_declared(route)) | set(found.inherited))
             methods = tuple(sorted(route.methods or ()))
             if len(declared) != 1:
-                problems.append(f"{'/'.join(methods)} {route.path} declares "
+                problems.append(f"{'/'.join(methods)} {path} declares "
                                 f"{'no permission' if not declared else declared}")  # fmt: skip
                 continue
-            out.append(RouteInfo(methods, route.path, declared[0], route.name))
+            out.append(RouteInfo(methods, path, declared[0], route.name))
         elif isinstance(route, Route):  # FastAPI's own openapi/docs routes
             methods = tuple(sorted((route.methods or set()) - {"HEAD"}))
-            name = next((STAC_ROUTES[(m, route.path)] for m in methods
-                         if (m, route.path) in STAC_ROUTES), None)  # fmt: skip
+            name = next((STAC_ROUTES[(m, path)] for m in methods
+                         if (m, path) in STAC_ROUTES), None)  # fmt: skip
             if name is None:
-                problems.append(f"{'/'.join(methods)} {route.path} declares no permission")
+                problems.append(f"{'/'.join(methods)} {path} declares no permission")
                 continue
-            out.append(RouteInfo(methods, route.path, name, route.name))
+            out.append(RouteInfo(methods, path, name, route.name))
         elif isinstance(route, Mount):
-            problems.append(f"mount {route.path}: mounts are not allowed (declare routes)")
+            problems.append(f"mount {path}: mounts are not allowed (declare routes)")
     if problems:
         raise RuntimeError("routes without exactly one declared permission: " + "; ".join(problems))
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -58,9 +60,11 @@ def _is_cog(asset: dict[str, Any]) -> bool:
 
 
 def asset_urls(item: dict[str, Any], base: str) -> dict[str, Any]:
-    """Local asset hrefs (relative to DATA/assets/) become download URLs served by sathub
-    (``/collections/{c}/items/{i}/assets/{key}``); the stored href is kept as
-    ``alternate.archive.href``. URLs are left as they are."""
+    """Local asset hrefs (relative to DATA/assets/) become download URLs served by sathub that
+    end with the file's name (``/collections/{c}/items/{i}/assets/{key}/{file name}``), so
+    clients that look at the extension (GDAL with ``CPL_VSIL_CURL_ALLOWED_EXTENSIONS``,
+    downloaders that name files after the URL) see it. The stored path is not published: it is
+    relative to the data directory, which no client can resolve. URLs are left as they are."""
     assets = item.get("assets")
     if not isinstance(assets, dict):
         return {}
@@ -68,11 +72,46 @@ def asset_urls(item: dict[str, Any], base: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, asset in assets.items():
         if isinstance(asset, dict) and _is_local(asset.get("href")):
-            asset = {**asset, "href": url + quote(str(key), safe=""),
-                     "alternate": {**(asset.get("alternate") or {}),
-                                   "archive": {"href": asset["href"],
-                                               "title": "path relative to the archive root"}}}  # fmt: skip
+            name = PurePosixPath(asset["href"]).name
+            asset = {**asset, "href": f"{url}{quote(str(key), safe='')}/{quote(name, safe='')}"}
         out[key] = asset
+    return out
+
+
+_EPSG = re.compile(r"EPSG:(\d+)", re.IGNORECASE)
+_PROJ = "https://stac-extensions.github.io/projection/v"
+# ingest.metadata.PROJ_V1_2 (not imported: it loads rasterio, which catalog requests never need)
+PROJ_V1_2 = _PROJ + "1.2.0/schema.json"
+
+
+def _add_epsg(fields: dict[str, Any]) -> dict[str, Any]:
+    if "proj:code" not in fields or "proj:epsg" in fields:
+        return fields
+    m = _EPSG.fullmatch(str(fields["proj:code"] or ""))
+    return {**fields, "proj:epsg": int(m.group(1)) if m else None}
+
+
+def with_proj_epsg(item: dict[str, Any]) -> dict[str, Any]:
+    """``proj:epsg`` beside every ``proj:code`` (null for a code that is not EPSG's), for the
+    clients that read only the former (stackstac 0.5, GDAL's STACIT driver). Items that declare
+    projection v2 (which forbids ``proj:epsg``) are declared as v1.2.0, whose schema accepts
+    both fields; nothing else changes. Done on output so that items ingested before, or loaded
+    from elsewhere, are served the same way as new ones (see docs/interoperability.md)."""
+    exts = item.get("stac_extensions")
+    if not isinstance(exts, list):
+        return item
+    versions = [e[len(_PROJ):] for e in exts if isinstance(e, str) and e.startswith(_PROJ)]
+    if not any(v.startswith(("1.2.", "2.")) for v in versions):
+        return item
+    out = dict(item)
+    if isinstance(item.get("properties"), dict):
+        out["properties"] = _add_epsg(item["properties"])
+    if isinstance(item.get("assets"), dict):
+        out["assets"] = {k: _add_epsg(a) if isinstance(a, dict) else a
+                         for k, a in item["assets"].items()}  # fmt: skip
+    out["stac_extensions"] = list(dict.fromkeys(
+        PROJ_V1_2 if isinstance(e, str) and e.startswith(_PROJ + "2.") else e for e in exts
+    ))  # fmt: skip
     return out
 
 
@@ -98,7 +137,7 @@ def tile_links(item: dict[str, Any], base: str) -> list[dict[str, Any]]:
 
 def item_links(item: dict[str, Any], base: str) -> dict[str, Any]:
     cid = item.get("collection")
-    out = dict(item)
+    out = with_proj_epsg(dict(item))
     own = [
         {"rel": "self", "type": GEOJSON, "href": f"{base}collections/{cid}/items/{item['id']}"},
         {"rel": "parent", "type": JSON, "href": f"{base}collections/{cid}"},
@@ -106,8 +145,8 @@ def item_links(item: dict[str, Any], base: str) -> dict[str, Any]:
         {"rel": "root", "type": JSON, "href": base},
     ]
     out["links"] = own + tile_links(item, base) + _keep(item.get("links"))
-    if "assets" in item:
-        out["assets"] = asset_urls(item, base)
+    if "assets" in out:
+        out["assets"] = asset_urls(out, base)
     out.setdefault("stac_version", "1.0.0")
     out.setdefault("stac_extensions", [])
     out.setdefault("assets", {})

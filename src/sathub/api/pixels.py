@@ -25,6 +25,7 @@ from typing import Any
 from starlette.requests import Request
 
 from sathub.access import quotas
+from sathub.access.dates import month_of
 from sathub.access.models import Activation, Actor, Agreement
 from sathub.access.policy import Grant, asset_grants, grant_decision
 from sathub.api.access import audit, installation, now_of, visible_item
@@ -114,7 +115,7 @@ def resolve_in_item(request: Request, item: dict[str, Any], asset_key: str, *, a
         first = next(g for g in grants if isinstance(g, Agreement))
         audit(request, action, resource, actor=actor, outcome="quota exceeded",
               agreement_id=first.id)  # fmt: skip
-        raise quotas.exceeded(inst.access.store, first, 0, now)
+        quotas.check(inst.access.store, first, 0, now)  # raises the 429 naming the agreement
     info = inst.objects.stat(asset["href"], asset.get("type"))
     return AssetAccess(item=item, key=asset_key, asset=asset, info=info, actor=actor,
                        grant=grant, action=action, objects=inst.objects)  # fmt: skip
@@ -128,7 +129,7 @@ def _with_quota(inst: Any, grants: list[Grant | None], now: float) -> Grant | No
     for g in grants:
         if not isinstance(g, Agreement) or g.quota_bytes is None:
             return g
-        if quotas.used(inst.access.store, g.id, now) < g.quota_bytes:
+        if quotas.used(inst.access.store, g.id, month_of(now))[0] < g.quota_bytes:
             return g
     return _EXHAUSTED
 
@@ -139,18 +140,15 @@ def charge(request: Request, access: AssetAccess, nbytes: int, *, outcome: str =
     QuotaExceeded (429, audited) when they would take the month past the quota. ``count=False``
     audits without counting again (a mosaic tile drawn from several items of one agreement
     is counted once)."""
-    inst = installation(request)
-    now = now_of(request)
-    if isinstance(access.grant, Agreement) and nbytes > 0 and count:
-        try:
-            quotas.charge(inst.access.store, access.grant, nbytes, now)
-        except QuotaExceeded:
-            audit(request, access.action, access.resource, actor=access.actor,
-                  outcome="quota exceeded", agreement_id=access.grant.id)  # fmt: skip
-            raise
-    audit(request, access.action, access.resource, actor=access.actor, nbytes=nbytes,
-          outcome=outcome, agreement_id=access.agreement_id, activation_id=access.activation_id,
-          **detail)  # fmt: skip
+    pays = access.grant if isinstance(access.grant, Agreement) and count else None
+    try:  # the charge and its record: one transaction
+        audit(request, access.action, access.resource, actor=access.actor, nbytes=nbytes,
+              outcome=outcome, agreement_id=access.agreement_id,
+              activation_id=access.activation_id, quota=pays, **detail)  # fmt: skip
+    except QuotaExceeded:
+        audit(request, access.action, access.resource, actor=access.actor,
+              outcome="quota exceeded", agreement_id=access.agreement_id)  # fmt: skip
+        raise
 
 
 def decision_reason(access: AssetAccess) -> str:

@@ -18,10 +18,11 @@ from sathub.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
-    from sathub.analytics.jobs import AnalyticsJobs
+    from sathub.budget.service import BudgetService
     from sathub.catalog.store import CatalogStore
-    from sathub.ingest.jobs import IngestJobs
+    from sathub.jobs import JobRunner
     from sathub.storage.base import ObjectStore
+    from sathub.tiles.searches import SearchRegistry
 
 
 T = TypeVar("T")
@@ -109,7 +110,13 @@ class Installation:
     def access(self) -> AccessService:
         from sathub.access.service import AccessService
 
-        return AccessService.for_layout(self.settings.layout)
+        return AccessService.for_settings(self.settings)
+
+    @part
+    def budget(self) -> BudgetService:
+        from sathub.budget.service import BudgetService
+
+        return BudgetService.for_settings(self.settings, audit=self.access.audit)
 
     @part
     def signing_key(self) -> bytes:
@@ -118,16 +125,20 @@ class Installation:
         return signing.load_key(self.settings.layout.secrets)
 
     @part
-    def ingest_jobs(self) -> IngestJobs:
-        from sathub.ingest.jobs import IngestJobs
+    def mosaic_searches(self) -> SearchRegistry:
+        """Registered mosaic searches (``DATA/searches/``), shared by the API's workers."""
+        from sathub.tiles.searches import SearchRegistry
 
-        return IngestJobs(self.settings, self.catalog, self.objects)
+        return SearchRegistry(self.settings.layout.root / "searches", self.settings.mosaic_searches_max)
 
     @part
-    def analytics_jobs(self) -> AnalyticsJobs:
-        from sathub.analytics.jobs import AnalyticsJobs
+    def jobs(self) -> JobRunner:
+        """Background jobs of every registered kind (ingest, analytics), records in the store."""
+        import sathub.analytics.jobs  # noqa: F401 - registers the analytics job kinds
+        import sathub.ingest.jobs  # noqa: F401 - registers the ingest job kind
+        from sathub.jobs import FileJobStore, JobRunner
 
-        return AnalyticsJobs(self.settings, self.catalog, self.access, self.objects)
+        return JobRunner(FileJobStore(self.settings.layout.jobs), self)
 
     def executor(self, scheduler: str | None = None, **options: Any) -> Any:
         """A Dask executor: ``scheduler`` or the configured one, else an embedded cluster."""
@@ -140,6 +151,9 @@ class Installation:
         return self.settings.layout.root
 
     def close(self) -> None:
+        budget = self.__dict__.pop("budget", None)
+        if budget is not None:
+            budget.store.close()
         for name in ("catalog", "access"):
             part = self.__dict__.pop(name, None)
             if part is not None:

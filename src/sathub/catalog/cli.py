@@ -52,13 +52,15 @@ def init(
 ) -> None:
     """Create a data directory (idempotent): catalog database, assets, staging, secrets."""
     from sathub.app import Installation
+    from sathub.config import load_settings
 
     try:
-        inst = Installation.create(Settings(data=data))
-    except SathubError as exc:
+        settings = load_settings(data=data)
+        inst = Installation.create(settings)
+        with inst:
+            admin_key = inst.access.bootstrap()  # None on a re-run: shown only once
+    except SathubError as exc:  # not a place for a data directory, an unusable audit setting
         fail(exc.message)
-    with inst:
-        admin_key = inst.access.bootstrap()  # None on a re-run: shown only once
     if admin_key is not None:
         err.print("first admin API key (shown once; keep it safe): ", end="")
         err.print(admin_key, markup=False, highlight=False, soft_wrap=True)

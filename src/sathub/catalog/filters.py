@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Union
 
 import orjson
@@ -105,12 +105,17 @@ class AccessFilter:
 ExtraFilter = Union[AccessFilter, CQL2, None]
 
 
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> Any:
+    import cql2
+
+    return cql2.parse_json(text)
+
+
 def filter_collections(collections: list[dict[str, Any]], expr: CQL2) -> list[dict[str, Any]]:
     """The collection documents that match a CQL2-JSON filter on their top-level fields
     (evaluated by the cql2 library: for backends that hold few collections)."""
-    import cql2
-
-    compiled = cql2.parse_json(orjson.dumps(expr).decode())
+    compiled = _compiled(orjson.dumps(expr, option=orjson.OPT_SORT_KEYS).decode())
     return [c for c in collections
             if compiled.matches({**c, "properties": {**c, **(c.get("properties") or {})}})]
 

@@ -496,4 +496,7 @@ def build(
         from sathub.ingest.cli import run_ingest as run
     for cid, path in parts:
         result.reports.append(run([path], cid, settings, workers=workers, label=cid))
+    from sathub.budget.demo import build_for_settings  # the demo programme budget (docs/budget.md)
+
+    build_for_settings(settings)
     return result

@@ -1,9 +1,7 @@
-"""Ingest jobs run in the background of a long-lived process (the API server).
-
-One job = one batch. Jobs run one at a time on a worker thread (the COG work itself may use
-``workers`` processes); status and report are kept in memory and written to
-``DATA/jobs/ingest-<id>.json`` so they survive a restart (a job that was running when the
-process died is reported as ``failed``). See :class:`sathub.jobs.JobBook`.
+"""The ``ingest`` job kind: one batch of paths into one collection, in the background of a
+long-lived process (the API server), through :class:`sathub.jobs.JobRunner`. The COG work
+itself may use ``workers`` processes; the result is the batch report (per scene: ingested,
+replaced, unchanged or failed with the reason), and a batch with failed scenes is a failed job.
 """
 
 from __future__ import annotations
@@ -11,63 +9,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sathub.catalog.store import CatalogStore
-from sathub.config import Settings
-from sathub.jobs import JobBook
-from sathub.storage.base import ObjectStore
-from sathub.jobs import now_iso as _now
+from pydantic import BaseModel, Field
+
+from sathub.jobs import JobContext, job_kind
+
+COLLECTION_ID = r"^[A-Za-z0-9._-]{1,256}$"
 
 
-class IngestJobs(JobBook):
-    kind = "ingest"
+class IngestParams(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=10_000, description="Files or folders on the server.")
+    collection: str = Field(pattern=COLLECTION_ID,
+                            description="Target collection (created if missing); letters, digits, '.', '_', '-'.")  # fmt: skip
+    replace: bool = Field(default=False, description="Re-ingest scenes already present.")
+    workers: int = Field(default=1, ge=1, le=64, description="Processes writing COGs.")
 
-    def __init__(self, settings: Settings, store: CatalogStore, objects: ObjectStore) -> None:
-        super().__init__(settings, store)
-        self.objects = objects
 
-    def submit(
-        self,
-        paths: list[str],
-        collection: str,
-        *,
-        replace: bool = False,
-        workers: int = 1,
-        actor: str | None = None,
-    ) -> dict[str, Any]:
-        return self._start({"collection": collection, "paths": paths, "replace": replace,
-                            "workers": workers, "progress": 0, "total": None, "report": None},
-                           actor)  # fmt: skip
+def _failed(report: dict[str, Any]) -> str | None:
+    n = int((report.get("counts") or {}).get("failed", 0))
+    return f"{n} scene(s) failed" if n else None
 
-    def _run(self, job_id: str) -> None:
-        from sathub.ingest.pipeline import ingest_paths
 
-        job = self._jobs[job_id]
-        self._update(job_id, status="running", started=_now())
-        count = {"n": 0}
+@job_kind("ingest", IngestParams, lane="ingest", failed=_failed)
+def run_ingest(params: IngestParams, ctx: JobContext) -> dict[str, Any]:
+    from sathub.ingest.pipeline import ingest_paths
 
-        def progress(_: Any) -> None:
-            count["n"] += 1
-            self._progress(job_id, progress=count["n"])
+    inst = ctx.resources
+    done: list[int] = [0]
+    total: list[int | None] = [None]
 
-        try:
-            report = ingest_paths(
-                [Path(p) for p in job["paths"]],
-                job["collection"],
-                self.settings,
-                self.store,
-                self.objects,
-                workers=job["workers"],
-                replace=job["replace"],
-                progress=progress,
-                on_total=lambda n: self._update(job_id, total=n),
-            )
-        except Exception as exc:  # noqa: BLE001 - recorded on the job
-            self._failed(job_id, exc)
-            return
-        self._update(
-            job_id,
-            status="succeeded" if report.ok else "failed",
-            report=report.to_dict(),
-            finished=_now(),
-            error=None if report.ok else f"{len(report.failed)} scene(s) failed",
-        )
+    def progress(_: Any) -> None:
+        done[0] += 1
+        ctx.progress(done[0], total[0])
+
+    def on_total(n: int) -> None:
+        total[0] = n
+        ctx.progress(done[0], n)
+
+    report = ingest_paths([Path(p) for p in params.paths], params.collection, inst.settings,
+                          inst.catalog, inst.objects, workers=params.workers, replace=params.replace,
+                          progress=progress, on_total=on_total)  # fmt: skip
+    return report.to_dict()  # type: ignore[no-any-return]

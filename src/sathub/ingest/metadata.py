@@ -11,8 +11,12 @@ from sathub.ingest.rasterinfo import Grid
 from sathub.ingest.readers.base import BandInfo, Scene
 
 STAC_VERSION = "1.0.0"
+# Projection v1.2.0: the one version whose schema accepts both ``proj:code`` (what projection
+# v2 and pystac ≥ 1.12 read) and ``proj:epsg`` (what stackstac 0.5 and GDAL's STACIT driver
+# read; v2.0.0's schema rejects it). See docs/interoperability.md.
+PROJ_V1_2 = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
 EXT = {
-    "proj": "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "proj": PROJ_V1_2,
     "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "eo": "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
     "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
@@ -62,6 +66,8 @@ def iso(dt: datetime) -> str:
 
 
 def proj_fields(grid: Grid) -> dict[str, Any]:
+    """Projection fields of a grid: ``proj:code`` and ``proj:epsg`` (both null, with
+    ``proj:wkt2``, for a CRS without an EPSG code: GDAL's STACIT driver then reads the WKT)."""
     t = grid.transform
     out: dict[str, Any] = {
         "proj:shape": [grid.height, grid.width],
@@ -70,8 +76,10 @@ def proj_fields(grid: Grid) -> dict[str, Any]:
     }
     if grid.epsg:
         out["proj:code"] = f"EPSG:{grid.epsg}"
+        out["proj:epsg"] = grid.epsg
     else:
         out["proj:code"] = None
+        out["proj:epsg"] = None
         out["proj:wkt2"] = grid.crs_wkt
     return out
 
@@ -98,6 +106,7 @@ def raster_band(measured: dict[str, Any], b: BandInfo | None) -> dict[str, Any]:
             d["offset"] = b.offset
         if b.unit:
             d["unit"] = b.unit
+        d.update(b.extra)
     return d
 
 

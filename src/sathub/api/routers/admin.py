@@ -45,7 +45,8 @@ class OrgIn(BaseModel):
 
 
 class KeyIn(BaseModel):
-    role: Literal["admin", "operator", "analyst", "partner"]
+    role: Literal["admin", "operator", "analyst", "partner", "finance_officer", "budget_approver",
+                  "budget_viewer"]
     org: str | None = Field(default=None, max_length=200, description="Organisation name or id.")
     expires: str | None = Field(default=None, max_length=40, description="ISO date or datetime.")
     label: str = Field(default="", max_length=200)
@@ -175,9 +176,11 @@ def renew_agreement(agreement_id: int, body: RenewIn, request: Request) -> dict[
 @router.put("/collections/{collection_id}/access")
 def set_collection_access(collection_id: str, body: LevelIn, request: Request) -> dict[str, Any]:
     installation(request).catalog.get_collection(collection_id)  # 404 for an unknown collection
-    _service(request).store.set_collection_level(collection_id, body.level)
-    _audit(request, f"admin.collection.{body.level}", f"collection:{collection_id}")
-    return {"collection": collection_id, "level": body.level}
+    changed = _service(request).store.set_collection_level(collection_id, body.level)
+    also = [c for c in changed if c != collection_id]
+    _audit(request, f"admin.collection.{body.level}", f"collection:{collection_id}",
+           **({"derived_also_restricted": also} if also else {}))  # fmt: skip
+    return {"collection": collection_id, "level": body.level, "derived_also_restricted": also}
 
 
 @router.get("/activations")
@@ -228,8 +231,8 @@ def usage_report(agreement_id: int, request: Request, month: str | None = None,
 
 @router.get("/audit/verify")
 def verify_audit(request: Request) -> dict[str, Any]:
-    """Recompute the audit log's hash chain."""
+    """Recompute the audit log (chain, head, anchors, quota counters, access rows, pending
+    tiles): ``{"ok", "records", "problems", "checked", "not_checked"}``."""
     s = _service(request)
     s.audit.flush_tiles()
-    r = s.audit.verify()
-    return {"ok": r.ok, "records": r.records, "problems": r.problems}
+    return s.audit.verify().as_dict()

@@ -9,40 +9,33 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from sathub.analytics.jobs import AnalyticsJobs
+from sathub.analytics.jobs import AnalyticsParams
 from sathub.api.access import installation
 from sathub.api.gate import actor_of, requires
-from sathub.errors import InvalidInput
+from sathub.errors import InvalidInput, NotFound
+from sathub.jobs import JobRunner
 
 router = APIRouter(tags=["Analytics"], dependencies=[requires("analytics:run")])
+LANE = "analytics"
 
 
-class JobRequest(BaseModel):
+class JobRequest(AnalyticsParams):
     kind: Literal["zonal", "flood", "change", "composite"]
-    collection: str = Field(description="Source collection.")
-    aoi: dict[str, Any] = Field(description="GeoJSON polygon(s), WGS84; `id` property per polygon.")
-    index: str | None = Field(default=None, description="Index name (zonal, change, flood).")
-    from_: str | None = Field(default=None, alias="from", description="zonal: first day.")
-    to: str | None = Field(default=None, description="zonal: last day.")
-    interval: str | None = Field(default=None, description="zonal: 10d or month.")
-    before: str | None = Field(default=None, description="flood/change: D1/D2.")
-    after: str | None = Field(default=None, description="flood/change: D3/D4.")
-    period: str | None = Field(default=None, description="composite: D1/D2.")
-    bands: list[str] | None = Field(default=None, description="composite: common names.")
-    threshold: float | None = Field(default=None, description="change: |difference|.")
-
-    model_config = {"populate_by_name": True}
 
 
-_REQUIRED = {"zonal": ("index",), "flood": ("before", "after"), "change": ("before", "after"),
-             "composite": ("period",)}  # fmt: skip
+def _jobs(request: Request) -> JobRunner:
+    return installation(request).jobs
 
 
-def _jobs(request: Request) -> AnalyticsJobs:
-    return installation(request).analytics_jobs
+def _own(request: Request, job: dict[str, Any]) -> dict[str, Any]:
+    """A job its submitter, an operator or an admin may see and cancel; anyone else's is a 404,
+    exactly like a missing one."""
+    actor = actor_of(request)
+    if actor.role not in ("admin", "operator") and job.get("actor") != actor.name:
+        raise NotFound(f"analytics job {job['id']!r} not found")
+    return job
 
 
 def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:
@@ -66,24 +59,22 @@ def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:
 def start_job(body: JobRequest, request: Request) -> dict[str, Any]:
     """Start an analytics job; poll the `monitor` link."""
     params = body.model_dump(by_alias=True, exclude_none=True)
-    kind = params.pop("kind")
-    for name in _REQUIRED[kind]:
-        if not params.get(name):
-            raise InvalidInput(f"a {kind} job needs {name!r}", field=name)
-    job = _jobs(request).submit(kind, params, actor=actor_of(request).name)
+    kind = params.pop("kind")  # the kind's own model checks its fields before a job starts
+    job = _jobs(request).submit(kind, params, lane=LANE, actor=actor_of(request).name)
     return _links(request, job)
 
 
 @router.get("/analytics/jobs/{job_id}", name="analytics_job")
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     """Status, progress and result links of a job."""
-    return _links(request, _jobs(request).get(job_id))
+    return _links(request, _own(request, _jobs(request).get(job_id, lane=LANE)))
 
 
 @router.delete("/analytics/jobs/{job_id}")
 def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
     """Cancel a queued or running job (a finished job is returned unchanged)."""
-    return _links(request, _jobs(request).cancel(job_id))
+    _own(request, _jobs(request).get(job_id, lane=LANE))
+    return _links(request, _jobs(request).cancel(job_id, lane=LANE))
 
 
 @router.get("/analytics/jobs/{job_id}/result", name="analytics_result", response_model=None)
@@ -91,8 +82,8 @@ def job_result(
     job_id: str, request: Request, format: Literal["json", "csv"] = Query(default="json")
 ) -> Any:
     """The result document (JSON), or the rows of a zonal job as CSV."""
-    jobs = _jobs(request)
-    result = jobs.result(job_id)
+    _own(request, _jobs(request).get(job_id, lane=LANE))
+    result = _jobs(request).result(job_id, lane=LANE)
     if format == "csv":
         from sathub.analytics.zonal_job import write_rows
 

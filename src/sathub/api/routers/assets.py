@@ -21,6 +21,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from sathub.api import pixels
 from sathub.api.access import installation
 from sathub.api.gate import actor_of, requires
+from sathub.errors import Forbidden, NotFound
 from sathub.storage import signing
 from sathub.storage.base import ObjectInfo
 from sathub.storage.http import etag_matches, parse_range
@@ -66,7 +67,11 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
     ``signature``."""
     res = await run_in_threadpool(_resolve, request, collection_id, item_id, asset_key)
     info = res.info
-    headers = _headers(info, info.key.rsplit("/", 1)[-1])
+    name = info.key.rsplit("/", 1)[-1]
+    headers = _headers(info, name)
+    asked = request.path_params.get("filename", name)  # download_file, below
+    if asked != name:
+        raise NotFound(f"asset {asset_key!r} of item {item_id} has no file named {asked!r}")
     signed = "signature" in request.query_params
 
     def charge(nbytes: int, outcome: str = "ok") -> None:
@@ -119,15 +124,34 @@ def sign_asset(
     actor = actor_of(request)
     res = pixels.resolve(request, collection_id, item_id, asset_key, action="sign")
     if actor.key_id is None:  # the legacy operator key file has no key id to bind a link to
-        from sathub.errors import Forbidden
-
         raise Forbidden("only an issued API key can sign links (see `sathub keys issue`)")
     kid = str(actor.key_id)
     expires, sig = signing.sign(installation(request).signing_key, collection_id, item_id,
                                 asset_key, body.expires_in, kid=kid)  # fmt: skip
     pixels.charge(request, res, 0, outcome="signed", expires=expires)
     url = request.url_for(
-        "asset_download", collection_id=collection_id, item_id=item_id, asset_key=asset_key
-    )
+        "asset_download_file", collection_id=collection_id, item_id=item_id, asset_key=asset_key,
+        filename=res.info.key.rsplit("/", 1)[-1],
+    )  # fmt: skip
     href = f"{url}?{urlencode({'expires': expires, 'kid': kid, 'signature': sig})}"
     return {"href": href, "expires": expires, "expires_in": body.expires_in}
+
+
+# The same download under a URL that ends with the file's name and extension: the href items
+# carry (api/links.py), for GDAL with CPL_VSIL_CURL_ALLOWED_EXTENSIONS and downloaders that name
+# files after the URL. `download` answers 404 when `filename` is not the stored file's name.
+@router.head(ASSET + "/{filename}", response_class=Response, include_in_schema=False,
+             dependencies=[requires("pixels:read")])  # fmt: skip
+@router.get(
+    ASSET + "/{filename}",
+    name="asset_download_file",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {}, 304: {}, 416: {}},
+    dependencies=[requires("pixels:read")],
+)
+async def download_file(
+    collection_id: str, item_id: str, asset_key: str, filename: str, request: Request
+) -> Response:
+    """Download an asset, as ``GET …/assets/{asset_key}``; ``filename`` is the stored file's
+    name (anything else is a 404)."""
+    return await download(collection_id, item_id, asset_key, request)

@@ -23,7 +23,7 @@ from sathub.api.access import access_filter, installation, require_collection_vi
 from sathub.api.gate import requires
 from sathub.api.responses import json_response
 from sathub.catalog.params import build_query
-from sathub.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
+from sathub.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from sathub.tiles import ogc
 from sathub.tiles.searches import SearchRegistry
 from sathub.tiles.params import (
@@ -295,11 +295,7 @@ def tile_matrix_sets(request: Request) -> Response:
 
 # --------------------------------------------------------------------- mosaics
 def _registry(request: Request) -> SearchRegistry:
-    state = request.app.state
-    reg = getattr(state, "mosaic_searches", None)
-    if reg is None:
-        reg = state.mosaic_searches = SearchRegistry()
-    return reg
+    return installation(request).mosaic_searches
 
 
 SEARCH_KEYS = ("collections", "ids", "bbox", "intersects", "datetime", "filter", "filter-lang",
@@ -317,6 +313,11 @@ def mosaic_register(
     if unknown:
         raise InvalidInput(f"unknown search field {unknown[0]!r}", field=unknown[0])
     settings = installation(request).settings
+    size = len(orjson.dumps(body))
+    if size > settings.mosaic_search_max_bytes:  # registered searches are kept: bounded
+        raise PayloadTooLarge(f"a registered search may be at most {settings.mosaic_search_max_bytes} "
+                              f"bytes of JSON (this one: {size}); SATHUB_MOSAIC_SEARCH_MAX_BYTES",
+                              field="search")  # fmt: skip
     build_query(dict(body), default_limit=1, max_limit=settings.max_limit)  # validate now
     search_id = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
     _registry(request).put(search_id, body)

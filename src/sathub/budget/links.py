@@ -1,0 +1,44 @@
+"""Link targets outside the budget: satellites (NORAD id in the orbits registry), agreements
+(ids in the access store) and acquisition orders (ids in the order book) of a data directory.
+Ground stations are the budget's own (``sathub budget stations add``): sathub has no station
+registry yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sathub.errors import InvalidInput, NotFound
+
+
+class DataDirResolver:
+    """Resolves link targets in one data directory (read at each call: other processes write
+    the registry and the order book)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.root = settings.layout.root
+
+    def resolve(self, kind: str, ref: str) -> str:
+        if kind == "satellite":
+            from sathub.orbits.registry import Registry
+
+            return str(Registry(self.root).get(_int(ref, "satellite")).norad_id)
+        if kind == "agreement":
+            from sathub.access.store import AccessStore
+
+            store = AccessStore(self.root / "access.db")
+            try:
+                return str(store.agreement(_int(ref, "agreement")).id)
+            finally:
+                store.close()
+        if kind == "order":
+            from sathub.orbits.orders import OrderBook
+
+            return OrderBook(self.root).get(ref).id
+        raise NotFound(f"unknown link kind {kind!r}", field="kind")
+
+
+def _int(ref: str, what: str) -> int:
+    try:
+        return int(ref)
+    except ValueError:
+        raise InvalidInput(f"a {what} is named by its number, got {ref!r}", field="ref") from None

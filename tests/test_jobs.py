@@ -1,0 +1,95 @@
+"""The job runner: kinds registered with a parameter model, validated before anything is queued,
+one worker per lane, cancel, results, restart semantics (the contract every job store keeps)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+
+from sathub.errors import InvalidInput, NotFound
+from sathub.jobs import KINDS, FileJobStore, JobContext, JobRunner, job_kind
+
+GATE = threading.Event()
+
+
+class SleepParams(BaseModel):
+    n: int = Field(ge=1, le=100)
+
+
+@job_kind("test-count", SleepParams, lane="testlane", failed=lambda r: "odd" if r["n"] % 2 else None)
+def _count(params: SleepParams, ctx: JobContext) -> dict[str, Any]:
+    for i in range(params.n):
+        ctx.check()
+        GATE.wait(5)
+        ctx.progress(i + 1, params.n)
+    return {"n": params.n, "actor": ctx.actor}
+
+
+def _wait(runner: JobRunner, job_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        job = runner.get(job_id)
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.02)
+    raise AssertionError("job did not finish")
+
+
+@pytest.fixture()
+def runner(tmp_path: Path) -> JobRunner:
+    GATE.set()
+    return JobRunner(FileJobStore(tmp_path / "jobs"), resources=None)
+
+
+def test_kinds_are_registered_and_parameters_checked_before_queueing(runner: JobRunner) -> None:
+    assert KINDS["test-count"].lane == "testlane"
+    with pytest.raises(InvalidInput) as e:
+        runner.submit("test-count", {"n": 0})
+    assert e.value.field == "n"
+    with pytest.raises(InvalidInput, match="unknown job kind"):
+        runner.submit("nope", {})
+    with pytest.raises(InvalidInput, match="not a ingest job"):
+        runner.submit("test-count", {"n": 1}, lane="ingest")
+    assert runner.store.list() == []  # nothing was recorded
+
+
+def test_run_report_result_and_failure(runner: JobRunner) -> None:
+    ok = runner.submit("test-count", {"n": 2}, actor="me")
+    assert ok["status"] == "queued" and ok["parameters"] == {"n": 2}
+    done = _wait(runner, ok["id"])
+    assert done["status"] == "succeeded" and done["progress"] == {"done": 2, "total": 2}
+    assert runner.result(ok["id"]) == {"n": 2, "actor": "me"}
+    bad = _wait(runner, runner.submit("test-count", {"n": 3})["id"])
+    assert bad["status"] == "failed" and bad["error"] == "odd"
+    with pytest.raises(NotFound):
+        runner.result(bad["id"])
+    with pytest.raises(NotFound):
+        runner.get(ok["id"], lane="analytics")  # another lane's job does not exist there
+    assert runner.run_now("test-count", {"n": 1}, actor="cli") == {"n": 1, "actor": "cli"}
+
+
+def test_cancel_queued_and_running(runner: JobRunner) -> None:
+    GATE.clear()
+    first = runner.submit("test-count", {"n": 50})
+    second = runner.submit("test-count", {"n": 1})
+    assert runner.cancel(second["id"])["status"] == "cancelled"  # queued behind the first
+    runner.cancel(first["id"])
+    GATE.set()
+    assert _wait(runner, first["id"])["status"] == "cancelled"
+    assert _wait(runner, second["id"])["status"] == "cancelled"
+
+
+def test_records_survive_a_restart(runner: JobRunner, tmp_path: Path) -> None:
+    job = _wait(runner, runner.submit("test-count", {"n": 2})["id"])
+    fresh = JobRunner(FileJobStore(tmp_path / "jobs"), resources=None)
+    assert fresh.get(job["id"]) == job and fresh.result(job["id"])["n"] == 2
+    fresh.store.put(job | {"id": "a" * 32, "status": "running"})
+    assert fresh.get("a" * 32)["status"] == "failed"
+    assert [j["id"] for j in fresh.list("testlane")] != []
+    for bad in ("../../etc/passwd", "a" * 65, "x y", ""):
+        with pytest.raises(NotFound):
+            fresh.get(bad)
