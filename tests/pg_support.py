@@ -117,3 +117,44 @@ def spend_example(store: object) -> bool:
 
 def reset_examples(store: object) -> None:
     setattr(store, "_examples_left", PGSTAC_EXAMPLES)
+
+
+# ------------------------------------------------------------------ the S3-compatible server
+_buckets = itertools.count()
+
+
+def s3_server():  # type: ignore[no-untyped-def]
+    """The test process's S3 server (moto's standalone server; started once)."""
+    with _lock:
+        if "s3" not in _state:
+            try:
+                import moto  # noqa: F401
+            except ImportError:
+                pytest.skip("moto[server] is not installed")
+            from sathub.stack.s3server import S3Server
+
+            server = S3Server().start()
+            atexit.register(server.stop)
+            _state["s3"] = server
+        return _state["s3"]
+
+
+def s3_settings(**extra: object) -> dict[str, object]:
+    """Settings fields for a new, empty bucket of the test S3 server."""
+    from sathub.stack.s3server import ACCESS_KEY, SECRET_KEY
+
+    server = s3_server()
+    bucket = f"sathub-{os.getpid()}-{next(_buckets)}"
+    server.create_bucket(bucket)
+    return {"s3_bucket": bucket, "s3_prefix": "archive", "s3_endpoint": server.endpoint,
+            "s3_access_key_id": ACCESS_KEY, "s3_secret_access_key": SECRET_KEY, **extra}
+
+
+@contextmanager
+def s3_store(tmp: Path) -> Iterator[object]:
+    """A new S3 object store, built by the Installation from its settings."""
+    from sathub.app import Installation
+    from sathub.config import Settings
+
+    with Installation.create(Settings(data=tmp / "data", **s3_settings())) as inst:  # type: ignore[arg-type]
+        yield inst.objects

@@ -119,6 +119,24 @@ class Settings(BaseSettings):
         description="Largest number of PostgreSQL connections per pool and API worker.",
     )
 
+    # scale-out (issue 14): assets on an S3-compatible store when s3_bucket is set
+    s3_bucket: str | None = Field(
+        default=None, description="Bucket of the assets (S3, MinIO, Ceph RGW); empty: DATA/assets."
+    )
+    s3_prefix: str = Field(default="", description="Key prefix of the assets inside the bucket.")
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="Endpoint URL of an S3-compatible server (http://host:9000); empty: AWS.",
+    )
+    s3_region: str = Field(default="us-east-1", description="Region of the bucket.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret access key.")
+    s3_virtual_hosting: bool = Field(
+        default=False,
+        description="Virtual-hosted-style addressing (bucket.host); false: path style "
+        "(MinIO, Ceph RGW, moto).",
+    )
+
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)

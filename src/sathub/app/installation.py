@@ -83,6 +83,10 @@ class Installation:
         if create:
             inst.catalog  # noqa: B018 - creates the catalog database
             inst.access  # noqa: B018 - and the access database
+        if settings.pg_dsn:
+            inst.catalog  # noqa: B018 - a wrong scale-out setting stops the opening, named
+        if settings.s3_bucket:
+            inst.objects  # noqa: B018 - the bucket answers with these credentials
         return inst
 
     @classmethod
@@ -104,7 +108,17 @@ class Installation:
     def objects(self) -> ObjectStore:
         from sathub.storage.local import LocalStore
 
-        return LocalStore(self.settings.layout.assets)
+        s = self.settings
+        if s.s3_bucket:
+            from sathub.storage.s3 import S3Config, S3Store
+
+            store = S3Store(S3Config(
+                bucket=s.s3_bucket, prefix=s.s3_prefix, endpoint=s.s3_endpoint,
+                region=s.s3_region, access_key_id=s.s3_access_key_id,
+                secret_access_key=s.s3_secret_access_key, virtual_hosting=s.s3_virtual_hosting))  # fmt: skip
+            store.check()  # a missing bucket or refused keys: SettingError naming the setting
+            return store
+        return LocalStore(s.layout.assets)
 
     @part
     def access(self) -> AccessService:
