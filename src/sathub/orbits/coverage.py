@@ -33,6 +33,7 @@ from shapely import geometry as sg
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
 
+from sathub.catalog.geometry import check_geojson
 from sathub.errors import InvalidGeometry, InvalidInput
 from sathub.orbits.elements import ElementSet
 from sathub.orbits.frames import (
@@ -94,8 +95,11 @@ class Opportunity:
 
 def normalise_aoi(geojson: dict[str, Any]) -> sg.base.BaseGeometry:
     """A valid (Multi)Polygon with longitudes made continuous around its first vertex."""
+    if isinstance(geojson, dict) and geojson.get("type") == "Feature":
+        geojson = geojson.get("geometry")  # type: ignore[assignment]
+    check_geojson(geojson, field="aoi", types=("Polygon", "MultiPolygon"))
     try:
-        geom = shape(geojson.get("geometry", geojson))
+        geom = shape(geojson)
     except Exception as exc:  # shapely raises several types
         raise InvalidGeometry(f"AOI is not a GeoJSON geometry: {exc}", field="aoi") from exc
     if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
@@ -107,8 +111,11 @@ def normalise_aoi(geojson: dict[str, Any]) -> sg.base.BaseGeometry:
         x = np.asarray(x, dtype=float)
         return ref + (x - ref + 180.0) % 360.0 - 180.0, y
 
+    raw = geom
     geom = unary_union(shp_transform(unwrap, geom))
     if not geom.is_valid:
+        if raw.is_valid and raw.bounds[2] - raw.bounds[0] > 60:  # e.g. the world box, folded
+            raise InvalidGeometry("AOI larger than 60° across; split it", field="aoi")
         raise InvalidGeometry("AOI polygon is invalid (self-intersecting?)", field="aoi")
     minx, miny, maxx, maxy = geom.bounds
     if miny < -90 or maxy > 90:
