@@ -190,3 +190,14 @@ def test_a_bucket_that_goes_away_is_a_503_naming_s3(tmp_path: Path) -> None:
                 assert r.status_code == 503, (url, r.status_code, r.text)
                 assert r.json()["backend"] == "s3" and "S3" in r.json()["description"]
                 assert r.headers["retry-after"] == "5"
+        # an ingest while the bucket is away publishes nothing
+        from test_ingest_support import copy_real_imagery
+
+        from sathub.ingest.pipeline import ingest_paths
+
+        src = copy_real_imagery(tmp_path / "in") / "landsat5"
+        before = sorted(i["id"] for i in inst.catalog.iter_items(CID))
+        report = ingest_paths([src], CID, settings, inst.catalog, inst.objects)
+        assert not report.ok and "S3" in report.failed[0].message
+        assert sorted(i["id"] for i in inst.catalog.iter_items(CID)) == before
+        inst.close()
