@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -33,8 +34,10 @@ class S3Server:
         exe = str(beside) if beside.exists() else shutil.which("moto_server") or "moto_server"
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true", **self.env}
+        main = threading.current_thread() is threading.main_thread()
         self.proc = subprocess.Popen([exe, "-H", HOST, "-p", str(self.port)], stdout=out,
-                                     stderr=out, env=env, start_new_session=True)  # fmt: skip
+                                     stderr=out, env=env, start_new_session=True,
+                                     preexec_fn=_die_with_parent if main else None)  # fmt: skip
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -66,3 +69,12 @@ class S3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started the server dies, even
+    by SIGKILL (Linux PR_SET_PDEATHSIG), so no test run leaves a server behind."""
+    import ctypes
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
