@@ -101,6 +101,7 @@ def run_change(
         ],
         start=before[0], end=after[1],
         lineage=f"Difference of median {spec.name} composites, threshold ±{threshold}.",
+        cancel=cancel,
     )  # fmt: skip
     return {
         "collection": collection,

@@ -226,6 +226,7 @@ def run_composite(
         parameters=params,
         inputs=comp.items, grid=comp.grid, layers=layers, start=period[0], end=period[1],
         lineage="Per-pixel median of cloud- and shadow-free observations over the period.",
+        cancel=cancel,
     )  # fmt: skip
     observed = comp.count > 0
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,7 @@ def run_flood(
     publish_product: bool = True,
     executor: Any = None,
     mask: str = "auto",
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     mode = mask_mode(mask)
     aoi = union(zones)
@@ -106,6 +108,7 @@ def run_flood(
                 objects=objects,
                 collection=output_collection,
                 algorithm="flood",
+                cancel=cancel,
                 parameters=params,
                 inputs=before_items + after_items,
                 grid=result.grid,

@@ -123,7 +123,8 @@ def run_job(
             from sathub.analytics.flood_job import run_flood
 
             return run_flood(settings, store, zones=zones, before=before, after=after,
-                             index=params.get("index") or "mndwi", executor=ex, **common)  # fmt: skip
+                             index=params.get("index") or "mndwi", executor=ex, cancel=cancel,
+                             **common)  # fmt: skip
         if kind == "zonal":
             from sathub.analytics.zonal_job import run_zonal
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ import rasterio
 from sathub import __version__
 from sathub.analytics import ALGORITHM_VERSION
 from sathub.analytics.bands import Grid
+from sathub.analytics.executor import Cancelled
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.errors import NotFound
@@ -122,6 +124,11 @@ def ensure_derived_collection(store: CatalogStore, collection: str, algorithm: s
             tx.put_collection(doc, mode="insert")
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the job was cancelled")
+
+
 def publish(
     settings: Settings,
     store: CatalogStore,
@@ -139,8 +146,13 @@ def publish(
     extra_files: dict[str, tuple[Path, str]] | None = None,
     lineage: str = "",
     replace: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Published:
-    """Write ``layers`` (+ ``extra_files``: key → (file, media type)) as a new item."""
+    """Write ``layers`` (+ ``extra_files``: key → (file, media type)) as a new item.
+
+    A set ``cancel`` is honoured up to the commit: a job cancelled while it ran publishes
+    nothing (after the commit the product exists and the job has succeeded)."""
+    _check(cancel)
     layout = settings.layout
     layout.create()
     refs = [{"collection": i["collection"], "id": i["id"]} for i in inputs]
@@ -201,6 +213,7 @@ def publish(
              "type": "application/geo+json"}
             for r in refs
         ]  # fmt: skip
+        _check(cancel)
         status = commit(store, prep, objects, replace=replace, source=algorithm)
     finally:
         staging.remove(sdir)
