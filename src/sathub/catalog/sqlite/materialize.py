@@ -108,6 +108,7 @@ COPY_COLUMNS_DDL = ("rid INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT 
                     "minx REAL, maxx REAL, miny REAL, maxy REAL")  # fmt: skip
 COPY_INDEXES = ("collection, id", "id", "dt", "collection, dt", "dt_end", "cloud_cover",
                 "collection, cloud_cover")  # fmt: skip
+_KEY = re.compile(r"[0-9a-f]{20,}")
 _PROBE = re.compile(r"\(\+i\.rid IN temp\.(m_[0-9a-f]{20})\)")
 
 class _KeptSet(NamedTuple):
@@ -166,18 +167,22 @@ class MaterializedSets:
         if own:
             conn.execute("BEGIN")
         try:
-            parts = [r for r in (self._resolve(conn, p) for p in extra_filter.parts) if r != FALSE]
+            generation = int(
+                conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+            )
+            parts = [r for r in (self._resolve(conn, p, generation) for p in extra_filter.parts)
+                     if r != FALSE]  # fmt: skip
             yield any_of(parts) if parts else FALSE
         finally:
             if own and conn.in_transaction:
                 conn.execute("COMMIT")
 
-    def _resolve(self, conn: sqlite3.Connection, part: Any) -> dict[str, Any]:
+    def _resolve(self, conn: sqlite3.Connection, part: Any, generation: int) -> dict[str, Any]:
         if isinstance(part, Kept):
             args = [part.expr] if part.cheap is None else [part.expr, part.cheap]
-            return self._materialized(conn, part.cache_key, args)[0]
+            return self._materialized(conn, part.cache_key, args, generation)[0]
         if isinstance(part, Gated):
-            probe, n = self._materialized(conn, part.cache_key, [part.gate])
+            probe, n = self._materialized(conn, part.cache_key, [part.gate], generation)
             if n == 0:
                 return FALSE
             return {"op": "and", "args": [probe, with_box_tests(part.then)]}
@@ -185,13 +190,10 @@ class MaterializedSets:
         return out
 
     def _materialized(
-        self, conn: sqlite3.Connection, key: str, args: list[Any]
+        self, conn: sqlite3.Connection, key: str, args: list[Any], generation: int
     ) -> tuple[dict[str, Any], int]:
-        if not re.fullmatch(r"[0-9a-f]{20,}", key):
+        if not _KEY.fullmatch(key):
             raise ValueError(f"bad cache key {key!r}")
-        generation = int(
-            conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
-        )
         name = f"m_{key[:20]}"
         kept: OrderedDict[str, int] = self._local.__dict__.setdefault("materialized", OrderedDict())
         with self._sets_lock:
