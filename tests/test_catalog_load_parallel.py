@@ -97,7 +97,7 @@ def test_a_bad_record_fails_the_load_at_its_line(tmp_path: Path, workers: int, b
     lines.insert(237, bad)
     path = _file(tmp_path, lines)
     s = _store(tmp_path / "c.db")
-    with pytest.raises(LoadError, match=rf"items\.ndjson:238: "):
+    with pytest.raises(LoadError, match=r"items\.ndjson:238: "):
         loader.load_file(s, path, workers=workers)
     assert s.counts() == {"a": 0, "b": 0}
     assert s._conn().execute("SELECT count(*) FROM items_content").fetchone()[0] == 0
