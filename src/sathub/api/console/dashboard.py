@@ -33,7 +33,8 @@ def dashboard(request: Request) -> Response:
     lanes = [ln for ln, perm in (("ingest", "jobs:read"), ("analytics", "analytics:run")) if can(actor, perm)]
     if lanes:
         every = [j for ln in lanes for j in data.jobs(request, ln)]
-        ctx["ingests"] = data.jobs(request, "ingest")[:5] if "ingest" in lanes else None
+        ctx["ingests"] = ([j for j in data.jobs(request, "ingest") if j["kind"] == "ingest"][:5]
+                          if "ingest" in lanes else None)  # fmt: skip
         ctx["failed"] = sorted((j for j in every if j["status"] == "failed"),
                                key=lambda j: str(j.get("created")), reverse=True)[:5]  # fmt: skip
     if actor.role == "admin":
