@@ -16,6 +16,7 @@ from sathub.api.gate import actor_of, requires
 from sathub.errors import SathubError
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
+USAGE_ROWS = 10
 ORDER_STATES = ("received", "planned", "acquired", "delivered", "failed", "cancelled")
 
 
@@ -37,8 +38,9 @@ def dashboard(request: Request) -> Response:
                           if "ingest" in lanes else None)  # fmt: skip
         ctx["failed"] = sorted((j for j in every if j["status"] == "failed"),
                                key=lambda j: str(j.get("created")), reverse=True)[:5]  # fmt: skip
-    if actor.role == "admin":
-        ctx["usage"] = [a for a in data.agreements(request) if a["in_force"]]
+    if actor.role == "admin":  # the agreements nearest their quota (or using the most)
+        ctx["usage"] = sorted((a for a in data.agreements(request) if a["in_force"]),
+                              key=lambda a: (-(a["use_share"] or 0), -a["used_bytes"]))[:USAGE_ROWS]  # fmt: skip
     elif actor.role == "partner" and actor.org_id is not None:
         ctx["usage"] = data.agreements(request, actor.org_id)
     if can(actor, "orders:read"):

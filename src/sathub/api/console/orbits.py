@@ -100,7 +100,7 @@ def opportunities(request: Request) -> Response:
     sats = [s for s in data.registry(request) if s["epoch"] and s["sensor_count"]]
     return page(request, "opportunities.html", "opportunities.title", needs=("map", "orbits"),
                 satellites=sats, start=start.strftime("%Y-%m-%dT%H:%M"),
-                end=(start + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
+                end=(start + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
 
 
 @router.get("/orders", dependencies=[requires("orders:read")])

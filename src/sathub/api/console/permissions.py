@@ -5,6 +5,7 @@ that one (``admin``, ``orders:read``, ``analytics:run``, ``budget:read``…); th
 
 from __future__ import annotations
 
+import sathub.budget.permissions  # noqa: F401 - the budget pages declare budget:read
 from sathub.access.permissions import KEY_HOLDERS, STAFF, register
 
 USE = register("console:use", KEY_HOLDERS, "use the console")

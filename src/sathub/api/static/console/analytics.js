@@ -26,7 +26,8 @@
     box.dataset.status = job.status;
     const status = document.createElement("span");
     status.dataset.jobStatus = "";
-    status.className = "status status-" + job.status;
+    status.className = "status";
+    status.classList.add("status-" + job.status);
     status.textContent = t("js.job.status." + job.status);
     const bar = document.createElement("progress");
     bar.max = 1;

@@ -214,7 +214,8 @@
     const status = el.querySelector("[data-job-status]");
     if (status) {
       status.textContent = t("js.job.status." + job.status);
-      status.className = "status status-" + job.status;
+      status.className = "status";
+    status.classList.add("status-" + job.status);
     }
     const bar = el.querySelector("progress");
     if (bar) {
