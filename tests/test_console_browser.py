@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import threading
 import time
@@ -25,6 +26,9 @@ from console_world import BULK, RICE, ROLES, ConsoleWorld, build
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "console"
 AXE = REPO / "tests" / "vendor" / "axe-core" / "axe.min.js"
+DOC_SHOTS = {"admin-dashboard", "admin-orbits-passes", "admin-budget", "partner-own-organisation",
+             "agreements-1000", "action-activation-form", "action-opportunities", "action-order-board",
+             "action-zonal-chart", "action-key-shown-once"}  # fmt: skip
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -173,8 +177,20 @@ def axe(driver) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
-def shot(driver, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(driver, name: str, anchor: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """A screenshot in artifacts/console/ (scrolled to element ``anchor``); with
+    SATHUB_CONSOLE_DOCS=1 also a small copy for docs/console.md in docs/img/."""
+    if anchor:
+        driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'})", anchor)
+        time.sleep(0.4)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    if os.environ.get("SATHUB_CONSOLE_DOCS") == "1" and name in DOC_SHOTS:
+        from PIL import Image
+
+        img = Image.open(ARTIFACTS / f"{name}.png").convert("RGB")
+        img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
+        img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+            REPO / "docs" / "img" / f"console-{name}.png", optimize=True)
 
 
 def click_confirm(driver) -> None:  # type: ignore[no-untyped-def]
@@ -223,7 +239,7 @@ def test_every_role_walks_every_page(world: ConsoleWorld, server: Server, browse
                 found = axe(browser)
                 if found:
                     problems[f"{role} {page}"] = found
-            shot(browser, f"{role}-{page}")
+            shot(browser, f"{role}-{page}", anchor="budget-chart" if page == "budget" else None)
         assert errors(browser) == [], role
         browser.find_element("css selector", "header form.signout button").click()
         wait(browser, "return location.pathname === '/console/login'")
@@ -326,7 +342,7 @@ def test_admin_opens_and_closes_an_activation(world: ConsoleWorld, server: Serve
     days.clear()
     days.send_keys("10")
     Select(form.find_element("name", "orgs")).select_by_value("Myanmar Red Cross Society")
-    shot(browser, "action-activation-form")
+    shot(browser, "action-activation-form", anchor="activation-form-map")
     form.find_element("css selector", "button[type=submit]").click()
     wait(browser, "return [...document.querySelectorAll('#activations-table tr')].some(tr => "
                   "tr.textContent.includes('Cyclone response') && tr.textContent.includes('open'))", 30)  # fmt: skip
@@ -357,7 +373,7 @@ def test_operator_orders_an_opportunity(world: ConsoleWorld, server: Server, bro
     browser.find_element("css selector", "#opp-form button[type=submit]").click()
     n = wait(browser, "return document.querySelectorAll('#opp-table tbody tr').length", 60)
     assert n >= 1
-    shot(browser, "action-opportunities")
+    shot(browser, "action-opportunities", anchor="opp-form-map")
     before = {o.id for o in _orders(world)}
     browser.find_element("css selector", "#opp-table tbody tr button").click()
     wait(browser, "return document.querySelector('#opp-status a')", 30)
@@ -406,7 +422,7 @@ def test_analyst_runs_a_zonal_job_and_sees_its_chart(world: ConsoleWorld, server
     peak = [r["mean"] for r in result["intervals"] if r["datetime"].startswith("2024-09") and r["mean"]]
     assert peak and min(peak) > 0.6  # the demo's rice is at its peak in September
     time.sleep(0.5)
-    shot(browser, "action-zonal-chart")
+    shot(browser, "action-zonal-chart", anchor="job-view")
     assert errors(browser) == []
 
 
@@ -434,6 +450,7 @@ def test_a_thousand_agreements_page_and_sort(world: ConsoleWorld, server: Server
     browser.find_element("css selector", ".pager a[rel=next]").click()
     wait(browser, "return location.search.includes('page=2')")
     assert titles() == everything[::-1][25:50]
+    shot(browser, "agreements-1000")
     # filter and page size, keyboard only
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
@@ -445,7 +462,7 @@ def test_a_thousand_agreements_page_and_sort(world: ConsoleWorld, server: Server
     drafts = [a for a in world.inst.access.store.agreements()
               if a.status == "draft" and "Bulk agreement 03" in a.title]  # fmt: skip
     assert len(titles()) == len(drafts) == 34
-    shot(browser, "agreements-1000")
+    shot(browser, "agreements-filtered")
     assert errors(browser) == []
 
 
@@ -461,7 +478,7 @@ def test_partner_cannot_reach_other_organisations_or_admin_actions(world: Consol
     days = browser.execute_script("return window.sathubCharts.charts['usage-chart'].data.datasets[0].data"
                                   ".filter(v => v > 0).length")  # fmt: skip
     assert days >= 1
-    shot(browser, "partner-own-organisation")
+    shot(browser, "partner-own-organisation", anchor="usage")
     for path, status in ((f"/console/partners/{other}", 404), ("/console/partners/999999", 404),
                          ("/console/agreements", 403), ("/console/keys", 403), ("/console/archive", 403),
                          ("/console/activations", 403), ("/console/budget", 403)):  # fmt: skip

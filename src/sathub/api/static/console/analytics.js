@@ -121,7 +121,7 @@
     const aoi = job.parameters && job.parameters.aoi;
     if (aoi) {
       M.setLayer(entry.map, "aoi", aoi, "#b3261e");
-      M.fit(entry.map, aoi);
+      M.fit(entry.map, aoi, 15);
     }
     const item = result.item;
     if (!item || !CLASS_COLOURS[job.kind] && job.kind !== "composite") return;

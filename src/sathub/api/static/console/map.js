@@ -73,9 +73,9 @@
       paint: { "circle-color": colour, "circle-radius": 5 } });
   }
 
-  function fit(map, data) {
+  function fit(map, data, maxZoom) {
     const b = bounds(data);
-    if (b) map.fitBounds(b, { padding: 30, maxZoom: 9, duration: 0 });
+    if (b) map.fitBounds(b, { padding: 30, maxZoom: maxZoom || 9, duration: 0 });
   }
 
   function create(el) {
