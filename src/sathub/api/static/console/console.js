@@ -144,8 +144,12 @@
     if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(false);
     document.getElementById("confirm-text").textContent = text;
     dialog.returnValue = "";
+    const back = document.activeElement;  // focus returns where it was (keyboard users)
     return new Promise((resolve) => {
-      dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+      dialog.addEventListener("close", () => {
+        if (back && back.focus) back.focus();
+        resolve(dialog.returnValue === "yes");
+      }, { once: true });
       dialog.showModal();
       dialog.querySelector("[data-answer=no]").focus();
     });
