@@ -177,6 +177,12 @@ def axe(driver) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
+def no_serious_violations(driver, where: str) -> None:  # type: ignore[no-untyped-def]
+    """axe-core on a page in a state the walk does not reach (a form's error, a result)."""
+    found = axe(driver)
+    assert not found, (where, json.dumps(found, indent=1))
+
+
 def shot(driver, name: str, anchor: str | None = None) -> None:  # type: ignore[no-untyped-def]
     """A screenshot in artifacts/console/ (scrolled to element ``anchor``); with
     SATHUB_CONSOLE_DOCS=1 also a small copy for docs/console.md in docs/img/."""
@@ -262,6 +268,7 @@ def test_admin_creates_and_suspends_an_agreement(world: ConsoleWorld, server: Se
     summary = browser.find_element("css selector", "#agreement-form .form-error").text
     assert err == "Field required" and summary == "collections: Field required"  # the API's words
     assert form.find_element("name", "collections").get_attribute("aria-invalid") == "true"
+    no_serious_violations(browser, "an organisation's page, a form showing the API's error")
     from selenium.webdriver.support.ui import Select
 
     Select(form.find_element("name", "collections")).select_by_value("demo-ayeyarwady-flood")
@@ -310,6 +317,7 @@ def test_admin_issues_and_revokes_a_key(world: ConsoleWorld, server: Server, bro
     form.find_element("css selector", "button[type=submit]").click()
     key = wait(browser, "const c = document.querySelector('#key-form code.secret'); return c && c.textContent")
     shot(browser, "action-key-shown-once")
+    no_serious_violations(browser, "a key shown once")
     r = httpx.get(f"{server.url}/orbits/orders", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200  # the key shown is a working key of that organisation
     browser.find_element("css selector", "#key-form .result button").click()  # "I have copied it"
@@ -343,6 +351,7 @@ def test_admin_opens_and_closes_an_activation(world: ConsoleWorld, server: Serve
     days.send_keys("10")
     Select(form.find_element("name", "orgs")).select_by_value("Myanmar Red Cross Society")
     shot(browser, "action-activation-form", anchor="activation-form-map")
+    no_serious_violations(browser, "an activation's form, an area drawn")
     form.find_element("css selector", "button[type=submit]").click()
     wait(browser, "return [...document.querySelectorAll('#activations-table tr')].some(tr => "
                   "tr.textContent.includes('Cyclone response') && tr.textContent.includes('open'))", 30)  # fmt: skip
@@ -374,6 +383,7 @@ def test_operator_orders_an_opportunity(world: ConsoleWorld, server: Server, bro
     n = wait(browser, "return document.querySelectorAll('#opp-table tbody tr').length", 60)
     assert n >= 1
     shot(browser, "action-opportunities", anchor="opp-form-map")
+    no_serious_violations(browser, "opportunities found")
     before = {o.id for o in _orders(world)}
     browser.find_element("css selector", "#opp-table tbody tr button").click()
     wait(browser, "return document.querySelector('#opp-status a')", 30)
@@ -423,6 +433,7 @@ def test_analyst_runs_a_zonal_job_and_sees_its_chart(world: ConsoleWorld, server
     assert peak and min(peak) > 0.6  # the demo's rice is at its peak in September
     time.sleep(0.5)
     shot(browser, "action-zonal-chart", anchor="job-view")
+    no_serious_violations(browser, "a zonal job's result: map, chart and table")
     assert errors(browser) == []
 
 
@@ -463,6 +474,7 @@ def test_a_thousand_agreements_page_and_sort(world: ConsoleWorld, server: Server
               if a.status == "draft" and "Bulk agreement 03" in a.title]  # fmt: skip
     assert len(titles()) == len(drafts) == 34
     shot(browser, "agreements-filtered")
+    no_serious_violations(browser, "agreements filtered")
     assert errors(browser) == []
 
 
