@@ -57,7 +57,7 @@ def test_verify_job_finds_what_the_cli_finds_and_repairs_nothing(damaged) -> Non
         assert job["error"] == "3 problem(s) found"
         found = {p["kind"]: p["path"] for p in job["summary"]["problems"]}
         assert found == paths and job["summary"]["by_kind"] == {"missing": 1, "corrupt": 1, "orphan": 1}
-        reference = verify_archive(inst.settings, inst.catalog, checksums=True)
+        reference = verify_archive(inst.settings, inst.catalog, inst.objects, checksums=True)
         assert {p.kind: p.path for p in reference.problems} == found
         assert Path(paths["orphan"]).exists()  # no repair from the API
         r = c.post("/ingest/verify", json={"checksums": False}, headers=h)  # sizes only

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from access_world import PixelWorld, build  # noqa: E402
 
 from sathub.access import keys as keymod  # noqa: E402
-from sathub.access.sessions import ConsoleSessions, SQLiteSessionStore, session_id  # noqa: E402
+from sathub.access.sessions import ConsoleSessions, session_id  # noqa: E402
+from sathub.access.sessions_sqlite import SQLiteSessionStore  # noqa: E402
 from sathub.api.app import create_app  # noqa: E402
 
 BASE = "http://testserver"

@@ -8,7 +8,8 @@ after ``max_s`` in any case, and at sign-out.
 
 The browser holds a random token (an HttpOnly cookie); the store keeps only its SHA-256, the
 key's id, a CSRF token and the times. :class:`SessionStore` is the contract; the embedded
-implementation is :class:`SQLiteSessionStore` (``DATA/sessions.db``).
+implementation is :class:`sathub.access.sessions_sqlite.SQLiteSessionStore`
+(``DATA/sessions.db``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from sathub.access.models import Actor
@@ -59,59 +57,6 @@ class SessionStore(Protocol):
     def purge(self, idle_before: float, now: float) -> int: ...  # idle or past their end
 
     def close(self) -> None: ...
-
-
-class SQLiteSessionStore:
-    """Sessions in one SQLite file (WAL), one connection per thread."""
-
-    SCHEMA = ("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, key_id INTEGER NOT NULL, "
-              "csrf TEXT NOT NULL, created REAL NOT NULL, last_seen REAL NOT NULL, "
-              "expires REAL NOT NULL)")  # fmt: skip
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-        self.conn().execute(self.SCHEMA)
-        self.conn().execute("CREATE INDEX IF NOT EXISTS sessions_key ON sessions (key_id)")
-
-    def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = c
-        return c
-
-    def add(self, session: Session) -> None:
-        s = session
-        self.conn().execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                            (s.id, s.key_id, s.csrf, s.created, s.last_seen, s.expires))  # fmt: skip
-
-    def get(self, session_id: str) -> Session | None:
-        row = self.conn().execute("SELECT id, key_id, csrf, created, last_seen, expires FROM sessions "
-                                  "WHERE id = ?", (session_id,)).fetchone()  # fmt: skip
-        return None if row is None else Session(*row)
-
-    def touch(self, session_id: str, now: float) -> None:
-        self.conn().execute("UPDATE sessions SET last_seen = max(last_seen, ?) WHERE id = ?",
-                            (now, session_id))  # fmt: skip
-
-    def delete(self, session_id: str) -> None:
-        self.conn().execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-
-    def delete_for_key(self, key_id: int) -> int:
-        return self.conn().execute("DELETE FROM sessions WHERE key_id = ?", (key_id,)).rowcount
-
-    def purge(self, idle_before: float, now: float) -> int:
-        return self.conn().execute("DELETE FROM sessions WHERE last_seen < ? OR expires < ?",
-                                   (idle_before, now)).rowcount  # fmt: skip
-
-    def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-            self._local = threading.local()
 
 
 def session_id(token: str) -> str:
@@ -183,4 +128,4 @@ class ConsoleSessions:
         return True
 
 
-__all__ = ["ConsoleSessions", "SQLiteSessionStore", "Session", "SessionStore", "session_id"]
+__all__ = ["ConsoleSessions", "Session", "SessionStore", "session_id"]

@@ -118,7 +118,8 @@ class Installation:
     @part
     def sessions(self) -> ConsoleSessions:
         """Console sessions (``DATA/sessions.db``): API keys exchanged for browser sessions."""
-        from sathub.access.sessions import ConsoleSessions, SQLiteSessionStore
+        from sathub.access.sessions import ConsoleSessions
+        from sathub.access.sessions_sqlite import SQLiteSessionStore
 
         s = self.settings
         return ConsoleSessions(SQLiteSessionStore(s.layout.sessions_db), self.access,

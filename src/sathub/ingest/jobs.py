@@ -81,5 +81,6 @@ def run_verify(params: VerifyParams, ctx: JobContext) -> dict[str, Any]:
         ctx.progress(done[0], None)
         ctx.check()
 
-    report = verify_archive(inst.settings, inst.catalog, checksums=params.checksums, progress=progress)
+    report = verify_archive(inst.settings, inst.catalog, inst.objects, checksums=params.checksums,
+                            progress=progress)  # fmt: skip
     return report.to_dict()
