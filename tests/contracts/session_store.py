@@ -53,7 +53,7 @@ OPS = st.one_of(
 
 
 @pytest.mark.parametrize("impl", sorted(IMPLEMENTATIONS))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(OPS, max_size=40))
 def test_operations_do_what_a_dict_does(impl: str, ops: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as tmp, IMPLEMENTATIONS[impl](Path(tmp)) as store:
