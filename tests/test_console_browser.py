@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_world import BULK, RICE, ROLES, ConsoleWorld, build
+from console_world import BULK, FLOOD, RICE, ROLES, ConsoleWorld, build
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "console"
@@ -434,6 +434,56 @@ def test_analyst_runs_a_zonal_job_and_sees_its_chart(world: ConsoleWorld, server
     time.sleep(0.5)
     shot(browser, "action-zonal-chart", anchor="job-view")
     no_serious_violations(browser, "a zonal job's result: map, chart and table")
+    assert errors(browser) == []
+
+
+def test_analyst_runs_a_flood_job_to_its_map_and_chart(world: ConsoleWorld, server: Server, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A flood job from the form (the AOI pasted as GeoJSON text, the keyboard's way): its
+    numbers as bars and a table (the result's own), and its derived product drawn on the map
+    from the tile routes (every tile answered 200, no console error)."""
+    import rasterio
+    from selenium.webdriver.support.ui import Select
+    from shapely.geometry import box, mapping
+
+    from sathub.analytics.scene import to_crs
+
+    with rasterio.open(world.data / "demo" / "flood_truth.tif") as src:
+        aoi = mapping(to_crs(box(*src.bounds), src.crs, "EPSG:4326"))
+        truth_km2 = float((src.read(1) == 1).sum()) * abs(src.res[0] * src.res[1]) / 1e6
+    sign_in(browser, server, world, "analyst")
+    visit(browser, f"{server.url}/console/analytics")
+    form = browser.find_element("id", "job-form")
+    Select(form.find_element("name", "kind")).select_by_value("flood")
+    Select(form.find_element("name", "collection")).select_by_value(FLOOD)
+    form.find_element("id", "job-form-aoi").send_keys(json.dumps(aoi))
+    form.find_element("name", "before").send_keys("2024-01-01/2024-07-31")
+    form.find_element("name", "after").send_keys("2024-08-01/2024-08-20")
+    Select(form.find_element("name", "mask")).select_by_value("spectral")
+    form.find_element("css selector", "button[type=submit]").click()
+    wait(browser, "return window.sathubAnalytics.loaded", 240)
+    job = browser.execute_script("return window.sathubAnalytics.job")
+    result = browser.execute_script("return window.sathubAnalytics.result")
+    assert job["status"] == "succeeded" and job["kind"] == "flood"
+    assert job["parameters"]["index"] == "mndwi"  # the form's water index, not the zonal one
+    zone = result["zones"][0]
+    assert zone["flooded_km2"] == pytest.approx(truth_km2, rel=0.15)  # the demo's ground truth
+    chart = browser.execute_script("""
+        const c = window.sathubCharts.charts['result-chart'];
+        return {type: c.config.type, series: c.data.datasets.map(d => d.data)};
+    """)
+    assert chart["type"] == "bar" and chart["series"] == [[zone["flooded_km2"]], [zone["unobserved_km2"]]]
+    cells = browser.execute_script("return [...document.querySelectorAll('#result-table tbody td')].map(td => td.textContent)")
+    assert float(cells[1]) == pytest.approx(zone["flooded_km2"], abs=1e-4)
+    tiles = wait(browser, """
+        const m = window.sathubMaps.maps['result-map'].map;
+        if (!m.getSource('product') || !m.isSourceLoaded('product')) return false;
+        const got = performance.getEntriesByType('resource').filter(e => e.name.includes('asset=flood'));
+        return got.length ? got.map(e => e.responseStatus) : false;
+    """, 60)
+    assert set(tiles) == {200}, tiles
+    time.sleep(0.5)
+    shot(browser, "action-flood-map", anchor="job-view")
+    no_serious_violations(browser, "a flood job's result")
     assert errors(browser) == []
 
 

@@ -131,10 +131,12 @@
     for (const e of list) {
       if (!e.field) continue;
       const name = String(e.field).split(".")[0];
-      const slot = form.querySelector("[data-error-for='" + name + "']");
-      const input = form.elements[name];
+      // a name may have a field per choice (data-when): the one shown
+      const shown = (el) => !el.closest("[data-when][hidden]");
+      const slot = [...form.querySelectorAll("[data-error-for='" + name + "']")].find(shown);
+      const input = [...form.elements].find((el) => el.name === name && shown(el));
       if (slot) { slot.textContent = e.reason || problem.message; slot.hidden = false; }
-      if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
+      if (input) input.setAttribute("aria-invalid", "true");
     }
   }
 
