@@ -39,6 +39,7 @@ SQLITE_MODULES = {
     "access/audit_verify.py": "state store: the audit chain (verification reads it directly)",
     "access/quotas.py": "state store: quotas (charged in the audit's transaction)",
     "budget/sqlite.py": "state store: budget lines (already behind budget/store.py)",
+    "access/sessions_sqlite.py": "state store: console sessions (behind access/sessions.py's SessionStore)",
 }
 # Modules that may name the assets directory: the settings that define it, the installation
 # that builds the object store on it, and the object store itself.

@@ -103,6 +103,30 @@ class Settings(BaseSettings):
         default="National space agency", description="Name of the reporting agency (IATI exports)."
     )
 
+    # --- console (area: console; docs/console.md)
+    console_idle_minutes: float = Field(
+        default=30, gt=0, le=1440,
+        description="A console session ends after this many minutes without a request.",
+    )
+    console_session_hours: float = Field(
+        default=12, gt=0, le=168,
+        description="A console session ends this many hours after sign-in, whatever the activity.",
+    )
+    console_secure_cookie: bool = Field(
+        default=False,
+        description="Always mark the console's session cookie Secure (it is whenever the request "
+        "came over HTTPS).",
+    )
+    console_locale: str = Field(
+        default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$",
+        description="Language of the console when the browser asks for none it has.",
+    )
+    ground_stations: str = Field(
+        default="", max_length=10_000,
+        description="Ground stations of the console's pass timeline: "
+        "`CODE:Name:LAT,LON[,ALT_M]` separated by `;`.",
+    )
+
     # scale-out (issue 14): PostgreSQL + pgstac. With pg_dsn set, the catalog lives in that
     # database (pgstac's schema, made by `sathub init`); the data directory keeps the rest.
     pg_dsn: str | None = Field(
@@ -229,6 +253,10 @@ class DataLayout:
     @property
     def jobs(self) -> Path:
         return self.root / "jobs"
+
+    @property
+    def sessions_db(self) -> Path:
+        return self.root / "sessions.db"
 
     def create(self) -> None:
         """Create the directory tree (idempotent)."""

@@ -277,12 +277,15 @@ class AuditLog:
 
     # --------------------------------------------------------------------- reading
     def records(self, *, agreement_id: int | None = None, since: float | None = None,
-                until: float | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                until: float | None = None, activation_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
         sql = f"SELECT {', '.join(RECORD)} FROM audit WHERE 1"
         params: list[Any] = []
         if agreement_id is not None:
             sql += " AND agreement_id = ?"
             params.append(agreement_id)
+        if activation_id is not None:
+            sql += " AND activation_id = ?"
+            params.append(activation_id)
         if since is not None:
             sql += " AND ts >= ?"
             params.append(since)

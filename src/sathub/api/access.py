@@ -6,7 +6,8 @@ and bytes of assets is :mod:`sathub.api.pixels`; the policy itself is
 :mod:`sathub.access.policy`. This module only applies it:
 
 - :class:`AccessMiddleware` sets ``request.state.actor``; a malformed, unknown, expired or
-  revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public.
+  revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public,
+  unless a console session cookie counts (:mod:`sathub.api.sessions`: the key it stands for).
   Partner searches are audited here.
 - :func:`access_filter`: the caller's grants as an access filter (plain CQL2 with caching
   hints), which the store ANDs inside every search, item read and aggregation;
@@ -29,7 +30,8 @@ from sathub.access.policy import collections_filter as _collections_filter
 from sathub.access.policy import grants_filter, visible_collections
 from sathub.api.gate import actor_of
 from sathub.api.middleware import send_json
-from sathub.errors import NotFound, Unauthorized
+from sathub.api.sessions import session_actor
+from sathub.errors import Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
@@ -63,15 +65,20 @@ class AccessMiddleware:
                 break
         now = time.time()
         try:  # database reads: off the event loop
-            actor = await run_in_threadpool(service.actor, auth, now)
+            found = None if auth else await run_in_threadpool(session_actor, scope, inst, now)
+            actor = found[1] if found else await run_in_threadpool(service.actor, auth, now)
         except Unauthorized as exc:
             await send_json(send, 401, exc.to_dict(), exc.headers)
+            return
+        except Forbidden as exc:  # a console session's request without its CSRF token
+            await send_json(send, 403, exc.to_dict())
             return
         if actor.role == "anonymous" and inst.settings.dev_open_writes:
             actor = Actor(role="operator", name="anonymous (development mode)",
                           activations=actor.activations, restricted=actor.restricted)  # fmt: skip
         state = scope.setdefault("state", {})
         state["actor"] = actor
+        state["console_session"] = found[0] if found else None
         state["access_now"] = now  # the grants filter is built on first use (access_filter)
         path = scope.get("path", "")
         if actor.role != "partner" or not _is_search(path):

@@ -73,6 +73,9 @@ def parse_filter(value: str | dict[str, Any], lang: str | None = None) -> dict[s
     call returns a fresh copy."""
     if isinstance(value, dict):
         text, kind = orjson.dumps(value).decode(), "cql2-json"
+    elif not isinstance(value, str):  # a JSON body's list or number (a 500 before)
+        raise InvalidFilter("invalid CQL2 filter: neither CQL2 text nor a CQL2-JSON object",
+                            field="filter")
     elif lang == "cql2-json" or (lang is None and value.lstrip().startswith("{")):
         text, kind = value, "cql2-json"
     else:
