@@ -18,6 +18,7 @@ from sathub.analytics.zonal import weighted_sum
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.ingest import staging
+from sathub.timeutil import parse_datetime
 
 DERIVED_FLOOD = "derived-flood"
 
@@ -115,7 +116,7 @@ def run_flood(
                         roles=("data", "classification"),
                     ),
                 ],
-                when=datetime.fromisoformat(after_items[0]["properties"]["datetime"]),
+                when=parse_datetime(after_items[0]["properties"]["datetime"]),
                 extra_files={"flood_extent": (gj, "application/geo+json")},
                 lineage=(
                     "Water = MNDWI/NDWI above a per-scene Otsu threshold; flood = water after "
