@@ -16,6 +16,8 @@ def demo_settings():  # type: ignore[no-untyped-def]
     """Settings of a demo archive built once per process at reduced size."""
     import pytest
 
+    from sathub.app import Installation
+    from sathub.app.demo import build
     from sathub.config import Settings
     from sathub.ingest import demo
 
@@ -25,8 +27,8 @@ def demo_settings():  # type: ignore[no-untyped-def]
         root = Path(tempfile.mkdtemp(prefix="sathub-analytics-demo-"))
         atexit.register(shutil.rmtree, root, True)
         settings = Settings(data=root / "data")
-        settings.layout.create()
-        built = demo.build(settings, seed=42, workers=1)
+        with Installation.create(settings) as inst:
+            built = build(inst, seed=42, workers=1)
         assert built.ok, built.summary()
     finally:
         mp.undo()

@@ -13,6 +13,8 @@ import pytest
 import rasterio
 from test_ingest_support import validate_stac
 
+from sathub.app import Installation
+from sathub.app.demo import build
 from sathub.config import Settings
 from sathub.ingest import demo
 
@@ -47,9 +49,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     mp = pytest.MonkeyPatch()
     mp.setattr(demo, "SIZE", 200)
     settings = Settings(data=tmp_path_factory.mktemp("demo") / "data")
-    settings.layout.create()
-    first = demo.build(settings, seed=42, workers=1)
-    second = demo.build(settings, seed=42, workers=1)
+    with Installation.create(settings) as inst:
+        first = build(inst, seed=42, workers=1)
+        second = build(inst, seed=42, workers=1)
     mp.undo()
     store = SQLiteStore(settings.layout.catalog_db)
     return {"settings": settings, "first": first, "second": second, "store": store}
