@@ -84,6 +84,8 @@ class AdminActions:
 
     def add_agreement(self, actor: str, org: str | int, **fields: Any) -> Agreement:
         """An agreement of ``org`` (name or id); ``fields`` as :class:`Agreement`'s."""
+        if fields.get("embargo_days") is not None:  # one stored form, whoever calls
+            fields["embargo_days"] = float(fields["embargo_days"])
         with self.store.tx():
             o = self.store.org(org)
             a = self.store.add_agreement(o.id, **fields)

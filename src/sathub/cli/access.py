@@ -74,7 +74,7 @@ def agreements_add(
     aoi: Annotated[Path | None, typer.Option(help="GeoJSON (Multi)Polygon file.")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="Acquired on or after (ISO 8601 date or datetime).")] = None,
     to: Annotated[str | None, typer.Option(help="Acquired on or before (a date: that whole day).")] = None,
-    embargo_days: Annotated[float, typer.Option(min=0, help="Days after acquisition.")] = 0,
+    embargo_days: Annotated[float, typer.Option(min=0, help="Days after acquisition.")] = 0.0,
     quota_bytes: Annotated[int | None, typer.Option(min=0, help="Bytes per calendar month.")] = None,
     title: Annotated[str | None, typer.Option(help="Default: '<organisation> agreement'.")] = None,
     reference: Annotated[str, typer.Option(help="The agreement's own reference.")] = "",
