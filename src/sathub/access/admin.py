@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sathub.access import keys
 from sathub.access.activations import open_activation
 from sathub.access.models import Activation, Agreement, ApiKey, Organisation
-from sathub.errors import InvalidInput
+from sathub.errors import InvalidInput, NotFound
 from sathub.timeutil import iso
 
 if TYPE_CHECKING:
@@ -51,6 +51,17 @@ def activation_view(a: Activation, now: float | None = None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ actions
+def _check_collections(catalog: CatalogStore | None, collections: Any) -> None:
+    """Each named collection exists in ``catalog`` (a typo would grant nothing, silently)."""
+    if catalog is None or not collections:
+        return
+    for cid in collections:
+        try:
+            catalog.get_collection(cid)
+        except NotFound:
+            raise NotFound(f"collection {cid!r} not found", field="collections") from None
+
+
 class AdminActions:
     """Mixed into :class:`~sathub.access.service.AccessService` (its ``store`` and ``audit``)."""
 
@@ -82,8 +93,11 @@ class AdminActions:
             self.audit.append(actor, "admin.key.revoke", f"key:{key_id}")
         return self.store.key(key_id)
 
-    def add_agreement(self, actor: str, org: str | int, **fields: Any) -> Agreement:
-        """An agreement of ``org`` (name or id); ``fields`` as :class:`Agreement`'s."""
+    def add_agreement(self, actor: str, org: str | int, *, catalog: CatalogStore | None = None,
+                      **fields: Any) -> Agreement:  # fmt: skip
+        """An agreement of ``org`` (name or id); ``fields`` as :class:`Agreement`'s. With
+        ``catalog``, every collection it names must exist there (NotFound: nothing written)."""
+        _check_collections(catalog, fields.get("collections"))
         if fields.get("embargo_days") is not None:  # one stored form, whoever calls
             fields["embargo_days"] = float(fields["embargo_days"])
         with self.store.tx():
@@ -129,8 +143,11 @@ class AdminActions:
     def open_activation(self, actor: str, *, name: str, aoi: Any, days: float,
                         orgs: list[str] | None = None, collections: list[str] | None = None,
                         acquired_from: float | None = None,
-                        acquired_to: float | None = None) -> Activation:  # fmt: skip
-        """Open a disaster activation to ``orgs`` (None: the public) for ``days``."""
+                        acquired_to: float | None = None,
+                        catalog: CatalogStore | None = None) -> Activation:  # fmt: skip
+        """Open a disaster activation to ``orgs`` (None: the public) for ``days``; with
+        ``catalog``, the collections it names must exist there."""
+        _check_collections(catalog, collections)
         with self.store.tx():
             act = open_activation(self.store, name=name, aoi=aoi, days=days, orgs=orgs,
                                   collections=collections, acquired_from=acquired_from,

@@ -92,7 +92,7 @@ def agreements_add(
     with installation(data) as inst:
         s = inst.access
         a = s.add_agreement(
-            who(), org, title=title or f"{s.store.org(org).name} agreement", reference=reference,
+            who(), org, catalog=inst.catalog, title=title or f"{s.store.org(org).name} agreement", reference=reference,
             status=status, signed=_when(signed, "signed"), valid_from=_when(valid_from, "valid_from"),
             valid_to=_when(valid_until, "valid_until", end=True),
             collections=tuple(split(collections_) or ()), aoi=_read_aoi(aoi),
@@ -239,7 +239,7 @@ def activations_open(
         act = inst.access.open_activation(
             who(), name=name, aoi=_read_aoi(aoi), days=days, orgs=split(orgs_),
             collections=split(collections_), acquired_from=_when(from_, "from"),
-            acquired_to=_when(to, "to", end=True))  # fmt: skip
+            acquired_to=_when(to, "to", end=True), catalog=inst.catalog)  # fmt: skip
     _print_id(act.id)
 
 

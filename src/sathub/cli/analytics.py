@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sathub.cli.common import DEFAULT_DATA, Col, DataOpt, emit, err, installation, print_json, sub_app
+from sathub.cli.common import DEFAULT_DATA, DataOpt, err, installation, print_json, sub_app
 from sathub.errors import InvalidInput
 
 analytics_app = sub_app("Indices, zonal statistics, flood mapping, change detection, composites (on Dask).")
@@ -111,13 +111,13 @@ def flood(
     if format == "json":
         print_json(res)
         return
-    scenes = [{"item": sc["item_id"], "mask": sc["mask_source"],
-               "masked": None if sc["masked_fraction"] is None else 100 * sc["masked_fraction"]}
-              for sc in [*res["before"], *res["after"]]]  # fmt: skip
-    emit(scenes, [Col("item"), Col("mask"), Col("masked", "masked", "%", 1)], "table")
-    emit(res["zones"], [Col("id", "zone"), Col("flooded_km2", "flooded", "km²", 2),
-                        Col("unobserved_km2", "unobserved", "km²", 2), Col("area_km2", "area", "km²", 2)],
-         "table")  # fmt: skip
+    for sc in [*res["before"], *res["after"]]:
+        frac = sc["masked_fraction"]
+        removed = "n/a" if frac is None or frac != frac else f"{100 * frac:.1f} %"
+        print(f"scene {sc['item_id']}\tmask {sc['mask_source']}\tmasked {removed}")
+    for z in res["zones"]:
+        print(f"{z['id']}\tflooded {z['flooded_km2']:.2f} km²\tunobserved {z['unobserved_km2']:.2f} km²\t"
+              f"area {z['area_km2']:.2f} km²")  # fmt: skip
     print(f"derived item: {res['item']['collection']}/{res['item']['id']}")
 
 

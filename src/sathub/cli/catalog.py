@@ -22,7 +22,7 @@ from sathub.cli.common import (
     print_json,
     split,
 )
-from sathub.errors import SathubError
+from sathub.errors import InvalidInput, SathubError
 
 
 def init(
@@ -33,7 +33,12 @@ def init(
     from sathub.app import Installation
     from sathub.config import load_settings
 
-    with Installation.create(load_settings(data=data)) as inst:
+    settings = load_settings(data=data)
+    try:
+        inst = Installation.create(settings)
+    except OSError as exc:  # e.g. a read-only file system
+        raise InvalidInput(f"cannot create {data}: {exc.strerror or exc}", field="data") from None
+    with inst:
         admin_key = inst.access.bootstrap()  # None on a re-run: the first key is shown once
     if admin_key is not None:
         err.print("first admin API key (shown once; keep it safe): ", end="")

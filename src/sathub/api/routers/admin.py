@@ -118,7 +118,7 @@ def list_agreements(request: Request) -> list[dict[str, Any]]:
 @router.post("/agreements", status_code=201)
 def add_agreement(body: AgreementIn, request: Request) -> dict[str, Any]:
     a = _service(request).add_agreement(
-        _actor(request), body.org, title=body.title, reference=body.reference, status=body.status,
+        _actor(request), body.org, catalog=installation(request).catalog, title=body.title, reference=body.reference, status=body.status,
         signed=_when(body.signed, field="signed"),
         valid_from=_when(body.valid_from, field="valid_from"),
         valid_to=_when(body.valid_to, end=True, field="valid_to"),
@@ -165,7 +165,7 @@ def list_activations(request: Request) -> list[dict[str, Any]]:
 def add_activation(body: ActivationIn, request: Request) -> dict[str, Any]:
     act = _service(request).open_activation(
         _actor(request), name=body.name, aoi=body.aoi, days=body.days, orgs=body.orgs,
-        collections=body.collections,
+        collections=body.collections, catalog=installation(request).catalog,
         acquired_from=_when(body.acquired_from, field="acquired_from"),
         acquired_to=_when(body.acquired_to, end=True, field="acquired_to"),
     )  # fmt: skip
