@@ -349,9 +349,9 @@ def write_output(payload: bytes | str, output: Path | None) -> None:
     """``payload`` to ``output`` (a message on stderr says where), or to stdout."""
     data = payload.encode() if isinstance(payload, str) else payload
     if output is None:
-        sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(
-            data.decode())  # fmt: skip
         sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return
     try:
         output.write_bytes(data)
