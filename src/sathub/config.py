@@ -103,6 +103,36 @@ class Settings(BaseSettings):
         default="National space agency", description="Name of the reporting agency (IATI exports)."
     )
 
+    # bounds: input limits, checked before any parser or C library sees the input
+    # (docs/security.md, "Input limits")
+    max_json_depth: int = Field(
+        default=128, ge=2, le=1000,
+        description="Deepest nesting of arrays and objects in a JSON request body.",
+    )
+    max_geometry_vertices: int = Field(
+        default=100_000, ge=4,
+        description="Most positions (and GeometryCollection members) in one GeoJSON geometry.",
+    )
+    max_image_px: int = Field(
+        default=4096, ge=1024,  # 1024: the routes' default max_size
+        description="Largest width, height or max_size of a rendered image.",
+    )
+    max_tile_px: int = Field(default=1024, ge=256, description="Largest tilesize of a map tile.")
+    max_render_values: int = Field(
+        default=4096 * 4096 * 3, ge=256 * 256,
+        description="Most values (pixels × output bands) one image or statistics request reads.",
+    )
+    max_expression_length: int = Field(
+        default=1000, ge=10, description="Longest band-math expression (characters)."
+    )
+    max_expression_outputs: int = Field(
+        default=16, ge=1, description="Most outputs (';'-separated) of one band-math expression."
+    )
+    max_expression_nodes: int = Field(
+        default=256, ge=8,
+        description="Most terms (bands, numbers, operators, function calls) in one expression.",
+    )
+
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)

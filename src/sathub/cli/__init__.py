@@ -52,6 +52,21 @@ def root(
         "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """sathub: a satellite data center in a box."""
+    _input_limits()
+
+
+def _input_limits() -> None:
+    # the process-wide geometry limit from SATHUB_MAX_GEOMETRY_VERTICES (docs/security.md)
+    from pydantic import ValidationError
+
+    from sathub.catalog import geometry
+    from sathub.config import Settings
+
+    try:
+        limit = Settings().max_geometry_vertices
+    except ValidationError:  # a bad setting: the command itself names it (exit 2)
+        return
+    geometry.configure(max_vertices=limit)
 
 
 catalog.register(app)  # init, load, search, stats
