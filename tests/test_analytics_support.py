@@ -35,5 +35,12 @@ def demo_settings():  # type: ignore[no-untyped-def]
     return settings
 
 
+def demo_objects(settings):  # type: ignore[no-untyped-def]
+    """The object store of an installation (its assets, as analytics reads them)."""
+    from sathub.app import Installation
+
+    return Installation.open(settings).objects
+
+
 def test_support_module_has_no_tests_of_its_own() -> None:
     assert DEMO_SIZE > 0

@@ -44,8 +44,6 @@ def test_deterministic_from_seed(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from sathub.catalog.sqlite import SQLiteStore
-
     mp = pytest.MonkeyPatch()
     mp.setattr(demo, "SIZE", 200)
     settings = Settings(data=tmp_path_factory.mktemp("demo") / "data")
@@ -53,7 +51,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         first = build(inst, seed=42, workers=1)
         second = build(inst, seed=42, workers=1)
     mp.undo()
-    store = SQLiteStore(settings.layout.catalog_db)
+    store = Installation.open(settings).catalog
     return {"settings": settings, "first": first, "second": second, "store": store}
 
 

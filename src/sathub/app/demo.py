@@ -53,7 +53,8 @@ def _ingest(inst: Installation, paths: list[Path], collection: str, *, workers: 
             label: str = "") -> Any:  # fmt: skip
     from sathub.ingest.pipeline import ingest_paths
 
-    return ingest_paths(paths, collection, inst.settings, inst.catalog, workers=workers)
+    return ingest_paths(paths, collection, inst.settings, inst.catalog, inst.objects,
+                        workers=workers)  # fmt: skip
 
 
 def build(inst: Installation, *, seed: int = 42, workers: int = 1,

@@ -20,9 +20,7 @@ import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sathub.config import Settings
 from sathub.errors import SathubError
@@ -75,26 +73,28 @@ def run_story(inst: Installation, *, workers: int = 2) -> dict[str, Any]:
         fields = load_zones(settings.layout.root / "demo" / "fields.geojson")
         # the demo's synthetic scenes carry no SCL: the story asks for the spectral test
         zonal = run_zonal(settings, store, ex, collection=RICE, zones=fields, index="ndvi",
-                          interval="month", mask=DEMO_MASK)  # fmt: skip
+                          interval="month", mask=DEMO_MASK, objects=inst.objects)  # fmt: skip
         write_rows(zonal["intervals"], out / "rice_ndvi_monthly.csv", "csv")
         chart(zonal["intervals"], out / "rice_ndvi.png",
               "NDVI of rice fields near Mandalay, 2024 (monthly)", "ndvi")  # fmt: skip
         # the peak composite over the whole scene (the fields alone would be a sparse map)
-        rice_scene = store.search(SearchQuery(collections=[RICE], limit=1)).items
+        rice_scene = store.search(SearchQuery(collections=[RICE], limit=1), count=False).items
         peak = run_composite(settings, store, ex, collection=RICE,
                              aoi_wgs84=union(load_zones(rice_scene[0]["geometry"])),
-                             period=PEAK_MONTH, what=("ndvi",), mask=DEMO_MASK)  # fmt: skip
+                             period=PEAK_MONTH, what=("ndvi",), mask=DEMO_MASK,
+                             objects=inst.objects)  # fmt: skip
 
         # the delta AOI: the footprint of the flood-peak scene
         scenes = store.search(SearchQuery(collections=[FLOOD], start=FLOOD_AFTER[0],
-                                          end=FLOOD_AFTER[1], limit=1)).items  # fmt: skip
+                                          end=FLOOD_AFTER[1], limit=1), count=False).items  # fmt: skip
         if not scenes:
             raise SathubError(f"no {FLOOD} scene in the flood period")
         delta = load_zones({"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": scenes[0]["id"], "geometry": scenes[0]["geometry"],
              "properties": {"id": "Bogale delta"}}]})  # fmt: skip
         flood = run_flood(settings, store, collection=FLOOD, zones=delta, before=FLOOD_BEFORE,
-                          after=FLOOD_AFTER, executor=ex, mask=DEMO_MASK)  # fmt: skip
+                          after=FLOOD_AFTER, executor=ex, mask=DEMO_MASK,
+                          objects=inst.objects)  # fmt: skip
     zone = flood["zones"][0]
     summary = {
         "rice": {

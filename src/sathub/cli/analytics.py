@@ -47,8 +47,8 @@ def _job(kind: str, params: dict[str, Any], data: Path, label: str, scheduler: s
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            return run_job(kind, params, inst.settings, inst.catalog, executor=ex, progress=progress,
-                           access=inst.access)  # fmt: skip
+            return run_job(kind, params, inst.settings, inst.catalog, objects=inst.objects,
+                           executor=ex, progress=progress, access=inst.access)  # fmt: skip
 
 
 @analytics_app.command("zonal")

@@ -408,7 +408,7 @@ def revenue(agreement: Annotated[int, typer.Option(help="Agreement id.")],
 
     with installation(data) as inst:
         s = inst.budget
-        area = catalog_area(inst.settings)
+        area = catalog_area(inst.catalog)
         if book:
             o = s.book_revenue(who(as_), agreement, from_, to, area_km2=area)
             print_json({"transaction": o.id, **o.detail})

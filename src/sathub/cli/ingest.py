@@ -52,7 +52,8 @@ def run_ingest(inst: Installation, paths: list[Path], collection: str, *, label:
     from sathub.ingest.pipeline import ingest_paths
 
     with ingest_progress(label) as (on_total, on_done):
-        return ingest_paths(paths, collection, inst.settings, inst.catalog, progress=on_done,
+        return ingest_paths(paths, collection, inst.settings, inst.catalog, inst.objects,
+                            progress=on_done,
                             on_total=on_total, **options)  # fmt: skip
 
 
@@ -103,7 +104,8 @@ def verify(
     from sathub.ingest.verify import verify_archive
 
     with installation(data) as inst:
-        report = verify_archive(inst.settings, inst.catalog, repair=repair, checksums=checksums)
+        report = verify_archive(inst.settings, inst.catalog, inst.objects, repair=repair,
+                                checksums=checksums)  # fmt: skip
     if format == "json":
         print_json(report.to_dict())
     else:
