@@ -7,7 +7,9 @@ Conventions (docs/cli.md, "The examples are tested"):
 - a trailing comment may carry markers: ``→ NAME`` binds the command's output (stdout, stripped)
   to NAME, which later commands of the same page use in its place; ``exit N`` (the comment starts
   with it): the command is expected to fail with exit status N; ``long-running`` (``serve``, ``demo``): started, probed
-  over HTTP and stopped;
+  over HTTP and stopped; ``needs: WHAT`` (the comment starts with it): the command needs a
+  service the tests do not have (a production database, a bucket): its command and options are
+  checked against the program, it is not run;
 - ``> FILE`` at the end writes stdout to FILE.
 """
 
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^\s*```")
 BIND = re.compile(r"→\s*([A-Z][A-Z0-9_]*)")
 EXIT = re.compile(r"^exit (\d+)\b")  # the comment starts with it
+NEEDS = re.compile(r"^needs:\s*(\S.*)")  # the comment starts with it
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Command:
     long_running: bool = False
     stdout_to: str | None = None
     comment: str = ""
+    needs: str | None = None  # a service the tests do not have: checked, not run
     names: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -98,7 +102,8 @@ def parse(page: str, line: int, text: str) -> Command:
     code = EXIT.search(comment)
     return Command(page, line, text, args, binds=bind.group(1) if bind else None,
                    exit_code=int(code.group(1)) if code else 0,
-                   long_running="long-running" in comment, stdout_to=stdout_to, comment=comment)  # fmt: skip
+                   long_running="long-running" in comment, stdout_to=stdout_to, comment=comment,
+                   needs=needs.group(1) if (needs := NEEDS.search(comment)) else None)  # fmt: skip
 
 
 def substitute(args: list[str], bound: dict[str, str]) -> list[str]:
@@ -117,6 +122,8 @@ def test_support_module_parses_the_conventions() -> None:
     c = parse("x.md", 3, "sathub collections restrict nope   # exit 2: no such collection")
     assert c.exit_code == 2 and not c.long_running
     assert parse("x.md", 3, "sathub verify   # status 1 on problems, exit 1 too").exit_code == 0
+    assert parse("x.md", 5, "sathub init /srv/d   # needs: PostgreSQL").needs == "PostgreSQL"
+    assert parse("x.md", 5, "sathub init d   # it needs: nothing").needs is None
     c = parse("x.md", 4, "sathub serve --data demo-data --port 8080   # long-running")
     assert c.long_running
     assert substitute(["--to", "agreement:AGR", "AGRX"], {"AGR": "7"}) == ["--to", "agreement:7", "AGRX"]

@@ -100,6 +100,28 @@ def _long_running(cmd: Command, args: list[str], root: Path) -> None:
             proc.wait()
 
 
+def _parses(cmd: Command, args: list[str]) -> None:
+    """A command that needs a service the tests lack: it names a command of the program and
+    its options and arguments parse (the command line's own parser), without running it."""
+    import typer
+
+    from sathub.cli import app
+
+    node = typer.main.get_command(app)
+    rest = list(args)
+    name = "sathub"
+    while (commands := getattr(node, "commands", None)) is not None:  # a group (typer's click)
+        assert rest, f"{cmd}: names a group, not a command"
+        name, rest = rest[0], rest[1:]
+        assert name in commands, f"{cmd}: no command {name!r}"
+        node = commands[name]
+    try:
+        node.make_context(name, rest)
+    except Exception as exc:  # the parser's usage errors (typer vendors click)
+        text = exc.format_message() if hasattr(exc, "format_message") else repr(exc)
+        raise AssertionError(f"{cmd}: {text}") from None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_every_command_of_the_page_runs(page: Path, template: Path, tmp_path: Path,
@@ -115,6 +137,9 @@ def test_every_command_of_the_page_runs(page: Path, template: Path, tmp_path: Pa
     bound: dict[str, str] = {}
     for cmd in commands(page):
         args = substitute(cmd.args, bound)
+        if cmd.needs:
+            _parses(cmd, args)
+            continue
         if cmd.long_running:
             _long_running(cmd, args, root)
             continue
@@ -142,3 +167,18 @@ def test_the_pages_have_commands_and_use_the_conventions() -> None:
             if cmd.binds:
                 bound.add(cmd.binds)
             assert "…" not in cmd.text and "[--" not in cmd.text, f"{cmd}: not a runnable command"
+
+
+def test_a_command_that_needs_a_service_is_checked_not_run(tmp_path: Path) -> None:
+    """``needs:`` commands parse against the program (a wrong option or command fails the
+    page) and are not run (nothing is created)."""
+    from docs_support import parse
+
+    ok = parse("x.md", 1, f"sathub init {tmp_path / 'd'}   # needs: PostgreSQL")
+    _parses(ok, ok.args)
+    assert not (tmp_path / "d").exists()
+    for text in ("sathub init --bogus d   # needs: x", "sathub nosuch   # needs: x",
+                 "sathub serve --port abc   # needs: x", "sathub budget years   # needs: x"):  # fmt: skip
+        bad = parse("x.md", 1, text)
+        with pytest.raises(AssertionError):
+            _parses(bad, bad.args)
