@@ -167,6 +167,19 @@ class Settings(BaseSettings):
         description="Most terms (bands, numbers, operators, function calls) in one expression.",
     )
 
+    # tutorials: the learning path (docs/tutorials.md)
+    tutorials: Path | None = Field(
+        default=None, description="Folder of the tutorial sources (default: tutorials/ of the repository)."
+    )
+    sample_data: Path | None = Field(
+        default=None,
+        description="Folder of real public sample files the tutorials read (default: shared/data "
+        "beside the repository).",
+    )
+    learn_dir: Path | None = Field(
+        default=None, description="Rendered tutorials served at /learn (default: DATA/learn)."
+    )
+
     @cached_property
     def layout(self) -> DataLayout:
         return DataLayout(self.data)

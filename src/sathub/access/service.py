@@ -9,7 +9,9 @@ and anchors, see :mod:`sathub.access.audit_config`).
 from __future__ import annotations
 
 import hmac
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from sathub.access import keys
 from sathub.access.admin import AdminActions
 from sathub.access.audit import AuditLog
 from sathub.access.audit_config import AuditConfig
-from sathub.access.models import Actor
+from sathub.access.models import Actor, ApiKey
 from sathub.access.store import AccessStore
 from sathub.errors import NotFound, Unauthorized
 
@@ -27,6 +29,12 @@ class AccessService(AdminActions):
         self.store = AccessStore(Path(root) / "access.db")
         self.audit = AuditLog(self.store, secrets_dir, audit)
         self.secrets_dir = Path(secrets_dir)
+        # Resolved actors by key digest, kept while the access store's version is unchanged
+        # (any change of an organisation, key, agreement, collection level or activation, by
+        # any process, bumps it; checked on every request): version, key, actor, last touch.
+        self._actors: OrderedDict[str, tuple[int, ApiKey, Actor, list[float]]] = OrderedDict()
+        self._anonymous: tuple[int, Actor] | None = None
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def for_settings(cls, settings: Any) -> AccessService:
@@ -61,19 +69,55 @@ class AccessService(AdminActions):
         """
         now = time.time() if now is None else now
         if authorization is None:
-            return self.store.anonymous()
+            if not hasattr(self.store, "version"):  # a store without a change counter
+                return self.store.anonymous()
+            version = self.store.version()
+            anon = self._anonymous
+            if anon is None or anon[0] != version:
+                anon = self._anonymous = (version, self.store.anonymous())
+            return anon[1]
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > 512:
             raise Unauthorized("malformed Authorization header: expected 'Bearer <API key>'",
                                field="authorization")  # fmt: skip
         try:
-            return keys.authenticate(self.store, token, now)
+            return self._authenticate(token, now)
         except keys.KeyRejected as exc:
             legacy = self._legacy_operator(token)
             if legacy is not None:
                 return legacy
             raise Unauthorized(str(exc), field="authorization") from exc
+
+    ACTOR_CACHE = 1024
+
+    def _authenticate(self, token: str, now: float) -> Actor:
+        """:func:`keys.authenticate`, with the key and its actor kept per store version: a
+        revoked or expired key, a changed agreement, takes effect on the next request."""
+        if not hasattr(self.store, "version"):  # a store without a change counter: no cache
+            return keys.authenticate(self.store, token, now)
+        if not keys.TOKEN_RE.match(token):
+            raise keys.KeyRejected("malformed API key")
+        digest = keys.hash_token(token)
+        version = self.store.version()
+        with self._cache_lock:
+            hit = self._actors.get(digest)
+            if hit is not None and hit[0] == version:
+                self._actors.move_to_end(digest)
+        if hit is None or hit[0] != version:
+            key = keys.find_key(self.store, token)
+            actor = self.store.actor_for_key(key)
+            hit = (version, key, actor, [key.last_used or 0.0])
+            with self._cache_lock:
+                self._actors[digest] = hit
+                while len(self._actors) > self.ACTOR_CACHE:
+                    self._actors.popitem(last=False)
+        _, key, actor, touched = hit
+        keys.check_key(key, now)
+        if touched[0] < now - 60:  # record the last use at most once a minute
+            touched[0] = now
+            self.store.touch_key(key.id, now)
+        return actor
 
     def actor_for_key_id(self, key_id: int, now: float | None = None) -> Actor | None:
         """The actor of a key that is still valid (a signed link's signer), else None."""

@@ -65,7 +65,7 @@ log = logging.getLogger("sathub.api")
 DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits", "sathub.api.routers.assets",
                   "sathub.api.routers.tiles", "sathub.api.routers.viewer", "sathub.api.routers.analytics",
                   "sathub.api.routers.admin", "sathub.api.routers.budget",
-                  "sathub.api.routers.budget_writes")
+                  "sathub.api.routers.budget_writes", "sathub.api.routers.learn")
 
 
 class SearchPost(BaseSearchPostRequest):

@@ -190,7 +190,9 @@ class _Translator:
             name = str(args[0])
             if not re.fullmatch(r"m_[0-9a-f]{20}", name):
                 raise InvalidFilter(f"bad materialised set name {name!r}", field="filter")
-            return f"(i.rid IN temp.{name})"
+            # unary +: a probe per row, never the loop that drives the search (from the set,
+            # SQLite would read every kept row and sort them)
+            return f"(+i.rid IN temp.{name})"
         if op in COMPARISON:
             left, right = self.comparable(args[0], args[1])
             return f"({left} {COMPARISON[op]} {right})"

@@ -49,6 +49,9 @@ class Plan:
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     columns: Columns | None = None
+    # (table, WHERE) the matches are counted on instead of ``items`` and where_sql() (same
+    # parameters): a store's copy of the rows an access filter keeps (materialize.py)
+    count_from: tuple[str, str] | None = None
 
     def add(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
         self.where.append(sql)
@@ -249,7 +252,8 @@ def fetch_page(
     matched: int | None = None
     estimate = False
     if count_cap > 0:
-        matched, estimate = count_matches(conn, where, params, count_cap)
+        table, cwhere = plan.count_from or ("items", where)
+        matched, estimate = count_matches(conn, cwhere, params, count_cap, table=table)
     return SearchResult(
         items=items,
         next_token=next_token,
@@ -260,11 +264,12 @@ def fetch_page(
 
 
 def count_matches(
-    conn: sqlite3.Connection, where: str, params: list[Any], cap: int
+    conn: sqlite3.Connection, where: str, params: list[Any], cap: int, *, table: str = "items"
 ) -> tuple[int, bool]:
-    """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows."""
+    """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows (of
+    ``table``: ``items`` or a copy of some of its rows with the same columns)."""
     # the item JSON is joined only when the filter reads it (a lookup per row otherwise)
-    source = FROM if "c.content" in where else "items i"
+    source = f"{table} i" + (" LEFT JOIN items_content c ON c.rid = i.rid" if "c.content" in where else "")
     n = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT ?)", [*params, cap + 1]
     ).fetchone()[0]
@@ -279,7 +284,7 @@ def count_matches(
     blocks = 32
     width = max(min(128, span // blocks), 1)
     sql = (
-        "SELECT count(*) FROM items s CROSS JOIN items i ON i.rid = s.rid "
+        f"SELECT count(*) FROM {table} s CROSS JOIN {table} i ON i.rid = s.rid "
         "LEFT JOIN items_content c ON c.rid = i.rid "
         f"WHERE s.rid BETWEEN ? AND ? AND {where}"
     )

@@ -17,6 +17,7 @@ from sathub.cli import (
     budget_reports,
     catalog,
     ingest,
+    learn,
     orbits,
     orders,
     serve,
@@ -79,6 +80,7 @@ audit.register(app)  # audit, usage
 analytics.register(app)  # analytics
 budget_reports.register(budget.app)
 budget.register(app)  # budget
+learn.register(app)  # learn
 
 
 def main() -> None:
