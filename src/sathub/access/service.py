@@ -1,7 +1,8 @@
 """One installation's access control: the store, the audit log and key resolution together.
 
-The API and the CLI both go through :class:`AccessService`; it is built from the settings
-(:meth:`AccessService.for_settings`: ``DATA/access.db``, ``DATA/secrets/`` and the audit's key
+The API and the CLI both go through :class:`AccessService`: key resolution, and the admin
+actions (:mod:`sathub.access.admin`: each writes and audits in one transaction). It is built
+from the settings (:meth:`AccessService.for_settings`: ``DATA/access.db``, ``DATA/secrets/`` and the audit's key
 and anchors, see :mod:`sathub.access.audit_config`).
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sathub.access import keys
+from sathub.access.admin import AdminActions
 from sathub.access.audit import AuditLog
 from sathub.access.audit_config import AuditConfig
 from sathub.access.models import Actor, ApiKey
@@ -22,7 +24,7 @@ from sathub.access.store import AccessStore
 from sathub.errors import NotFound, Unauthorized
 
 
-class AccessService:
+class AccessService(AdminActions):
     def __init__(self, root: Path, secrets_dir: Path, *, audit: AuditConfig | None = None) -> None:
         self.store = AccessStore(Path(root) / "access.db")
         self.audit = AuditLog(self.store, secrets_dir, audit)
@@ -132,10 +134,11 @@ class AccessService:
     def bootstrap(self) -> str | None:
         """Create the access database and secrets; the first admin key, once. Returns the new
         key's token, or None when an admin key already exists (``sathub init`` is idempotent)."""
-        if any(k.role == "admin" for k in self.store.keys()):
-            return None
-        token, _ = keys.issue(self.store, "admin", None, label="first admin key (sathub init)")
-        self.audit.append("sathub init", "admin.key.issue", "key:admin", detail={"role": "admin"})
+        with self.store.tx():
+            if any(k.role == "admin" for k in self.store.keys()):
+                return None
+            token, _ = keys.issue(self.store, "admin", None, label="first admin key (sathub init)")
+            self.audit.append("sathub init", "admin.key.issue", "key:admin", detail={"role": "admin"})
         return token
 
     def close(self) -> None:

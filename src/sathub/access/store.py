@@ -134,7 +134,14 @@ class AccessStore:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``). Nested in another of this thread, it
+        joins it: an admin action writes its change and its audit record together, and an error
+        anywhere rolls back both."""
         c = self.conn()
+        if c.in_transaction:
+            with self.write_lock:
+                yield c
+            return
         with self.write_lock:
             c.execute("BEGIN IMMEDIATE")
             try:

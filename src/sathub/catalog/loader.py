@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from sathub.catalog.geometry import geometries_from_geojson
-from sathub.catalog.prepare import default_workers
+from sathub.catalog.prepare import default_workers, is_collection
 from sathub.catalog.store import CatalogStore, Transaction
 from sathub.catalog.validate import ItemRow, item_row
 from sathub.errors import LoadError, SathubError
@@ -147,15 +147,6 @@ DEFER_INDEXES_BYTES = 50 * 2**20  # a file this big (~10,000 items) into an empt
 
 def _is_big(path: Path) -> bool:
     return path.stat().st_size >= DEFER_INDEXES_BYTES
-
-
-def is_collection(rec: Any) -> bool:
-    if not isinstance(rec, dict):
-        return False
-    if rec.get("type") == "Collection":
-        return True
-    # STAC < 1.0 collections have no "type"
-    return "type" not in rec and "extent" in rec and "geometry" not in rec
 
 
 PARALLEL_BYTES = 4 * 2**20  # per task (about 1,000 items of 4 KB)

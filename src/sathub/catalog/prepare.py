@@ -38,6 +38,16 @@ class Segment:
     field_name: str | None = None
 
 
+def is_collection(rec: Any) -> bool:
+    """A STAC collection document (not an item)."""
+    if not isinstance(rec, dict):
+        return False
+    if rec.get("type") == "Collection":
+        return True
+    # STAC < 1.0 collections have no "type"
+    return "type" not in rec and "extent" in rec and "geometry" not in rec
+
+
 def default_workers() -> int:
     """Worker processes for a big load: one per core the process may use, at most 4."""
     try:
@@ -101,7 +111,6 @@ def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> lis
     import shapely
 
     from sathub.catalog.geometry import geometries_from_geojson
-    from sathub.catalog.loader import is_collection
     from sathub.catalog.validate import item_row
 
     out: list[Segment] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import shapely
@@ -13,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 
 from sathub.catalog.geometry import geometry_from_geojson, to_wkb, validate_bbox
 from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
+from sathub.timeutil import parse_rfc3339
 
 # Links the API regenerates on every response; stored copies would go stale.
 GENERATED_RELS = frozenset({"self", "root", "parent", "collection", "items", "next", "prev"})
@@ -23,19 +23,11 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def parse_datetime(value: Any, *, field: str) -> float:
-    """An RFC 3339 datetime as float seconds since the epoch; InvalidDatetime otherwise."""
+    """An RFC 3339 datetime as float seconds since the epoch; InvalidDatetime otherwise
+    (:func:`sathub.timeutil.parse_rfc3339`: STAC documents carry their offset)."""
     if not isinstance(value, str) or not value:
         raise InvalidDatetime(f"{field} must be an RFC 3339 string, got {value!r}", field=field)
-    text = value.strip()
-    if len(text) < 11 or text[10] not in "Tt ":
-        raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field)
-    try:
-        dt = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field) from exc
-    if dt.tzinfo is None:
-        raise InvalidDatetime(f"{field} {value!r} has no timezone (add Z)", field=field)
-    return dt.astimezone(timezone.utc).timestamp()
+    return parse_rfc3339(value, field=field).timestamp()
 
 
 def check_id(value: Any, *, field: str) -> str:

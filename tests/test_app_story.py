@@ -27,8 +27,9 @@ SIZE = 300  # px, as the other analytics tests (the demo designs at 1000 px and 
 
 @pytest.fixture(scope="module")
 def story() -> Iterator[tuple[Settings, dict[str, Any]]]:
-    from sathub.analytics.story import run_story
     from sathub.app import Installation
+    from sathub.app.demo import build
+    from sathub.app.story import run_story
     from sathub.ingest import demo
 
     mp = pytest.MonkeyPatch()
@@ -37,8 +38,8 @@ def story() -> Iterator[tuple[Settings, dict[str, Any]]]:
     try:
         settings = Settings(data=root / "data")
         with Installation.create(settings) as inst:
-            assert demo.build(settings, inst.catalog, seed=42, workers=1).ok
-            summary = run_story(settings, inst.catalog, inst.objects, workers=1)
+            assert build(inst, seed=42, workers=1).ok
+            summary = run_story(inst, workers=1)
         yield settings, summary
     finally:
         mp.undo()
@@ -110,14 +111,13 @@ def test_derived_items_are_searchable_and_served_as_tiles(story) -> None:  # typ
 
 
 def test_second_run_does_nothing(story) -> None:  # type: ignore[no-untyped-def]
-    from sathub.analytics.story import run_story
     from sathub.app import Installation
+    from sathub.app.story import run_story
 
     settings, summary = story
     with Installation.open(settings) as inst:
-        store = inst.catalog
         derived = SearchQuery(collections=["derived-flood", "derived-composite"], limit=100)
-        before = store.search(derived).matched
-        assert run_story(settings, store, inst.objects, workers=1) == summary
-        after = store.search(derived).matched
+        before = inst.catalog.search(derived).matched
+        assert run_story(inst, workers=1) == summary
+        after = inst.catalog.search(derived).matched
     assert before == after == 2

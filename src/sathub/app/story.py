@@ -10,7 +10,7 @@
 
 The summary (``demo/story/story.json``) is printed by the CLI; the derived items appear in
 the viewer (``/viewer``) like any scene. Idempotent: a second run finds ``story.json`` and
-does nothing.
+does nothing. It runs on an :class:`~sathub.app.Installation`'s catalog and Dask executor.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
+from sathub.errors import SathubError
 from sathub.ingest.demo import FLOOD, RICE
-from sathub.storage.base import ObjectStore
+
+if TYPE_CHECKING:
+    from sathub.app.installation import Installation
 
 DEMO_MASK = "spectral"  # the synthetic scenes have clouds and shadows but no mask asset
 PEAK_MONTH = (datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 9, 30, 23, 59, 59, tzinfo=UTC))
@@ -53,27 +55,25 @@ def season_curve(intervals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def run_story(settings: Settings, store: CatalogStore, objects: ObjectStore, *,
-              workers: int = 2) -> dict[str, Any]:  # fmt: skip
-    """Run the story's analytics (see the module docstring) on the installation's catalog and
-    object store; returns the summary."""
+def run_story(inst: Installation, *, workers: int = 2) -> dict[str, Any]:
+    """Run the story's analytics (see the module docstring); returns the summary."""
     from sathub.analytics.composite import run_composite
-    from sathub.analytics.executor import Executor
     from sathub.analytics.flood_job import run_flood
     from sathub.analytics.select import load_zones, union
     from sathub.analytics.zonal_job import chart, run_zonal, write_rows
     from sathub.catalog.store import SearchQuery
 
+    settings, store = inst.settings, inst.catalog
     out = story_dir(settings)
     summary_file = out / "story.json"
     if summary_file.exists():
         return json.loads(summary_file.read_text())  # type: ignore[no-any-return]
     out.mkdir(parents=True, exist_ok=True)
-    with Executor(None, n_workers=workers) as ex:
+    with inst.executor(n_workers=workers) as ex:
         fields = load_zones(settings.layout.root / "demo" / "fields.geojson")
         # the demo's synthetic scenes carry no SCL: the story asks for the spectral test
         zonal = run_zonal(settings, store, ex, collection=RICE, zones=fields, index="ndvi",
-                          interval="month", mask=DEMO_MASK, objects=objects)  # fmt: skip
+                          interval="month", mask=DEMO_MASK, objects=inst.objects)  # fmt: skip
         write_rows(zonal["intervals"], out / "rice_ndvi_monthly.csv", "csv")
         chart(zonal["intervals"], out / "rice_ndvi.png",
               "NDVI of rice fields near Mandalay, 2024 (monthly)", "ndvi")  # fmt: skip
@@ -82,18 +82,19 @@ def run_story(settings: Settings, store: CatalogStore, objects: ObjectStore, *,
         peak = run_composite(settings, store, ex, collection=RICE,
                              aoi_wgs84=union(load_zones(rice_scene[0]["geometry"])),
                              period=PEAK_MONTH, what=("ndvi",), mask=DEMO_MASK,
-                             objects=objects)  # fmt: skip
+                             objects=inst.objects)  # fmt: skip
 
         # the delta AOI: the footprint of the flood-peak scene
         scenes = store.search(SearchQuery(collections=[FLOOD], start=FLOOD_AFTER[0],
                                           end=FLOOD_AFTER[1], limit=1), count=False).items  # fmt: skip
         if not scenes:
-            raise RuntimeError(f"no {FLOOD} scene in the flood period")
+            raise SathubError(f"no {FLOOD} scene in the flood period")
         delta = load_zones({"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": scenes[0]["id"], "geometry": scenes[0]["geometry"],
              "properties": {"id": "Bogale delta"}}]})  # fmt: skip
         flood = run_flood(settings, store, collection=FLOOD, zones=delta, before=FLOOD_BEFORE,
-                          after=FLOOD_AFTER, executor=ex, mask=DEMO_MASK, objects=objects)  # fmt: skip
+                          after=FLOOD_AFTER, executor=ex, mask=DEMO_MASK,
+                          objects=inst.objects)  # fmt: skip
     zone = flood["zones"][0]
     summary = {
         "rice": {

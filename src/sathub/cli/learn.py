@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
+from sathub.cli.common import fail
 from sathub.config import Settings
 
-# (rich markup: "\\[" prints "[")
-INSTALL_HINT = "install it with: pip install 'sathub\\[learn]' (in a clone: .venv/bin/pip install -e '.\\[learn]')"
+INSTALL_HINT = "install it with: pip install 'sathub[learn]' (in a clone: .venv/bin/pip install -e '.[learn]')"
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -38,25 +38,24 @@ def register(app: typer.Typer) -> None:
             "--only", help="With --render: this tutorial only (file name without .md).")] = None,  # fmt: skip
     ) -> None:
         """Learn sathub: JupyterLab with the tutorials and the demo archive (docs/tutorials.md)."""
-        from sathub.clitools import fail
         from sathub.learn import learn_dir, tutorials_dir
 
         settings = Settings(data=data) if data is not None else Settings()
         folder = tutorials_dir(settings)
         if not folder.is_dir():
-            raise fail(f"no tutorials at {folder} (set SATHUB_TUTORIALS)", 2)
+            fail(f"no tutorials at {folder} (set SATHUB_TUTORIALS)", 2)
         if not (settings.data / "catalog.db").exists():
-            raise fail(f"no archive at {settings.data}: build the demo first with "
-                       f"`sathub demo --data {settings.data} --no-serve`", 2)  # fmt: skip
+            fail(f"no archive at {settings.data}: build the demo first with "
+                 f"`sathub demo --data {settings.data} --no-serve`", 2)  # fmt: skip
         if render:
             try:
                 from sathub.learn import render as page
                 from sathub.learn.run import execute, sources
             except ModuleNotFoundError as exc:
-                raise fail(f"rendering needs {exc.name}: {INSTALL_HINT}", 2) from None
+                fail(f"rendering needs {exc.name}: {INSTALL_HINT}", 2)
             todo = [p for p in sources(folder) if not only or p.stem in only]
             if only and len(todo) != len(set(only)):
-                raise fail(f"--only: no such tutorial among {[p.stem for p in sources(folder)]}", 2)
+                fail(f"--only: no such tutorial among {[p.stem for p in sources(folder)]}", 2)
             out, failed = learn_dir(settings), 0
             for src in todo:
                 try:
@@ -68,7 +67,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{src.stem}: {seconds:.0f} s → {page.write(nb, src.stem, out, seconds)}")
             raise typer.Exit(1 if failed else 0)
         if importlib.util.find_spec("jupyterlab") is None or importlib.util.find_spec("jupytext") is None:
-            raise fail(f"JupyterLab (with jupytext) is not installed: {INSTALL_HINT}", 2)
+            fail(f"JupyterLab (with jupytext) is not installed: {INSTALL_HINT}", 2)
         from sathub.learn.run import sources, to_ipynb
 
         notebooks = learn_dir(settings) / "notebooks"  # the learner's copies; sources stay as they are
