@@ -36,6 +36,20 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
     )
+    # Search (CQL2 filters): bounds checked before any parser sees a filter; each violation is
+    # a 400 naming the setting (catalog/cql2input.py)
+    cql2_max_chars: int = Field(
+        default=100_000, ge=1, description="Longest CQL2 filter accepted (characters)."
+    )
+    cql2_max_depth: int = Field(
+        default=20, ge=1, le=100,
+        description="Deepest nesting of a CQL2 filter (JSON objects and arrays; in text, "
+        "parentheses plus chained NOT and arithmetic).",
+    )
+    cql2_max_nodes: int = Field(
+        default=20_000, ge=1,
+        description="Most nodes in a CQL2 filter (JSON values; tokens of a text filter).",
+    )
 
     # --- audit (area: audit; docs/security.md "Audit") ---------------------------------
     audit_key: SecretStr | None = Field(

@@ -1,0 +1,227 @@
+"""CQL2 filters as they arrive: bounded, normalised, then parsed and validated by ``cql2``.
+
+No parser sees a filter before its size, nesting depth and node count are checked against
+:class:`FilterLimits` (``SATHUB_CQL2_MAX_CHARS``, ``SATHUB_CQL2_MAX_DEPTH``,
+``SATHUB_CQL2_MAX_NODES``): ``cql2``'s parser overflows the C stack on ~2,000 nested
+parentheses, and its schema validation costs ~12 MB and ~80 ms per level of nesting. Each check
+is one pass over the text (string literals skipped) or one iterative walk of the JSON, and a
+violation is a 400 that names the limit and its setting.
+
+- **chars**: the length of the text (cql2-text or cql2-json), or of a JSON body's filter as
+  serialised;
+- **depth**: JSON objects and arrays nested in each other; in cql2-text, parentheses and
+  brackets (2 for a function call's), plus 2 for each ``NOT`` and arithmetic operator in a
+  chain (reset by ``AND``, ``OR``, a comparison or a comma), so that it tracks the depth of
+  the expression the text parses to;
+- **nodes**: JSON values (objects, arrays, strings, numbers…); in cql2-text, tokens other
+  than parentheses and commas (a polygon of n vertices is about 2n nodes either way).
+
+Normalisation accepts what clients send: an ``and``/``or`` with one argument (STAC Browser)
+is that argument.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cql2
+import orjson
+
+from sathub.config import Settings
+from sathub.errors import InvalidFilter
+
+# cql2's JSON parser stops at 128 levels and orjson's writer at 255: the depth setting stays below
+MAX_DEPTH_CEILING = 100
+
+
+@dataclass(frozen=True)
+class FilterLimits:
+    max_chars: int
+    max_depth: int
+    max_nodes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> FilterLimits:
+        return cls(settings.cql2_max_chars, min(settings.cql2_max_depth, MAX_DEPTH_CEILING),
+                   settings.cql2_max_nodes)  # fmt: skip
+
+
+DEFAULT_LIMITS = FilterLimits.of(Settings.model_construct())
+
+
+def _too(what: str, got: str, limit: int, setting: str) -> InvalidFilter:
+    return InvalidFilter(
+        f"the filter is too {what}: {got}; the limit is {limit} ({setting})", field="filter"
+    )
+
+
+def _chars(n: int, limits: FilterLimits) -> None:
+    if n > limits.max_chars:
+        raise _too("long", f"{n} characters", limits.max_chars, "SATHUB_CQL2_MAX_CHARS")
+
+
+def _depth(n: int, limits: FilterLimits) -> None:
+    if n > limits.max_depth:
+        raise _too("deeply nested", f"more than {limits.max_depth} levels", limits.max_depth,
+                   "SATHUB_CQL2_MAX_DEPTH")  # fmt: skip
+
+
+def _nodes(n: int, limits: FilterLimits) -> None:
+    if n > limits.max_nodes:
+        raise _too("large", f"more than {limits.max_nodes} nodes", limits.max_nodes,
+                   "SATHUB_CQL2_MAX_NODES")  # fmt: skip
+
+
+_TOKEN = re.compile(
+    r"""(?P<ws>\s+)
+    |(?P<str>'[^']*(?:''[^']*)*'?)
+    |(?P<qid>"[^"]*(?:""[^"]*)*"?)
+    |(?P<open>[(\[])
+    |(?P<close>[)\]])
+    |(?P<comma>,)
+    |(?P<cmp>[<>=!]+)
+    |(?P<arith>[+\-*/%^])
+    |(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+    |(?P<word>[^\s'"()\[\],<>=!+\-*/%^]+)""",
+    re.X,
+)
+_CHAIN_WORDS = frozenset({"NOT", "DIV"})
+_BREAK_WORDS = frozenset({"AND", "OR"})
+
+
+def check_text(text: str, limits: FilterLimits) -> None:
+    """Bound a cql2-text filter in one pass of a tokenizer (see the module docstring)."""
+    _chars(len(text), limits)
+    opened = 0  # weight of the open parentheses and brackets
+    weights: list[int] = []
+    chains = [0]  # per open group: 2 × the NOT and arithmetic operators chained so far
+    nodes = 0
+    prev = ""
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind == "ws":
+            continue
+        if kind == "open":
+            w = 2 if prev in ("word", "qid") else 1  # a function call: an object and its args
+            weights.append(w)
+            opened += w
+            chains.append(0)
+        elif kind == "close":
+            if weights:
+                opened -= weights.pop()
+                chains.pop()
+        elif kind in ("comma", "cmp"):
+            chains[-1] = 0
+        elif kind == "arith" or (kind == "word" and m.group().upper() in _CHAIN_WORDS):
+            chains[-1] += 2
+        elif kind == "word" and m.group().upper() in _BREAK_WORDS:
+            chains[-1] = 0
+        if kind not in ("open", "close", "comma"):
+            nodes += 1
+            _nodes(nodes, limits)
+        _depth(opened + sum(chains), limits)
+        prev = kind or ""
+
+
+def check_json_text(text: str, limits: FilterLimits) -> None:
+    """Bound a cql2-json filter given as text in one pass, before any JSON parser sees it."""
+    _chars(len(text), limits)
+    depth = 0
+    nodes = 0
+    for m in _JSON_TOKEN.finditer(text):
+        c = m.group()[0]
+        if c in "{[":
+            depth += 1
+            _depth(depth, limits)
+        elif c in "}]":
+            depth -= 1
+            continue
+        nodes += 1
+        _nodes(nodes, limits)
+
+
+# a string (escapes skipped), an opening or closing bracket, or any other run (a number, a word)
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]]|[^\s,:{}\[\]"]+')
+
+
+def check_value(value: Any, limits: FilterLimits) -> None:
+    """Bound a filter that arrived as JSON (already decoded), iteratively (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    chars = 0
+    while stack:
+        v, d = stack.pop()
+        nodes += 1
+        _nodes(nodes, limits)
+        if isinstance(v, dict):
+            _depth(d, limits)
+            chars += 2 + len(v)
+            for k, child in v.items():
+                chars += len(str(k)) + 3
+                stack.append((child, d + 1))
+        elif isinstance(v, (list, tuple)):
+            _depth(d, limits)
+            chars += 2 + len(v)
+            stack.extend((child, d + 1) for child in v)
+        else:
+            chars += len(v) + 2 if isinstance(v, str) else len(repr(v))
+        _chars(chars, limits)
+
+
+def normalise(expr: Any) -> Any:
+    """What clients send, as CQL2 wants it: ``and``/``or`` with one argument is that argument."""
+    if isinstance(expr, list):
+        return [normalise(v) for v in expr]
+    if not isinstance(expr, dict):
+        return expr
+    out = {k: normalise(v) for k, v in expr.items()}
+    if str(out.get("op", "")).lower() in ("and", "or"):
+        args = out.get("args")
+        if isinstance(args, list) and len(args) == 1:
+            return args[0]
+    return out
+
+
+def parse_filter(
+    value: str | dict[str, Any], lang: str | None = None, limits: FilterLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """Bound, normalise, parse and validate a CQL2 filter (text or JSON) into CQL2-JSON.
+
+    Parsing and validating with cql2 costs from ~70 ms; clients repeat the same filter (paging,
+    map tiles, dashboards), so results are kept by their text (LRU, 512 filters). Each call
+    returns a fresh copy."""
+    if isinstance(value, dict):
+        check_value(value, limits)
+        text, kind = orjson.dumps(normalise(value)).decode(), "cql2-json"
+    elif not isinstance(value, str):
+        raise InvalidFilter("filter must be CQL2 text or a CQL2-JSON object", field="filter")
+    elif lang == "cql2-json" or (lang is None and value.lstrip().startswith("{")):
+        check_json_text(value, limits)
+        try:
+            decoded = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidFilter(f"invalid CQL2-JSON: {exc}", field="filter") from exc
+        text, kind = orjson.dumps(normalise(decoded)).decode(), "cql2-json"
+    else:
+        check_text(value, limits)
+        text, kind = value, "cql2-text"
+    return orjson.loads(_parse_cached(text, kind))  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str, kind: str) -> bytes:
+    try:
+        expr = cql2.parse_json(text) if kind == "cql2-json" else cql2.parse_text(text)
+        expr.validate()
+    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
+        reason = str(exc)
+        if len(reason) > 300:
+            reason = reason[:300] + "…"
+        raise InvalidFilter(f"invalid CQL2 filter: {reason}", field="filter") from exc
+    out = expr.to_json()
+    if not isinstance(out, dict):
+        raise InvalidFilter("a CQL2 filter must be a boolean expression", field="filter")
+    return orjson.dumps(out)
