@@ -47,8 +47,9 @@ class Settings(BaseSettings):
         "parentheses plus chained NOT and arithmetic).",
     )
     cql2_max_nodes: int = Field(
-        default=20_000, ge=1,
-        description="Most nodes in a CQL2 filter (JSON values; tokens of a text filter).",
+        default=5_000, ge=1,
+        description="Most nodes in a CQL2 filter (JSON objects and strings; words, strings and "
+        "comparisons of a text filter).",
     )
 
     # --- audit (area: audit; docs/security.md "Audit") ---------------------------------

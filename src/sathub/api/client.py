@@ -7,12 +7,10 @@ and add links. They never touch SQL.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import attr
-from pydantic import model_validator
 from stac_fastapi.extensions.aggregation.client import BaseAggregationClient
-from stac_fastapi.extensions import AggregationExtension
-from stac_fastapi.extensions.aggregation.request import AggregationExtensionPostRequest
 from stac_fastapi.extensions.filter.client import BaseFiltersClient
 from stac_fastapi.types.core import BaseCoreClient
 from stac_fastapi.types.requests import get_base_url
@@ -24,6 +22,7 @@ from sathub.api.access import (access_filter, installation, redact_lineage,
                                require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
+from sathub.catalog.cql2input import FilterLimits
 from sathub.catalog.params import apply_fields, build_query
 from sathub.catalog.aggregate import AVAILABLE
 from sathub.catalog.store import SearchQuery, SearchResult
@@ -46,10 +45,44 @@ def _search_params_from_get(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _search_params_from_post(search_request: Any) -> dict[str, Any]:
-    body = search_request.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if "filter_expr" in body:
-        body["filter"] = body.pop("filter_expr")
+    # the filter is taken as it came (it is bounded before anything walks it: a deeply nested
+    # one must be a 400 naming the limit, not a serialiser's recursion error)
+    body = search_request.model_dump(by_alias=True, exclude_none=True, mode="json",
+                                     exclude={"filter_expr"})  # fmt: skip
+    filt = getattr(search_request, "filter_expr", None)
+    if filt is not None:
+        body["filter"] = filt
     return dict(body)
+
+
+def _page_link(request: Request, rel: str, token: str | None, method: str,
+               body: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """A link to another page of the same search (``token`` None: the first page)."""
+    if method == "GET":
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        if token is not None:
+            params.append(("token", token))
+        return {"rel": rel, "type": GEOJSON, "href": str(request.url.replace(query=urlencode(params)))}
+    page_body = {k: v for k, v in (body or {}).items() if k != "token"}
+    if token is not None:
+        page_body["token"] = token
+    return {"rel": rel, "type": GEOJSON, "method": "POST", "href": str(request.url),
+            "body": page_body, "merge": False}  # fmt: skip
+
+
+def _build(params: dict[str, Any], settings: Settings) -> SearchQuery:
+    return build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit,
+                       filter_limits=FilterLimits.of(settings))  # fmt: skip
+
+
+def _scoped(request: Request, query: SearchQuery) -> SearchQuery:
+    """The query with the caller's visible collections as the only source of property names:
+    a filter or sortby naming a property of a hidden collection is a 400, like an unknown one."""
+    store, _ = _state(request)
+    ids = list(store.queryables())
+    visible = visible_collection_ids(request, ids)
+    query.queryable_collections = None if visible >= set(ids) else visible
+    return query
 
 
 @attr.s
@@ -116,29 +149,26 @@ class CoreClient(BaseCoreClient):
         require_collection_visible(request, collection_id)
         params = _search_params_from_get(kwargs)
         params["collections"] = [collection_id]
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
-        return self._search(request, query, method="GET")
+        return self._search(request, _build(params, settings), method="GET")
 
     # ---------------------------------------------------------------- search
     def get_search(self, **kwargs: Any) -> Any:  # type: ignore[override]
         request: Request = kwargs["request"]
         _, settings = _state(request)
         params = _search_params_from_get(kwargs)
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
-        return self._search(request, query, method="GET")
+        return self._search(request, _build(params, settings), method="GET")
 
     def post_search(self, search_request: Any, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
         _, settings = _state(request)
         params = _search_params_from_post(search_request)
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
-        return self._search(request, query, method="POST", body=params)
+        return self._search(request, _build(params, settings), method="POST", body=params)
 
     def _search(
         self, request: Request, query: SearchQuery, *, method: str, body: dict[str, Any] | None = None
     ) -> Response:
         store, _ = _state(request)
-        result: SearchResult = store.search(query, extra_filter=access_filter(request))
+        result: SearchResult = store.search(_scoped(request, query), extra_filter=access_filter(request))
         base = get_base_url(request)
         features = [
             apply_fields(links.item_links(it, base), query.fields_include, query.fields_exclude)
@@ -146,21 +176,15 @@ class CoreClient(BaseCoreClient):
         ]
         page_links: list[dict[str, Any]] = [
             {"rel": "root", "type": "application/json", "href": base},
+            {"rel": "self", "type": GEOJSON, "href": str(request.url)},
         ]
-        if method == "GET":
-            page_links.append({"rel": "self", "type": "application/geo+json", "href": str(request.url)})
-            if result.next_token:
-                page_links.append(
-                    links.with_query(request, "next", {"token": result.next_token}, "application/geo+json")
-                )
-        else:
-            page_links.append({"rel": "self", "type": "application/geo+json", "href": str(request.url)})
-            if result.next_token:
-                page_links.append(
-                    {"rel": "next", "type": "application/geo+json", "method": "POST",
-                     "href": str(request.url), "body": {**(body or {}), "token": result.next_token},
-                     "merge": False}
-                )  # fmt: skip
+        # first (when not on it), prev and next: a GET link carries the token in its query
+        # string, a POST link the body with the token (STAC API, Item Search "Pagination")
+        for rel, token, show in (("first", None, query.token is not None),
+                                 ("prev", result.prev_token, result.prev_token is not None),
+                                 ("next", result.next_token, result.next_token is not None)):  # fmt: skip
+            if show:
+                page_links.append(_page_link(request, rel, token, method, body))
         out: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": features,
@@ -268,7 +292,7 @@ class AggregationClient(BaseAggregationClient):
         names = params.pop("aggregations", None) or aggregations or ["total_count"]
         if isinstance(names, str):
             names = [n for n in names.split(",") if n]
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
+        query = _scoped(request, _build(params, settings))
         qp = request.query_params
         options = {
             "datetime_frequency_interval": params.get("datetime_frequency_interval")
@@ -293,20 +317,4 @@ def _int_param(params: dict[str, Any], qp: Any, name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be an integer", field=name) from exc
 
 
-class AggregatePost(AggregationExtensionPostRequest):
-    """POST /aggregate body: a JSON object (stac-pydantic's own validator fails with a 500 on
-    anything else)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _object(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise ValueError("the aggregation body must be a JSON object")
-        return data
-
-
-class StrictAggregationExtension(AggregationExtension):  # type: ignore[misc]
-    POST = AggregatePost
-
-
-__all__ = ["AggregationClient", "StrictAggregationExtension", "CoreClient", "FiltersClient", "NotFound"]
+__all__ = ["AggregationClient", "CoreClient", "FiltersClient", "NotFound"]

@@ -13,8 +13,10 @@ violation is a 400 that names the limit and its setting.
   brackets (2 for a function call's), plus 2 for each ``NOT`` and arithmetic operator in a
   chain (reset by ``AND``, ``OR``, a comparison or a comma), so that it tracks the depth of
   the expression the text parses to;
-- **nodes**: JSON values (objects, arrays, strings, numbers…); in cql2-text, tokens other
-  than parentheses and commas (a polygon of n vertices is about 2n nodes either way).
+- **nodes**: JSON objects and strings (not keys); in cql2-text, words, strings and
+  comparison operators. Numbers, arrays and arithmetic operators are not counted: they cost
+  little to parse and validate (a polygon's coordinates), and are bounded by the size and (the
+  arithmetic) by the depth limit.
 
 Normalisation accepts what clients send: an ``and``/``or`` with one argument (STAC Browser)
 is that argument.
@@ -52,27 +54,22 @@ class FilterLimits:
 DEFAULT_LIMITS = FilterLimits.of(Settings.model_construct())
 
 
-def _too(what: str, got: str, limit: int, setting: str) -> InvalidFilter:
-    return InvalidFilter(
-        f"the filter is too {what}: {got}; the limit is {limit} ({setting})", field="filter"
-    )
-
-
 def _chars(n: int, limits: FilterLimits) -> None:
     if n > limits.max_chars:
-        raise _too("long", f"{n} characters", limits.max_chars, "SATHUB_CQL2_MAX_CHARS")
+        raise InvalidFilter(f"the filter is longer than {limits.max_chars} characters, the limit "
+                            "(SATHUB_CQL2_MAX_CHARS)", field="filter")  # fmt: skip
 
 
 def _depth(n: int, limits: FilterLimits) -> None:
     if n > limits.max_depth:
-        raise _too("deeply nested", f"more than {limits.max_depth} levels", limits.max_depth,
-                   "SATHUB_CQL2_MAX_DEPTH")  # fmt: skip
+        raise InvalidFilter(f"the filter is nested deeper than {limits.max_depth} levels, the "
+                            "limit (SATHUB_CQL2_MAX_DEPTH)", field="filter")  # fmt: skip
 
 
 def _nodes(n: int, limits: FilterLimits) -> None:
     if n > limits.max_nodes:
-        raise _too("large", f"more than {limits.max_nodes} nodes", limits.max_nodes,
-                   "SATHUB_CQL2_MAX_NODES")  # fmt: skip
+        raise InvalidFilter(f"the filter has more than {limits.max_nodes} nodes, the limit "
+                            "(SATHUB_CQL2_MAX_NODES)", field="filter")  # fmt: skip
 
 
 _TOKEN = re.compile(
@@ -90,6 +87,8 @@ _TOKEN = re.compile(
 )
 _CHAIN_WORDS = frozenset({"NOT", "DIV"})
 _BREAK_WORDS = frozenset({"AND", "OR"})
+_KEYWORDS = _BREAK_WORDS | {"NOT"}  # a "(" after these groups; after another word it calls
+_OPERANDS = frozenset({"num", "word", "str", "qid", "close"})  # a "-" after these subtracts
 
 
 def check_text(text: str, limits: FilterLimits) -> None:
@@ -99,13 +98,15 @@ def check_text(text: str, limits: FilterLimits) -> None:
     weights: list[int] = []
     chains = [0]  # per open group: 2 × the NOT and arithmetic operators chained so far
     nodes = 0
-    prev = ""
+    prev, prev_word = "", ""
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
+        kind = m.lastgroup or ""
+        token = m.group()
         if kind == "ws":
             continue
+        word = token.upper() if kind == "word" else ""
         if kind == "open":
-            w = 2 if prev in ("word", "qid") else 1  # a function call: an object and its args
+            w = 2 if prev in ("word", "qid") and prev_word not in _KEYWORDS else 1
             weights.append(w)
             opened += w
             chains.append(0)
@@ -113,17 +114,19 @@ def check_text(text: str, limits: FilterLimits) -> None:
             if weights:
                 opened -= weights.pop()
                 chains.pop()
-        elif kind in ("comma", "cmp"):
+        elif kind == "comma" or kind == "cmp" or word in _BREAK_WORDS:
             chains[-1] = 0
-        elif kind == "arith" or (kind == "word" and m.group().upper() in _CHAIN_WORDS):
+        elif word in _CHAIN_WORDS:
             chains[-1] += 2
-        elif kind == "word" and m.group().upper() in _BREAK_WORDS:
-            chains[-1] = 0
-        if kind not in ("open", "close", "comma"):
+        elif kind == "arith":
+            sign = token in "+-" and prev not in _OPERANDS and text[m.end():m.end() + 1].isdigit()
+            if not sign:  # a binary operator (a sign belongs to its number)
+                chains[-1] += 2
+        if kind in ("word", "str", "qid", "cmp"):
             nodes += 1
             _nodes(nodes, limits)
         _depth(opened + sum(chains), limits)
-        prev = kind or ""
+        prev, prev_word = kind, word
 
 
 def check_json_text(text: str, limits: FilterLimits) -> None:
@@ -136,13 +139,14 @@ def check_json_text(text: str, limits: FilterLimits) -> None:
         if c in "{[":
             depth += 1
             _depth(depth, limits)
-        elif c in "}]":
+        elif c == "}" or c == "]":
             depth -= 1
-            continue
-        nodes += 1
-        _nodes(nodes, limits)
+        if c == "{" or (c == '"' and not _KEY_FOLLOWS.match(text, m.end())):
+            nodes += 1
+            _nodes(nodes, limits)
 
 
+_KEY_FOLLOWS = re.compile(r"\s*:")
 # a string (escapes skipped), an opening or closing bracket, or any other run (a number, a word)
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]]|[^\s,:{}\[\]"]+')
 
@@ -154,10 +158,9 @@ def check_value(value: Any, limits: FilterLimits) -> None:
     chars = 0
     while stack:
         v, d = stack.pop()
-        nodes += 1
-        _nodes(nodes, limits)
         if isinstance(v, dict):
             _depth(d, limits)
+            nodes += 1
             chars += 2 + len(v)
             for k, child in v.items():
                 chars += len(str(k)) + 3
@@ -166,8 +169,12 @@ def check_value(value: Any, limits: FilterLimits) -> None:
             _depth(d, limits)
             chars += 2 + len(v)
             stack.extend((child, d + 1) for child in v)
+        elif isinstance(v, str):
+            nodes += 1
+            chars += len(v) + 2
         else:
-            chars += len(v) + 2 if isinstance(v, str) else len(repr(v))
+            chars += len(repr(v))
+        _nodes(nodes, limits)
         _chars(chars, limits)
 
 

@@ -47,6 +47,10 @@ class SearchQuery:
     token: str | None = None  # opaque paging token from a previous page
     fields_include: set[str] | None = None
     fields_exclude: set[str] | None = None
+    # Collections whose property names a filter or sortby may use (None: all). The API gives
+    # the caller's visible collections, so a property of a hidden collection answers like an
+    # unknown one.
+    queryable_collections: set[str] | None = None
 
 
 @dataclass
