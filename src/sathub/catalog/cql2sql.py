@@ -418,6 +418,7 @@ def property_names(expr: Any) -> set[str]:
 QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # Core columns whose values are text: a numeric string given for them is compared as text.
 TEXT_PROPERTIES = frozenset({"id", "collection"})
+TIMESTAMP_PROPERTIES = frozenset({"datetime", "start_datetime", "end_datetime"})
 
 
 def _number(value: Any) -> float | None:
@@ -443,7 +444,7 @@ def _query_comparison(name: str, op: str, value: Any) -> dict[str, Any]:
     otherwise."""
     prop = {"property": name}
     n = _number(value)
-    if n is None or name in TEXT_PROPERTIES or name in ("datetime", "start_datetime", "end_datetime"):
+    if n is None or name in TEXT_PROPERTIES or name in TIMESTAMP_PROPERTIES:
         return {"op": QUERY_OPS[op], "args": [prop, value]}
     return {"op": QUERY_OPS[op], "args": [{"op": NUMBER, "args": [prop]}, n]}
 
@@ -477,16 +478,14 @@ def query_to_cql2(query: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 if not all(v is None or isinstance(v, (str, int, float, bool)) for v in value):
                     raise InvalidFilter(f"query.{name}.in must list strings, numbers or booleans",
                                         field="query")  # fmt: skip
-                # a scalar property equal to one of the values, or an array sharing one; a
-                # value that spells a number matches that number too (and the reverse)
-                forms = list(value)
-                for v in value:
-                    num = _number(v)
-                    if num is not None and not isinstance(v, (int, float)):
-                        forms.append(int(num) if num.is_integer() else num)
-                    elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                        forms.append(str(v))
-                conds.append({"op": "a_overlaps", "args": [prop, forms]})
+                # a scalar property equal to one of the values, or an array sharing one; and a
+                # value that spells a number matches a property that spells the same number
+                cond: dict[str, Any] = {"op": "a_overlaps", "args": [prop, value]}
+                nums = sorted({n for v in value if (n := _number(v)) is not None})
+                if nums and name not in TEXT_PROPERTIES and name not in TIMESTAMP_PROPERTIES:
+                    numeric = {"op": "in", "args": [{"op": NUMBER, "args": [prop]}, nums]}
+                    cond = {"op": "or", "args": [cond, numeric]}
+                conds.append(cond)
             else:
                 raise InvalidFilter(f"unknown query operator {op!r} on {name!r}", field="query")
     if not conds:
