@@ -124,14 +124,15 @@ def search(
     format: Annotated[str, typer.Option("--format", help="table or geojson")] = "table",
 ) -> None:
     """Search the catalog and print a table or a GeoJSON FeatureCollection."""
+    from sathub.catalog.cql2input import FilterLimits
     from sathub.catalog.params import build_query
 
     store = open_store(data)
     params = {"collections": collections, "bbox": bbox, "datetime": datetime,
               "filter": filter, "sortby": sortby, "limit": limit}  # fmt: skip
     try:
-        query = build_query({k: v for k, v in params.items() if v is not None},
-                            default_limit=10, max_limit=100_000)  # fmt: skip
+        query = build_query({k: v for k, v in params.items() if v is not None}, default_limit=10,
+                            max_limit=100_000, filter_limits=FilterLimits.of(Settings(data=data)))  # fmt: skip
         result = store.search(query)
     except SathubError as exc:
         fail(exc.message)
