@@ -286,3 +286,22 @@ def test_store_path_is_unaffected_by_parameter_order(tmp_path: Path) -> None:
     got = {it["id"] for it in s.search(SearchQuery(filter=parse_filter(f), limit=10)).items}
     assert got == {"s0", "s1"}
     s.close()
+
+
+def test_cli_search_with_temporal_operators(real_data: Path, api: Any) -> None:
+    """``sathub search --filter`` with a TIMESTAMP operand used to end in a traceback; it
+    matches what the API (checked against the brute force above) matches."""
+    import orjson
+    from typer.testing import CliRunner
+
+    from sathub.cli import app
+
+    coll = "sentinel-2-l2a"
+    t = sorted(interval_us(it) for it in _items_of(api, coll))[500][0]
+    for expr in (f"T_INTERSECTS(datetime, TIMESTAMP('{iso(t)}'))", f"T_AFTER(datetime, TIMESTAMP('{iso(t)}'))",
+                 f"T_EQUALS(datetime, DATE('{iso(t)[:10]}'))"):  # fmt: skip
+        r = CliRunner().invoke(app, ["search", "--data", str(real_data), "--collections", coll,
+                                     "--filter", expr, "--limit", "1", "--format", "geojson"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        want = api.get("/search", params={"collections": coll, "filter": expr, "limit": 1}).json()["numberMatched"]
+        assert orjson.loads(r.stdout)["numberMatched"] == want, expr
