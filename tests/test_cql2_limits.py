@@ -245,9 +245,12 @@ def test_the_memory_limit_bites() -> None:
 
 # ----------------------------------------------------------------- the scanners
 json_tree = st.recursive(
-    st.one_of(st.integers(-5, 5), st.text(alphabet="ab\"\\{}[]:, ", max_size=4), st.booleans(), st.none()),
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(alphabet="ab\"{[", max_size=3), children, max_size=3)),
+    st.one_of(st.integers(-5, 5), st.floats(-1e3, 1e3), st.text(alphabet="ab\"\\{}[]:, ", max_size=4),
+              st.booleans(), st.none()),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(["coordinates", "bbox", "op"]),
+                                  st.text(alphabet="ab\"{[", max_size=3)), children, max_size=3)),
     max_leaves=40,
 )  # fmt: skip
 
@@ -263,7 +266,8 @@ def _rejects(fn: Any, arg: Any, limits: FilterLimits) -> str | None:
 @settings(max_examples=300, deadline=None)
 @given(tree=json_tree, depth=st.integers(1, 8), nodes=st.integers(1, 30))
 def test_json_text_scan_measures_like_the_walk(tree: Any, depth: int, nodes: int) -> None:
-    """The one-pass scan of JSON text and the walk of decoded JSON agree on depth and nodes."""
+    """The one-pass scan of JSON text and the walk of decoded JSON agree on depth and nodes
+    (coordinates included: their numbers are not nodes)."""
     limits = FilterLimits(max_chars=10**9, max_depth=depth, max_nodes=nodes)
     walked = _rejects(check_value, tree, limits)
     scanned = _rejects(check_json_text, json.dumps(tree), limits)
@@ -283,8 +287,28 @@ def test_depth_counts_what_parses_deep() -> None:
         check_text(text, limits)
 
 
+def test_numbers_count_except_coordinates() -> None:
+    limits = FilterLimits(max_chars=10**6, max_depth=20, max_nodes=100)
+    with pytest.raises(InvalidFilter, match="SATHUB_CQL2_MAX_NODES"):
+        check_text("eo:cloud_cover IN (" + ",".join(str(i) for i in range(200)) + ")", limits)
+    with pytest.raises(InvalidFilter, match="SATHUB_CQL2_MAX_NODES"):
+        check_value({"op": "in", "args": [{"property": "eo:cloud_cover"}, list(range(200))]}, limits)
+    ring = [(-60 + math.cos(k / 40), -20 + math.sin(k / 40)) for k in range(250)]
+    check_text("S_INTERSECTS(geometry, POLYGON((" + ", ".join(f"{x} {y}" for x, y in ring) + ")))", limits)
+    check_value({"op": "s_intersects", "args": [{"property": "geometry"},
+                                                {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}]},
+                limits)  # fmt: skip
+
+
 def test_single_argument_and_or_is_its_argument() -> None:
     leaf = {"op": "=", "args": [{"property": "id"}, "a"]}
     assert parse_filter({"op": "and", "args": [leaf]}) == leaf
     assert parse_filter({"op": "or", "args": [{"op": "and", "args": [leaf]}]}) == leaf
     assert parse_filter(json.dumps({"op": "and", "args": [leaf]}), "cql2-json") == leaf
+
+
+def test_between_with_bounds_in_an_array() -> None:
+    """The STAC API validator sends CQL2's draft form of BETWEEN."""
+    standard = parse_filter("eo:cloud_cover BETWEEN 0 AND 50")
+    draft = {"op": "between", "args": [{"property": "eo:cloud_cover"}, [0, 50]]}
+    assert parse_filter(draft) == standard

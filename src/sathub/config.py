@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     )
     cql2_max_nodes: int = Field(
         default=5_000, ge=1,
-        description="Most nodes in a CQL2 filter (JSON objects and strings; words, strings and "
-        "comparisons of a text filter).",
+        description="Most nodes in a CQL2 filter (JSON objects, strings and numbers; words, "
+        "strings, numbers and comparisons of a text filter; coordinates are not counted).",
     )
 
     # --- audit (area: audit; docs/security.md "Audit") ---------------------------------

@@ -13,13 +13,14 @@ violation is a 400 that names the limit and its setting.
   brackets (2 for a function call's), plus 2 for each ``NOT`` and arithmetic operator in a
   chain (reset by ``AND``, ``OR``, a comparison or a comma), so that it tracks the depth of
   the expression the text parses to;
-- **nodes**: JSON objects and strings (not keys); in cql2-text, words, strings and
-  comparison operators. Numbers, arrays and arithmetic operators are not counted: they cost
-  little to parse and validate (a polygon's coordinates), and are bounded by the size and (the
-  arithmetic) by the depth limit.
+- **nodes**: JSON objects, strings (not keys) and numbers; in cql2-text, words, strings,
+  numbers and comparison operators. The numbers of a geometry's coordinates (a WKT literal, a
+  GeoJSON ``coordinates`` or ``bbox`` array) are not counted: they cost little to parse and
+  validate, and the size limit bounds them; arithmetic operators are bounded by the depth.
 
 Normalisation accepts what clients send: an ``and``/``or`` with one argument (STAC Browser)
-is that argument.
+is that argument; a ``between`` with its bounds in one array (the drafts' form, which the STAC
+API validator sends) is the standard three-argument one.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ _CHAIN_WORDS = frozenset({"NOT", "DIV"})
 _BREAK_WORDS = frozenset({"AND", "OR"})
 _KEYWORDS = _BREAK_WORDS | {"NOT"}  # a "(" after these groups; after another word it calls
 _OPERANDS = frozenset({"num", "word", "str", "qid", "close"})  # a "-" after these subtracts
+# Coordinates cost little to parse and validate: numbers inside a geometry literal are not nodes
+_WKT = frozenset({"POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
+                  "GEOMETRYCOLLECTION", "BBOX", "Z"})  # fmt: skip
+_GEO_KEYS = frozenset({"coordinates", "bbox"})
 
 
 def check_text(text: str, limits: FilterLimits) -> None:
@@ -98,6 +103,7 @@ def check_text(text: str, limits: FilterLimits) -> None:
     weights: list[int] = []
     chains = [0]  # per open group: 2 × the NOT and arithmetic operators chained so far
     nodes = 0
+    geo: int | None = None  # the level of the geometry literal being read
     prev, prev_word = "", ""
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup or ""
@@ -107,6 +113,8 @@ def check_text(text: str, limits: FilterLimits) -> None:
         word = token.upper() if kind == "word" else ""
         if kind == "open":
             w = 2 if prev in ("word", "qid") and prev_word not in _KEYWORDS else 1
+            if geo is None and prev_word in _WKT:
+                geo = len(weights)
             weights.append(w)
             opened += w
             chains.append(0)
@@ -114,6 +122,8 @@ def check_text(text: str, limits: FilterLimits) -> None:
             if weights:
                 opened -= weights.pop()
                 chains.pop()
+            if geo is not None and len(weights) <= geo:
+                geo = None
         elif kind == "comma" or kind == "cmp" or word in _BREAK_WORDS:
             chains[-1] = 0
         elif word in _CHAIN_WORDS:
@@ -122,7 +132,7 @@ def check_text(text: str, limits: FilterLimits) -> None:
             sign = token in "+-" and prev not in _OPERANDS and text[m.end():m.end() + 1].isdigit()
             if not sign:  # a binary operator (a sign belongs to its number)
                 chains[-1] += 2
-        if kind in ("word", "str", "qid", "cmp"):
+        if kind in ("word", "str", "qid", "cmp") or (kind == "num" and geo is None):
             nodes += 1
             _nodes(nodes, limits)
         _depth(opened + sum(chains), limits)
@@ -134,14 +144,23 @@ def check_json_text(text: str, limits: FilterLimits) -> None:
     _chars(len(text), limits)
     depth = 0
     nodes = 0
+    geo: int | None = None  # the depth of the coordinates array being read
+    geo_key = False  # the last token was the key "coordinates" or "bbox"
     for m in _JSON_TOKEN.finditer(text):
-        c = m.group()[0]
+        token = m.group()
+        c = token[0]
         if c in "{[":
             depth += 1
             _depth(depth, limits)
+            if c == "[" and geo_key and geo is None:
+                geo = depth
         elif c == "}" or c == "]":
             depth -= 1
-        if c == "{" or (c == '"' and not _KEY_FOLLOWS.match(text, m.end())):
+            if geo is not None and depth < geo:
+                geo = None
+        key = c == '"' and _KEY_FOLLOWS.match(text, m.end()) is not None
+        geo_key = key and token[1:-1] in _GEO_KEYS
+        if c == "{" or (c == '"' and not key) or (c in "-0123456789" and geo is None):
             nodes += 1
             _nodes(nodes, limits)
 
@@ -153,42 +172,47 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\]]|[^\s,:{}\[\]"]+')
 
 def check_value(value: Any, limits: FilterLimits) -> None:
     """Bound a filter that arrived as JSON (already decoded), iteratively (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int, bool]] = [(value, 1, False)]  # (value, depth, in coordinates)
     nodes = 0
     chars = 0
     while stack:
-        v, d = stack.pop()
+        v, d, geo = stack.pop()
         if isinstance(v, dict):
             _depth(d, limits)
             nodes += 1
             chars += 2 + len(v)
             for k, child in v.items():
                 chars += len(str(k)) + 3
-                stack.append((child, d + 1))
+                stack.append((child, d + 1, geo or (k in _GEO_KEYS and isinstance(child, list))))
         elif isinstance(v, (list, tuple)):
             _depth(d, limits)
             chars += 2 + len(v)
-            stack.extend((child, d + 1) for child in v)
+            stack.extend((child, d + 1, geo) for child in v)
         elif isinstance(v, str):
             nodes += 1
             chars += len(v) + 2
         else:
+            nodes += isinstance(v, (int, float)) and not isinstance(v, bool) and not geo
             chars += len(repr(v))
         _nodes(nodes, limits)
         _chars(chars, limits)
 
 
 def normalise(expr: Any) -> Any:
-    """What clients send, as CQL2 wants it: ``and``/``or`` with one argument is that argument."""
+    """What clients send, as CQL2 wants it: ``and``/``or`` with one argument is that argument;
+    ``between`` with its bounds as one array (CQL2's drafts) takes them as two arguments."""
     if isinstance(expr, list):
         return [normalise(v) for v in expr]
     if not isinstance(expr, dict):
         return expr
     out = {k: normalise(v) for k, v in expr.items()}
-    if str(out.get("op", "")).lower() in ("and", "or"):
-        args = out.get("args")
-        if isinstance(args, list) and len(args) == 1:
-            return args[0]
+    op = str(out.get("op", "")).lower()
+    args = out.get("args")
+    if op in ("and", "or") and isinstance(args, list) and len(args) == 1:
+        return args[0]
+    if op == "between" and isinstance(args, list) and len(args) == 2 and isinstance(args[1], list) \
+            and len(args[1]) == 2:  # fmt: skip
+        return {**out, "args": [args[0], *args[1]]}  # the draft's form, which the STAC API validator sends
     return out
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from sathub.catalog.cql2sql import Columns, property_names, query_to_cql2, to_where
+from sathub.catalog.cql2sql import Columns, property_names, to_where
+from sathub.catalog.queryext import query_to_cql2
 from sathub.catalog.geometry import bbox_geometry, geometry_from_geojson, index_boxes, to_wkb
 from sathub.catalog.store import SearchQuery, SearchResult, SortKey
 from sathub.errors import InvalidFilter, InvalidInput
