@@ -39,8 +39,9 @@ SERVER = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[3]), int(sys.argv[3])))
 from sathub.api.server import serve
+from sathub.app import Installation
 from sathub.config import Settings
-serve(Settings(data=sys.argv[1], port=int(sys.argv[2])))
+serve(Installation.open(Settings(data=sys.argv[1], port=int(sys.argv[2])), create=True))
 """
 
 
@@ -103,11 +104,7 @@ class LimitedServer:
 
 
 def _data(tmp: Path) -> Path:
-    from sathub.config import Settings
-
-    data = tmp / "data"
-    Settings(data=data).layout.create()
-    return data
+    return tmp / "data"  # the server creates it
 
 
 @pytest.fixture(scope="module")
