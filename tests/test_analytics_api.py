@@ -211,3 +211,29 @@ def test_bad_aoi_and_mask_are_400_before_a_job_starts(client) -> None:  # type: 
                                              "aoi": _rice_aoi(client.settings, 1),
                                              "index": "nope"})  # fmt: skip
     assert r.status_code == 400 and "unknown index" in r.text
+
+
+def test_a_job_is_its_submitters(client) -> None:  # type: ignore[no-untyped-def]
+    """An analyst sees and cancels only their own jobs (another's answers like a missing one);
+    operators and admins see all. Products go only to `derived-…` collections."""
+    from conftest import issue_key
+
+    inst = client.app.state.installation
+    a, b = ({"Authorization": f"Bearer {issue_key(inst, 'analyst')}"} for _ in range(2))
+    body = {"kind": "zonal", "collection": "demo-mandalay-rice", "aoi": _rice_aoi(client.settings, 1),
+            "index": "ndvi"}  # fmt: skip
+    job = client.post("/analytics/jobs", json=body, headers=a).json()
+    url = f"/analytics/jobs/{job['id']}"
+    assert client.get(url, headers=a).status_code == 200
+    other = client.get(url, headers=b)
+    missing = client.get("/analytics/jobs/" + "f" * 32, headers=b)
+    assert other.status_code == missing.status_code == 404
+    assert other.json()["description"].replace(job["id"], "X") == missing.json()["description"].replace("f" * 32, "X")
+    assert client.delete(url, headers=b).status_code == 404
+    assert client.get(f"{url}/result", headers=b).status_code == 404
+    assert client.get(url).status_code == 200  # the operator key of the fixture
+    _wait(client, url)
+    for out in ("demo-mandalay-rice", "../../x", "derived-"):
+        bad = {**body, "kind": "composite", "period": "2024-01-01/2024-12-31", "output_collection": out}
+        r = client.post("/analytics/jobs", json=bad, headers=a)
+        assert r.status_code == 400 and r.json()["field"] == "output_collection", (out, r.text)

@@ -57,16 +57,33 @@ def test_post_search_paging_with_sort_and_filter(api: Any) -> None:
     assert clouds == sorted(clouds) and max(clouds) < 20
 
 
-def test_get_item_and_proxy_headers(api: Any) -> None:
-    r = api.get("/collections/naip/items/al_m_3008506_nw_16_060_20191118_20200114",
-                headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "eo.example.org"})  # fmt: skip
-    if r.status_code == 404:
+@pytest.mark.parametrize("trusted", ["", "testclient", "*"])
+def test_proxy_headers_only_from_a_trusted_proxy(real_data: Any, trusted: str) -> None:
+    """X-Forwarded-* and Forwarded rewrite links only when they come from a configured proxy
+    (the TestClient's address is ``testclient``); anyone else's are dropped before the
+    rewrite (they used to win: the middlewares ran in the reverse of the intended order)."""
+    from fastapi.testclient import TestClient
+
+    from sathub.api.app import create_app
+    from sathub.config import Settings
+
+    with TestClient(create_app(Settings(data=real_data, trusted_proxies=trusted))) as api:
         iid = api.get("/collections/naip/items?limit=1").json()["features"][0]["id"]
-        r = api.get(f"/collections/naip/items/{iid}",
-                    headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "eo.example.org"})  # fmt: skip
-    assert r.status_code == 200
-    self_link = next(link for link in r.json()["links"] if link["rel"] == "self")
-    assert self_link["href"].startswith("https://eo.example.org/collections/naip/items/")
+        for headers in ({"X-Forwarded-Proto": "https", "X-Forwarded-Host": "eo.example.org"},
+                        {"Forwarded": "proto=https;host=eo.example.org"}):  # fmt: skip
+            r = api.get(f"/collections/naip/items/{iid}", headers=headers)
+            assert r.status_code == 200
+            self_link = next(link for link in r.json()["links"] if link["rel"] == "self")
+            expect = "https://eo.example.org/" if trusted else "http://testserver/"
+            assert self_link["href"].startswith(expect + "collections/naip/items/"), (trusted, headers)
+
+
+def test_refusals_carry_cors_headers(api: Any) -> None:
+    """A browser sees a 401 (bad key) or a 413 as what it is, not as a CORS failure."""
+    origin = {"Origin": "https://partner.example.org"}
+    r = api.get("/search", headers={**origin, "Authorization": "Bearer nonsense"})
+    assert r.status_code == 401 and r.headers["access-control-allow-origin"] == "*"
+    assert "www-authenticate" in r.headers["access-control-expose-headers"].lower()
 
 
 def test_root_path_behind_a_proxy(real_data: Any) -> None:

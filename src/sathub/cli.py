@@ -22,6 +22,20 @@ app = typer.Typer(
 catalog_cli.register(app)
 
 
+@app.callback()
+def _input_limits() -> None:
+    # the process-wide geometry limit from SATHUB_MAX_GEOMETRY_VERTICES (docs/security.md)
+    from pydantic import ValidationError
+
+    from sathub.catalog import geometry
+
+    try:
+        limit = Settings().max_geometry_vertices
+    except ValidationError:  # a bad setting: the command itself names it (exit 2)
+        return
+    geometry.configure(max_vertices=limit)
+
+
 @app.command()
 def serve(
     data: catalog_cli.DataOpt = Path("sathub-data"),

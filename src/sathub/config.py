@@ -36,22 +36,6 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
     )
-    # Search (CQL2 filters): bounds checked before any parser sees a filter; each violation is
-    # a 400 naming the setting (catalog/cql2input.py)
-    cql2_max_chars: int = Field(
-        default=100_000, ge=1, description="Longest CQL2 filter accepted (characters)."
-    )
-    cql2_max_depth: int = Field(
-        default=20, ge=1, le=100,
-        description="Deepest nesting of a CQL2 filter (JSON objects and arrays; in text, "
-        "parentheses plus chained NOT and arithmetic).",
-    )
-    cql2_max_nodes: int = Field(
-        default=5_000, ge=1,
-        description="Most nodes in a CQL2 filter (JSON objects, strings and numbers; words, "
-        "strings, numbers and comparisons of a text filter; coordinates are not counted).",
-    )
-
     # --- audit (area: audit; docs/security.md "Audit") ---------------------------------
     audit_key: SecretStr | None = Field(
         default=None,
@@ -84,6 +68,14 @@ class Settings(BaseSettings):
         description="DEVELOPMENT ONLY: callers without a key may write (as an operator). "
         "The server prints a warning at start-up.",
     )
+    mosaic_search_max_bytes: int = Field(
+        default=16_384, ge=256, le=1_048_576,
+        description="Largest search body `POST /mosaic/register` keeps (bytes of its JSON).",
+    )
+    mosaic_searches_max: int = Field(
+        default=2000, ge=10, le=1_000_000,
+        description="Registered mosaic searches kept (the least recently used go first).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-* and "
@@ -108,6 +100,50 @@ class Settings(BaseSettings):
     )
     budget_org_name: str = Field(
         default="National space agency", description="Name of the reporting agency (IATI exports)."
+    )
+
+    # bounds: input limits, checked before any parser or C library sees the input
+    # (docs/security.md, "Input limits")
+    # CQL2 filters (area cql2): bounded in catalog/cql2input.py before any parser sees them
+    cql2_max_chars: int = Field(
+        default=100_000, ge=1, description="Longest CQL2 filter accepted (characters)."
+    )
+    cql2_max_depth: int = Field(
+        default=20, ge=1, le=100,
+        description="Deepest nesting of a CQL2 filter (JSON objects and arrays; in text, "
+        "parentheses plus chained NOT and arithmetic).",
+    )
+    cql2_max_nodes: int = Field(
+        default=5_000, ge=1,
+        description="Most nodes in a CQL2 filter (JSON objects, strings and numbers; words, "
+        "strings, numbers and comparisons of a text filter; coordinates are not counted).",
+    )
+    max_json_depth: int = Field(
+        default=128, ge=2, le=1000,
+        description="Deepest nesting of arrays and objects in a JSON request body.",
+    )
+    max_geometry_vertices: int = Field(
+        default=100_000, ge=4,
+        description="Most positions (and GeometryCollection members) in one GeoJSON geometry.",
+    )
+    max_image_px: int = Field(
+        default=4096, ge=1024,  # 1024: the routes' default max_size
+        description="Largest width, height or max_size of a rendered image.",
+    )
+    max_tile_px: int = Field(default=1024, ge=256, description="Largest tilesize of a map tile.")
+    max_render_values: int = Field(
+        default=4096 * 4096 * 3, ge=256 * 256,
+        description="Most values (pixels × output bands) one image or statistics request reads.",
+    )
+    max_expression_length: int = Field(
+        default=1000, ge=10, description="Longest band-math expression (characters)."
+    )
+    max_expression_outputs: int = Field(
+        default=16, ge=1, description="Most outputs (';'-separated) of one band-math expression."
+    )
+    max_expression_nodes: int = Field(
+        default=256, ge=8,
+        description="Most terms (bands, numbers, operators, function calls) in one expression.",
     )
 
     @cached_property

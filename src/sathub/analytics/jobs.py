@@ -7,7 +7,7 @@ model and :func:`run_job`, which the API's jobs (through :class:`sathub.jobs.Job
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 import threading
 from typing import Any, Literal
 
@@ -30,8 +30,9 @@ def lineage_output(kind: str, params: dict[str, Any], access: Any) -> str | None
     and agreements naming it explicitly reach it; products of open collections go where asked,
     and restricting such a source later restricts that collection too
     (:meth:`~sathub.access.store.AccessStore.set_collection_level`: fail closed).
-    The restricted collection's id does not name its source (``<output>--r<hash>``): the source
-    is recorded in the audit record that restricted it, which admins read."""
+    The restricted collection's id does not name or hash its source (``<output>--r<random>``,
+    kept per output and source in the access store): the source is recorded in the audit
+    record that restricted it, which admins read."""
     if kind not in OUTPUTS:
         return None
     out = str(params.get("output_collection") or OUTPUTS[kind])
@@ -41,7 +42,10 @@ def lineage_output(kind: str, params: dict[str, Any], access: Any) -> str | None
     if source not in access.store.restricted_collections():
         access.store.add_derived(out, source)  # restricting the source later restricts `out` too
         return out
-    target = f"{out}--r{hashlib.sha256(source.encode()).hexdigest()[:10]}"
+    prefix = f"{out}--r"
+    known = sorted(c for c in access.store.derived_of(source) if c.startswith(prefix)
+                   and len(c) == len(prefix) + 10)  # fmt: skip
+    target = known[0] if known else prefix + secrets.token_hex(5)
     if target not in access.store.restricted_collections():
         access.store.set_collection_level(target, "restricted")
         access.store.add_derived(target, source)
@@ -159,8 +163,10 @@ class AnalyticsParams(BaseModel):
     period: str | None = Field(default=None, max_length=90, description="composite: D1/D2.")
     bands: list[str] | None = Field(default=None, max_length=32, description="composite: common names.")
     threshold: float | None = Field(default=None, description="change: |difference|.")
-    output_collection: str | None = Field(default=None, max_length=256,
-                                          description="Where derived items go (flood, change, composite).")  # fmt: skip
+    output_collection: str | None = Field(
+        default=None, pattern=r"^derived-[A-Za-z0-9._-]{1,200}$",
+        description="Where derived items go (flood, change, composite): a collection named "
+        "`derived-…` (created when missing); products never go into other collections.")
     mask: Literal["auto", "asset", "spectral", "none"] = Field(
         default="auto", description="Cloud mask: auto (SCL/QA_PIXEL asset if any, else none), "
         "asset, spectral, none.")

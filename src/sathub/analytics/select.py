@@ -13,6 +13,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from sathub.catalog.geometry import check_geojson
 from sathub.catalog.store import CatalogStore, SearchQuery
 from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
 
@@ -32,15 +33,27 @@ def load_zones(source: Path | dict[str, Any]) -> list[Zone]:
         doc = json.loads(Path(source).read_text()) if not isinstance(source, dict) else source
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read the AOI {source}: {exc}", field="aoi") from exc
+    if not isinstance(doc, dict):
+        raise InvalidGeometry("the AOI is not a GeoJSON object", field="aoi")
     if doc.get("type") == "FeatureCollection":
         feats = doc.get("features") or []
+        if not isinstance(feats, list):
+            raise InvalidGeometry("the AOI's 'features' is not an array", field="aoi")
     elif doc.get("type") == "Feature":
         feats = [doc]
     else:
         feats = [{"type": "Feature", "geometry": doc, "properties": {}}]
     zones = []
     for i, f in enumerate(feats):
+        if not isinstance(f, dict):
+            raise InvalidGeometry(f"AOI feature {i} is not a GeoJSON Feature", field="aoi")
         props = f.get("properties") or {}
+        if not isinstance(props, dict):
+            raise InvalidInput(f"AOI feature {i}: 'properties' is not an object", field="aoi")
+        try:
+            check_geojson(f.get("geometry"), field="aoi", types=("Polygon", "MultiPolygon"))
+        except InvalidGeometry as exc:
+            raise InvalidGeometry(f"AOI feature {i}: {exc.message}", field="aoi") from None
         try:
             geom = shape(f["geometry"])
         except Exception as exc:

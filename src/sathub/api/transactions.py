@@ -9,6 +9,7 @@ JSON themselves and advertise the same conformance classes.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import attr
 import orjson
@@ -49,6 +50,14 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput(f"request body is not valid JSON: {exc}", field="body") from exc
 
 
+async def read_object(request: Request, what: str) -> dict[str, Any]:
+    """The JSON body, which must be an object (an item or a collection)."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the body must be a JSON object (the {what})", field="body")
+    return body
+
+
 def _store(request: Request) -> Any:
     return installation(request).catalog
 
@@ -81,14 +90,15 @@ def build_router() -> APIRouter:
         base = get_base_url(request)
         return json_response(
             links.item_links(item, base), status=201,
-            headers={"Location": f"{base}collections/{collection_id}/items/{item['id']}"},
+            headers={"Location": f"{base}collections/{quote(collection_id, safe='')}/items/"
+                              f"{quote(item['id'], safe='')}"},
             media_type="application/geo+json",
         )  # fmt: skip
 
     @router.put("/collections/{collection_id}/items/{item_id}", summary="Update Item")
     async def update_item(collection_id: str, item_id: str, request: Request) -> Response:
-        body = await read_json(request)
-        if isinstance(body, dict) and body.get("collection", collection_id) != collection_id:
+        body = await read_object(request, "item")
+        if body.get("collection", collection_id) != collection_id:
             raise InvalidInput("item collection does not match the path", field="collection")
         item = await run_in_threadpool(_store(request).update_item, collection_id, item_id, body)
         return _updated(request, links.item_links(item, get_base_url(request)), "application/geo+json")
@@ -114,12 +124,12 @@ def build_router() -> APIRouter:
         base = get_base_url(request)
         return json_response(
             links.collection_links(coll, base), status=201,
-            headers={"Location": f"{base}collections/{coll['id']}"},
+            headers={"Location": f"{base}collections/{quote(coll['id'], safe='')}"},
         )  # fmt: skip
 
     @router.put("/collections/{collection_id}", summary="Update Collection")
     async def update_collection(collection_id: str, request: Request) -> Response:
-        body = await read_json(request)
+        body = await read_object(request, "collection")
         coll = await run_in_threadpool(_store(request).update_collection, collection_id, body)
         return _updated(request, links.collection_links(coll, get_base_url(request)), "application/json")
 

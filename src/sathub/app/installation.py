@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sathub.catalog.store import CatalogStore
     from sathub.jobs import JobRunner
     from sathub.storage.base import ObjectStore
+    from sathub.tiles.searches import SearchRegistry
 
 
 T = TypeVar("T")
@@ -118,6 +119,13 @@ class Installation:
         from sathub.storage import signing
 
         return signing.load_key(self.settings.layout.secrets)
+
+    @part
+    def mosaic_searches(self) -> SearchRegistry:
+        """Registered mosaic searches (``DATA/searches/``), shared by the API's workers."""
+        from sathub.tiles.searches import SearchRegistry
+
+        return SearchRegistry(self.settings.layout.root / "searches", self.settings.mosaic_searches_max)
 
     @part
     def jobs(self) -> JobRunner:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Collection
+from typing import Any, NoReturn
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -22,65 +23,145 @@ GEOJSON_TYPES = {
 }
 
 
-def _check_positions(coords: Any, field: str, depth: int = 0, dims: set[int] | None = None) -> None:
-    if dims is None:  # the top call: also check every position has as many numbers
-        dims = set()
-        _check_positions(coords, field, depth, dims)
-        if len(dims) > 1:
-            raise InvalidGeometry("positions mix 2 and 3 coordinates (with and without "
-                                  "elevation) in one geometry", field=field)  # fmt: skip
-        return
-    if depth > 6:
-        raise InvalidGeometry("coordinates are nested too deeply", field=field)
-    if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
-        if len(coords) < 2 or len(coords) > 3:
-            raise InvalidGeometry(f"a position needs 2 or 3 numbers, got {coords!r}", field=field)
-        lon, lat = float(coords[0]), float(coords[1])
-        if not (math.isfinite(lon) and math.isfinite(lat)):
-            raise InvalidGeometry(f"non-finite coordinate {coords!r}", field=field)
-        if not (-180.0 <= lon <= 180.0) or not (-90.0 <= lat <= 90.0):
-            raise InvalidGeometry(
-                f"coordinate {coords!r} is out of range (longitude -180..180, latitude -90..90)",
-                field=field,
-            )
-        dims.add(len(coords))
-        return
-    if not isinstance(coords, (list, tuple)):
-        raise InvalidGeometry(f"coordinates must be arrays, got {coords!r}", field=field)
-    for c in coords:
-        _check_positions(c, field, depth + 1, dims)
+DEFAULT_MAX_VERTICES = 100_000  # the default of Settings.max_geometry_vertices
+MAX_COLLECTION_DEPTH = 4  # GeometryCollections nested in GeometryCollections (RFC 7946 §3.1.8)
+_max_vertices = DEFAULT_MAX_VERTICES
 
 
-def _check_rings(geom: dict[str, Any], field: str) -> None:
-    t = geom["type"]
-    polys = [geom["coordinates"]] if t == "Polygon" else geom["coordinates"] if t == "MultiPolygon" else []
-    for poly in polys:
-        if not poly:
-            raise InvalidGeometry("a polygon needs at least one ring", field=field)
-        for ring in poly:
-            if len(ring) < 4:
-                raise InvalidGeometry("a polygon ring needs at least 4 positions", field=field)
-            if list(ring[0][:2]) != list(ring[-1][:2]):
-                raise InvalidGeometry(
-                    "a polygon ring is not closed (first and last positions differ)", field=field
-                )
+def configure(*, max_vertices: int) -> None:
+    """Set the process-wide vertex limit (the API and the CLI apply their Settings here)."""
+    global _max_vertices
+    if max_vertices < 4:
+        raise ValueError("max_geometry_vertices must be at least 4 (one closed ring)")
+    _max_vertices = int(max_vertices)
 
 
-def geometry_from_geojson(geom: Any, *, field: str = "geometry") -> BaseGeometry:
-    """Parse and validate a GeoJSON geometry; raise InvalidGeometry naming the reason."""
-    if not isinstance(geom, dict) or geom.get("type") not in GEOJSON_TYPES:
-        raise InvalidGeometry(
-            f"not a GeoJSON geometry (type must be one of {sorted(GEOJSON_TYPES)})", field=field
-        )
-    if geom["type"] == "GeometryCollection":
-        parts = geom.get("geometries")
-        if not isinstance(parts, list):
-            raise InvalidGeometry("a GeometryCollection needs 'geometries'", field=field)
-        return shapely.GeometryCollection([geometry_from_geojson(g, field=field) for g in parts])
-    if "coordinates" not in geom:
-        raise InvalidGeometry("geometry has no 'coordinates'", field=field)
-    _check_positions(geom["coordinates"], field)
-    _check_rings(geom, field)
+def max_vertices() -> int:
+    """The vertex limit in force (``SATHUB_MAX_GEOMETRY_VERTICES``)."""
+    return _max_vertices
+
+
+class _Walk:
+    """One structural check of a GeoJSON geometry, in plain Python: nothing here hands the
+    input to a C library, so a malformed geometry cannot crash or exhaust the process."""
+
+    def __init__(self, field: str, limit: int, check_range: bool) -> None:
+        self.field = field
+        self.left = limit
+        self.limit = limit
+        self.check_range = check_range
+        self.dims: set[int] = set()
+
+    def fail(self, reason: str) -> NoReturn:
+        raise InvalidGeometry(reason, field=self.field)
+
+    def array(self, value: Any, what: str, min_len: int = 1) -> list[Any] | tuple[Any, ...]:
+        if not isinstance(value, (list, tuple)):
+            self.fail(f"{what} must be an array, got {_show(value)}")
+        if len(value) < min_len:
+            self.fail(f"{what} needs at least {min_len} positions, got {len(value)}"
+                      if min_len > 1 else f"{what} is empty")  # fmt: skip
+        return value
+
+    def position(self, p: Any) -> None:
+        if not isinstance(p, (list, tuple)) or not 2 <= len(p) <= 3:
+            self.fail(f"a position is an array of 2 or 3 numbers, got {_show(p)}")
+        for v in p:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                self.fail(f"a position holds numbers only, got {_show(p)}")
+            try:
+                finite = math.isfinite(v)
+            except OverflowError:  # an integer too large for a float
+                finite = False
+            if not finite:
+                self.fail(f"non-finite coordinate in {_show(p)}")
+        if self.check_range and not (-180.0 <= p[0] <= 180.0 and -90.0 <= p[1] <= 90.0):
+            self.fail(f"coordinate {_show(p)} is out of range (longitude -180..180, latitude -90..90)")
+        self.dims.add(len(p))
+
+    def positions(self, value: Any, what: str, min_len: int) -> list[Any] | tuple[Any, ...]:
+        arr = self.array(value, what, min_len)
+        self.left -= len(arr)
+        if self.left < 0:
+            self.fail(f"the geometry has more than {self.limit} vertices (limit "
+                      "SATHUB_MAX_GEOMETRY_VERTICES); simplify it")  # fmt: skip
+        for p in arr:
+            self.position(p)
+        return arr
+
+    def ring(self, value: Any) -> None:
+        ring = self.positions(value, "a ring", 4)
+        if list(ring[0]) != list(ring[-1]):
+            self.fail("a polygon ring is not closed (first and last positions differ)")
+
+    def polygon(self, value: Any) -> None:
+        for r in self.array(value, "a polygon's ring list"):
+            self.ring(r)
+
+    def coordinates(self, kind: str, coords: Any) -> None:
+        if kind == "Point":
+            self.positions([coords], "a Point", 1)
+        elif kind == "MultiPoint":
+            self.positions(coords, "a MultiPoint", 1)
+        elif kind == "LineString":
+            self.positions(coords, "a LineString", 2)
+        elif kind == "MultiLineString":
+            for line in self.array(coords, "a MultiLineString"):
+                self.positions(line, "a LineString", 2)
+        elif kind == "Polygon":
+            self.polygon(coords)
+        else:  # MultiPolygon
+            for poly in self.array(coords, "a MultiPolygon"):
+                self.polygon(poly)
+
+    def geometry(self, geom: Any, types: Collection[str], depth: int = 0) -> None:
+        kind = geom.get("type") if isinstance(geom, dict) else None
+        if not isinstance(kind, str) or kind not in types:
+            self.fail(f"not a GeoJSON geometry of type {' or '.join(sorted(types))}")
+        if kind == "GeometryCollection":
+            if depth >= MAX_COLLECTION_DEPTH:
+                self.fail(f"GeometryCollections are nested more than {MAX_COLLECTION_DEPTH} deep")
+            parts = geom.get("geometries")
+            if not isinstance(parts, list) or not parts:
+                self.fail("a GeometryCollection needs a non-empty 'geometries' array")
+            self.left -= len(parts)  # every member counts, so an empty-ish flood is bounded too
+            if self.left < 0:
+                self.fail(f"the geometry has more than {self.limit} parts and vertices")
+            for g in parts:
+                self.geometry(g, GEOJSON_TYPES, depth + 1)
+            return
+        if "coordinates" not in geom:
+            self.fail("geometry has no 'coordinates'")
+        self.coordinates(kind, geom["coordinates"])
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_geojson(
+    geom: Any, *, field: str = "geometry", types: Collection[str] = GEOJSON_TYPES,
+    max_vertices: int | None = None, check_range: bool = True,
+) -> None:  # fmt: skip
+    """Check a GeoJSON geometry's structure before any C library (GEOS, GDAL) sees it:
+    its type (one of ``types``), nesting, positions of 2 or 3 finite numbers (WGS84 ranges
+    unless ``check_range=False``), the same dimension throughout, LineStrings of ≥ 2 and
+    closed rings of ≥ 4 positions, at most ``max_vertices`` positions (default: the
+    process-wide :func:`max_vertices`). Raises :class:`InvalidGeometry` naming the reason."""
+    walk = _Walk(field, _max_vertices if max_vertices is None else max_vertices, check_range)
+    walk.geometry(geom, types)
+    if len(walk.dims) > 1:
+        walk.fail("positions mix 2 and 3 coordinates (with and without elevation) in one geometry")
+
+
+def geometry_from_geojson(
+    geom: Any, *, field: str = "geometry", types: Collection[str] = GEOJSON_TYPES,
+    max_vertices: int | None = None,
+) -> BaseGeometry:  # fmt: skip
+    """Parse and validate a GeoJSON geometry (:func:`check_geojson`, then GEOS validity);
+    raise InvalidGeometry naming the reason."""
+    check_geojson(geom, field=field, types=types, max_vertices=max_vertices)
     try:
         shape = shapely.geometry.shape(geom)
     except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
@@ -104,8 +185,7 @@ def geometries_from_geojson(geoms: list[Any]) -> list[BaseGeometry | None]:
     import orjson
 
     out: list[BaseGeometry | None] = [None] * len(geoms)
-    idx = [i for i, g in enumerate(geoms)
-           if isinstance(g, dict) and g.get("type") in GEOJSON_TYPES and g["type"] != "GeometryCollection"]  # fmt: skip
+    idx = [i for i, g in enumerate(geoms) if _structurally_valid(g)]
     if not idx:
         return out
     try:
@@ -132,6 +212,17 @@ def geometries_from_geojson(geoms: list[Any]) -> list[BaseGeometry | None]:
     for k in np.flatnonzero(ok):
         out[idx[k]] = shapes[k]
     return out
+
+
+def _structurally_valid(g: Any) -> bool:
+    """The fast path's gate: GEOS parses only what :func:`check_geojson` accepts."""
+    if not isinstance(g, dict) or g.get("type") == "GeometryCollection":
+        return False
+    try:
+        check_geojson(g)
+    except InvalidGeometry:
+        return False
+    return True
 
 
 def to_wkb(geom: BaseGeometry) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -16,6 +17,9 @@ from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
 # Links the API regenerates on every response; stored copies would go stale.
 GENERATED_RELS = frozenset({"self", "root", "parent", "collection", "items", "next", "prev"})
 ID_MAX_LEN = 512
+# control and format characters (newline, NUL, bidi overrides, zero-width), surrogates and
+# line/paragraph separators: they break headers, logs and file names, or hide what an id says
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def parse_datetime(value: Any, *, field: str) -> float:
@@ -35,12 +39,20 @@ def parse_datetime(value: Any, *, field: str) -> float:
 
 
 def check_id(value: Any, *, field: str) -> str:
+    """An item or collection id: a non-empty string of at most ``ID_MAX_LEN`` characters
+    without '/', '\\', control or format characters; InvalidInput naming ``field`` otherwise."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
-    if len(value) > ID_MAX_LEN or any(c in value for c in "/\\\x00") or value in (".", ".."):
+    if len(value) > ID_MAX_LEN:
+        raise InvalidInput(f"{field} is longer than {ID_MAX_LEN} characters", field=field)
+    if any(c in value for c in "/\\") or value in (".", ".."):
+        raise InvalidInput(f"{field} {value[:80]!r} is not allowed (no '/' or '\\')", field=field)
+    if value.isascii() and value.isprintable():  # the common case, without a per-character look-up
+        return value
+    bad = next((c for c in value if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+    if bad is not None:
         raise InvalidInput(
-            f"{field} {value[:80]!r} is not allowed (no '/', '\\', NUL; at most {ID_MAX_LEN} chars)",
-            field=field,
+            f"{field} {value[:80]!r} contains the control character U+{ord(bad):04X}", field=field
         )
     return value
 

@@ -33,6 +33,7 @@ from shapely import geometry as sg
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
 
+from sathub.catalog.geometry import check_geojson
 from sathub.errors import InvalidGeometry, InvalidInput
 from sathub.orbits.elements import ElementSet
 from sathub.orbits.frames import (
@@ -94,8 +95,11 @@ class Opportunity:
 
 def normalise_aoi(geojson: dict[str, Any]) -> sg.base.BaseGeometry:
     """A valid (Multi)Polygon with longitudes made continuous around its first vertex."""
+    if isinstance(geojson, dict) and geojson.get("type") == "Feature":
+        geojson = geojson.get("geometry")  # type: ignore[assignment]
+    check_geojson(geojson, field="aoi", types=("Polygon", "MultiPolygon"))
     try:
-        geom = shape(geojson.get("geometry", geojson))
+        geom = shape(geojson)
     except Exception as exc:  # shapely raises several types
         raise InvalidGeometry(f"AOI is not a GeoJSON geometry: {exc}", field="aoi") from exc
     if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:

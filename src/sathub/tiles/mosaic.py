@@ -26,8 +26,8 @@ from rio_tiler.expression import parse_expression
 from rio_tiler.models import ImageData
 from rio_tiler.mosaic import mosaic_reader
 
-from sathub.tiles.params import MAX_ITEMS_PER_TILE, MIN_ZOOM, RenderParams
-from sathub.tiles.render import _finish, open_reader, prepare, prepare_for
+from sathub.tiles.params import MAX_ITEMS_PER_TILE, MIN_ZOOM, RenderParams, check_size
+from sathub.tiles.render import _finish, _guard, open_reader, prepare, prepare_for
 
 from sathub.tiles.searches import MAX_SEARCHES, SearchRegistry
 
@@ -139,7 +139,8 @@ def coarse_mosaic(
     px = (bounds.right - bounds.left) / tilesize
     plans: set[tuple[tuple[int, ...], str | None]] = set()
     for path, eo_bands in sources:
-        q = prepare_for(_band_count(path), params, eo_bands)
+        count, dtype = _band_info(path)
+        q = prepare_for(count, params, eo_bands, dtype=dtype)
         if q.expression:
             plans.add((tuple(sorted(parse_expression(q.expression))), q.expression))
         else:
@@ -178,9 +179,18 @@ def mosaic_tile(
     threads: int = 2,
 ) -> tuple[ImageData, list[str]] | None:  # fmt: skip
     """Mosaic of ``sources`` (COG path, eo:bands) for one tile; None when nothing is there."""
+    check_size("tilesize", tilesize, params.limits.max_tile_px)
+    bands = params.expression.count(";") + 1 if params.expression else len(params.bidx or [1, 2, 3])
+    params.limits.check_values(tilesize, tilesize, bands, "tilesize")
     if not sources:
         return None
+    return _guard(lambda: _mosaic_tile(sources, params, tms, z, x, y, tilesize, threads))  # type: ignore[no-any-return]
 
+
+def _mosaic_tile(
+    sources: Sequence[tuple[str, Sequence[dict] | None]], params: RenderParams,
+    tms: morecantile.TileMatrixSet, z: int, x: int, y: int, tilesize: int, threads: int,
+) -> tuple[ImageData, list[str]] | None:  # fmt: skip
     fast = coarse_mosaic(sources, params, tms, z, x, y, tilesize, threads)
     if fast is None:
         return None
@@ -211,6 +221,6 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 
 @lru_cache(maxsize=4096)
-def _band_count(path: str) -> int:
+def _band_info(path: str) -> tuple[int, str]:
     with rasterio.open(path) as ds:
-        return int(ds.count)
+        return int(ds.count), str(ds.dtypes[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,8 +32,9 @@ FORMATS: dict[str, tuple[str, str]] = {  # extension → (rio-tiler driver, medi
     "webp": ("WEBP", "image/webp"),
     "tif": ("GTiff", "image/tiff; application=geotiff"),
 }
-MAX_IMAGE_PX = 4096  # longest side of a preview, crop or tile
+MAX_IMAGE_PX = 4096  # longest side of a preview or crop: Settings.max_image_px's default
 MAX_BANDS_OUT = 4
+MAX_COLORMAP_ENTRIES = 1024
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode")
 
 
@@ -72,6 +74,70 @@ def check_size(name: str, value: int | None, limit: int = MAX_IMAGE_PX) -> None:
         raise InvalidInput(f"{name} must be between 1 and {limit} px (got {value})", field=name)
 
 
+@dataclass(frozen=True)
+class RenderLimits:
+    """What one rendering request may ask for (the ``SATHUB_MAX_*`` settings of that name)."""
+
+    max_image_px: int = MAX_IMAGE_PX
+    max_tile_px: int = 1024
+    max_render_values: int = 4096 * 4096 * 3
+    max_expression_length: int = 1000
+    max_expression_outputs: int = 16
+    max_expression_nodes: int = 256
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RenderLimits:
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+
+    def check_values(self, width: int, height: int, bands: int, field: str) -> None:
+        """InvalidInput naming ``field`` when width × height × bands is over the budget."""
+        n = width * height * max(1, bands)
+        if n > self.max_render_values:
+            raise InvalidInput(
+                f"{width}×{height} px × {bands} band(s) is {n:,} values, more than "
+                f"{self.max_render_values:,} (SATHUB_MAX_RENDER_VALUES); ask for a smaller "
+                "image or fewer bands", field=field,
+            )  # fmt: skip
+
+
+def _finite(text: str, field: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInput(f"{field} {text[:40]!r} is not a number", field=field) from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"{field} must be a finite number, got {text[:40]!r}", field=field)
+    return value
+
+
+def parse_colormap(text: str) -> dict[int, tuple[int, int, int, int]]:
+    """``{"value": [r, g, b, a]}`` with integer values and 0–255 components."""
+    usage = 'colormap must be JSON like {"1": [255, 0, 0, 255]} (value: [r, g, b, a], 0-255)'
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidInput(usage, field="colormap") from None
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidInput(usage, field="colormap")
+    if len(raw) > MAX_COLORMAP_ENTRIES:
+        raise InvalidInput(f"colormap has more than {MAX_COLORMAP_ENTRIES} entries", field="colormap")
+    out: dict[int, tuple[int, int, int, int]] = {}
+    for k, v in raw.items():
+        try:
+            key = int(k)
+        except ValueError:
+            raise InvalidInput(f"colormap key {k[:40]!r} is not an integer; {usage}",
+                               field="colormap") from None  # fmt: skip
+        if not -(2**31) <= key < 2**32:
+            raise InvalidInput(f"colormap key {k[:40]!r} is out of range", field="colormap")
+        if (not isinstance(v, list) or len(v) != 4
+                or not all(type(c) is int and 0 <= c <= 255 for c in v)):  # fmt: skip
+            raise InvalidInput(f"colormap entry {k[:40]!r}: {str(v)[:40]} is not [r, g, b, a]; "
+                               + usage, field="colormap")  # fmt: skip
+        out[key] = (v[0], v[1], v[2], v[3])
+    return out
+
+
 @dataclass
 class RenderParams:
     """How to turn pixels into an image. Empty means: the asset's bands as they are."""
@@ -85,6 +151,7 @@ class RenderParams:
     resampling: str = "nearest"
     unscale: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    limits: RenderLimits = field(default_factory=RenderLimits)
 
     @classmethod
     def parse(
@@ -96,21 +163,29 @@ class RenderParams:
         colormap: str | None = None,
         nodata: str | None = None,
         resampling: str | None = None,
+        limits: RenderLimits | None = None,
     ) -> RenderParams:
-        p = cls(bidx=bidx or None, expression=expression or None)
+        p = cls(bidx=bidx or None, expression=expression or None, limits=limits or RenderLimits())
+        if expression:
+            from sathub.tiles.expression import check_limits
+
+            check_limits(expression, p.limits)
         if bidx and len(bidx) > MAX_BANDS_OUT:
             raise InvalidInput(f"at most {MAX_BANDS_OUT} bands (bidx)", field="bidx")
         if bidx and any(b < 1 for b in bidx):
             raise InvalidInput("bidx are 1-based band numbers", field="bidx")
         if rescale:
             ranges = []
+            if len(rescale) > max(MAX_BANDS_OUT, p.limits.max_expression_outputs):
+                raise InvalidInput("more rescale ranges than output bands", field="rescale")
             for r in rescale:
-                try:
-                    lo, hi = (float(v) for v in r.split(","))
-                except ValueError:
-                    raise InvalidInput(
-                        f"rescale {r!r} is not 'min,max'", field="rescale"
-                    ) from None
+                parts = r.split(",")
+                if len(parts) != 2:
+                    raise InvalidInput(f"rescale {r[:40]!r} is not 'min,max'", field="rescale")
+                lo, hi = (_finite(v, "rescale") for v in parts)
+                if not lo < hi:
+                    raise InvalidInput(f"rescale {r[:40]!r}: min must be less than max",
+                                       field="rescale")  # fmt: skip
                 ranges.append((lo, hi))
             p.rescale = ranges
         if colormap_name:
@@ -121,18 +196,9 @@ class RenderParams:
                 )
             p.colormap_name = colormap_name
         if colormap:
-            try:
-                raw = json.loads(colormap)
-                p.colormap = {int(k): tuple(int(c) for c in v) for k, v in raw.items()}  # type: ignore[misc]
-            except (ValueError, TypeError, AttributeError):
-                raise InvalidInput(
-                    'colormap must be JSON like {"1": [255, 0, 0, 255]}', field="colormap"
-                ) from None
+            p.colormap = parse_colormap(colormap)
         if nodata is not None and nodata != "":
-            try:
-                p.nodata = float(nodata)
-            except ValueError:
-                raise InvalidInput(f"nodata {nodata!r} is not a number", field="nodata") from None
+            p.nodata = _finite(nodata, "nodata")
         if resampling:
             if resampling not in RESAMPLING:
                 raise InvalidInput(

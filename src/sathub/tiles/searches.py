@@ -1,34 +1,81 @@
-"""Registered mosaic searches: a small in-memory LRU, apart from ``mosaic.py`` so that
-registering a search does not load the raster libraries."""
+"""Registered mosaic searches, apart from ``mosaic.py`` so that registering a search does not
+load the raster libraries.
+
+A search's id is a hash of its normalised body, so registering the same search twice gives the
+same id and every API worker computes the same id. The bodies are kept as small JSON files in
+``DATA/searches/`` (shared by every worker of one installation; written atomically), at most
+``max_entries`` of them: the least recently used goes first. Bodies are bounded by the route
+(``SATHUB_MOSAIC_SEARCH_MAX_BYTES``), so the store holds at most ``max_entries`` × that, on disk,
+and a few parsed bodies in memory.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
-MAX_SEARCHES = 1000
+MAX_SEARCHES = 2000
+CACHED = 64  # parsed bodies kept in memory
 
 
 class SearchRegistry:
-    """Registered searches (id → normalised search body), bounded LRU in memory.
-
-    The id is a hash of the body, so registering the same search twice gives the same id and
-    every API worker computes the same id.
-    """
-
-    def __init__(self, max_entries: int = MAX_SEARCHES) -> None:
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, root: Path, max_entries: int = MAX_SEARCHES) -> None:
+        self.root = Path(root)
         self.max_entries = max_entries
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _path(self, search_id: str) -> Path | None:
+        if not (search_id.isascii() and search_id.isalnum() and len(search_id) <= 64):
+            return None
+        return self.root / f"{search_id}.json"
 
     def put(self, search_id: str, body: dict[str, Any]) -> None:
+        path = self._path(search_id)
+        assert path is not None, search_id
+        self.root.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.utime(path)  # recently used
+        else:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(body, sort_keys=True))
+            tmp.replace(path)
+            self._evict()
         with self._lock:
-            self._data[search_id] = body
-            self._data.move_to_end(search_id)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self._remember(search_id, body)
 
     def get(self, search_id: str) -> dict[str, Any] | None:
         with self._lock:
-            return self._data.get(search_id)
+            if search_id in self._cache:
+                self._cache.move_to_end(search_id)
+                return self._cache[search_id]
+        path = self._path(search_id)
+        if path is None:
+            return None
+        try:
+            body = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        with self._lock:
+            self._remember(search_id, body)
+        return body if isinstance(body, dict) else None
+
+    def _remember(self, search_id: str, body: dict[str, Any]) -> None:
+        self._cache[search_id] = body
+        self._cache.move_to_end(search_id)
+        while len(self._cache) > CACHED:
+            self._cache.popitem(last=False)
+
+    def _evict(self) -> None:
+        files = list(self.root.glob("*.json"))
+        if len(files) <= self.max_entries:
+            return
+        files.sort(key=lambda p: p.stat().st_mtime_ns)
+        for old in files[: len(files) - self.max_entries]:
+            old.unlink(missing_ok=True)
+            with self._lock:
+                self._cache.pop(old.stem, None)

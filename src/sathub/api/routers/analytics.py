@@ -14,7 +14,7 @@ from starlette.responses import Response
 from sathub.analytics.jobs import AnalyticsParams
 from sathub.api.access import installation
 from sathub.api.gate import actor_of, requires
-from sathub.errors import InvalidInput
+from sathub.errors import InvalidInput, NotFound
 from sathub.jobs import JobRunner
 
 router = APIRouter(tags=["Analytics"], dependencies=[requires("analytics:run")])
@@ -27,6 +27,15 @@ class JobRequest(AnalyticsParams):
 
 def _jobs(request: Request) -> JobRunner:
     return installation(request).jobs
+
+
+def _own(request: Request, job: dict[str, Any]) -> dict[str, Any]:
+    """A job its submitter, an operator or an admin may see and cancel; anyone else's is a 404,
+    exactly like a missing one."""
+    actor = actor_of(request)
+    if actor.role not in ("admin", "operator") and job.get("actor") != actor.name:
+        raise NotFound(f"analytics job {job['id']!r} not found")
+    return job
 
 
 def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:
@@ -58,12 +67,13 @@ def start_job(body: JobRequest, request: Request) -> dict[str, Any]:
 @router.get("/analytics/jobs/{job_id}", name="analytics_job")
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     """Status, progress and result links of a job."""
-    return _links(request, _jobs(request).get(job_id, lane=LANE))
+    return _links(request, _own(request, _jobs(request).get(job_id, lane=LANE)))
 
 
 @router.delete("/analytics/jobs/{job_id}")
 def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
     """Cancel a queued or running job (a finished job is returned unchanged)."""
+    _own(request, _jobs(request).get(job_id, lane=LANE))
     return _links(request, _jobs(request).cancel(job_id, lane=LANE))
 
 
@@ -72,6 +82,7 @@ def job_result(
     job_id: str, request: Request, format: Literal["json", "csv"] = Query(default="json")
 ) -> Any:
     """The result document (JSON), or the rows of a zonal job as CSV."""
+    _own(request, _jobs(request).get(job_id, lane=LANE))
     result = _jobs(request).result(job_id, lane=LANE)
     if format == "csv":
         from sathub.analytics.zonal_job import write_rows

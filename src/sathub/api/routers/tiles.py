@@ -23,12 +23,13 @@ from sathub.api.access import access_filter, installation, require_collection_vi
 from sathub.api.gate import requires
 from sathub.api.responses import json_response
 from sathub.catalog.params import build_query
-from sathub.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
+from sathub.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from sathub.tiles import ogc
 from sathub.tiles.searches import SearchRegistry
 from sathub.tiles.params import (
     MAX_ITEMS_PER_TILE,
     MIN_ZOOM,
+    RenderLimits,
     RenderParams,
     check_tile,
     image_format,
@@ -59,6 +60,7 @@ CACHE = {"Cache-Control": "private, max-age=3600"}
 
 
 def render_params(
+    request: Request,
     bidx: Annotated[list[int] | None, Query(description="Band numbers (1-based), e.g. bidx=3&bidx=2&bidx=1")] = None,
     expression: Annotated[str | None, Query(description="Band math, e.g. (nir08-red)/(nir08+red) or (b4-b3)/(b4+b3); ';' separates outputs")] = None,
     rescale: Annotated[list[str] | None, Query(description="min,max per band (repeat per band)")] = None,
@@ -67,7 +69,8 @@ def render_params(
     nodata: Annotated[str | None, Query(description="Override the asset's nodata value")] = None,
     resampling: Annotated[str | None, Query(description="nearest (default), bilinear, cubic, …")] = None,
 ) -> RenderParams:  # fmt: skip
-    return RenderParams.parse(bidx, expression, rescale, colormap_name, colormap, nodata, resampling)
+    return RenderParams.parse(bidx, expression, rescale, colormap_name, colormap, nodata, resampling,
+                              RenderLimits.from_settings(installation(request).settings))  # fmt: skip
 
 
 def default_asset(item: dict[str, Any]) -> str:
@@ -295,11 +298,7 @@ def tile_matrix_sets(request: Request) -> Response:
 
 # --------------------------------------------------------------------- mosaics
 def _registry(request: Request) -> SearchRegistry:
-    state = request.app.state
-    reg = getattr(state, "mosaic_searches", None)
-    if reg is None:
-        reg = state.mosaic_searches = SearchRegistry()
-    return reg
+    return installation(request).mosaic_searches
 
 
 SEARCH_KEYS = ("collections", "ids", "bbox", "intersects", "datetime", "filter", "filter-lang",
@@ -317,7 +316,15 @@ def mosaic_register(
     if unknown:
         raise InvalidInput(f"unknown search field {unknown[0]!r}", field=unknown[0])
     settings = installation(request).settings
-    build_query(dict(body), default_limit=1, max_limit=settings.max_limit)  # validate now
+    size = len(orjson.dumps(body))
+    if size > settings.mosaic_search_max_bytes:  # registered searches are kept: bounded
+        raise PayloadTooLarge(f"a registered search may be at most {settings.mosaic_search_max_bytes} "
+                              f"bytes of JSON (this one: {size}); SATHUB_MOSAIC_SEARCH_MAX_BYTES",
+                              field="search")  # fmt: skip
+    query = build_query(dict(body), default_limit=1, max_limit=settings.max_limit)  # validate now
+    if query.intersects is not None:  # a Feature or a JSON string becomes the checked geometry
+        _tile_part(query.intersects, (-180.0, -90.0, 180.0, 90.0))
+        body["intersects"] = query.intersects
     search_id = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
     _registry(request).put(search_id, body)
     base = get_base_url(request)
@@ -345,8 +352,12 @@ def _mosaic(
     inst = installation(request)
     w, s, e, n = tms.bounds(morecantile.Tile(x, y, z))
     q = dict(body)
-    q.pop("intersects", None)
-    if q.get("bbox"):
+    if q.get("intersects") is not None:  # items meeting the geometry within this tile
+        area = _tile_part(q["intersects"], (w, s, e, n))
+        if area is None:
+            return Response(status_code=204, headers=CACHE)
+        q["intersects"] = area
+    elif q.get("bbox"):
         bw, bs, be, bn = _clip_bbox(q["bbox"], (w, s, e, n))
         if bw >= be or bs >= bn:
             return Response(status_code=204, headers=CACHE)
@@ -383,6 +394,16 @@ def _mosaic(
         pixels.charge(request, res, len(resp.body), count=res.agreement_id not in counted)
         counted.add(res.agreement_id)
     return resp
+
+
+def _tile_part(geojson: Any, tile: tuple[float, float, float, float]) -> dict[str, Any] | None:
+    """The part of a search's ``intersects`` geometry inside a tile (GeoJSON), or None."""
+    import shapely
+
+    from sathub.catalog.geometry import geometry_from_geojson
+
+    part = geometry_from_geojson(geojson, field="intersects").intersection(shapely.box(*tile))
+    return None if part.is_empty else shapely.geometry.mapping(part)  # type: ignore[no-any-return]
 
 
 def _clip_bbox(bbox: Any, tile: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -430,6 +451,10 @@ def _mosaic_tilejson(request: Request, prefix: str, body: dict[str, Any], tms_id
     tms = tile_matrix_set(tms_id)
     base = get_base_url(request)
     bbox = body.get("bbox")
+    if body.get("intersects") is not None:
+        from sathub.catalog.geometry import geometry_from_geojson
+
+        bbox = list(geometry_from_geojson(body["intersects"], field="intersects").bounds)
     bounds = tuple(_clip_bbox(bbox, (-180, -85.05, 180, 85.05))) if bbox else (-180.0, -85.05, 180.0, 85.05)
     url = f"{base}{prefix}/tiles/{tms_id}/{{z}}/{{x}}/{{y}}.png" + _query_string(request)
     return json_response(ogc.tilejson(url, bounds, max(MIN_ZOOM, tms.minzoom),  # type: ignore[arg-type]
