@@ -199,7 +199,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     store = SQLiteStore(w.settings.layout.catalog_db)
     secret = {**w.items["in"], "id": "secret-1"}
     secret["properties"] = {**secret["properties"], "res:classified_band": 7}
-    store.bulk_upsert([secret])
+    # a derived product in the open collection whose input is the restricted secret-1
+    derived = {**w.items["o1"], "id": "derived-1"}
+    derived["properties"] = {**derived["properties"], "sathub:inputs": [{"collection": "res", "id": "secret-1"}],
+                             "sathub:parameters": {"collection": "res", "period": "2024"}}  # fmt: skip
+    store.bulk_upsert([secret, derived])
     store.close()
     return w
 
@@ -242,6 +246,49 @@ def test_hidden_collection_property_answers_like_an_unknown_one(client: Any, wor
     h = auth(world, "admin")
     r = client.get("/search", params={"filter": "res:classified_band = 7"}, headers=h)
     assert ids(r) == ["secret-1"]
+
+
+LINEAGE = ["sathub:inputs", "sathub:parameters"]
+
+
+def _lineage_answers(client: Any, world: World, actor: str, name: str) -> list[tuple[int, str | None]]:
+    h = auth(world, actor)
+    like = {"op": "like", "args": [{"property": name}, "%secret%"]}
+    out = []
+    for r in (
+        client.get("/search", params={"filter": f"{name} LIKE '%secret%'"}, headers=h),
+        client.get("/search", params={"collections": "open", "filter": f"{name} LIKE '%secret%'"}, headers=h),
+        client.post("/search", json={"filter": like}, headers=h),
+        client.post("/search", json={"filter": f"{name} IS NOT NULL", "filter-lang": "cql2-text"}, headers=h),
+        client.get("/search", params={"sortby": name}, headers=h),
+        client.get("/collections/open/items", params={"sortby": f"-{name}"}, headers=h),
+        client.post("/search", json={"query": {name: {"eq": "x"}}}, headers=h),
+        client.post("/aggregate", json={"filter": like, "aggregations": ["total_count"]}, headers=h),
+    ):
+        out.append((r.status_code, r.json().get("code") if r.status_code != 200 else None))
+    return out
+
+
+@pytest.mark.parametrize("name", LINEAGE)
+def test_lineage_of_derived_items_answers_like_an_unknown_property(client: Any, world: World, name: str) -> None:
+    """Red-team finding 7: a derived item's ``sathub:inputs`` are redacted in its JSON, but a
+    filter ran on the stored document, so ``sathub:inputs LIKE '%S2B_2021%'`` read hidden
+    input ids out by bisection. Callers without unrestricted access get what an unknown name
+    gets (400), and /queryables does not list the lineage; unrestricted ones may use it."""
+    unknown = _lineage_answers(client, world, "anonymous", "sathub:no_such_property")
+    assert {status for status, _ in unknown} == {400}
+    for actor in ("anonymous", "partnerA", "partnerB"):
+        assert _lineage_answers(client, world, actor, name) == unknown, (actor, name)
+        q = client.get("/queryables", headers=auth(world, actor)).json()["properties"]
+        assert name not in q
+        q = client.get("/collections/open/queryables", headers=auth(world, actor)).json()["properties"]
+        assert name not in q
+    for actor in ("admin", "analyst"):
+        assert {s for s, _ in _lineage_answers(client, world, actor, name)} == {200}, actor
+        assert name in client.get("/queryables", headers=auth(world, actor)).json()["properties"]
+    hint = "secret" if name == "sathub:inputs" else '"res"'  # the hidden input, its collection
+    r = client.get("/search", params={"filter": f"{name} LIKE '%{hint}%'"}, headers=auth(world, "admin"))
+    assert ids(r) == ["derived-1"]
 
 
 def test_leak_test_world_is_what_it_claims(tmp_path: Path, world: World) -> None:

@@ -22,6 +22,7 @@ from sathub.api.access import (access_filter, installation, redact_lineage,
                                require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
+from sathub.api.scope import scoped, visible_queryables
 from sathub.catalog.cql2input import FilterLimits
 from sathub.catalog.params import apply_fields, build_query
 from sathub.catalog.aggregate import AVAILABLE
@@ -73,16 +74,6 @@ def _page_link(request: Request, rel: str, token: str | None, method: str,
 def _build(params: dict[str, Any], settings: Settings) -> SearchQuery:
     return build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit,
                        filter_limits=FilterLimits.of(settings))  # fmt: skip
-
-
-def _scoped(request: Request, query: SearchQuery) -> SearchQuery:
-    """The query with the caller's visible collections as the only source of property names:
-    a filter or sortby naming a property of a hidden collection is a 400, like an unknown one."""
-    store, _ = _state(request)
-    ids = list(store.queryables())
-    visible = visible_collection_ids(request, ids)
-    query.queryable_collections = None if visible >= set(ids) else visible
-    return query
 
 
 @attr.s
@@ -168,7 +159,7 @@ class CoreClient(BaseCoreClient):
         self, request: Request, query: SearchQuery, *, method: str, body: dict[str, Any] | None = None
     ) -> Response:
         store, _ = _state(request)
-        result: SearchResult = store.search(_scoped(request, query), extra_filter=access_filter(request))
+        result: SearchResult = store.search(scoped(request, query), extra_filter=access_filter(request))
         base = get_base_url(request)
         features = [
             apply_fields(links.item_links(it, base), query.fields_include, query.fields_exclude)
@@ -210,7 +201,7 @@ class FiltersClient(BaseFiltersClient):
         base = get_base_url(request)
         per_collection = store.queryables()
         visible = visible_collection_ids(request, list(per_collection))
-        per_collection = {c: p for c, p in per_collection.items() if c in visible}
+        per_collection = {c: visible_queryables(request, p) for c, p in per_collection.items() if c in visible}
         if collection_id is not None:
             store.get_collection(collection_id)
             require_collection_visible(request, collection_id)
@@ -292,7 +283,7 @@ class AggregationClient(BaseAggregationClient):
         names = params.pop("aggregations", None) or aggregations or ["total_count"]
         if isinstance(names, str):
             names = [n for n in names.split(",") if n]
-        query = _scoped(request, _build(params, settings))
+        query = scoped(request, _build(params, settings))
         qp = request.query_params
         options = {
             "datetime_frequency_interval": params.get("datetime_frequency_interval")

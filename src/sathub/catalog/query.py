@@ -61,16 +61,16 @@ class Plan:
 
 
 def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, str]],
-                visible: set[str] | None = None) -> Columns:  # fmt: skip
+                visible: set[str] | None = None, hidden: frozenset[str] = frozenset()) -> Columns:  # fmt: skip
     """Queryables of the searched collections (all of them when none is named), among the
-    ``visible`` ones (None: all)."""
+    ``visible`` ones (None: all), without the ``hidden`` names."""
     names: set[str] = set()
     for coll, props in queryables.items():
         if (collections is None or coll in collections) and (visible is None or coll in visible):
             names.update(props)
 
     def is_known(name: str) -> bool:
-        return name in names or name in COMMON_METADATA
+        return (name in names or name in COMMON_METADATA) and name not in hidden
 
     return Columns(
         columns=dict(CORE_COLUMNS),
@@ -87,7 +87,8 @@ def build_search(
     queryables: dict[str, dict[str, str]],
 ) -> Plan:
     plan = Plan()
-    cols = columns_for(query.collections, queryables, query.queryable_collections)
+    cols = columns_for(query.collections, queryables, query.queryable_collections,
+                       query.hidden_properties)  # fmt: skip
     plan.columns = cols
     if query.collections is not None:
         # With a spatial probe, unary + keeps the planner off items_collection_dt: lacking

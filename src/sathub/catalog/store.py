@@ -51,6 +51,10 @@ class SearchQuery:
     # the caller's visible collections, so a property of a hidden collection answers like an
     # unknown one.
     queryable_collections: set[str] | None = None
+    # Property names a filter, sortby or query may not use although items hold them (they
+    # answer like unknown ones): the API gives the lineage of derived items to callers
+    # without unrestricted access (api/scope.py)
+    hidden_properties: frozenset[str] = frozenset()
 
 
 @dataclass
