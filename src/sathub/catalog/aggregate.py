@@ -10,7 +10,7 @@ import sqlite3
 from typing import Any
 
 from sathub.catalog.query import FROM, Plan
-from sathub.errors import InvalidInput
+from sathub.errors import InvalidFilter, InvalidInput
 
 DATETIME_FORMATS = {
     "year": "%Y",
@@ -48,7 +48,18 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_aggregations(
+def run_aggregations(conn: sqlite3.Connection, plan: Plan, aggregations: list[str],
+                     **options: Any) -> list[dict[str, Any]]:  # fmt: skip
+    """The aggregations of the items ``plan`` selects. A filter SQLite cannot evaluate (an
+    expression tree deeper than its limit of 1,000, inside the CQL2 bounds) is a 400, as in
+    search (catalog/query.py ``fetch_page``)."""
+    try:
+        return _run(conn, plan, aggregations, **options)
+    except sqlite3.OperationalError as exc:
+        raise InvalidFilter(f"the filter cannot be evaluated: {exc}", field="filter") from exc
+
+
+def _run(
     conn: sqlite3.Connection,
     plan: Plan,
     aggregations: list[str],

@@ -165,10 +165,7 @@ class _Translator:
             if op == "or":
                 return sql("(CASE " + " ".join("WHEN {} THEN 1" for _ in parts) + " ELSE 0 END)",
                            *parts)  # fmt: skip
-            out = parts[-1]
-            for p in reversed(parts[:-1]):
-                out = sql("(CASE WHEN {} THEN {} ELSE 0 END)", p, out)
-            return out
+            return _conjunction(parts)
         if op == "not":
             return sql("(NOT coalesce({}, 0))", self.node(_args(n, 1)[0]))
         if op == "sathub:rid_in" and self.internal:
@@ -385,6 +382,24 @@ def to_sql(expr: dict[str, Any], columns: Columns, *, internal: bool = False) ->
 # takes NULL as false, exactly as the coalesce(…, 0) of to_sql does.
 _PLAIN_TERMS = set(COMPARISON) | SPATIAL | TEMPORAL | ARRAY | {
     "in", "between", "like", "isnull", "sathub:rid_in"}
+
+
+def _conjunction(parts: list[Sql]) -> Sql:
+    """``parts`` ANDed, left to right, as CASEs nested as a balanced tree: SQLite refuses an
+    expression tree deeper than 1,000, and a chain of n terms would be n deep (log₂ n here)."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    return sql("(CASE WHEN {} THEN {} ELSE 0 END)", _conjunction(parts[:mid]), _conjunction(parts[mid:]))
+
+
+def balanced_and(terms: list[str]) -> str:
+    """SQL terms ANDed as a balanced tree of parentheses (SQLite still splits it into its
+    terms for index use; a flat chain of n terms is an expression tree n deep)."""
+    if len(terms) <= 16:
+        return " AND ".join(terms)
+    mid = len(terms) // 2
+    return f"({balanced_and(terms[:mid])}) AND ({balanced_and(terms[mid:])})"
 
 
 def to_where(expr: dict[str, Any], columns: Columns, *, internal: bool = False) -> list[Compiled]:

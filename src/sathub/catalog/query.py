@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from sathub.catalog.cql2sql import Columns, property_names, to_where
+from sathub.catalog.cql2sql import Columns, balanced_and, property_names, to_where
 from sathub.catalog.queryext import query_to_cql2
 from sathub.catalog.geometry import bbox_geometry, geometry_from_geojson, index_boxes, to_wkb
 from sathub.catalog.store import SearchQuery, SearchResult, SortKey
@@ -57,7 +57,7 @@ class Plan:
         self.params.extend(params)
 
     def where_sql(self) -> str:
-        return " AND ".join(self.where) if self.where else "1"
+        return balanced_and(self.where) if self.where else "1"
 
 
 def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, str]],
