@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from fastapi.testclient import TestClient
 
 from sathub.access import keys
-from sathub.access.service import AccessService
 from sathub.api.app import create_app
-from sathub.catalog.sqlite import SQLiteStore
+from sathub.app import Installation
+from sathub.catalog.validate import item_row
 from sathub.config import Settings
 
 DAY = 86400.0
@@ -72,8 +72,8 @@ def build(data: Path, n_items: int, n_agreements: int) -> dict[str, str]:
     rng = random.Random(42)
     now = time.time()
     settings = Settings(data=data)
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
+    inst = Installation.create(settings)
+    store = inst.catalog
     for c in COLLECTIONS:
         store.create_collection({
             "type": "Collection", "id": c, "stac_version": "1.0.0", "description": c,
@@ -81,12 +81,10 @@ def build(data: Path, n_items: int, n_agreements: int) -> dict[str, str]:
             "extent": {"spatial": {"bbox": [list(REGION)]}, "temporal": {"interval": [[None, None]]}},
         })  # fmt: skip
     items = make_items(n_items, rng, now)
-    for i in range(0, len(items), 5000):
-        store.bulk_upsert(items[i : i + 5000])
-    store.analyze_if_stale()
-    store.close()
-    service = AccessService.for_layout(settings.layout)
-    s = service.store
+    with store.bulk_load(large=True) as tx:  # as `sathub load` of a big file
+        for i in range(0, len(items), 5000):
+            tx.put_rows([item_row(it) for it in items[i : i + 5000]])
+    s = inst.access.store
     s.set_collection_level("restricted-s2", "restricted")
     s.set_collection_level("restricted-sar", "restricted")
     org = s.add_org("Partner with many agreements", "university").id
@@ -99,7 +97,7 @@ def build(data: Path, n_items: int, n_agreements: int) -> dict[str, str]:
                         acquired_from=now - rng.uniform(365, 3 * 365) * DAY,
                         embargo_days=rng.choice([0, 7, 30, 90]))  # fmt: skip
     out = {"admin": keys.issue(s, "admin", None)[0], "partner": keys.issue(s, "partner", org)[0]}
-    service.close()
+    inst.close()
     return out
 
 
@@ -140,7 +138,7 @@ def main() -> None:
         print(f"built {args.items} items, {args.agreements} agreements in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)  # fmt: skip
         rows = []
-        with TestClient(create_app(Settings(data=data))) as client:
+        with TestClient(create_app(Installation.open(Settings(data=data)))) as client:
             for name, (method, params) in QUERIES.items():
                 res = {}
                 for who in ("admin", "partner"):
@@ -185,7 +183,7 @@ def main() -> None:
             "probe of that set. Rows whose embargo ends inside the bucket form a second set "
             "(usually empty; then the live test of the embargoed grants is dropped "
             "unevaluated) (`sathub.access.policy.grants_filter`, "
-            "`SQLiteStore._materialized`). Before this, every grant was evaluated on every "
+            "`catalog/sqlite/materialize.py`). Before this, every grant was evaluated on every "
             "row: +71 % to +490 %. What is left is about 0.9 ms per request (the key lookup "
             "and building the 50-grant filter) and, while counting `numberMatched`, a set "
             "probe per matching row (~0.17 µs each): on a query that admin answers from an "

@@ -98,16 +98,14 @@ def bench_zonal(n_polygons: int, skip_rasterstats: bool) -> dict[str, float]:
 
 def _clone_catalog(data: Path, tmp: Path, n: int, collection: str = "demo-mandalay-rice") -> Path:
     """A data dir whose catalog holds ``n`` items pointing at the demo scenes (absolute hrefs)."""
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.config import Settings
     from sathub.ingest.collections import new_collection
 
-    src = SQLiteStore(Settings(data=data).layout.catalog_db)
-    items = list(src.iter_items(collection))
-    src.close()
-    settings = Settings(data=tmp)
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
+    with Installation.open(Settings(data=data)) as src:
+        items = list(src.catalog.iter_items(collection))
+    inst = Installation.create(Settings(data=tmp))
+    store = inst.catalog
     start = datetime(2020, 1, 1, 4, 5, 31, tzinfo=UTC)
     out = []
     for k in range(n):
@@ -125,7 +123,7 @@ def _clone_catalog(data: Path, tmp: Path, n: int, collection: str = "demo-mandal
         tx.put_collection(new_collection("bench"), mode="insert")
         for it in out:
             tx.put_item(it, mode="insert")
-    store.close()
+    inst.close()
     return tmp
 
 
@@ -133,7 +131,7 @@ def bench_series(data: Path, n_scenes: int, processes: bool = False) -> dict[str
     from sathub.analytics.executor import Executor
     from sathub.analytics.select import load_zones
     from sathub.analytics.zonal_job import run_zonal
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.config import Settings
 
     fc = json.loads((data / "demo" / "fields.geojson").read_text())
@@ -144,14 +142,15 @@ def bench_series(data: Path, n_scenes: int, processes: bool = False) -> dict[str
     with tempfile.TemporaryDirectory() as tmp:
         d = _clone_catalog(data, Path(tmp) / "data", n_scenes)
         settings = Settings(data=d)
-        store = SQLiteStore(settings.layout.catalog_db)
+        inst = Installation.open(settings)
         t0 = time.perf_counter()
         with Executor(n_workers=2, processes=processes) as ex:
             startup = time.perf_counter() - t0
             t = time.perf_counter()
-            res = run_zonal(settings, store, ex, collection="bench", zones=zones, index="ndvi")
+            res = run_zonal(settings, inst.catalog, ex, collection="bench", zones=zones,
+                            index="ndvi", objects=inst.objects)  # fmt: skip
             elapsed = time.perf_counter() - t
-        store.close()
+        inst.close()
     assert len(res["rows"]) == n_scenes, len(res["rows"])
     return {"scenes": float(n_scenes), "series_s": elapsed, "cluster_startup_s": startup}
 
@@ -183,23 +182,23 @@ def bench_dask(data: Path, n_scenes: int) -> dict[str, float]:
     from sathub.analytics.composite import median_composite
     from sathub.analytics.executor import Executor
     from sathub.analytics.select import find_items
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.config import Settings
 
     out: dict[str, float] = {"scenes": float(n_scenes)}
     with tempfile.TemporaryDirectory() as tmp:
         d = _clone_catalog(data, Path(tmp) / "data", n_scenes)
         settings = Settings(data=d)
-        store = SQLiteStore(settings.layout.catalog_db)
-        items = find_items(store, "bench", box(-180, -90, 180, 90))
-        store.close()
+        inst = Installation.open(settings)
+        items = find_items(inst.catalog, "bench", box(-180, -90, 180, 90))
         for workers in (1, 2):
             with Executor(n_workers=workers, threads_per_worker=1, processes=True) as ex:
-                median_composite(items[:2], settings.layout.assets, None, ("red",), ex)  # warm
+                median_composite(items[:2], inst.objects, None, ("red",), ex)  # warm
                 t = time.perf_counter()
-                median_composite(items, settings.layout.assets, None,
+                median_composite(items, inst.objects, None,
                                  ("red", "green", "blue", "nir"), ex, tile_px=256)  # fmt: skip
                 out[f"workers{workers}_s"] = time.perf_counter() - t
+        inst.close()
     out["speedup"] = out["workers1_s"] / out["workers2_s"]
     out["control_2_cpu_procs"] = control_speedup()
     return out

@@ -482,16 +482,16 @@ def measure_server(
 
 # --------------------------------------------------------------------------- sathub
 def bench_sathub(items: Path, n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from sathub.app import Installation
     from sathub.catalog.loader import load_file
-    from sathub.catalog.sqlite import SQLiteStore
     from sathub.config import Settings
 
     data = work / "sathub-data"
     settings = Settings(data=data)
-    settings.layout.create()
     coll_file = work / "collection.json"
     coll_file.write_bytes(orjson.dumps(collection_doc()))
-    store = SQLiteStore(settings.layout.catalog_db)
+    inst = Installation.create(settings)
+    store = inst.catalog
     load_file(store, coll_file)
     log(f"sathub: loading {n:,} items")
     la0 = os.getloadavg()[0]
@@ -500,9 +500,9 @@ def bench_sathub(items: Path, n: int, args: argparse.Namespace, work: Path) -> d
     load_s = time.perf_counter() - t0
     la1 = os.getloadavg()[0]
     assert stats.items == n, stats
-    conn = store._conn()
+    conn = store._conn()  # type: ignore[attr-defined]  # the SQLite store: measure its file
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
+    inst.close()
     db_bytes = sum(p.stat().st_size for p in data.glob("catalog.db*"))
     res: dict[str, Any] = {"load_s": load_s, "load_rate": n / load_s, "load_loadavg": (la0, la1),
                            "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip

@@ -30,10 +30,11 @@ INGEST = """
 import sys, json, resource
 from pathlib import Path
 from sathub.config import Settings
-from sathub.catalog.sqlite import SQLiteStore
+from sathub.app import Installation
 from sathub.ingest.pipeline import ingest_paths
-s = Settings(data=Path(sys.argv[1])); s.layout.create()
-rep = ingest_paths([Path(p) for p in sys.argv[3:]], "bench", s, SQLiteStore(s.layout.catalog_db),
+s = Settings(data=Path(sys.argv[1]))
+inst = Installation.open(s, create=True)
+rep = ingest_paths([Path(p) for p in sys.argv[3:]], "bench", s, inst.catalog, inst.objects,
                    workers=int(sys.argv[2]))
 assert rep.ok, [o.message for o in rep.failed]
 print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))

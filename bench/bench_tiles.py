@@ -101,13 +101,13 @@ def item(cog: Path, assets: Path, item_id: str, k: int) -> dict[str, Any]:
 
 
 def build(data: Path, n_mosaic: int) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.config import Settings
 
     settings = Settings(data=data)
-    settings.layout.create()
-    assets = settings.layout.assets
-    store = SQLiteStore(settings.layout.catalog_db)
+    inst = Installation.create(settings)
+    assets = settings.layout.assets  # the COGs are written in place, as fixtures
+    store = inst.catalog
     store.create_collection({
         "type": "Collection", "stac_version": "1.0.0", "stac_extensions": [], "id": "bench",
         "description": "bench", "license": "CC0-1.0", "links": [],
@@ -129,7 +129,7 @@ def build(data: Path, n_mosaic: int) -> tuple[Path, dict[str, Any], list[dict[st
         it = item(cog, assets, f"m{k}", k)
         store.create_item(it)
         scenes.append(it)
-    store.close()
+    inst.close()
     return big, big_item, scenes
 
 

@@ -70,19 +70,19 @@ def served_archive(base: Path) -> Iterator[Served]:
     and serve it on a free port."""
     from conftest import LiveServer
 
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
     src = copy_real_imagery(base / "in")
     settings = Settings(data=base / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    report = ingest_paths([src], CID, settings, store)
+    inst = Installation.create(settings)
+    store = inst.catalog
+    report = ingest_paths([src], CID, settings, store, inst.objects)
     assert report.ok, [o.message for o in report.failed]
     lt5 = store.get_item(CID, "LT52240631988227CUB02")
     store.create_item(legacy_form(lt5, LEGACY))
     items = {it["id"]: it for it in store.iter_items(CID)}
-    store.close()
+    inst.close()
     with LiveServer(settings.data) as server:
         yield Served(url=server.url, src=src, settings=settings, items=items)
 

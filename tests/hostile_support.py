@@ -53,7 +53,7 @@ def build_data(base: Path) -> HostileData:
     need_shared()
     from sathub.access import keys
     from sathub.access.service import AccessService
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.config import Settings
     from sathub.ingest.pipeline import ingest_paths
 
@@ -68,10 +68,10 @@ def build_data(base: Path) -> HostileData:
         "bands": [{"name": "B3", "common_name": "red"}, {"name": "B2", "common_name": "green"},
                   {"name": "B1", "common_name": "blue"}],
     }))  # fmt: skip
-    store = SQLiteStore(settings.layout.catalog_db)
-    ingest_paths([src], COLLECTION, settings, store)
-    item = next(iter(store.iter_items(COLLECTION)))
-    store.close()
+    inst = Installation.open(settings)
+    ingest_paths([src], COLLECTION, settings, inst.catalog, inst.objects)
+    item = next(iter(inst.catalog.iter_items(COLLECTION)))
+    inst.close()
     service = AccessService.for_layout(settings.layout)
     s = service.store
     s.set_collection_level(RESTRICTED, "restricted")

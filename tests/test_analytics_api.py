@@ -237,3 +237,43 @@ def test_a_job_is_its_submitters(client) -> None:  # type: ignore[no-untyped-def
         bad = {**body, "kind": "composite", "period": "2024-01-01/2024-12-31", "output_collection": out}
         r = client.post("/analytics/jobs", json=bad, headers=a)
         assert r.status_code == 400 and r.json()["field"] == "output_collection", (out, r.text)
+
+
+def test_a_job_cancelled_while_it_runs_publishes_nothing() -> None:
+    """Cancel reaches the publishing step: no derived collection, no product (red-team: a
+    cancelled flood job used to publish its item and then report "cancelled")."""
+    import threading
+
+    import rasterio
+    from shapely.geometry import box
+
+    from sathub.analytics.executor import Cancelled
+    from sathub.analytics.flood_job import run_flood
+    from sathub.analytics.scene import to_crs
+    from sathub.analytics.select import Zone
+    from sathub.app import Installation
+
+    settings = demo_settings()
+    with rasterio.open(settings.layout.root / "demo" / "flood_truth.tif") as src:
+        aoi = to_crs(box(*src.bounds), src.crs, "EPSG:4326")
+    inst = Installation.open(settings)
+    cancel = threading.Event()
+    cancel.set()  # the work itself runs without an executor: only publish can notice
+    kwargs = dict(collection="demo-ayeyarwady-flood", zones=[Zone("aoi", aoi, {})],
+                  before=(_day("2024-01-01"), _day("2024-07-31")),
+                  after=(_day("2024-08-01"), _day("2024-08-20")), objects=inst.objects,
+                  output_collection="derived-cancel-check")  # fmt: skip
+    try:
+        with pytest.raises(Cancelled):
+            run_flood(settings, inst.catalog, cancel=cancel, **kwargs)  # type: ignore[arg-type]
+        assert "derived-cancel-check" not in {c["id"] for c in inst.catalog.list_collections()}
+        done = run_flood(settings, inst.catalog, **kwargs)  # type: ignore[arg-type]  # control
+        assert done["item"]["collection"] == "derived-cancel-check"
+    finally:
+        inst.close()
+
+
+def _day(s: str):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(s).replace(tzinfo=UTC)

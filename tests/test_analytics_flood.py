@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 from shapely.geometry import box, mapping
-from test_analytics_support import demo_settings
+from test_analytics_support import demo_objects, demo_settings
 
 from sathub.analytics import masks, otsu
 from sathub.analytics.errors import NoData
@@ -86,7 +86,7 @@ def test_flood_extent_matches_ground_truth(delta) -> None:  # type: ignore[no-un
         store, "demo-ayeyarwady-flood", aoi, *parse_range("2024-08-01/2024-08-20", "a")
     )
     assert len(before) == 2 and len(after) == 1
-    res = flood_map(before, after, settings.layout.assets, aoi, mask="spectral")  # no SCL
+    res = flood_map(before, after, demo_objects(settings), aoi, mask="spectral")  # no SCL
     g = res.grid
     col, row = round((g.transform.c - tb.left) / 20), round((tb.top - g.transform.f) / 20)
     t = truth[row : row + g.height, col : col + g.width]
@@ -118,6 +118,7 @@ def test_flood_job_areas_and_derived_item(delta) -> None:  # type: ignore[no-unt
         settings, store, collection="demo-ayeyarwady-flood", zones=load_zones(fc),
         before=parse_range("2024-01-01/2024-07-31", "b"),
         after=parse_range("2024-08-01/2024-08-20", "a"), mask="spectral",
+        objects=demo_objects(settings),
     )  # fmt: skip
     zones = {z["id"]: z for z in out["zones"]}
     assert set(zones) == {"west", "east"}
@@ -142,6 +143,7 @@ def test_flood_job_areas_and_derived_item(delta) -> None:  # type: ignore[no-unt
         settings, store, collection="demo-ayeyarwady-flood", zones=load_zones(fc),
         before=parse_range("2024-01-01/2024-07-31", "b"),
         after=parse_range("2024-08-01/2024-08-20", "a"), mask="spectral",
+        objects=demo_objects(settings),
     )  # fmt: skip
     assert again["item"]["id"] == out["item"]["id"] and again["item"]["status"] == "unchanged"
 
@@ -152,7 +154,8 @@ def test_aoi_touching_no_data_is_a_clear_error(delta) -> None:  # type: ignore[n
     with pytest.raises(NoData, match="no scene"):
         run_flood(settings, store, collection="demo-ayeyarwady-flood", zones=load_zones(far),
                   before=parse_range("2024-01-01/2024-07-31", "b"),
-                  after=parse_range("2024-08-01/2024-08-20", "a"))  # fmt: skip
+                  after=parse_range("2024-08-01/2024-08-20", "a"),
+                  objects=demo_objects(settings))  # fmt: skip
 
 
 def test_sar_change_ratio() -> None:

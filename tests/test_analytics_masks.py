@@ -35,7 +35,7 @@ def _write(path: Path, data: np.ndarray, profile: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def aber(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
     need_imagery()
@@ -59,11 +59,11 @@ def aber(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with_scl = [*bands, {"name": "SCL", "file": "aber_scl.tif"}]
     (src / "scl.sathub.json").write_text(json.dumps({**doc, "id": "aber-scl", "bands": with_scl}))
     settings = Settings(data=base / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    rep = ingest_paths([src / "plain.sathub.json"], "aber", settings, store)
+    inst = Installation.create(settings)
+    store, objects = inst.catalog, inst.objects
+    rep = ingest_paths([src / "plain.sathub.json"], "aber", settings, store, objects)
     assert rep.ok, [o.message for o in rep.failed]
-    rep = ingest_paths([src / "scl.sathub.json"], "aber-scl", settings, store)
+    rep = ingest_paths([src / "scl.sathub.json"], "aber-scl", settings, store, objects)
     assert rep.ok, [o.message for o in rep.failed]
     items = {it["id"]: it for c in ("aber", "aber-scl") for it in store.iter_items(c)}
     with rasterio.open(SRC) as f:
@@ -75,8 +75,8 @@ def aber(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         x1, y0 = t * (c1, r1)
         ring = [tr.transform(x, y) for x, y in box(x0, y0, x1, y1).exterior.coords]
         zones[zid] = {"type": "Polygon", "coordinates": [ring]}
-    return {"settings": settings, "store": store, "items": items, "stack": stack, "scl": scl,
-            "zones": zones}  # fmt: skip
+    return {"settings": settings, "store": store, "objects": objects, "items": items,
+            "stack": stack, "scl": scl, "zones": zones}  # fmt: skip
 
 
 def _zones(aber: dict[str, Any]) -> tuple[Any, ...]:
@@ -91,8 +91,8 @@ def _zones(aber: dict[str, Any]) -> tuple[Any, ...]:
 def _rows(aber: dict[str, Any], item_id: str, mask: str) -> dict[str, dict[str, Any]]:
     from sathub.analytics.timeseries import SceneTask, scene_rows
 
-    task = SceneTask(aber["items"][item_id], "ndvi", _zones(aber),
-                     aber["settings"].layout.assets, mask=mask)  # fmt: skip
+    task = SceneTask(aber["items"][item_id], "ndvi", _zones(aber), aber["objects"],
+                     mask=mask)  # fmt: skip
     out = scene_rows(task)
     assert out["skipped"] is None, out
     return {r["id"]: r for r in out["rows"]}
@@ -167,7 +167,7 @@ def test_asset_mask_required_but_missing_skips_the_scene(aber: dict[str, Any]) -
     from sathub.analytics.timeseries import SceneTask, scene_rows
 
     out = scene_rows(SceneTask(aber["items"]["aber-plain"], "ndvi", _zones(aber),
-                               aber["settings"].layout.assets, mask="asset"))  # fmt: skip
+                               aber["objects"], mask="asset"))  # fmt: skip
     assert out["rows"] == [] and "no mask asset" in out["skipped"]
 
 

@@ -28,6 +28,7 @@ SIZE = 300  # px, as the other analytics tests (the demo designs at 1000 px and 
 @pytest.fixture(scope="module")
 def story() -> Iterator[tuple[Settings, dict[str, Any]]]:
     from sathub.analytics.story import run_story
+    from sathub.app import Installation
     from sathub.ingest import demo
 
     mp = pytest.MonkeyPatch()
@@ -35,9 +36,10 @@ def story() -> Iterator[tuple[Settings, dict[str, Any]]]:
     root = Path(tempfile.mkdtemp(prefix="sathub-story-"))
     try:
         settings = Settings(data=root / "data")
-        settings.layout.create()
-        assert demo.build(settings, seed=42, workers=1).ok
-        yield settings, run_story(settings, workers=1)
+        with Installation.create(settings) as inst:
+            assert demo.build(settings, inst.catalog, seed=42, workers=1).ok
+            summary = run_story(settings, inst.catalog, inst.objects, workers=1)
+        yield settings, summary
     finally:
         mp.undo()
         shutil.rmtree(root, ignore_errors=True)
@@ -109,13 +111,13 @@ def test_derived_items_are_searchable_and_served_as_tiles(story) -> None:  # typ
 
 def test_second_run_does_nothing(story) -> None:  # type: ignore[no-untyped-def]
     from sathub.analytics.story import run_story
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
 
     settings, summary = story
-    store = SQLiteStore(settings.layout.catalog_db)
-    derived = SearchQuery(collections=["derived-flood", "derived-composite"], limit=100)
-    before = store.search(derived).matched
-    assert run_story(settings, workers=1) == summary
-    after = store.search(derived).matched
-    store.close()
+    with Installation.open(settings) as inst:
+        store = inst.catalog
+        derived = SearchQuery(collections=["derived-flood", "derived-composite"], limit=100)
+        before = store.search(derived).matched
+        assert run_story(settings, store, inst.objects, workers=1) == summary
+        after = store.search(derived).matched
     assert before == after == 2

@@ -16,6 +16,7 @@ def demo_settings():  # type: ignore[no-untyped-def]
     """Settings of a demo archive built once per process at reduced size."""
     import pytest
 
+    from sathub.app import Installation
     from sathub.config import Settings
     from sathub.ingest import demo
 
@@ -25,12 +26,19 @@ def demo_settings():  # type: ignore[no-untyped-def]
         root = Path(tempfile.mkdtemp(prefix="sathub-analytics-demo-"))
         atexit.register(shutil.rmtree, root, True)
         settings = Settings(data=root / "data")
-        settings.layout.create()
-        built = demo.build(settings, seed=42, workers=1)
+        with Installation.create(settings) as inst:
+            built = demo.build(settings, inst.catalog, seed=42, workers=1)
         assert built.ok, built.summary()
     finally:
         mp.undo()
     return settings
+
+
+def demo_objects(settings):  # type: ignore[no-untyped-def]
+    """The object store of an installation (its assets, as analytics reads them)."""
+    from sathub.app import Installation
+
+    return Installation.open(settings).objects
 
 
 def test_support_module_has_no_tests_of_its_own() -> None:

@@ -13,7 +13,7 @@ import pytest
 import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from shapely.geometry import box
-from test_analytics_support import demo_settings
+from test_analytics_support import demo_objects, demo_settings
 
 from sathub.analytics.composite import median_composite
 from sathub.analytics.executor import Executor
@@ -58,8 +58,8 @@ def test_chunked_equals_unchunked(rice) -> None:  # type: ignore[no-untyped-def]
     )
     zones = (*zones, big)
     item = items[0]
-    whole = scene_rows(SceneTask(item, "ndvi", zones, settings.layout.assets, tile_px=4096))
-    tiled = scene_rows(SceneTask(item, "ndvi", zones, settings.layout.assets, tile_px=7))
+    whole = scene_rows(SceneTask(item, "ndvi", zones, demo_objects(settings), tile_px=4096))
+    tiled = scene_rows(SceneTask(item, "ndvi", zones, demo_objects(settings), tile_px=7))
     assert [r["id"] for r in whole["rows"]] == [r["id"] for r in tiled["rows"]]
     for a, b in zip(whole["rows"], tiled["rows"]):
         for k in ("mean", "min", "max", "count", "valid_fraction"):
@@ -96,7 +96,7 @@ def test_missing_band_scene_is_skipped_with_reason(rice) -> None:  # type: ignor
         if b.get("common_name") == "swir16":
             del b["common_name"]
             b["name"] = "X"
-    out = scene_rows(SceneTask(item, "mndwi", tuple(_zones(settings, 2)), settings.layout.assets))
+    out = scene_rows(SceneTask(item, "mndwi", tuple(_zones(settings, 2)), demo_objects(settings)))
     assert out["rows"] == [] and "no 'swir16' band" in out["skipped"]
 
 
@@ -128,13 +128,13 @@ def test_mixed_crs_and_resolution(rice, tmp_path: Path) -> None:  # type: ignore
     item = items[0]  # dry season, few clouds
     other = _reprojected(item, settings.layout.assets, tmp_path / "r.tif", "EPSG:32646", 30.0)
     zones = tuple(_zones(settings, 4))
-    a = scene_rows(SceneTask(item, "ndvi", zones, settings.layout.assets))["rows"]
-    b = scene_rows(SceneTask(other, "ndvi", zones, settings.layout.assets))["rows"]
+    a = scene_rows(SceneTask(item, "ndvi", zones, demo_objects(settings)))["rows"]
+    b = scene_rows(SceneTask(other, "ndvi", zones, demo_objects(settings)))["rows"]
     for ra, rb in zip(a, b):
         assert rb["mean"] == pytest.approx(ra["mean"], abs=0.02)
     aoi = box(*zones[0].geometry.bounds).union(box(*zones[-1].geometry.bounds)).envelope
     with Executor(n_workers=1, processes=False) as ex:
-        comp = median_composite([item, other], settings.layout.assets, aoi, ("ndvi",), ex)
+        comp = median_composite([item, other], demo_objects(settings), aoi, ("ndvi",), ex)
     assert comp.grid.crs.to_epsg() == 32647 and comp.grid.res_m == (20.0, 20.0)
     assert comp.count.max() == 2 and np.nanmean(comp.layers["ndvi"]) == pytest.approx(
         a[0]["mean"], abs=0.05
@@ -161,6 +161,7 @@ def test_change_between_dry_season_and_peak(rice) -> None:  # type: ignore[no-un
                 zones=zones,
                 before=parse_range("2024-01-01/2024-04-30", "before"),
                 after=parse_range("2024-09-01/2024-10-10", "after"),
+                objects=demo_objects(settings),
             )
         item = store.get_item(out["item"]["collection"], out["item"]["id"])
     finally:

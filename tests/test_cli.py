@@ -43,6 +43,18 @@ def test_failed_load_names_file_and_line_and_exits_nonzero(tmp_path: Path) -> No
     assert json.loads(r.stdout) == {}  # the whole file was rolled back
 
 
+def test_init_and_stats_refuse_what_is_not_a_data_directory(tmp_path: Path) -> None:
+    """``init`` and the catalog commands open the installation through ``Installation``: a file
+    in the way, or a directory that is not a data directory, is a clear error (exit 2)."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = runner.invoke(app, ["init", str(blocker)])
+    assert r.exit_code == 2 and "is not a directory" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["stats", "--data", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "not a sathub data directory" in r.output
+    assert not (tmp_path / "nothing").exists()
+
+
 def test_search_bad_filter_is_a_clean_error(tmp_path: Path) -> None:
     data = tmp_path / "d"
     runner.invoke(app, ["init", str(data)])

@@ -73,18 +73,15 @@ def batch(tmp_path: Path) -> Path:
 
 
 def _ingest(settings: Settings, paths: list[Path], collection: str):
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
-    store = SQLiteStore(settings.layout.catalog_db)
-    try:
-        return ingest_paths(paths, collection, settings, store)
-    finally:
-        store.close()
+    with Installation.open(settings, create=True) as inst:
+        return ingest_paths(paths, collection, settings, inst.catalog, inst.objects)
 
 
 def test_bad_inputs_fail_alone_with_reasons(tmp_path: Path, batch: Path) -> None:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.verify import verify_archive
 
     settings = Settings(data=tmp_path / "data")
@@ -107,10 +104,9 @@ def test_bad_inputs_fail_alone_with_reasons(tmp_path: Path, batch: Path) -> None
         o = by_name[name]
         assert o.status == "failed", name
         assert name in (o.message or "") and reason in (o.message or ""), (name, o.message)
-    store = SQLiteStore(settings.layout.catalog_db)
-    assert [i["id"] for i in store.iter_items("main")] == ["good"]
-    v = verify_archive(settings, store)
-    store.close()
+    with Installation.open(settings) as inst:
+        assert [i["id"] for i in inst.catalog.iter_items("main")] == ["good"]
+        v = verify_archive(settings, inst.catalog, inst.objects)
     assert v.ok, v.problems  # no orphan, no stale staging: nothing half-written
     assert not list(settings.layout.staging.iterdir())
 
@@ -139,12 +135,12 @@ import resource, signal, sys
 from pathlib import Path
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
 from sathub.config import Settings
-from sathub.catalog.sqlite import SQLiteStore
+from sathub.app import Installation
 from sathub.ingest.pipeline import ingest_paths
-s = Settings(data=Path(sys.argv[1])); s.layout.create()
-store = SQLiteStore(s.layout.catalog_db)
+s = Settings(data=Path(sys.argv[1]))
+inst = Installation.open(s)
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
-rep = ingest_paths([Path(p) for p in sys.argv[2].split(",")], "c", s, store)
+rep = ingest_paths([Path(p) for p in sys.argv[2].split(",")], "c", s, inst.catalog, inst.objects)
 for o in rep.outcomes:
     print(o.status, o.message)
 """
@@ -152,15 +148,14 @@ for o in rep.outcomes:
 
 def test_disk_full_mid_ingest(tmp_path: Path) -> None:
     """A file-size limit makes every write past 4 MB fail, as a full disk would."""
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.verify import verify_archive
 
     small = write_tif(tmp_path / "small.tif", good(64))
     noise = np.random.default_rng(5).integers(1, 60000, (3, 1200, 1200)).astype(np.uint16)
     large = write_tif(tmp_path / "large.tif", noise)  # ~8.6 MB of incompressible pixels
     data = tmp_path / "data"
-    Settings(data=data).layout.create()
-    SQLiteStore(data / "catalog.db").close()
+    Installation.create(Settings(data=data)).close()
     out = subprocess.run(
         [sys.executable, "-c", _DISK_FULL, str(data), f"{large},{small}", str(4_000_000)],
         capture_output=True,
@@ -172,10 +167,9 @@ def test_disk_full_mid_ingest(tmp_path: Path) -> None:
     assert lines[0].startswith("failed") and "large.tif" in lines[0], out.stdout + out.stderr
     assert lines[1].startswith("ingested"), out.stdout + out.stderr
     settings = Settings(data=data)
-    store = SQLiteStore(settings.layout.catalog_db)
-    assert [i["id"] for i in store.iter_items("c")] == ["small"]
-    assert verify_archive(settings, store).ok
-    store.close()
+    with Installation.open(settings) as inst:
+        assert [i["id"] for i in inst.catalog.iter_items("c")] == ["small"]
+        assert verify_archive(settings, inst.catalog, inst.objects).ok
     assert not os.listdir(settings.layout.staging)
 
 
@@ -184,19 +178,17 @@ def test_parallel_ingest_same_outcomes_in_the_same_order(tmp_path: Path, batch: 
                                                          workers: int) -> None:  # fmt: skip
     """The parallel path (this process and ``workers - 1`` processes) reports the same
     per-file outcomes as the serial path, in input order."""
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
     from sathub.ingest.verify import verify_archive
 
     outcomes = []
     for n in (1, workers):
         settings = Settings(data=tmp_path / f"data{n}")
-        settings.layout.create()
-        store = SQLiteStore(settings.layout.catalog_db)
-        rep = ingest_paths([batch], "main", settings, store, workers=n)
-        assert rep.counts() == {"ingested": 2, "failed": 6}
-        assert verify_archive(settings, store).ok
+        with Installation.create(settings) as inst:
+            rep = ingest_paths([batch], "main", settings, inst.catalog, inst.objects, workers=n)
+            assert rep.counts() == {"ingested": 2, "failed": 6}
+            assert verify_archive(settings, inst.catalog, inst.objects).ok
         assert not os.listdir(settings.layout.staging)
-        store.close()
         outcomes.append([(o.source, o.status, o.message) for o in rep.outcomes])
     assert outcomes[0] == outcomes[1]

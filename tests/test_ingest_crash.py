@@ -23,12 +23,12 @@ _RUN = """
 import sys
 from pathlib import Path
 from sathub.config import Settings
-from sathub.catalog.sqlite import SQLiteStore
+from sathub.app import Installation
 from sathub.ingest.pipeline import ingest_paths
 s = Settings(data=Path(sys.argv[1]))
-store = SQLiteStore(s.layout.catalog_db)
+inst = Installation.open(s)
 print("start", flush=True)
-ingest_paths([Path(sys.argv[2])], "crash", s, store, replace=sys.argv[3] == "1")
+ingest_paths([Path(sys.argv[2])], "crash", s, inst.catalog, inst.objects, replace=sys.argv[3] == "1")
 print("done", flush=True)
 """
 
@@ -59,27 +59,23 @@ def _scenes(d: Path, n: int = 4) -> Path:
 
 def _check_invariants(settings: Settings) -> int:
     """No item may reference a missing or altered file. Returns the number of items."""
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.verify import verify_archive
 
-    store = SQLiteStore(settings.layout.catalog_db)
-    try:
-        rep = verify_archive(settings, store)
+    with Installation.open(settings) as inst:
+        rep = verify_archive(settings, inst.catalog, inst.objects)
         bad = [p for p in rep.problems if p.kind in ("missing", "corrupt")]
         assert not bad, bad
-        return sum(1 for _ in store.iter_items("crash"))
-    finally:
-        store.close()
+        return sum(1 for _ in inst.catalog.iter_items("crash"))
 
 
 def test_kill_9_at_random_points(tmp_path: Path) -> None:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.verify import verify_archive
 
     src = _scenes(tmp_path / "in")
     settings = Settings(data=tmp_path / "data")
-    settings.layout.create()
-    SQLiteStore(settings.layout.catalog_db).close()
+    Installation.create(settings).close()
     rnd = random.Random(1234)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     # calibrate: how long the ingest itself takes here (from its "start" line to its exit, so
@@ -112,14 +108,12 @@ def test_kill_9_at_random_points(tmp_path: Path) -> None:
         proc.wait(timeout=60)
         _check_invariants(settings)
         if trial % 4 == 3:  # repair now and then, as an operator would
-            store = SQLiteStore(settings.layout.catalog_db)
-            verify_archive(settings, store, repair=True)
-            store.close()
+            with Installation.open(settings) as inst:
+                verify_archive(settings, inst.catalog, inst.objects, repair=True)
     assert killed >= TRIALS // 2, f"only {killed} of {TRIALS} runs were killed mid-way"
-    store = SQLiteStore(settings.layout.catalog_db)
-    verify_archive(settings, store, repair=True)
-    assert verify_archive(settings, store).ok
-    store.close()
+    with Installation.open(settings) as inst:
+        verify_archive(settings, inst.catalog, inst.objects, repair=True)
+        assert verify_archive(settings, inst.catalog, inst.objects).ok
     out = subprocess.run(
         [sys.executable, "-c", _RUN, str(settings.data), str(src), "0"],
         capture_output=True,

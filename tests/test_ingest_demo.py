@@ -42,16 +42,15 @@ def test_deterministic_from_seed(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
 
     mp = pytest.MonkeyPatch()
     mp.setattr(demo, "SIZE", 200)
     settings = Settings(data=tmp_path_factory.mktemp("demo") / "data")
-    settings.layout.create()
-    first = demo.build(settings, seed=42, workers=1)
-    second = demo.build(settings, seed=42, workers=1)
+    store = Installation.create(settings).catalog
+    first = demo.build(settings, store, seed=42, workers=1)
+    second = demo.build(settings, store, seed=42, workers=1)
     mp.undo()
-    store = SQLiteStore(settings.layout.catalog_db)
     return {"settings": settings, "first": first, "second": second, "store": store}
 
 

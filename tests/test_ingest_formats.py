@@ -19,15 +19,12 @@ from sathub.config import Settings
 
 
 def _ingest(data: Path, paths: list[Path], collection: str = "c") -> tuple[Any, list[dict[str, Any]]]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
-    settings = Settings(data=data)
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    report = ingest_paths(paths, collection, settings, store)
-    items = list(store.iter_items(collection)) if report.counts().get("ingested") else []
-    store.close()
+    with Installation.open(Settings(data=data), create=True) as inst:
+        report = ingest_paths(paths, collection, inst.settings, inst.catalog, inst.objects)
+        items = list(inst.catalog.iter_items(collection)) if report.counts().get("ingested") else []
     return report, items
 
 

@@ -41,17 +41,22 @@ def _earth_sun_au_erfa(date: str, time: str) -> float:
 
 
 def _ingest(tmp: Path, src: Path) -> tuple[Settings, dict[str, Any]]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
     settings = Settings(data=tmp / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    report = ingest_paths([src], "landsat", settings, store)
-    assert report.ok, [o.message for o in report.failed]
-    (item,) = list(store.iter_items("landsat"))
-    store.close()
+    with Installation.create(settings) as inst:
+        report = ingest_paths([src], "landsat", settings, inst.catalog, inst.objects)
+        assert report.ok, [o.message for o in report.failed]
+        (item,) = list(inst.catalog.iter_items("landsat"))
     return settings, item
+
+
+def _objects(settings: Settings) -> Any:
+    """The installation's object store (analytics reads assets through it)."""
+    from sathub.app import Installation
+
+    return Installation.open(settings).objects
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +91,8 @@ def test_toa_reflectance_equals_usgs_formula(tm5: tuple[Settings, dict[str, Any]
         name = next(b["common_name"] for b in item["properties"]["eo:bands"]
                     if b["name"] == f"B{n}")  # fmt: skip
         ref = resolve_band(item, name)
-        grid = file_grid(local_path(ref.href, settings.layout.assets))
-        got = read_band(ref, settings.layout.assets, grid)
+        grid = file_grid(local_path(ref.href, _objects(settings)))
+        got = read_band(ref, _objects(settings), grid)
         assert np.array_equal(np.isnan(got), ~valid)
         assert np.abs(got.astype(np.float64) - truth)[valid].max() < 1e-6, n
         assert 0.0 < np.nanmedian(got) < 0.5
@@ -123,8 +128,8 @@ def test_cloud_free_tm_scene_gives_indices_not_clouds(
 
     settings, item, _ = tm5
     refs = index_refs(item, "ndvi")
-    grid = file_grid(local_path(refs["red"].href, settings.layout.assets))
-    scene = load_scene(item, settings.layout.assets, ("red", "nir"), grid, mask="spectral")
+    grid = file_grid(local_path(refs["red"].href, _objects(settings)))
+    scene = load_scene(item, _objects(settings), ("red", "nir"), grid, mask="spectral")
     assert scene.mask_source == "spectral" and scene.masked_fraction < 0.05
     ndvi = masked_index(scene, "ndvi")
     assert np.isfinite(ndvi).mean() > 0.95

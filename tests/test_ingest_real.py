@@ -21,17 +21,18 @@ from sathub.config import Settings
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
     base = tmp_path_factory.mktemp("real")
     src = copy_real_imagery(base / "in")
     settings = Settings(data=base / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    report = ingest_paths([src], "real", settings, store)
+    inst = Installation.create(settings)
+    store = inst.catalog
+    report = ingest_paths([src], "real", settings, store, inst.objects)
     items = {it["id"]: it for it in store.iter_items("real")}
-    return {"src": src, "settings": settings, "store": store, "report": report, "items": items}
+    return {"src": src, "settings": settings, "store": store, "objects": inst.objects,
+            "report": report, "items": items}
 
 
 def _asset_path(archive: dict[str, Any], asset: dict[str, Any]) -> Path:
@@ -160,16 +161,17 @@ def test_reingest_changes_nothing_and_replace_replaces(archive: dict[str, Any]) 
     from sathub.ingest.pipeline import ingest_paths
     from sathub.ingest.verify import verify_archive
 
-    settings, store = archive["settings"], archive["store"]
+    settings, store, objects = archive["settings"], archive["store"], archive["objects"]
     before = {i: json.dumps(it, sort_keys=True) for i, it in archive["items"].items()}
     files_before = sorted(p for p in settings.layout.assets.rglob("*") if p.is_file())
-    rep = ingest_paths([archive["src"]], "real", settings, store)
+    rep = ingest_paths([archive["src"]], "real", settings, store, objects)
     assert rep.counts() == {"unchanged": 5}
     after = {it["id"]: json.dumps(it, sort_keys=True) for it in store.iter_items("real")}
     assert after == before
     assert sorted(p for p in settings.layout.assets.rglob("*") if p.is_file()) == files_before
-    rep = ingest_paths([archive["src"] / "RGB.byte.tif"], "real", settings, store, replace=True)
+    rep = ingest_paths([archive["src"] / "RGB.byte.tif"], "real", settings, store, objects,
+                       replace=True)
     assert rep.counts() == {"replaced": 1}
-    v = verify_archive(settings, store)
+    v = verify_archive(settings, store, objects)
     assert v.ok, v.problems
     assert not list(settings.layout.staging.iterdir())

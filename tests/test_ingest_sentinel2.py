@@ -107,7 +107,7 @@ def make_safe(dst: Path, level: str, baseline: str) -> tuple[Path, dict[str, Pat
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
     need_imagery()
@@ -115,10 +115,10 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _, l2a_files = make_safe(base / "in", "L2A", "04.00")
     make_safe(base / "in", "L1C", "02.09")
     settings = Settings(data=base / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
+    inst = Installation.create(settings)
+    store = inst.catalog
     # a band file inside the SAFE is folded into its product, not ingested alone
-    rep = ingest_paths([base / "in", l2a_files["B04"]], "s2", settings, store)
+    rep = ingest_paths([base / "in", l2a_files["B04"]], "s2", settings, store, inst.objects)
     items = {it["properties"]["processing:level"]: it for it in store.iter_items("s2")}
     return {"rep": rep, "items": items, "files": l2a_files, "settings": settings}
 

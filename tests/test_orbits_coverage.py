@@ -120,6 +120,16 @@ def test_antimeridian_aoi() -> None:
             assert -180 <= min(lons) and max(lons) <= 180
 
 
+@pytest.mark.parametrize("west, east", [(-180, 180), (-100, 90), (-30, 31)])
+def test_wide_aoi_is_called_wide_not_self_intersecting(west: float, east: float) -> None:
+    """A box wider than the 60° limit is refused for its width, even the world box whose
+    unwrapped longitudes fold onto each other (red team: called "self-intersecting")."""
+    box = {"type": "Polygon", "coordinates": [[[west, 10], [east, 10], [east, 20], [west, 20],
+                                               [west, 10]]]}  # fmt: skip
+    with pytest.raises(InvalidGeometry, match="larger than 60°"):
+        normalise_aoi(box)
+
+
 def test_bad_aoi_and_window() -> None:
     es = _sat(59371)
     sensors = {59371: [Sensor(name="G", swath_km=38, max_off_nadir_deg=45)]}

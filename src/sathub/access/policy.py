@@ -1,7 +1,9 @@
 """THE access policy: one set of rules for every entry point.
 
-- :func:`grants_filter` turns an actor's grants into CQL2-JSON that the catalog store ANDs with
-  the user's query *inside* SQL (so paging and counts are right and nothing leaks);
+- :func:`grants_filter` turns an actor's grants into plain CQL2 (an
+  :class:`~sathub.catalog.filters.AccessFilter` whose parts carry caching hints) that the
+  catalog store ANDs with the user's query *inside* the query (so paging and counts are right
+  and nothing leaks); :func:`collections_filter` does the same for the collection list;
 - :func:`item_visible` evaluates the same rules on one item in Python (downloads, brute-force
   tests); both must agree, and a property test checks that they do;
 - :func:`decide` answers (actor, action, resource) → :class:`Decision` with a reason.
@@ -22,6 +24,7 @@ from sathub.access.dates import iso
 from sathub.access.geo import item_shape, shape
 from sathub.access.models import DAY_S, Activation, Actor, Agreement, Decision
 from sathub.catalog.cql2sql import parse_timestamp
+from sathub.catalog.filters import AccessFilter, Gated, Kept, Part, any_of
 from sathub.catalog.validate import parse_datetime
 from sathub.errors import SathubError
 
@@ -44,16 +47,9 @@ def _rounded(t: float) -> float:
 # ------------------------------------------------------------------ the filter (SQL side)
 def _scope_expr(collections: list[str] | None, aoi: dict[str, Any] | None, lo: float | None,
                 hi: float | None) -> dict[str, Any]:  # fmt: skip
-    """One grant as CQL2. Order matters for speed (the translation stops at the first failing
-    test): the AOI's box against the item's indexed bounds first (most selective, four float
-    comparisons), then collection and dates, the exact spatial test last."""
+    """One grant as CQL2: collection and dates first (cheap), the spatial test last (a store
+    may put a test of the item's bounds against the AOI's box before it; SQLite does)."""
     args: list[dict[str, Any]] = []
-    if aoi is not None:
-        w, so, e, n = shape(aoi).bounds
-        args += [{"op": "<=", "args": [{"property": "sathub:minx"}, e]},
-                 {"op": ">=", "args": [{"property": "sathub:maxx"}, w]},
-                 {"op": "<=", "args": [{"property": "sathub:miny"}, n]},
-                 {"op": ">=", "args": [{"property": "sathub:maxy"}, so]}]  # fmt: skip
     if collections is not None:
         args.append({"op": "in", "args": [COLLECTION, collections]})
     if lo is not None:
@@ -115,23 +111,22 @@ def _grant_branches(actor: Actor, now: float, t_bounds: float, *, until: float |
     return branches, live, moving
 
 
-def _any(exprs: list[dict[str, Any]]) -> dict[str, Any]:
-    return exprs[0] if len(exprs) == 1 else {"op": "or", "args": exprs}
-
-
-def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict[str, Any] | None:
-    """The actor's grants as CQL2-JSON (None: unrestricted).
+def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> AccessFilter | None:
+    """The actor's grants as an access filter for the catalog store (None: unrestricted).
 
     Items of open collections pass at once. For restricted ones, evaluating every grant on every
-    row (up to hundreds of float comparisons and exact AOI tests) would multiply the cost of a
-    search; so the restricted rows the grants cover, and the open rows, are wrapped in
-    ``sathub:materialize``: the store computes that set of row ids once per catalog version
-    and keeps it, so a row costs one probe of it. The set's embargo bounds are taken at the
-    start of a :data:`MATERIALIZE_BUCKET_S` bucket (so the set's definition, and its cache key,
-    stay the same for the whole bucket); rows whose embargo ends within the bucket form a
-    second set (``sathub:when_rows``, usually empty), tested against the grants live. Grants
-    that enter or leave force change the set's definition, hence its key, at once. As plain CQL2
-    ``sathub:materialize`` means the OR of its arguments (what ``materialize=False`` gives). ``materialize=False`` gives the plain expression (tests compare the two).
+    row (up to hundreds of comparisons and exact AOI tests) would multiply the cost of a
+    search; so the restricted rows the grants cover, and the open rows, form a
+    :class:`~sathub.catalog.filters.Kept` part: a store may compute that set of rows once per
+    catalog version and keep it (SQLite does: a row then costs one probe of it). The set's
+    embargo bounds are taken at the start of a :data:`MATERIALIZE_BUCKET_S` bucket (so the
+    set's definition, and its cache key, stay the same for the whole bucket); rows whose
+    embargo ends within the bucket form a :class:`~sathub.catalog.filters.Gated` part (its gate
+    usually matches nothing), tested against the grants live. Grants that enter or leave force
+    change the set's definition, hence its key, at once. The filter's plain CQL2
+    (:attr:`AccessFilter.cql2`) is what a store without kept sets evaluates; with
+    ``materialize=False`` the filter is one plain part, the grants at ``now`` (tests compare the
+    two).
     """
     if actor.unrestricted or not actor.restricted:
         return None
@@ -139,13 +134,13 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
     open_rows = {"op": "not", "args": [{"op": "in", "args": [COLLECTION, restricted]}]}
     if not materialize:
         branches, _, _ = _grant_branches(actor, now, now)
-        return open_rows if not branches else {"op": "or", "args": [open_rows, *branches]}
+        return AccessFilter.plain(any_of([open_rows, *branches]))
     t0 = min(now, (now // MATERIALIZE_BUCKET_S) * MATERIALIZE_BUCKET_S)
     cached, live, moving = _grant_branches(actor, now, t0, until=t0 + MATERIALIZE_BUCKET_S)
     if not cached:
-        return open_rows
-    inner = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, _any(cached)]}
-    out: list[dict[str, Any]] = [{"op": "sathub:materialize", "args": [inner, open_rows]}]
+        return AccessFilter.plain(open_rows)
+    inner = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, any_of(cached)]}
+    out: list[Part] = [Kept(inner, cheap=open_rows)]
     # Rows whose embargo ends inside this bucket: acquired within a moving bound's band over
     # the whole bucket. That set is fixed for the bucket too (the store keeps it; it is
     # usually empty, and then the live test is dropped unevaluated). A row in it is visible
@@ -156,9 +151,9 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> dict
         bands = [{"op": "and", "args": [{"op": ">", "args": [DATETIME, {"timestamp": _ts(a)}]},
                                         {"op": "<=", "args": [DATETIME, {"timestamp": _ts(b)}]}]}
                  for a, b in sorted(set(moving))]  # fmt: skip
-        gate = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, _any(bands)]}
-        out.append({"op": "sathub:when_rows", "args": [gate, _any(live)]})
-    return {"op": "or", "args": out}
+        gate = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, any_of(bands)]}
+        out.append(Gated(gate, any_of(live)))
+    return AccessFilter(tuple(out))
 
 
 # ---------------------------------------------------------- the same rules, in Python
@@ -223,6 +218,24 @@ def item_visible(actor: Actor, item: dict[str, Any], now: float) -> Decision:
                 reason = f"agreement {a.id}: {_in_scope(item, a.collections, a.aoi, lo, hi)}"
             break
     return Decision(False, reason, status=404)
+
+
+def collections_filter(actor: Actor, now: float) -> dict[str, Any] | None:
+    """:func:`visible_collections` as CQL2 on collection documents (for
+    :meth:`~sathub.catalog.store.CatalogStore.list_collections`; None: every collection)."""
+    if actor.unrestricted:
+        return None
+    granted: set[str] = set()
+    for a in live_agreements(actor, now):
+        granted |= set(a.collections)
+    for act in live_activations(actor, now):
+        if act.collections is None:
+            return None
+        granted |= set(act.collections)
+    hidden = sorted(actor.restricted - granted)
+    if not hidden:
+        return None
+    return {"op": "not", "args": [{"op": "in", "args": [{"property": "id"}, hidden]}]}
 
 
 def visible_collections(actor: Actor, now: float, all_ids: list[str]) -> set[str]:

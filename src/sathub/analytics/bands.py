@@ -24,7 +24,6 @@ Reading
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from rasterio.windows import Window
 
 from sathub.analytics.errors import MissingBand
 from sathub.analytics.indices import ALIASES
-from sathub.ingest.hrefs import asset_path
+from sathub.storage.base import ObjectStore, gdal_href
 
 S2_DEFAULT_DN_OFFSET = -1000.0
 """BOA_ADD_OFFSET of Sentinel-2 L2A (RADIO_ADD_OFFSET of L1C) from baseline 04.00 on."""
@@ -202,14 +201,9 @@ def mask_asset(item: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def local_path(href: str, assets_root: Path) -> str:
-    """A path or URL GDAL can open for an asset href (relative hrefs are under assets/)."""
-    p = asset_path(assets_root, href)
-    if p is not None:
-        return str(p)
-    if href.startswith(("http://", "https://")):
-        return "/vsicurl/" + href
-    return href
+def local_path(href: str, objects: ObjectStore) -> str:
+    """A path or URL GDAL can open for an asset href (keys through the object store)."""
+    return gdal_href(objects, href)
 
 
 def file_grid(path: str) -> Grid:
@@ -288,20 +282,20 @@ def _reflectance(dn: np.ndarray, valid: np.ndarray, ref: BandRef) -> np.ndarray:
 
 def read_band(
     ref: BandRef,
-    assets_root: Path,
+    objects: ObjectStore,
     grid: Grid,
     resampling: Resampling = Resampling.bilinear,
 ) -> np.ndarray:
     """Reflectance (float32, NaN where nodata or outside the file) of ``ref`` on ``grid``."""
     dn, valid = read_raw(
-        local_path(ref.href, assets_root), ref.index, grid, resampling=resampling, nodata=ref.nodata
+        local_path(ref.href, objects), ref.index, grid, resampling=resampling, nodata=ref.nodata
     )
     return _reflectance(dn, valid, ref)
 
 
 def read_bands(
     refs: dict[str, BandRef],
-    assets_root: Path,
+    objects: ObjectStore,
     grid: Grid,
     resampling: Resampling = Resampling.bilinear,
 ) -> dict[str, np.ndarray]:
@@ -313,14 +307,14 @@ def read_bands(
     for (href, nodata), names in by_file.items():
         idx = [refs[n].index for n in names]
         dn, valid = read_raw(
-            local_path(href, assets_root), idx, grid, resampling=resampling, nodata=nodata
+            local_path(href, objects), idx, grid, resampling=resampling, nodata=nodata
         )
         for k, n in enumerate(names):
             out[n] = _reflectance(dn[k], valid[k], refs[n])
     return out
 
 
-def band_grid(item: dict[str, Any], ref: BandRef, assets_root: Path) -> Grid:
+def band_grid(item: dict[str, Any], ref: BandRef, objects: ObjectStore) -> Grid:
     """The native grid of a band, from ``proj:*`` (asset, then item) or the file."""
     asset = item["assets"][ref.asset_key]
     props = item.get("properties", {})
@@ -333,4 +327,4 @@ def band_grid(item: dict[str, Any], ref: BandRef, assets_root: Path) -> Grid:
     if shape and tr and (code or wkt):
         crs = CRS.from_user_input(code or wkt)
         return Grid(crs, Affine(*tr[:6]), int(shape[1]), int(shape[0]))
-    return file_grid(local_path(ref.href, assets_root))
+    return file_grid(local_path(ref.href, objects))

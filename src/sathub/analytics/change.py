@@ -25,6 +25,8 @@ from sathub.analytics.products import Layer, publish
 from sathub.analytics.scene import mask_mode, to_crs
 from sathub.analytics.select import Zone, find_items, union
 from sathub.analytics.zonal import weighted_sum
+from sathub.catalog.store import CatalogStore
+from sathub.storage.base import ObjectStore
 
 NO_CHANGE, DECREASE, INCREASE, UNKNOWN = 0, 1, 2, 255
 DEFAULT_THRESHOLD = 0.2
@@ -42,7 +44,7 @@ def classify(difference: np.ndarray, threshold: float) -> np.ndarray:
 
 def run_change(
     settings: Any,
-    store: Any,
+    store: CatalogStore,
     executor: Executor,
     *,
     collection: str,
@@ -51,6 +53,7 @@ def run_change(
     after: tuple[datetime, datetime],
     index: str = "ndvi",
     threshold: float = DEFAULT_THRESHOLD,
+    objects: ObjectStore,
     output_collection: str = DERIVED_CHANGE,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
@@ -66,11 +69,10 @@ def run_change(
             f"no scene of {collection!r} intersects the AOI in the "
             f"{'before' if not b_items else 'after'} period"
         )
-    root = settings.layout.assets
     a = median_composite(
-        a_items, root, aoi, (spec.name,), executor, progress=progress, cancel=cancel, mask=mode
+        a_items, objects, aoi, (spec.name,), executor, progress=progress, cancel=cancel, mask=mode
     )
-    b = median_composite(b_items, root, aoi, (spec.name,), executor, grid=a.grid, cancel=cancel,
+    b = median_composite(b_items, objects, aoi, (spec.name,), executor, grid=a.grid, cancel=cancel,
                          mask=mode)  # fmt: skip
     diff = a.layers[spec.name] - b.layers[spec.name]
     classes = classify(diff, threshold)
@@ -88,7 +90,8 @@ def run_change(
     params = {"index": spec.name, "threshold": threshold, "mask": mode,
               "before": [d.isoformat() for d in before], "after": [d.isoformat() for d in after]}  # fmt: skip
     pub = publish(
-        settings, store, collection=output_collection, algorithm="change", parameters=params,
+        settings, store, objects=objects, collection=output_collection, algorithm="change",
+        parameters=params,
         inputs=b.items + a.items, grid=grid,
         layers=[
             Layer("difference", diff.astype(np.float32), f"{spec.name} after − before",
@@ -98,6 +101,7 @@ def run_change(
         ],
         start=before[0], end=after[1],
         lineage=f"Difference of median {spec.name} composites, threshold ±{threshold}.",
+        cancel=cancel,
     )  # fmt: skip
     return {
         "collection": collection,

@@ -96,8 +96,8 @@ def _job(kind: str, params: dict[str, Any], settings: Settings, label: str,
     try:
         parse_inputs(kind, params)
         return _run(settings, lambda inst, ex, progress: run_job(
-            kind, params, settings, inst.catalog, executor=ex, progress=progress,
-            access=inst.access), label, scheduler, workers)  # fmt: skip
+            kind, params, settings, inst.catalog, objects=inst.objects, executor=ex,
+            progress=progress, access=inst.access), label, scheduler, workers)  # fmt: skip
     except (InvalidInput, NotFound) as exc:
         raise _fail(exc.message, 2) from None
     except SathubError as exc:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,8 @@ from sathub.analytics.scene import (
     masked_index,
     native_grid,
 )
+from sathub.catalog.store import CatalogStore
+from sathub.storage.base import ObjectStore
 
 TILE_PX = 512  # = the block size of ingested COGs: each block is decompressed once
 
@@ -43,7 +44,7 @@ TILE_PX = 512  # = the block size of ingested COGs: each block is decompressed o
 @dataclass(frozen=True)
 class TileTask:
     items: tuple[dict[str, Any], ...]
-    assets_root: Path
+    objects: ObjectStore
     grid: Grid  # the tile
     row_off: int
     col_off: int
@@ -83,10 +84,10 @@ def composite_tile(task: TileTask) -> dict[str, Any]:
     for item in task.items:
         if task.is_index:
             spec = index_spec(task.what[0])
-            scene = load_scene(item, task.assets_root, spec.bands, task.grid, mask=task.mask)
+            scene = load_scene(item, task.objects, spec.bands, task.grid, mask=task.mask)
             stacks[task.what[0]].append(masked_index(scene, spec.name))
         else:
-            scene = load_scene(item, task.assets_root, task.what, task.grid, mask=task.mask)
+            scene = load_scene(item, task.objects, task.what, task.grid, mask=task.mask)
             for b in task.what:
                 a = scene.bands[b].copy()
                 a[scene.invalid] = np.nan
@@ -130,7 +131,7 @@ def usable(
 
 def median_composite(
     items: list[dict[str, Any]],
-    assets_root: Path,
+    objects: ObjectStore,
     aoi_wgs84: BaseGeometry | None,
     what: tuple[str, ...],
     executor: Executor,
@@ -152,11 +153,11 @@ def median_composite(
         first = ok[0]
         bands = index_spec(what[0]).bands if is_index else what
         refs = {b: resolve_band(first, b) for b in bands}
-        grid = aoi_grid(native_grid(first, refs, assets_root), aoi_wgs84)
+        grid = aoi_grid(native_grid(first, refs, objects), aoi_wgs84)
         if grid is None:
             raise NoData(f"the AOI does not overlap scene {first['id']!r}")
     tasks = [
-        TileTask(tuple(ok), assets_root, g, r, c, what, is_index, mask)
+        TileTask(tuple(ok), objects, g, r, c, what, is_index, mask)
         for r, c, g in tiles_of(grid, tile_px)
     ]
     parts = executor.map(composite_tile, tasks, progress=progress, cancel=cancel)
@@ -186,13 +187,14 @@ DERIVED_COMPOSITE = "derived-composite"
 
 def run_composite(
     settings: Any,
-    store: Any,
+    store: CatalogStore,
     executor: Executor,
     *,
     collection: str,
     aoi_wgs84: BaseGeometry,
     period: tuple[Any, Any],
     what: tuple[str, ...],
+    objects: ObjectStore,
     output_collection: str = DERIVED_COMPOSITE,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
@@ -207,7 +209,7 @@ def run_composite(
     if not items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in the period")
     comp = median_composite(
-        items, settings.layout.assets, aoi_wgs84, what, executor, progress=progress, cancel=cancel,
+        items, objects, aoi_wgs84, what, executor, progress=progress, cancel=cancel,
         mask=mode,
     )
     layers = [
@@ -220,9 +222,11 @@ def run_composite(
     params = {"what": list(comp.layers), "period": [d.isoformat() for d in period],
               "statistic": "median", "mask": mode}  # fmt: skip
     pub = publish(
-        settings, store, collection=output_collection, algorithm="composite", parameters=params,
+        settings, store, objects=objects, collection=output_collection, algorithm="composite",
+        parameters=params,
         inputs=comp.items, grid=comp.grid, layers=layers, start=period[0], end=period[1],
         lineage="Per-pixel median of cloud- and shadow-free observations over the period.",
+        cancel=cancel,
     )  # fmt: skip
     observed = comp.count > 0
     return {

@@ -27,7 +27,6 @@ ratio > 1), flooded where the ratio > 1.25 (the practice's ``difference_threshol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from sathub.analytics.scene import (
     masked_index,
     native_grid,
 )
+from sathub.storage.base import ObjectStore
 
 DRY, FLOOD, PERMANENT, UNKNOWN = 0, 1, 2, 255
 SAR_RATIO_THRESHOLD = 1.25
@@ -81,7 +81,7 @@ class FloodResult:
 
 
 def water_of_scene(
-    item: dict[str, Any], assets_root: Path, grid: Grid, index: str = "mndwi",
+    item: dict[str, Any], objects: ObjectStore, grid: Grid, index: str = "mndwi",
     mask: MaskMode = "auto",
 ) -> tuple[np.ndarray, np.ndarray, SceneWater]:
     """(water, valid, summary) of one optical scene on ``grid``."""
@@ -91,7 +91,7 @@ def water_of_scene(
         if index != "mndwi":
             raise
         index = "ndwi"  # no SWIR1: McFeeters' NDWI
-    scene = load_scene(item, assets_root, indices.index_spec(index).bands, grid, mask=mask)
+    scene = load_scene(item, objects, indices.index_spec(index).bands, grid, mask=mask)
     value = masked_index(scene, index)
     valid = ~np.isnan(value)
     thr = otsu.water_threshold(value[valid])
@@ -112,20 +112,20 @@ def water_of_scene(
 @dataclass(frozen=True)
 class WaterTask:
     item: dict[str, Any]
-    assets_root: Path
+    objects: ObjectStore
     grid: Grid
     index: str
     mask: MaskMode = "auto"
 
 
 def water_task(t: WaterTask) -> tuple[np.ndarray, np.ndarray, SceneWater]:
-    return water_of_scene(t.item, t.assets_root, t.grid, t.index, t.mask)
+    return water_of_scene(t.item, t.objects, t.grid, t.index, t.mask)
 
 
 def flood_map(
     before: list[dict[str, Any]],
     after: list[dict[str, Any]],
-    assets_root: Path,
+    objects: ObjectStore,
     aoi_wgs84: BaseGeometry | None,
     *,
     index: str = "mndwi",
@@ -141,7 +141,7 @@ def flood_map(
         raise NoData("no scene in the before period intersects the AOI")
     first = after[0]
     refs = index_refs(first, "ndwi" if index == "ndwi" else "mndwi")
-    grid = aoi_grid(native_grid(first, refs, assets_root), aoi_wgs84)
+    grid = aoi_grid(native_grid(first, refs, objects), aoi_wgs84)
     if grid is None:
         raise NoData(f"the AOI does not overlap scene {first['id']!r}")
     if grid.width * grid.height > MAX_CELLS:
@@ -153,7 +153,7 @@ def flood_map(
     water_n = np.zeros(shape2, np.int32)
     valid_n = np.zeros(shape2, np.int32)
     result = FloodResult(grid=grid, classes=np.full(shape2, UNKNOWN, np.uint8))
-    tasks = [WaterTask(item, assets_root, grid, index, mask) for item in [*before, *after]]
+    tasks = [WaterTask(item, objects, grid, index, mask) for item in [*before, *after]]
     if executor is not None:
         waters = executor.map(water_task, tasks)
     else:

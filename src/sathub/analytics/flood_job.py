@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sathub.analytics.zonal import weighted_sum
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.ingest import staging
+from sathub.storage.base import ObjectStore
 
 DERIVED_FLOOD = "derived-flood"
 
@@ -55,10 +57,12 @@ def run_flood(
     before: tuple[datetime, datetime],
     after: tuple[datetime, datetime],
     index: str = "mndwi",
+    objects: ObjectStore,
     output_collection: str = DERIVED_FLOOD,
     publish_product: bool = True,
     executor: Any = None,
     mask: str = "auto",
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     mode = mask_mode(mask)
     aoi = union(zones)
@@ -67,7 +71,7 @@ def run_flood(
     if not before_items and not after_items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in either period")
     result = flood_map(
-        before_items, after_items, settings.layout.assets, aoi, index=index, executor=executor,
+        before_items, after_items, objects, aoi, index=index, executor=executor,
         mask=mode,
     )
     rows = areas_by_zone(result, zones)
@@ -101,8 +105,10 @@ def run_flood(
             pub = publish(
                 settings,
                 store,
+                objects=objects,
                 collection=output_collection,
                 algorithm="flood",
+                cancel=cancel,
                 parameters=params,
                 inputs=before_items + after_items,
                 grid=result.grid,

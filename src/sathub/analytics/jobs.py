@@ -17,6 +17,7 @@ from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.errors import InvalidInput
 from sathub.jobs import JobContext, job_kind
+from sathub.storage.base import ObjectStore
 
 KINDS = ("zonal", "flood", "change", "composite")
 # Where each kind publishes by default (zonal statistics publish nothing).
@@ -91,6 +92,7 @@ def run_job(
     settings: Settings,
     store: CatalogStore,
     *,
+    objects: ObjectStore,
     executor: Any = None,
     scheduler: str | None = None,
     progress: Any = None,
@@ -111,7 +113,7 @@ def run_job(
     after: Any = parsed.get("after")
     period: Any = parsed.get("period")
     start, end = parsed.get("start"), parsed.get("end")
-    common: dict[str, Any] = {"collection": params["collection"], "mask": mask}
+    common: dict[str, Any] = {"collection": params["collection"], "mask": mask, "objects": objects}
     output = lineage_output(kind, params, access)
     if output is not None:
         common["output_collection"] = output
@@ -121,7 +123,8 @@ def run_job(
             from sathub.analytics.flood_job import run_flood
 
             return run_flood(settings, store, zones=zones, before=before, after=after,
-                             index=params.get("index") or "mndwi", executor=ex, **common)  # fmt: skip
+                             index=params.get("index") or "mndwi", executor=ex, cancel=cancel,
+                             **common)  # fmt: skip
         if kind == "zonal":
             from sathub.analytics.zonal_job import run_zonal
 
@@ -203,7 +206,7 @@ def _register(kind: str) -> None:
     def run(params: AnalyticsParams, ctx: JobContext) -> dict[str, Any]:
         inst = ctx.resources
         return run_job(kind, params.model_dump(by_alias=True, exclude_none=True), inst.settings,
-                       inst.catalog, scheduler=inst.settings.dask_scheduler,
+                       inst.catalog, objects=inst.objects, scheduler=inst.settings.dask_scheduler,
                        progress=ctx.progress, cancel=ctx.cancel, access=inst.access)  # fmt: skip
 
     def check(params: AnalyticsParams) -> None:  # bad input is a 400, not a failed job later

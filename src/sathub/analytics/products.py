@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ import rasterio
 from sathub import __version__
 from sathub.analytics import ALGORITHM_VERSION
 from sathub.analytics.bands import Grid
+from sathub.analytics.executor import Cancelled
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.errors import NotFound
@@ -40,6 +42,7 @@ from sathub.ingest.collections import new_collection, widen_extent
 from sathub.ingest.commit import commit
 from sathub.ingest.prepare import prepare_scene
 from sathub.ingest.readers.base import BandInfo, Scene, SceneFile
+from sathub.storage.base import ObjectStore
 
 
 # Products in the default derived collections keep the ids they always had.
@@ -121,10 +124,16 @@ def ensure_derived_collection(store: CatalogStore, collection: str, algorithm: s
             tx.put_collection(doc, mode="insert")
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the job was cancelled")
+
+
 def publish(
     settings: Settings,
     store: CatalogStore,
     *,
+    objects: ObjectStore,
     collection: str,
     algorithm: str,
     parameters: dict[str, Any],
@@ -137,8 +146,13 @@ def publish(
     extra_files: dict[str, tuple[Path, str]] | None = None,
     lineage: str = "",
     replace: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Published:
-    """Write ``layers`` (+ ``extra_files``: key → (file, media type)) as a new item."""
+    """Write ``layers`` (+ ``extra_files``: key → (file, media type)) as a new item.
+
+    A set ``cancel`` is honoured up to the commit: a job cancelled while it ran publishes
+    nothing (after the commit the product exists and the job has succeeded)."""
+    _check(cancel)
     layout = settings.layout
     layout.create()
     refs = [{"collection": i["collection"], "id": i["id"]} for i in inputs]
@@ -199,7 +213,8 @@ def publish(
              "type": "application/geo+json"}
             for r in refs
         ]  # fmt: skip
-        status = commit(store, prep, layout.assets, replace=replace, source=algorithm)
+        _check(cancel)
+        status = commit(store, prep, objects, replace=replace, source=algorithm)
     finally:
         staging.remove(sdir)
     item = store.get_item(collection, item_id)

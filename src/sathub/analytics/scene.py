@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -40,6 +39,7 @@ from sathub.analytics.bands import (
 )
 from sathub.analytics.errors import MissingBand, MissingMask
 from sathub.errors import InvalidInput
+from sathub.storage.base import ObjectStore
 
 MASK_BANDS = ("blue", "nir", "swir16")
 MaskMode = Literal["auto", "asset", "spectral", "none"]
@@ -127,9 +127,9 @@ def index_refs(item: dict[str, Any], index: str) -> dict[str, BandRef]:
     return {b: resolve_band(item, b) for b in spec.bands}
 
 
-def native_grid(item: dict[str, Any], refs: dict[str, BandRef], assets_root: Path) -> Grid:
+def native_grid(item: dict[str, Any], refs: dict[str, BandRef], objects: ObjectStore) -> Grid:
     """The grid of the finest of ``refs`` (ties: the first)."""
-    grids = [band_grid(item, r, assets_root) for r in refs.values()]
+    grids = [band_grid(item, r, objects) for r in refs.values()]
     return min(grids, key=lambda g: g.res_m[0] * g.res_m[1])
 
 
@@ -156,7 +156,7 @@ def _crop(a: np.ndarray, px: int) -> np.ndarray:
 
 def load_scene(
     item: dict[str, Any],
-    assets_root: Path,
+    objects: ObjectStore,
     want: tuple[str, ...],
     grid: Grid,
     *,
@@ -186,7 +186,7 @@ def load_scene(
     # the spectral test grows its mask by DILATE_PX: read a halo so that a cloud just outside
     # the window masks the pixels it would mask in a whole-scene run
     halo = masks.DILATE_PX if mask == "spectral" else 0
-    read = read_bands({**refs, **extra_refs}, assets_root, _expand(grid, halo))
+    read = read_bands({**refs, **extra_refs}, objects, _expand(grid, halo))
     bands = {b: _crop(read[b], halo) for b in refs}
     invalid = np.zeros((grid.height, grid.width), bool)
     source = "none"
@@ -195,7 +195,7 @@ def load_scene(
         kind, key = mask_kind
         asset = item["assets"][key]
         raw, valid = read_raw(
-            local_path(asset["href"], assets_root), 1, grid, resampling=Resampling.nearest
+            local_path(asset["href"], objects), 1, grid, resampling=Resampling.nearest
         )
         invalid = masks.scl_invalid(raw) if kind == "scl" else masks.qa_pixel_invalid(raw)
         invalid &= valid

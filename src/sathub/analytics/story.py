@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.ingest.demo import FLOOD, RICE
+from sathub.storage.base import ObjectStore
 
 DEMO_MASK = "spectral"  # the synthetic scenes have clouds and shadows but no mask asset
 PEAK_MONTH = (datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 9, 30, 23, 59, 59, tzinfo=UTC))
@@ -51,14 +53,15 @@ def season_curve(intervals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def run_story(settings: Settings, *, workers: int = 2) -> dict[str, Any]:
-    """Run the story's analytics (see the module docstring); returns the summary."""
+def run_story(settings: Settings, store: CatalogStore, objects: ObjectStore, *,
+              workers: int = 2) -> dict[str, Any]:  # fmt: skip
+    """Run the story's analytics (see the module docstring) on the installation's catalog and
+    object store; returns the summary."""
     from sathub.analytics.composite import run_composite
     from sathub.analytics.executor import Executor
     from sathub.analytics.flood_job import run_flood
     from sathub.analytics.select import load_zones, union
     from sathub.analytics.zonal_job import chart, run_zonal, write_rows
-    from sathub.catalog.sqlite import SQLiteStore
     from sathub.catalog.store import SearchQuery
 
     out = story_dir(settings)
@@ -66,34 +69,31 @@ def run_story(settings: Settings, *, workers: int = 2) -> dict[str, Any]:
     if summary_file.exists():
         return json.loads(summary_file.read_text())  # type: ignore[no-any-return]
     out.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(settings.layout.catalog_db)
-    try:
-        with Executor(None, n_workers=workers) as ex:
-            fields = load_zones(settings.layout.root / "demo" / "fields.geojson")
-            # the demo's synthetic scenes carry no SCL: the story asks for the spectral test
-            zonal = run_zonal(settings, store, ex, collection=RICE, zones=fields, index="ndvi",
-                              interval="month", mask=DEMO_MASK)  # fmt: skip
-            write_rows(zonal["intervals"], out / "rice_ndvi_monthly.csv", "csv")
-            chart(zonal["intervals"], out / "rice_ndvi.png",
-                  "NDVI of rice fields near Mandalay, 2024 (monthly)", "ndvi")  # fmt: skip
-            # the peak composite over the whole scene (the fields alone would be a sparse map)
-            rice_scene = store.search(SearchQuery(collections=[RICE], limit=1), count=False).items
-            peak = run_composite(settings, store, ex, collection=RICE,
-                                 aoi_wgs84=union(load_zones(rice_scene[0]["geometry"])),
-                                 period=PEAK_MONTH, what=("ndvi",), mask=DEMO_MASK)  # fmt: skip
+    with Executor(None, n_workers=workers) as ex:
+        fields = load_zones(settings.layout.root / "demo" / "fields.geojson")
+        # the demo's synthetic scenes carry no SCL: the story asks for the spectral test
+        zonal = run_zonal(settings, store, ex, collection=RICE, zones=fields, index="ndvi",
+                          interval="month", mask=DEMO_MASK, objects=objects)  # fmt: skip
+        write_rows(zonal["intervals"], out / "rice_ndvi_monthly.csv", "csv")
+        chart(zonal["intervals"], out / "rice_ndvi.png",
+              "NDVI of rice fields near Mandalay, 2024 (monthly)", "ndvi")  # fmt: skip
+        # the peak composite over the whole scene (the fields alone would be a sparse map)
+        rice_scene = store.search(SearchQuery(collections=[RICE], limit=1), count=False).items
+        peak = run_composite(settings, store, ex, collection=RICE,
+                             aoi_wgs84=union(load_zones(rice_scene[0]["geometry"])),
+                             period=PEAK_MONTH, what=("ndvi",), mask=DEMO_MASK,
+                             objects=objects)  # fmt: skip
 
-            # the delta AOI: the footprint of the flood-peak scene
-            scenes = store.search(SearchQuery(collections=[FLOOD], start=FLOOD_AFTER[0],
-                                              end=FLOOD_AFTER[1], limit=1), count=False).items  # fmt: skip
-            if not scenes:
-                raise RuntimeError(f"no {FLOOD} scene in the flood period")
-            delta = load_zones({"type": "FeatureCollection", "features": [
-                {"type": "Feature", "id": scenes[0]["id"], "geometry": scenes[0]["geometry"],
-                 "properties": {"id": "Bogale delta"}}]})  # fmt: skip
-            flood = run_flood(settings, store, collection=FLOOD, zones=delta, before=FLOOD_BEFORE,
-                              after=FLOOD_AFTER, executor=ex, mask=DEMO_MASK)  # fmt: skip
-    finally:
-        store.close()
+        # the delta AOI: the footprint of the flood-peak scene
+        scenes = store.search(SearchQuery(collections=[FLOOD], start=FLOOD_AFTER[0],
+                                          end=FLOOD_AFTER[1], limit=1), count=False).items  # fmt: skip
+        if not scenes:
+            raise RuntimeError(f"no {FLOOD} scene in the flood period")
+        delta = load_zones({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": scenes[0]["id"], "geometry": scenes[0]["geometry"],
+             "properties": {"id": "Bogale delta"}}]})  # fmt: skip
+        flood = run_flood(settings, store, collection=FLOOD, zones=delta, before=FLOOD_BEFORE,
+                          after=FLOOD_AFTER, executor=ex, mask=DEMO_MASK, objects=objects)  # fmt: skip
     zone = flood["zones"][0]
     summary = {
         "rice": {

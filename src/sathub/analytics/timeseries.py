@@ -22,7 +22,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +39,7 @@ from sathub.analytics.scene import (
 )
 from sathub.analytics.select import Zone
 from sathub.analytics.zonal import REASON_OUTSIDE, STATS, empty_row, masked_cells, zonal_stats
+from sathub.storage.base import ObjectStore
 
 TILE_PX = 2048
 INTERVALS = {"dekad": "10-day periods (1–10, 11–20, 21–end of month)", "month": "calendar months"}
@@ -53,7 +53,7 @@ class SceneTask:
     item: dict[str, Any]
     index: str
     zones: tuple[Zone, ...]
-    assets_root: Path
+    objects: ObjectStore
     tile_px: int = TILE_PX
     mask: str = "auto"
 
@@ -169,14 +169,14 @@ def scene_rows(task: SceneTask) -> dict[str, Any]:
     except (MissingBand, MissingMask) as exc:
         return {"item_id": item["id"], "rows": [], "skipped": exc.message}
     want = tuple(refs)
-    full = native_grid(item, refs, task.assets_root)
+    full = native_grid(item, refs, task.objects)
     polys = to_crs_many([z.geometry for z in task.zones], "EPSG:4326", full.crs)
     results: list[dict[str, Any] | None] = [None] * len(polys)
     mask_source = "none"
 
     def run(g: Grid, geoms: list[BaseGeometry]) -> list[dict[str, Any]]:
         nonlocal mask_source
-        scene = load_scene(item, task.assets_root, want, g, mask=task.mask)  # type: ignore[arg-type]
+        scene = load_scene(item, task.objects, want, g, mask=task.mask)  # type: ignore[arg-type]
         mask_source = scene.mask_source
         values, removed = index_and_mask(scene, task.index)
         rows = zonal_stats(values, g, geoms)

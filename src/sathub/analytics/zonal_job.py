@@ -24,6 +24,7 @@ from sathub.analytics.timeseries import (
 )
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
+from sathub.storage.base import ObjectStore
 
 
 def run_zonal(
@@ -40,6 +41,7 @@ def run_zonal(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     mask: str = "auto",
+    objects: ObjectStore,
 ) -> dict[str, Any]:
     """Rows per polygon per scene (and per interval when ``interval`` is given); ``mask`` is
     the cloud mask choice (:data:`sathub.analytics.scene.MASK_MODES`)."""
@@ -50,7 +52,7 @@ def run_zonal(
     items = find_items(store, collection, union(zones), start, end)
     if not items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in the period")
-    tasks = [SceneTask(it, spec.name, tuple(zones), settings.layout.assets, mask=mask)
+    tasks = [SceneTask(it, spec.name, tuple(zones), objects, mask=mask)
              for it in items]  # fmt: skip
     # a few scenes per Dask task: small AOIs take milliseconds per scene, less than a
     # task's scheduling overhead; large AOIs still spread over every worker

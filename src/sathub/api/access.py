@@ -8,8 +8,9 @@ and bytes of assets is :mod:`sathub.api.pixels`; the policy itself is
 - :class:`AccessMiddleware` sets ``request.state.actor``; a malformed, unknown, expired or
   revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public.
   Partner searches are audited here.
-- :func:`access_filter`: the caller's grants as CQL2-JSON, which the store ANDs inside every
-  search, item read and aggregation.
+- :func:`access_filter`: the caller's grants as an access filter (plain CQL2 with caching
+  hints), which the store ANDs inside every search, item read and aggregation;
+  :func:`collections_filter` the same for the collection list.
 - :func:`require_collection_visible`, :func:`visible_collection_ids`: restricted collections
   do not exist for callers without a grant on them (404, absent from ``/collections``).
 """
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from sathub.access.models import Actor, Agreement
+from sathub.access.policy import collections_filter as _collections_filter
 from sathub.access.policy import grants_filter, visible_collections
 from sathub.api.gate import actor_of
 from sathub.api.middleware import send_json
@@ -31,6 +33,7 @@ from sathub.errors import NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
+    from sathub.catalog.filters import AccessFilter
     from sathub.app import Installation
 
 log = logging.getLogger("sathub.api")
@@ -106,14 +109,19 @@ def now_of(request: Request) -> float:
     return float(getattr(request.state, "access_now", None) or time.time())
 
 
-def access_filter(request: Request) -> dict[str, Any] | None:
-    """The caller's grants as a CQL2-JSON filter (None: unrestricted), built on first use and
+def access_filter(request: Request) -> AccessFilter | None:
+    """The caller's grants as an access filter (None: unrestricted), built on first use and
     kept for the request; the store applies it inside the query, so paging and counts stay
     right."""
     state = request.state
     if not hasattr(state, "access_filter"):
         state.access_filter = grants_filter(actor_of(request), now_of(request))
     return state.access_filter  # type: ignore[no-any-return]
+
+
+def collections_filter(request: Request) -> dict[str, Any] | None:
+    """The collections the caller may know exist, as CQL2 for ``list_collections``."""
+    return _collections_filter(actor_of(request), now_of(request))
 
 
 def visible_collection_ids(request: Request, ids: list[str]) -> set[str]:
@@ -197,5 +205,5 @@ def audit(request: Request, action: str, resource: str, *, actor: Actor | None =
                 activation_id=activation_id, detail=detail or None, quota=quota)  # fmt: skip
 
 
-__all__ = ["AccessMiddleware", "access_filter", "audit", "installation", "now_of", "redact_lineage",
+__all__ = ["AccessMiddleware", "access_filter", "audit", "collections_filter", "installation", "now_of", "redact_lineage",
            "require_collection_visible", "service", "visible_collection_ids", "visible_item"]  # fmt: skip

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sathub.api import links
-from sathub.api.access import (access_filter, installation, redact_lineage,
+from sathub.api.access import (access_filter, collections_filter, installation, redact_lineage,
                                require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
@@ -26,14 +26,14 @@ from sathub.api.scope import scoped, visible_queryables
 from sathub.catalog.cql2input import FilterLimits
 from sathub.catalog.params import apply_fields, build_query
 from sathub.catalog.aggregate import AVAILABLE
-from sathub.catalog.store import SearchQuery, SearchResult
+from sathub.catalog.store import CatalogStore, SearchQuery, SearchResult
 from sathub.config import Settings
 from sathub.errors import InvalidInput, NotFound
 
 GEOJSON = "application/geo+json"
 
 
-def _state(request: Request) -> tuple[Any, Settings]:
+def _state(request: Request) -> tuple[CatalogStore, Settings]:
     inst = installation(request)
     return inst.catalog, inst.settings
 
@@ -87,9 +87,7 @@ class CoreClient(BaseCoreClient):
         page["title"] = settings.title
         page["description"] = settings.title + ": STAC API of the archive"
         base = get_base_url(request)
-        colls = store.list_collections()
-        visible = visible_collection_ids(request, [c["id"] for c in colls])
-        for coll in (c for c in colls if c["id"] in visible):
+        for coll in store.list_collections(extra_filter=collections_filter(request)):
             page["links"].append(
                 {"rel": "child", "type": "application/json", "title": coll.get("title", coll["id"]),
                  "href": f"{base}collections/{coll['id']}"}
@@ -101,9 +99,7 @@ class CoreClient(BaseCoreClient):
         request: Request = kwargs["request"]
         store, settings = _state(request)
         base = get_base_url(request)
-        cols = store.list_collections()
-        visible = visible_collection_ids(request, [c["id"] for c in cols])
-        cols = [c for c in cols if c["id"] in visible]
+        cols = store.list_collections(extra_filter=collections_filter(request))
         cols, matched, next_offset = search_collections(cols, kwargs, settings)
         out = [links.collection_links(c, base) for c in cols]
         page_links = [
@@ -285,7 +281,7 @@ class AggregationClient(BaseAggregationClient):
             names = [n for n in names.split(",") if n]
         query = scoped(request, _build(params, settings))
         qp = request.query_params
-        options = {
+        options: dict[str, Any] = {
             "datetime_frequency_interval": params.get("datetime_frequency_interval")
             or qp.get("datetime_frequency_interval", "month"),
             "geohash_precision": _int_param(params, qp, "geohash_grid_frequency_precision", 1),

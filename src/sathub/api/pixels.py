@@ -30,9 +30,10 @@ from sathub.access.models import Activation, Actor, Agreement
 from sathub.access.policy import Grant, asset_grants, grant_decision
 from sathub.api.access import audit, installation, now_of, visible_item
 from sathub.api.gate import actor_of
+from sathub.catalog.filters import AccessFilter
 from sathub.errors import Forbidden, NotFound, QuotaExceeded
 from sathub.storage import signing
-from sathub.storage.base import ObjectInfo
+from sathub.storage.base import ObjectInfo, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class AssetAccess:
     actor: Actor  # whose grant is charged (a signed link's signer)
     grant: Grant | None  # None: an open collection or a role that sees everything
     action: str
+    objects: ObjectStore  # the store holding it
 
     @property
     def resource(self) -> str:
@@ -54,7 +56,7 @@ class AssetAccess:
     @property
     def gdal_path(self) -> str:
         """A path or URL GDAL opens (the object store's)."""
-        return installation_path(self.info)
+        return self.objects.gdal_path(self.info.key)
 
     @property
     def agreement_id(self) -> int | None:
@@ -63,12 +65,6 @@ class AssetAccess:
     @property
     def activation_id(self) -> int | None:
         return self.grant.id if isinstance(self.grant, Activation) else None
-
-
-def installation_path(info: ObjectInfo) -> str:
-    if info.local_path is None:
-        raise NotFound(f"asset {info.key} is not readable here")
-    return info.local_path
 
 
 def resolve(request: Request, collection_id: str, item_id: str, asset_key: str, *,
@@ -93,7 +89,7 @@ def resolve_signed(request: Request, collection_id: str, item_id: str, asset_key
     return resolve_in_item(request, item, asset_key, action=action, actor=signer)
 
 
-def _filter(actor: Actor, request: Request) -> dict[str, Any] | None:
+def _filter(actor: Actor, request: Request) -> AccessFilter | None:
     from sathub.access.policy import grants_filter
 
     return grants_filter(actor, now_of(request))
@@ -122,7 +118,7 @@ def resolve_in_item(request: Request, item: dict[str, Any], asset_key: str, *, a
         quotas.check(inst.access.store, first, 0, now)  # raises the 429 naming the agreement
     info = inst.objects.stat(asset["href"], asset.get("type"))
     return AssetAccess(item=item, key=asset_key, asset=asset, info=info, actor=actor,
-                       grant=grant, action=action)  # fmt: skip
+                       grant=grant, action=action, objects=inst.objects)  # fmt: skip
 
 
 _EXHAUSTED: Any = object()

@@ -24,6 +24,7 @@ from sathub.api.access import installation
 from sathub.api.gate import requires
 from sathub.api.responses import json_response
 from sathub.catalog.patch import apply_patch
+from sathub.catalog.store import CatalogStore
 from sathub.errors import InvalidInput, PayloadTooLarge
 
 TRANSACTION_CONFORMANCE = [
@@ -58,7 +59,7 @@ async def read_object(request: Request, what: str) -> dict[str, Any]:
     return body
 
 
-def _store(request: Request) -> Any:
+def _store(request: Request) -> CatalogStore:
     return installation(request).catalog
 
 

@@ -399,10 +399,11 @@ def revenue(agreement: Annotated[int, typer.Option(help="Agreement id.")],
             book: Annotated[bool, typer.Option(help="Book it as incoming funds.")] = False,
             data: DataOpt = DEFAULT_DATA, as_: AsOpt = None) -> None:  # fmt: skip
     """An agreement's revenue from its audited deliveries; ``--book`` records it."""
+    from sathub.app import Installation
     from sathub.budget.revenue import catalog_area
 
     s = service(data)
-    area = catalog_area(Settings(data=data))
+    area = catalog_area(Installation.open(Settings(data=data)).catalog)
     if book:
         o = run(lambda: s.book_revenue(who(as_), agreement, from_, to, area_km2=area))
         sys.stdout.write(orjson.dumps({"transaction": o.id, **o.detail}).decode() + "\n")

@@ -14,10 +14,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sathub.budget.model import Price
 from sathub.budget.money import round_to, to_minor
+
+if TYPE_CHECKING:
+    from sathub.catalog.store import CatalogStore
 
 DELIVERY_ACTIONS = frozenset({"download", "tiles"})
 BYTES_PER_GB = Decimal(10) ** 9
@@ -79,24 +82,20 @@ def compute(price: Price, records: list[dict[str, Any]], start: dt.date, end: dt
                    amount, len(got), len(items), unknown)  # fmt: skip
 
 
-def catalog_area(settings: Any) -> AreaFn:
-    """Item areas (km², geodesic on WGS84) read from the data directory's catalog."""
+def catalog_area(store: CatalogStore) -> AreaFn:
+    """Item areas (km², geodesic on WGS84) read from the installation's catalog."""
     from pyproj import Geod
 
     from sathub.access.geo import item_shape
-    from sathub.catalog.sqlite import SQLiteStore
     from sathub.errors import NotFound
 
     geod = Geod(ellps="WGS84")
 
     def area(collection: str, item_id: str) -> float | None:
-        store = SQLiteStore(settings.layout.catalog_db)
         try:
             item = store.get_item(collection, item_id)
         except NotFound:
             return None
-        finally:
-            store.close()
         geom = item_shape(dict(item))
         if geom is None:
             return None

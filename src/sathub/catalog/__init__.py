@@ -1,6 +1,6 @@
-"""STAC storage and search: the store interface, the embedded SQLite backend, CQL2, paging."""
+"""STAC storage and search: the store contract (:mod:`sathub.catalog.store`), the embedded
+SQLite backend (:mod:`sathub.catalog.sqlite`), CQL2, paging, bulk loads."""
 
-from sathub.catalog.sqlite import SQLiteStore
 from sathub.catalog.store import CatalogStore, SearchQuery, SearchResult, SortKey
 
-__all__ = ["CatalogStore", "SQLiteStore", "SearchQuery", "SearchResult", "SortKey"]
+__all__ = ["CatalogStore", "SearchQuery", "SearchResult", "SortKey"]

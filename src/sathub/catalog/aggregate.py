@@ -1,16 +1,12 @@
-"""Aggregations over a search (STAC API Aggregation extension), computed in SQL.
-
-Each aggregation is one ``GROUP BY`` over the same ``WHERE`` as the search, so it sees exactly
-the items the search (and the caller's access filter) would return.
+"""Aggregations over a search (STAC API Aggregation extension): the names and options every
+catalog store offers (:meth:`sathub.catalog.store.CatalogStore.aggregate`). Each aggregation
+sees exactly the items the same search (and the caller's access filter) would return; the
+SQLite store computes them in ``catalog/sqlite/aggregate.py``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
-from sathub.catalog.query import FROM, Plan
-from sathub.errors import InvalidFilter, InvalidInput
+from sathub.errors import InvalidInput
 
 DATETIME_FORMATS = {
     "year": "%Y",
@@ -32,109 +28,30 @@ AVAILABLE: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-def _buckets(rows: list[tuple[Any, int]], data_type: str = "string") -> list[dict[str, Any]]:
-    return [
-        {"key": key, "data_type": data_type, "frequency": int(n)}
-        for key, n in rows
-        if key is not None
-    ]
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def run_aggregations(conn: sqlite3.Connection, plan: Plan, aggregations: list[str],
-                     **options: Any) -> list[dict[str, Any]]:  # fmt: skip
-    """The aggregations of the items ``plan`` selects. A filter SQLite cannot evaluate (an
-    expression tree deeper than its limit of 1,000, inside the CQL2 bounds) is a 400, as in
-    search (catalog/query.py ``fetch_page``)."""
-    try:
-        return _run(conn, plan, aggregations, **options)
-    except sqlite3.OperationalError as exc:
-        raise InvalidFilter(f"the filter cannot be evaluated: {exc}", field="filter") from exc
-
-
-def _run(
-    conn: sqlite3.Connection,
-    plan: Plan,
-    aggregations: list[str],
-    *,
-    datetime_frequency_interval: str = "month",
-    geohash_precision: int = 1,
-    geotile_precision: int = 0,
-) -> list[dict[str, Any]]:
-    where, params = plan.where_sql(), plan.params
-    base = f"FROM {FROM} WHERE {where}"
-    out: list[dict[str, Any]] = []
+def check_options(
+    aggregations: list[str], datetime_frequency_interval: str, geohash_precision: int,
+    geotile_precision: int,
+) -> None:
+    """InvalidInput naming the field for an unknown aggregation or an option out of range."""
     for name in aggregations:
         if name not in AVAILABLE:
             raise InvalidInput(
                 f"unknown aggregation {name!r}; available: {sorted(AVAILABLE)}",
                 field="aggregations",
             )
-        agg: dict[str, Any] = {"name": name, "data_type": AVAILABLE[name]["data_type"]}
-        if name == "total_count":
-            agg["value"] = conn.execute(f"SELECT count(*) {base}", params).fetchone()[0]
-        elif name in ("datetime_min", "datetime_max"):
-            fn = "min" if name.endswith("min") else "max"
-            agg["value"] = _iso(conn.execute(f"SELECT {fn}(i.dt) {base}", params).fetchone()[0])
-        elif name == "collection_frequency":
-            rows = conn.execute(
-                f"SELECT i.collection, count(*) {base} GROUP BY 1 ORDER BY 2 DESC, 1", params
-            ).fetchall()
-            agg["buckets"] = _buckets(rows)
-        elif name == "datetime_frequency":
-            fmt = DATETIME_FORMATS.get(datetime_frequency_interval)
-            if fmt is None:
-                raise InvalidInput(
-                    f"datetime_frequency_interval must be one of {sorted(DATETIME_FORMATS)}",
-                    field="datetime_frequency_interval",
-                )
-            rows = conn.execute(
-                f"SELECT strftime('{fmt}', i.dt, 'unixepoch'), count(*) {base} GROUP BY 1 ORDER BY 1",
-                params,
-            ).fetchall()
-            agg["buckets"] = _buckets(rows, "datetime")
-        elif name == "cloud_cover_frequency":
-            rows = conn.execute(
-                "SELECT CASE WHEN i.cloud_cover >= 100 THEN 90 "
-                "ELSE CAST(i.cloud_cover / 10 AS INTEGER) * 10 END AS b, count(*) "
-                f"{base} AND i.cloud_cover IS NOT NULL GROUP BY b ORDER BY b",
-                params,
-            ).fetchall()
-            agg["buckets"] = [
-                {"key": f"{b}-{b + 10}", "data_type": "numeric", "frequency": n,
-                 "from": b, "to": b + 10}
-                for b, n in rows
-            ]  # fmt: skip
-        elif name in ("geohash_grid_frequency", "centroid_geohash_grid_frequency"):
-            if not 1 <= geohash_precision <= 12:
-                raise InvalidInput(
-                    "geohash_grid_frequency_precision must be 1..12",
-                    field="geohash_grid_frequency_precision",
-                )
-            rows = conn.execute(
-                f"SELECT sathub_geohash((i.minx + i.maxx) / 2, (i.miny + i.maxy) / 2, "
-                f"{int(geohash_precision)}) AS g, count(*) {base} GROUP BY g ORDER BY 2 DESC, 1",
-                params,
-            ).fetchall()
-            agg["buckets"] = _buckets(rows)
-        elif name == "geotile_grid_frequency":
-            if not 0 <= geotile_precision <= 29:
-                raise InvalidInput(
-                    "geotile_grid_frequency_precision must be 0..29",
-                    field="geotile_grid_frequency_precision",
-                )
-            rows = conn.execute(
-                f"SELECT sathub_geotile((i.minx + i.maxx) / 2, (i.miny + i.maxy) / 2, "
-                f"{int(geotile_precision)}) AS g, count(*) {base} GROUP BY g ORDER BY 2 DESC, 1",
-                params,
-            ).fetchall()
-            agg["buckets"] = _buckets(rows)
-        out.append(agg)
-    return out
+    if "datetime_frequency" in aggregations and datetime_frequency_interval not in DATETIME_FORMATS:
+        raise InvalidInput(
+            f"datetime_frequency_interval must be one of {sorted(DATETIME_FORMATS)}",
+            field="datetime_frequency_interval",
+        )
+    geohash = {"geohash_grid_frequency", "centroid_geohash_grid_frequency"}
+    if geohash & set(aggregations) and not 1 <= geohash_precision <= 12:
+        raise InvalidInput(
+            "geohash_grid_frequency_precision must be 1..12",
+            field="geohash_grid_frequency_precision",
+        )
+    if "geotile_grid_frequency" in aggregations and not 0 <= geotile_precision <= 29:
+        raise InvalidInput(
+            "geotile_grid_frequency_precision must be 0..29",
+            field="geotile_grid_frequency_precision",
+        )

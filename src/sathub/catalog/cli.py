@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.errors import SathubError
 
@@ -31,42 +32,35 @@ DataOpt = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
-def open_store(data: Path) -> Any:
-    from sathub.catalog.sqlite import SQLiteStore
+def open_store(data: Path) -> CatalogStore:
+    """The catalog of the installation at ``data`` (exit 2 if it is not a data directory)."""
+    from sathub.app import Installation
 
-    settings = Settings(data=data)
-    if not settings.layout.catalog_db.exists():
-        fail(f"{data} is not a sathub data directory (run: sathub init {data})")
-    return SQLiteStore(settings.layout.catalog_db, count_cap=settings.count_cap)
+    try:
+        return Installation.open(Settings(data=data)).catalog
+    except SathubError as exc:
+        fail(exc.message)
 
 
 def init(
     data: Annotated[Path, typer.Argument(envvar="SATHUB_DATA", help="Directory to create.")],
 ) -> None:
     """Create a data directory (idempotent): catalog database, assets, staging, secrets."""
-    from sathub.catalog.sqlite import SQLiteStore
-
+    from sathub.app import Installation
     from sathub.config import load_settings
 
     try:
         settings = load_settings(data=data)
-    except SathubError as exc:  # an audit setting that cannot be used
+        inst = Installation.create(settings)
+        with inst:
+            admin_key = inst.access.bootstrap()  # None on a re-run: shown only once
+    except SathubError as exc:  # not a place for a data directory, an unusable audit setting
         fail(exc.message)
-    settings.layout.create()
-    SQLiteStore(settings.layout.catalog_db).close()
-    from sathub.access.service import AccessService
-
-    try:
-        access = AccessService.for_settings(settings)
-    except SathubError as exc:  # an audit setting that cannot be used
-        fail(exc.message)
-    admin_key = access.bootstrap()  # None on a re-run: the first admin key is shown only once
-    access.close()
     if admin_key is not None:
         err.print("first admin API key (shown once; keep it safe): ", end="")
         err.print(admin_key, markup=False, highlight=False, soft_wrap=True)

@@ -243,8 +243,10 @@ def validate_bbox(values: Any, *, field: str = "bbox") -> BBox:
         raise InvalidGeometry("bbox must have 4 or 6 numbers", field=field)
     try:
         nums = [float(v) for v in values]
+    except OverflowError as exc:  # an integer of hundreds of digits
+        raise InvalidGeometry("bbox values must be finite numbers", field=field) from exc
     except (TypeError, ValueError) as exc:
-        raise InvalidGeometry(f"bbox values must be numbers: {values!r}", field=field) from exc
+        raise InvalidGeometry(f"bbox values must be numbers: {values!r:.200}", field=field) from exc
     if len(nums) == 6:
         w, s, _, e, n, _ = nums
     else:
@@ -252,7 +254,7 @@ def validate_bbox(values: Any, *, field: str = "bbox") -> BBox:
     if not all(math.isfinite(v) for v in (w, s, e, n)):
         raise InvalidGeometry("bbox values must be finite", field=field)
     if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-        raise InvalidGeometry(f"bbox {values!r} is out of range", field=field)
+        raise InvalidGeometry(f"bbox {values!r:.200} is out of range", field=field)
     if s > n:
         raise InvalidGeometry(f"bbox south ({s}) is greater than north ({n})", field=field)
     return (w, s, e, n)

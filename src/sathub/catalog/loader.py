@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from sathub.catalog.geometry import geometries_from_geojson
-from sathub.catalog.sqlite import SQLiteStore, SQLiteTransaction
+from sathub.catalog.store import CatalogStore, Transaction
 from sathub.catalog.validate import ItemRow, item_row
 from sathub.errors import LoadError, SathubError
 
@@ -80,7 +80,7 @@ def _drop_nulls(value: Any, top: bool = True) -> Any:
 
 
 def load_file(
-    store: SQLiteStore,
+    store: CatalogStore,
     path: Path,
     *,
     collection: str | None = None,
@@ -90,9 +90,8 @@ def load_file(
     stats = LoadStats()
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
-    with store.bulk_cache(), store.transaction() as tx:
-        if _is_big(path):
-            tx.defer_indexes()  # into an empty catalog: build the indexes once, at the end
+    # a big file into an empty catalog: the store may build its indexes once, at the end
+    with store.bulk_load(large=_is_big(path)) as tx:
         raw: list[tuple[int, Any]] = []  # (line, item) not yet validated
         where = 0
 
@@ -128,8 +127,6 @@ def load_file(
         except SathubError as exc:
             line = f":{where}" if where else ""
             raise LoadError(f"{path}{line}: {exc.message}", field=exc.field) from exc
-    if stats.items:
-        store.analyze_if_stale()
     return stats
 
 
@@ -150,7 +147,7 @@ def _is_collection(rec: Any) -> bool:
 
 
 def _flush(
-    tx: SQLiteTransaction,
+    tx: Transaction,
     pending: list[ItemRow],
     stats: LoadStats,
     progress: Callable[[int], None] | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 from sathub.clitools import fail as _fail
 from sathub.config import Settings
 from sathub.errors import SathubError
+
+if TYPE_CHECKING:
+    from sathub.app import Installation
 
 console = Console(stderr=True)
 out = Console()
@@ -32,11 +35,12 @@ def _settings(data: Path | None) -> Settings:
     return Settings(data=data) if data is not None else Settings()
 
 
-def _store(settings: Settings) -> Any:
-    from sathub.catalog.sqlite import SQLiteStore
+def _open(settings: Settings) -> Installation:
+    """The installation of ``settings.data`` (made when missing, as these commands always
+    did)."""
+    from sathub.app import Installation
 
-    settings.layout.create()
-    return SQLiteStore(settings.layout.catalog_db)
+    return Installation.open(settings, create=True)
 
 
 def _progress() -> Progress:
@@ -65,7 +69,7 @@ def run_ingest(
     """Ingest with a progress bar; returns the IngestReport."""
     from sathub.ingest.pipeline import ingest_paths
 
-    store = _store(settings)
+    inst = _open(settings)
     try:
         with _progress() as bar:
             task = bar.add_task(label, total=None, last="")
@@ -80,7 +84,8 @@ def run_ingest(
                 paths,
                 collection,
                 settings,
-                store,
+                inst.catalog,
+                inst.objects,
                 workers=workers,
                 replace=replace,
                 sidecar=sidecar,
@@ -89,7 +94,7 @@ def run_ingest(
                 on_total=on_total,
             )
     finally:
-        store.close()
+        inst.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -154,13 +159,12 @@ def register(app: typer.Typer) -> None:
         from sathub.ingest.verify import verify_archive
 
         settings = _settings(data)
-        store = _store(settings)
         try:
-            report = verify_archive(settings, store, repair=repair, checksums=checksums)
+            with _open(settings) as inst:
+                report = verify_archive(settings, inst.catalog, inst.objects, repair=repair,
+                                        checksums=checksums)  # fmt: skip
         except SathubError as exc:
             raise _fail(exc.message) from None
-        finally:
-            store.close()
         if fmt == "json":
             out.print_json(json.dumps(report.to_dict()))
         else:
@@ -207,11 +211,10 @@ def register(app: typer.Typer) -> None:
             settings.host = host
         if port:
             settings.port = port
-        settings.layout.create()
         try:
-            built = demo.build(
-                settings, seed=seed, workers=workers, console=console, ingest=run_ingest
-            )
+            with _open(settings) as inst:
+                built = demo.build(settings, inst.catalog, seed=seed, workers=workers,
+                                   console=console, ingest=run_ingest)  # fmt: skip
         except SathubError as exc:
             raise _fail(exc.message) from None
         out.print(built.summary(), highlight=False)
@@ -222,8 +225,9 @@ def register(app: typer.Typer) -> None:
 
             console.print("running the demo story's analytics (rice NDVI, delta flood)")
             try:
-                out.print(describe(run_story(settings, workers=workers)), highlight=False,
-                          soft_wrap=True)
+                with _open(settings) as inst:
+                    summary = run_story(settings, inst.catalog, inst.objects, workers=workers)
+                out.print(describe(summary), highlight=False, soft_wrap=True)
             except SathubError as exc:
                 raise _fail(f"demo story: {exc.message}") from None
         if serve:

@@ -1,31 +1,30 @@
-"""Commit a prepared scene: item into the catalog and files into ``assets/``, atomically.
+"""Commit a prepared scene: item into the catalog and files into the object store, atomically.
 
-Order (so that a kill -9 at any instant leaves at worst orphan files, never an item whose
+Order (so that a kill -9 at any instant leaves at worst orphan objects, never an item whose
 files are missing):
 
-1. COGs are complete in ``staging/`` (same filesystem as ``assets/``).
+1. COGs are complete in ``staging/`` (on the local store: the same filesystem as ``assets/``).
 2. ``store.transaction()`` opens; ``put_item`` writes the item (not yet visible).
-3. Each file is moved with ``os.replace`` (atomic rename) into a content-addressed
-   ``assets/<collection>/<item>/<version>/`` directory, so a replacement never touches files
-   the current item points at.
+3. Each file is put into the object store (:meth:`ObjectStore.put`, atomic: a rename on local
+   disk) under a content-addressed key ``<collection>/<item>/<version>/<file>``, so a
+   replacement never touches objects the current item points at.
 4. The transaction commits when the ``with`` block exits. Only then is the item visible.
-5. Files of a replaced version are deleted after the commit.
+5. Objects of a replaced version are deleted after the commit.
 
-A crash before 4 leaves moved files that no item references (``sathub verify --repair``
-deletes them); a crash after 4 leaves the old version's files as orphans.
+A crash before 4 leaves objects that no item references (``sathub verify --repair`` deletes
+them); a crash after 4 leaves the old version's objects as orphans.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Literal
 
 from sathub.catalog.store import CatalogStore
 from sathub.errors import IngestError, NotFound, SathubError
 from sathub.ingest import staging
-from sathub.ingest.hrefs import asset_path
 from sathub.ingest.prepare import Prepared
+from sathub.storage.base import ObjectStore
+from sathub.storage.keys import is_key, normalize_key
 
 Status = Literal["ingested", "replaced", "unchanged"]
 
@@ -41,13 +40,23 @@ def find_existing(store: CatalogStore, item_id: str) -> list[tuple[str, dict[str
     return out
 
 
-def asset_paths(item: dict[str, Any], assets_root: Path) -> set[Path]:
-    paths = (asset_path(assets_root, a.get("href", "")) for a in item.get("assets", {}).values())
-    return {p for p in paths if p is not None}
+def asset_keys(item: dict[str, Any]) -> set[str]:
+    """The object keys an item's assets name (hrefs that are URLs or paths elsewhere are not
+    objects of this archive)."""
+    hrefs = (a.get("href") for a in (item.get("assets") or {}).values() if isinstance(a, dict))
+    return {normalize_key(h) for h in hrefs if is_key(h)}
+
+
+def _exists(objects: ObjectStore, key: str) -> bool:
+    try:
+        objects.stat(key)
+    except NotFound:
+        return False
+    return True
 
 
 def commit(
-    store: CatalogStore, prep: Prepared, assets_root: Path, *, replace: bool, source: str
+    store: CatalogStore, prep: Prepared, objects: ObjectStore, *, replace: bool, source: str
 ) -> Status:
     """Publish ``prep``; returns what happened. Raises IngestError (nothing published)."""
     existing = find_existing(store, prep.scene_id)
@@ -60,45 +69,32 @@ def commit(
     if old is not None and not replace:
         staging.remove(prep.staging_dir)
         return "unchanged"
-    moved: list[Path] = []
+    put: list[str] = []
+    key = ""
     try:
         with store.transaction() as tx:
             tx.put_item(prep.item, mode="upsert" if old is not None else "insert")
-            for src, rel in prep.moves:
-                dst = assets_root / rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                existed = dst.exists()
-                os.replace(src, dst)
+            for src, key in prep.moves:
+                existed = _exists(objects, key)
+                objects.put(key, src)
                 if not existed:
-                    moved.append(dst)
+                    put.append(key)
     except SathubError as exc:
-        _unmove(moved)
+        _unput(objects, put)
         raise IngestError(
             f"{source}: catalog refused item {prep.scene_id!r}: {exc.message}"
         ) from exc
     except OSError as exc:
-        _unmove(moved)
-        raise IngestError(f"{source}: cannot move files into {assets_root}: {exc}") from exc
+        _unput(objects, put)
+        raise IngestError(f"{source}: cannot store {objects.location(key)}: {exc}") from exc
     staging.remove(prep.staging_dir)
     if old is not None:
-        keep = asset_paths(prep.item, assets_root)
-        for p in asset_paths(old, assets_root) - keep:
-            p.unlink(missing_ok=True)
-            _prune(p.parent, assets_root)
+        for stale in sorted(asset_keys(old) - asset_keys(prep.item)):
+            objects.delete(stale)
         return "replaced"
     return "ingested"
 
 
-def _unmove(paths: list[Path]) -> None:
-    for p in paths:
-        p.unlink(missing_ok=True)
-
-
-def _prune(d: Path, root: Path) -> None:
-    """Remove empty directories from ``d`` up to (not including) ``root``."""
-    while d != root and root in d.parents:
-        try:
-            d.rmdir()
-        except OSError:
-            return
-        d = d.parent
+def _unput(objects: ObjectStore, keys: list[str]) -> None:
+    for key in keys:
+        objects.delete(key)

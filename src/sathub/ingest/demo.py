@@ -28,6 +28,7 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from rich.console import Console
 
+from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.errors import IngestError
 from sathub.ingest import synth
@@ -428,14 +429,15 @@ Ingest = Callable[..., Any]
 
 def build(
     settings: Settings,
+    store: CatalogStore,
     *,
     seed: int = 42,
     workers: int = 1,
     console: Console | None = None,
     ingest: Ingest | None = None,
 ) -> DemoBuild:
-    """Generate (unless already generated with this seed) and ingest the demo archive."""
-    from sathub.catalog.sqlite import SQLiteStore
+    """Generate (unless already generated with this seed) and ingest the demo archive; its
+    collections are made in ``store`` (the installation's catalog)."""
     from sathub.errors import NotFound
 
     root = settings.layout.root / "demo"
@@ -460,37 +462,33 @@ def build(
                 indent=1,
             )
         )
-    store = SQLiteStore(settings.layout.catalog_db)
-    try:
-        for cid, title, desc, kw in (
+    for cid, title, desc, kw in (
+        (
+            RICE,
+            "Demo: rice near Mandalay (synthetic)",
             (
-                RICE,
-                "Demo: rice near Mandalay (synthetic)",
-                (
-                    "Synthetic Sentinel-2-like L2A time series of 2024 over irrigated monsoon paddy "
-                    "near Kyaukse, Mandalay Region, Myanmar. Ground truth fields in "
-                    "demo/fields.geojson."
-                ),
-                ["rice", "agriculture", "NDVI"],
+                "Synthetic Sentinel-2-like L2A time series of 2024 over irrigated monsoon paddy "
+                "near Kyaukse, Mandalay Region, Myanmar. Ground truth fields in "
+                "demo/fields.geojson."
             ),
+            ["rice", "agriculture", "NDVI"],
+        ),
+        (
+            FLOOD,
+            "Demo: Ayeyarwady delta flood (synthetic)",
             (
-                FLOOD,
-                "Demo: Ayeyarwady delta flood (synthetic)",
-                (
-                    "Synthetic Sentinel-2-like L2A scenes before, during and after a monsoon flood "
-                    "near Bogale, Ayeyarwady Region, Myanmar. Known flood mask in "
-                    "demo/flood_truth.tif."
-                ),
-                ["flood", "delta"],
+                "Synthetic Sentinel-2-like L2A scenes before, during and after a monsoon flood "
+                "near Bogale, Ayeyarwady Region, Myanmar. Known flood mask in "
+                "demo/flood_truth.tif."
             ),
-        ):
-            try:
-                store.get_collection(cid)
-            except NotFound:
-                with store.transaction() as tx:
-                    tx.put_collection(collection_doc(cid, title, desc, kw), mode="insert")
-    finally:
-        store.close()
+            ["flood", "delta"],
+        ),
+    ):
+        try:
+            store.get_collection(cid)
+        except NotFound:
+            with store.transaction() as tx:
+                tx.put_collection(collection_doc(cid, title, desc, kw), mode="insert")
     run: Ingest
     if ingest is not None:
         run = ingest

@@ -46,6 +46,6 @@ def run_ingest(params: IngestParams, ctx: JobContext) -> dict[str, Any]:
         ctx.progress(done[0], n)
 
     report = ingest_paths([Path(p) for p in params.paths], params.collection, inst.settings,
-                          inst.catalog, workers=params.workers, replace=params.replace,
+                          inst.catalog, inst.objects, workers=params.workers, replace=params.replace,
                           progress=progress, on_total=on_total)  # fmt: skip
     return report.to_dict()  # type: ignore[no-any-return]

@@ -26,6 +26,7 @@ from sathub.ingest.commit import commit, find_existing
 from sathub.ingest.prepare import Prepared, prepare_scene
 from sathub.ingest.readers import discover
 from sathub.ingest.readers.base import Scene
+from sathub.storage.base import ObjectStore
 
 Status = Literal["ingested", "replaced", "unchanged", "failed"]
 
@@ -78,6 +79,7 @@ def ingest_paths(
     collection_id: str,
     settings: Settings,
     store: CatalogStore,
+    objects: ObjectStore,
     *,
     workers: int = 1,
     replace: bool = False,
@@ -123,6 +125,7 @@ def ingest_paths(
             collection_id,
             settings,
             store,
+            objects,
             report,
             done,
             pool,
@@ -223,6 +226,7 @@ def _run(
     collection_id: str,
     settings: Settings,
     store: CatalogStore,
+    objects: ObjectStore,
     report: IngestReport,
     done: Callable[[SceneOutcome], None],
     pool: ProcessPoolExecutor | None,
@@ -258,7 +262,7 @@ def _run(
 
     def finish(root: Path, prep: Prepared) -> None:
         try:
-            status = commit(store, prep, layout.assets, replace=replace, source=str(root))
+            status = commit(store, prep, objects, replace=replace, source=str(root))
         except Exception as exc:  # noqa: BLE001
             staging.remove(prep.staging_dir)
             done(_fail(root, exc))

@@ -1,9 +1,10 @@
-"""Re-check the archive: every asset against its recorded size and checksum, and every file
-under ``assets/`` against the catalog (orphans). ``repair`` deletes orphans and stale staging
-directories; it never deletes an item or a referenced file."""
+"""Re-check the archive: every asset against its recorded size and checksum, and every object
+of the object store against the catalog (orphans). ``repair`` deletes orphans and stale staging
+directories; it never deletes an item or a referenced object."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,16 +12,16 @@ from typing import Any
 
 from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
+from sathub.errors import NotFound
 from sathub.ingest import staging
-from sathub.ingest.cog import file_checksum
-from sathub.ingest.commit import _prune
-from sathub.ingest.hrefs import asset_path
+from sathub.storage.base import ObjectStore
+from sathub.storage.keys import is_key, normalize_key
 
 
 @dataclass
 class Problem:
     kind: str  # "missing" | "corrupt" | "orphan" | "stale-staging"
-    path: str
+    path: str  # where the object (or staging directory) is (ObjectStore.location)
     detail: str = ""
     item: str | None = None  # "collection/item" for missing/corrupt
 
@@ -49,57 +50,69 @@ class VerifyReport:
         }
 
 
+def object_checksum(objects: ObjectStore, key: str, size: int) -> str:
+    """Multihash (sha2-256) of an object, as hex: the ``file:checksum`` format ingest records
+    (see :func:`sathub.ingest.cog.file_checksum`), read through the store."""
+    h = hashlib.sha256()
+    if size:
+        for chunk in objects.open_range(key, 0, size - 1, chunk_size=4 << 20):
+            h.update(chunk)
+    return "1220" + h.hexdigest()
+
+
 def verify_archive(
     settings: Settings,
     store: CatalogStore,
+    objects: ObjectStore,
     *,
     repair: bool = False,
     checksums: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
-    """Check every asset of every item; list missing, corrupt and orphan files."""
-    root = settings.layout.assets
+    """Check every asset of every item; list missing, corrupt and orphan objects."""
     report = VerifyReport()
-    referenced: set[Path] = set()
+    referenced: set[str] = set()
+    orphans: dict[str, str] = {}  # location → key
     for item in store.iter_items():
         ref = f"{item.get('collection')}/{item['id']}"
         for asset in item.get("assets", {}).values():
             href = asset.get("href", "")
-            path = asset_path(root, href)
-            if path is None:
-                continue  # a URL: not in this archive
-            referenced.add(path)
+            if not is_key(href):
+                continue  # a URL or a path elsewhere: not in this archive
+            key = normalize_key(href)
+            where = objects.location(key)
+            referenced.add(key)
             report.checked_assets += 1
             if progress:
                 progress(href)
-            if not path.is_file():
-                report.problems.append(Problem("missing", str(path), "file does not exist", ref))
+            try:
+                info = objects.stat(key)
+            except NotFound:
+                report.problems.append(Problem("missing", where, "file does not exist", ref))
                 continue
-            size = path.stat().st_size
+            size = info.size
             report.checked_bytes += size
             want_size = asset.get("file:size")
             if want_size is not None and size != want_size:
                 report.problems.append(
-                    Problem("corrupt", str(path), f"size {size} != recorded {want_size}", ref)
+                    Problem("corrupt", where, f"size {size} != recorded {want_size}", ref)
                 )
                 continue
             want = asset.get("file:checksum")
-            if checksums and want and file_checksum(path) != want:
-                report.problems.append(Problem("corrupt", str(path), "checksum mismatch", ref))
-    if root.is_dir():
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p not in referenced:
-                report.problems.append(Problem("orphan", str(p), "no item references it"))
+            if checksums and want and object_checksum(objects, key, size) != want:
+                report.problems.append(Problem("corrupt", where, "checksum mismatch", ref))
+    for key in objects.list():
+        if key not in referenced:
+            orphans[objects.location(key)] = key
+            report.problems.append(Problem("orphan", objects.location(key), "no item references it"))
     for d in staging.stale_dirs(settings.layout.staging):
         report.problems.append(Problem("stale-staging", str(d), "left by a dead ingest"))
     if repair:
         for prob in report.problems:
-            p = Path(prob.path)
             if prob.kind == "orphan":
-                p.unlink(missing_ok=True)
-                _prune(p.parent, root)
+                objects.delete(orphans[prob.path])
                 report.repaired.append(prob.path)
             elif prob.kind == "stale-staging":
-                staging.remove(p)
+                staging.remove(Path(prob.path))
                 report.repaired.append(prob.path)
     return report

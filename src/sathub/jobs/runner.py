@@ -178,9 +178,8 @@ class JobRunner:
             message = exc.message if isinstance(exc, SathubError) else f"unexpected: {exc}"
             self._update(job_id, status="failed", error=message, finished=now_iso())
             return
-        if cancel.is_set():
-            self._update(job_id, status="cancelled", finished=now_iso())
-            return
+        # A cancel that arrives after the work is done is too late: what the job made exists
+        # (a published product), so its record says what happened, not what was asked.
         result = clean_json(result)
         self.store.put_result(k.lane, job_id, result)
         error = k.failed(result)

@@ -111,8 +111,11 @@ def normalise_aoi(geojson: dict[str, Any]) -> sg.base.BaseGeometry:
         x = np.asarray(x, dtype=float)
         return ref + (x - ref + 180.0) % 360.0 - 180.0, y
 
+    raw = geom
     geom = unary_union(shp_transform(unwrap, geom))
     if not geom.is_valid:
+        if raw.is_valid and raw.bounds[2] - raw.bounds[0] > 60:  # e.g. the world box, folded
+            raise InvalidGeometry("AOI larger than 60° across; split it", field="aoi")
         raise InvalidGeometry("AOI polygon is invalid (self-intersecting?)", field="aoi")
     minx, miny, maxx, maxy = geom.bounds
     if miny < -90 or maxy > 90:

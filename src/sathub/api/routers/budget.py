@@ -147,7 +147,7 @@ def revenue(agreement_id: Id, request: Request, start: str, end: str) -> Respons
     """An agreement's revenue from its audited deliveries in [start, end] (not booked)."""
     from sathub.budget.revenue import catalog_area
 
-    rev = service(request).revenue(agreement_id, start, end, catalog_area(request.app.state.settings))
+    rev = service(request).revenue(agreement_id, start, end, catalog_area(request.app.state.installation.catalog))
     return ok(rev.as_dict())
 
 

@@ -281,4 +281,4 @@ def book_revenue(agreement_id: Id, body: BookIn, request: Request) -> Response:
 
     actor = actor_of(request)
     return ok(service(request).book_revenue(actor.name, agreement_id, body.start, body.end, body.value_date,
-                                            catalog_area(request.app.state.settings)), 201)  # fmt: skip
+                                            catalog_area(request.app.state.installation.catalog)), 201)  # fmt: skip
