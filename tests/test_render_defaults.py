@@ -192,3 +192,56 @@ def test_stretch_without_statistics() -> None:
     assert defaults.stretch([{"data_type": "uint16"}]) is None  # drawn as it is
     assert defaults.stretch([{"data_type": "float32"}]) == [0.0, 1.0]
     assert defaults.stretch([]) is None
+
+
+# ------------------------------------------------------------------ classification rasters
+def test_classification_raster_gets_a_colour_per_class(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A uint8 class map (0, 1, 2; 255 nodata) is drawn with one palette colour per class,
+    not stretched to grey."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.warp import transform_bounds
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.config import Settings
+
+    settings = Settings(data=tmp_path / "data")
+    settings.layout.create()
+    yy, xx = np.mgrid[0:512, 0:512]
+    classes = ((xx // 64 + yy // 128) % 3).astype("uint8")
+    classes[:40, :40] = 255
+    src, cog = tmp_path / "src.tif", settings.layout.assets / "cls" / "c1" / "classes.tif"
+    cog.parent.mkdir(parents=True)
+    with rasterio.open(src, "w", driver="GTiff", width=512, height=512, count=1, dtype="uint8",
+                       crs="EPSG:32647", transform=from_origin(600000, 2400000, 20, 20), nodata=255) as ds:  # fmt: skip
+        ds.write(classes, 1)
+    cog_translate(src, cog, cog_profiles.get("deflate"), quiet=True, overview_resampling="nearest")
+    valid = classes[classes != 255]
+    with rasterio.open(cog) as ds:
+        w, s, e, n = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+    store = SQLiteStore(settings.layout.catalog_db)
+    store.create_collection({"type": "Collection", "stac_version": "1.0.0", "id": "cls", "description": "d",
+                             "license": "CC0-1.0", "links": [], "extent": {"spatial": {"bbox": [[w, s, e, n]]},
+                             "temporal": {"interval": [[None, None]]}}})  # fmt: skip
+    store.create_item({
+        "type": "Feature", "stac_version": "1.0.0", "stac_extensions": [], "id": "c1", "collection": "cls",
+        "bbox": [w, s, e, n], "properties": {"datetime": "2024-08-09T04:11:01Z"}, "links": [],
+        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        "assets": {"classes": {"href": "cls/c1/classes.tif", "roles": ["data", "classification"],
+                               "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                               "raster:bands": [{"data_type": "uint8", "nodata": 255,
+                                                 "statistics": _stats(valid)}]}},
+    })  # fmt: skip
+    store.close()
+    with TestClient(create_app(settings)) as c:
+        item = c.get("/collections/cls/items/c1").json()
+        render = item["properties"]["renders"]["classes"]
+        assert "rescale" not in render and sorted(render["colormap"]) == ["0", "1", "2"]
+        palette = {tuple(v[:3]) for v in render["colormap"].values()}
+        assert len(palette) == 3
+        url = _centre_tile(c, _rel(item, "tilejson")["href"])
+        rgb, alpha = decode_png(c.get(url.replace("http://testserver", "")).content)
+        colours = {tuple(int(v) for v in px) for px in rgb[alpha]}
+        assert colours == palette  # every class, in its colour, and nothing else

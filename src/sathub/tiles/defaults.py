@@ -11,6 +11,9 @@ The rules:
   all three; otherwise the asset's first three bands for a 3- or 4-band file (an RGB(A)
   image), else its first band. Items with one file per band are drawn from a single band:
   the red one when there is one (sathub's tiler reads one asset per tile).
+* **Classes.** A one-band classification raster (``classification:classes``, or role
+  ``classification`` with at most 32 integer values) gets a colour per class: the classes'
+  colour hints, else Okabe & Ito's colour-blind-safe palette; no stretch.
 * **Stretch.** From the recorded ``raster:bands`` statistics: mean ± 2 standard deviations,
   clipped to the band's minimum and maximum; the bands of a colour composite share one range
   so colours stay balanced. Applied to every 16-bit, 32-bit and floating-point band, and to
@@ -21,6 +24,7 @@ The rules:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +34,11 @@ WEB_MAP_LINKS_EXTENSION = "https://stac-extensions.github.io/web-map-links/v1.2.
 ITEM_ASSETS_EXTENSION = "https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"
 SIGMAS = 2.0  # half-width of the stretch, in standard deviations
 TRUE_COLOUR = ("red", "green", "blue")
+MAX_CLASSES = 32  # a classification raster with more values is stretched like any other
+PALETTE = [  # Okabe & Ito's colour-blind-safe qualitative palette, RGBA
+    [230, 159, 0, 255], [86, 180, 233, 255], [0, 158, 115, 255], [240, 228, 66, 255],
+    [0, 114, 178, 255], [213, 94, 0, 255], [204, 121, 167, 255], [153, 153, 153, 255],
+]  # fmt: skip
 Range = tuple[float, float]
 
 
@@ -111,8 +120,50 @@ def _true_colour(eo_bands: list[dict[str, Any]]) -> list[int] | None:
     return None
 
 
+def _hex(colour: Any) -> list[int] | None:
+    text = str(colour or "").lstrip("#")
+    if len(text) != 6:
+        return None
+    try:
+        return [int(text[i : i + 2], 16) for i in (0, 2, 4)] + [255]
+    except ValueError:
+        return None
+
+
+def class_colormap(asset: dict[str, Any]) -> dict[str, list[int]] | None:
+    """Colours of a classification raster (one band): the ``classification:classes`` colour
+    hints where given, else a colour-blind-safe palette (Okabe–Ito) over its integer values
+    (``role: classification``, at most ``MAX_CLASSES`` values between the band's minimum and
+    maximum). None for other rasters."""
+    raster = _bands(asset, "raster:bands")
+    if len(raster) != 1:
+        return None
+    band = raster[0]
+    classes = band.get("classification:classes") or asset.get("classification:classes")
+    if isinstance(classes, list) and classes:
+        values = [c.get("value") for c in classes if isinstance(c, dict)]
+        hints = [_hex(c.get("color_hint")) for c in classes if isinstance(c, dict)]
+    elif "classification" in (asset.get("roles") or []) and "int" in str(band.get("data_type", "")):
+        stats = band.get("statistics") or {}
+        lo, hi = _number(stats.get("minimum")), _number(stats.get("maximum"))
+        if lo is None or hi is None or hi - lo >= MAX_CLASSES:
+            return None
+        values, hints = list(range(int(lo), int(hi) + 1)), []
+    else:
+        return None
+    out: dict[str, list[int]] = {}
+    for i, value in enumerate(values):
+        if isinstance(value, int) and not isinstance(value, bool):
+            hint = hints[i] if i < len(hints) else None
+            out[str(value)] = hint or PALETTE[i % len(PALETTE)]
+    return out or None
+
+
 def asset_render(key: str, asset: dict[str, Any]) -> dict[str, Any]:
     """The default render object of one raster asset (see the module docstring)."""
+    colormap = class_colormap(asset)
+    if colormap:
+        return {"title": f"{asset.get('title') or key} (classes)", "assets": [key], "colormap": colormap}
     eo = _bands(asset, "eo:bands")
     raster = _bands(asset, "raster:bands")
     count = max(len(eo), len(raster))
@@ -154,14 +205,15 @@ def item_renders(item: dict[str, Any], raster_keys: Sequence[str]) -> tuple[dict
     rendering is keyed by its asset key. The default is the composite when there is one, else
     the red band, else the first asset.
     """
-    assets = item.get("assets") if isinstance(item.get("assets"), dict) else {}
-    keys = [k for k in raster_keys if isinstance(assets.get(k), dict)]  # type: ignore[union-attr]
+    raw = item.get("assets")
+    assets: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    keys = [k for k in raster_keys if isinstance(assets.get(k), dict)]
     if not keys:
         return {}, None
     renders: dict[str, Any] = {}
     default: str | None = None
     for key in keys:
-        render = asset_render(key, assets[key])  # type: ignore[index]
+        render = asset_render(key, assets[key])
         if len(render.get("bidx", [])) == 3 and default is None:
             name = "truecolor" if render["title"].startswith("True colour") else "rgb"
             renders[name] = render
@@ -169,7 +221,7 @@ def item_renders(item: dict[str, Any], raster_keys: Sequence[str]) -> tuple[dict
         else:
             renders[key] = render
     if default is None:
-        default = _pick_default(keys, assets)  # type: ignore[arg-type]
+        default = _pick_default(keys, assets)
     return renders, default
 
 
@@ -183,6 +235,8 @@ def query_params(render: dict[str, Any], asset: bool = True) -> list[tuple[str, 
     for key in ("colormap_name", "resampling", "expression"):
         if isinstance(render.get(key), str):
             params.append((key, render[key]))
+    if isinstance(render.get("colormap"), dict):
+        params.append(("colormap", json.dumps(render["colormap"], separators=(",", ":"))))
     return params
 
 

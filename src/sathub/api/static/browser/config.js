@@ -29,6 +29,7 @@
       if (r) {
         (r.bidx || []).forEach(function (b) { params.append("bidx", String(b)); });
         (r.rescale || []).forEach(function (p) { params.append("rescale", p[0] + "," + p[1]); });
+        if (r.colormap) params.set("colormap", JSON.stringify(r.colormap));
       }
       return item.getAbsoluteUrl().replace(/\/$/, "") + "/tiles/WebMercatorQuad/{z}/{x}/{y}.png?" + params.toString();
     }
