@@ -159,7 +159,7 @@ arrays = st.sampled_from(["uint16", "int16", "float32", "uint8"]).flatmap(
             else st.integers(-3000, 3000) if dt == "int16"
             else st.integers(0, 20000) if dt == "uint16"
             else st.floats(-1, 2, allow_nan=False, width=32),
-            min_size=1, max_size=400,
+            min_size=1, max_size=60,
         ),
     )
 )  # fmt: skip
