@@ -107,3 +107,32 @@ def test_an_aoi_given_as_a_feature_is_stored_as_its_geometry(tmp_path) -> None: 
                       activations=(), restricted=frozenset({"c"}))  # fmt: skip
         assert grants_filter(actor, _time.time()) is not None
     service.close()
+
+
+def test_cli_restrict_or_open_an_unknown_collection_is_an_error(tmp_path: Path) -> None:
+    """`collections restrict does-not-exist` printed "restricted" and exited 0."""
+    from typer.testing import CliRunner
+
+    from sathub.access.service import AccessService
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.cli import app
+    from sathub.ingest.collections import new_collection
+
+    runner = CliRunner()
+    data = tmp_path / "d"
+    assert runner.invoke(app, ["init", str(data)]).exit_code == 0
+    store = SQLiteStore(data / "catalog.db")
+    with store.transaction() as tx:
+        tx.put_collection(new_collection("real"), mode="insert")
+    store.close()
+    for verb in ("restrict", "open"):
+        r = runner.invoke(app, ["collections", verb, "does-not-exist", "--data", str(data)])
+        assert r.exit_code == 2, r.output
+        assert "does-not-exist" in r.stderr and "restricted" not in r.stderr
+    r = runner.invoke(app, ["collections", "restrict", "real", "--data", str(data)])
+    assert r.exit_code == 0 and "real: restricted" in r.stderr
+    service = AccessService(data, data / "secrets")
+    assert service.store.restricted_collections() == frozenset({"real"})
+    actions = [(x["action"], x["resource"]) for x in service.audit.records()]
+    assert ("admin.collection.restricted", "collection:real") in actions
+    assert not any("does-not-exist" in res for _, res in actions)

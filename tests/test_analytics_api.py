@@ -49,7 +49,8 @@ def _wait(client, url: str, timeout_s: float = 120) -> dict:  # type: ignore[no-
 
 def test_zonal_job_status_result_and_csv(client) -> None:  # type: ignore[no-untyped-def]
     body = {"kind": "zonal", "collection": "demo-mandalay-rice", "aoi": _rice_aoi(client.settings),
-            "index": "ndvi", "from": "2024-06-01", "to": "2024-12-31", "interval": "month"}  # fmt: skip
+            "index": "ndvi", "from": "2024-06-01", "to": "2024-12-31", "interval": "month",
+            "mask": "spectral"}  # fmt: skip
     r = client.post("/analytics/jobs", json=body)
     assert r.status_code == 202, r.text
     job = _wait(
@@ -143,7 +144,7 @@ def test_cli_zonal_and_flood(tmp_path: Path) -> None:
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     res = runner.invoke(app, ["analytics", "zonal", "--data", str(settings.data), "--collection",
                               "demo-mandalay-rice", "--aoi", str(aoi), "--index", "nope"])  # fmt: skip
-    assert res.exit_code == 1 and "unknown index" in res.output
+    assert res.exit_code == 2 and "unknown index" in res.output  # bad input
     import rasterio
     from shapely.geometry import box, mapping
 
@@ -156,9 +157,11 @@ def test_cli_zonal_and_flood(tmp_path: Path) -> None:
     res = runner.invoke(app, ["analytics", "flood", "--data", str(settings.data), "--collection",
                               "demo-ayeyarwady-flood", "--aoi", str(tmp_path / "delta.geojson"),
                               "--before", "2024-01-01/2024-07-31", "--after",
-                              "2024-08-01/2024-08-20", "--format", "json"])  # fmt: skip
+                              "2024-08-01/2024-08-20", "--format", "json", "--mask", "spectral"])  # fmt: skip
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
+    assert out["mask"] == "spectral"
+    assert {s["mask_source"] for s in out["before"] + out["after"]} == {"spectral"}
     assert out["zones"][0]["id"] == "bogale" and out["zones"][0]["flooded_km2"] > 1
     assert out["item"]["collection"] == "derived-flood"
 
@@ -189,3 +192,22 @@ def test_cli_runs_on_an_existing_dask_cluster(tmp_path: Path) -> None:
                                    "--collection", "demo-mandalay-rice", "--aoi", str(aoi),
                                    "--index", "ndvi", "--scheduler", "tcp://127.0.0.1:9"])  # fmt: skip
     assert res.exit_code == 1 and "Dask scheduler" in res.output
+
+
+def test_bad_aoi_and_mask_are_400_before_a_job_starts(client) -> None:  # type: ignore[no-untyped-def]
+    """A bow-tie AOI was repaired with buffer(0) and run; an unknown mask was ignored."""
+    bow = {"type": "Feature", "properties": {"id": "township-3"}, "geometry": {
+        "type": "Polygon", "coordinates": [[[96, 21], [96.1, 21.1], [96.1, 21], [96, 21.1],
+                                            [96, 21]]]}}  # fmt: skip
+    r = client.post("/analytics/jobs", json={"kind": "zonal", "collection": "demo-mandalay-rice",
+                                             "aoi": bow, "index": "ndvi"})  # fmt: skip
+    assert r.status_code == 400, r.text
+    assert "township-3" in r.text and "Self-intersection" in r.text
+    r = client.post("/analytics/jobs", json={"kind": "zonal", "collection": "demo-mandalay-rice",
+                                             "aoi": _rice_aoi(client.settings, 1),
+                                             "index": "ndvi", "mask": "clouds"})  # fmt: skip
+    assert r.status_code in (400, 422) and "mask" in r.text
+    r = client.post("/analytics/jobs", json={"kind": "zonal", "collection": "demo-mandalay-rice",
+                                             "aoi": _rice_aoi(client.settings, 1),
+                                             "index": "nope"})  # fmt: skip
+    assert r.status_code == 400 and "unknown index" in r.text

@@ -71,3 +71,61 @@ def test_opportunities_and_orders(tmp_path: Path) -> None:
     assert out.exit_code == 2 and "cannot become delivered" in out.output
     out = runner.invoke(app, ["design", "sun-sync", "--epoch", "2025-10-04T00:00Z"])
     assert out.exit_code == 0 and out.stdout.splitlines()[1].startswith("1 00000U")
+
+
+def test_opportunities_default_max_off_nadir_is_a_limit_for_every_sensor() -> None:
+    """The default --max-off-nadir (30°) used to apply only to --swath-km sensors: the built-in
+    Resurs-P and Kanopus sensors came back at up to 45° and 40°."""
+    args = ["opportunities", "--tle", EO, "--bbox", "96,21,96.5,21.5", "--start",
+            "2025-10-05T00:00:00Z", "--hours", "72", "--format", "json"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert rows and max(r["off_nadir_deg"] for r in rows) <= 30.0
+    wide = json.loads(runner.invoke(app, [*args, "--max-off-nadir", "45"]).stdout)
+    assert max(r["off_nadir_deg"] for r in wide) > 30.0  # the agile sensors do point further
+    assert max(r["off_nadir_deg"] for r in wide) <= 45.0
+    narrow = json.loads(runner.invoke(app, [*args, "--max-off-nadir", "10"]).stdout)
+    assert narrow and max(r["off_nadir_deg"] for r in narrow) <= 10.0
+
+
+@pytest.mark.parametrize("bbox,message", [
+    ("96,22,96.5,21", "south (22) must be less than north (21)"),
+    ("96,21,96,22", "no width"),
+    ("96,21,200,22", "longitudes"),
+    ("96,-95,97,22", "latitudes"),
+])
+def test_opportunities_bad_bbox_exit_2(bbox: str, message: str) -> None:
+    out = runner.invoke(app, ["opportunities", "--tle", EO, "--bbox", bbox, "--start",
+                              "2025-10-05T00:00:00Z", "--hours", "24"])
+    assert out.exit_code == 2, out.output
+    assert message in out.output and "Traceback" not in out.output
+
+
+def test_opportunities_bad_off_nadir_exit_2() -> None:
+    out = runner.invoke(app, ["opportunities", "--tle", EO, "--bbox", "96,21,96.5,21.5",
+                              "--start", "2025-10-05T00:00:00Z", "--max-off-nadir", "75"])
+    assert out.exit_code == 2 and "--max-off-nadir" in out.output
+
+
+def test_sun_sync_readme_command_and_readable_numbers() -> None:
+    """README: `sathub design sun-sync --altitude-km 600 --ltdn 10:30` (no --epoch)."""
+    from datetime import UTC, datetime
+
+    out = runner.invoke(app, ["design", "sun-sync", "--altitude-km", "600", "--ltdn", "10:30"])
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert lines[0] == "PLANNED" and lines[1].startswith("1 00000U")
+    today = datetime.now(UTC)
+    epoch_field = lines[1][18:32]  # YYDDD.DDDDDDDD
+    assert epoch_field == f"{today.year % 100:02d}{today.timetuple().tm_yday:03d}.00000000"
+    out = runner.invoke(app, ["design", "sun-sync", "--altitude-km", "600", "--ltdn", "10:30",
+                              "--epoch", "2025-10-04T00:00Z", "--bbox", "96,21,97,22",
+                              "--days", "3"])
+    assert out.exit_code == 0, out.output
+    import re
+
+    summary = next(line for line in out.stderr.splitlines() if "revisit" in line)
+    assert re.search(r"mean revisit \d+\.\d\d h \(\d+ d \d+ h \d\d min\)", summary), summary
+    assert re.search(r"inclination 97\.\d\d°", out.stderr)
+    assert not re.search(r"\d\.\d{5,}", summary)  # no 24.18420138888889

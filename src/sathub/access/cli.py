@@ -240,7 +240,11 @@ def keys_list(data: DataOpt = Path("sathub-data"), format: FormatOpt = "table") 
 
 
 def _set_level(data: Path, collection_id: str, level: str) -> None:
+    from sathub.app import Installation
+
     s = _service(data)
+    with Installation.open(_run(lambda: load_settings(data=data))) as inst:
+        _run(lambda: inst.catalog.get_collection(collection_id))  # unknown collection: exit 2
     _run(lambda: s.store.set_collection_level(collection_id, level))
     s.audit.append(_who(), f"admin.collection.{level}", f"collection:{collection_id}")
     err.print(f"collection {collection_id}: {level}")

@@ -6,7 +6,9 @@ Band resolution
     (see :data:`sathub.analytics.indices.ALIASES`). A band *name* (``B04``) also matches.
 
 Scale and offset (physical = DN × scale + offset)
-    Taken from the asset's ``raster:bands`` (what ingest records). When a Sentinel-2 item
+    Taken from the asset's ``raster:bands`` (what ingest records: surface or top-of-atmosphere
+    reflectance). A band whose ``unit`` is a radiance or a temperature is refused
+    (:class:`MissingBand`): indices and masks need reflectance. When a Sentinel-2 item
     has no ``raster:bands`` ``scale`` it is 1 / ``s2:quantification_value`` (default
     10 000). When its ``s2:processing_baseline`` is ≥ 04.00 and ``raster:bands`` gives no
     ``offset``, the ESA ``BOA_ADD_OFFSET`` applies: ``s2:dn_offsets[band]`` when present,
@@ -152,6 +154,7 @@ def resolve_band(item: dict[str, Any], want: str) -> BandRef:
                 if b.get("common_name") == cand or b.get("name") == cand:
                     rbands = asset.get("raster:bands") or []
                     rb = rbands[i] if i < len(rbands) else {}
+                    _check_reflectance(item, b.get("name", key), rb)
                     scale, offset = scale_offset(item, b.get("name", key), rb)
                     return BandRef(
                         common_name=want,
@@ -168,6 +171,23 @@ def resolve_band(item: dict[str, Any], want: str) -> BandRef:
         f"item {item.get('id')!r} has no {want!r} band (has: {', '.join(map(str, have)) or 'none'})",
         field="index",
     )
+
+
+def _check_reflectance(item: dict[str, Any], name: str, raster_band: dict[str, Any]) -> None:
+    """Refuse a band whose recorded unit says it is not reflectance (radiance, temperature)."""
+    unit = str(raster_band.get("unit") or "").strip().lower()
+    if not unit:
+        return
+    if any(t in unit for t in ("w/", "w m", "watt", "sr")) or unit in (
+        "k", "kelvin", "celsius", "degc", "°c",
+    ):  # fmt: skip
+        kind = "radiance" if ("w" in unit or "sr" in unit) else "temperature"
+        raise MissingBand(
+            f"band {name!r} of item {item.get('id')!r} holds {kind} ({raster_band['unit']}), "
+            "not reflectance; re-ingest the scene (sathub ingest --replace) to record its "
+            "top-of-atmosphere reflectance",
+            field="index",
+        )
 
 
 def mask_asset(item: dict[str, Any]) -> tuple[str, str] | None:

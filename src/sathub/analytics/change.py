@@ -22,7 +22,7 @@ from sathub.analytics.errors import NoData
 from sathub.analytics.executor import Executor
 from sathub.analytics.indices import index_spec
 from sathub.analytics.products import Layer, publish
-from sathub.analytics.scene import to_crs
+from sathub.analytics.scene import mask_mode, to_crs
 from sathub.analytics.select import Zone, find_items, union
 from sathub.analytics.zonal import weighted_sum
 
@@ -54,8 +54,10 @@ def run_change(
     output_collection: str = DERIVED_CHANGE,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    mask: str = "auto",
 ) -> dict[str, Any]:
     spec = index_spec(index)
+    mode = mask_mode(mask)
     aoi: BaseGeometry = union(zones)
     b_items = find_items(store, collection, aoi, *before)
     a_items = find_items(store, collection, aoi, *after)
@@ -66,9 +68,10 @@ def run_change(
         )
     root = settings.layout.assets
     a = median_composite(
-        a_items, root, aoi, (spec.name,), executor, progress=progress, cancel=cancel
+        a_items, root, aoi, (spec.name,), executor, progress=progress, cancel=cancel, mask=mode
     )
-    b = median_composite(b_items, root, aoi, (spec.name,), executor, grid=a.grid, cancel=cancel)
+    b = median_composite(b_items, root, aoi, (spec.name,), executor, grid=a.grid, cancel=cancel,
+                         mask=mode)  # fmt: skip
     diff = a.layers[spec.name] - b.layers[spec.name]
     classes = classify(diff, threshold)
     grid = a.grid
@@ -82,7 +85,7 @@ def run_change(
          "unobserved_km2": u * cell_km2}
         for z, d, i, u in zip(zones, dec, inc, unk)
     ]  # fmt: skip
-    params = {"index": spec.name, "threshold": threshold,
+    params = {"index": spec.name, "threshold": threshold, "mask": mode,
               "before": [d.isoformat() for d in before], "after": [d.isoformat() for d in after]}  # fmt: skip
     pub = publish(
         settings, store, collection=output_collection, algorithm="change", parameters=params,
@@ -100,6 +103,8 @@ def run_change(
         "collection": collection,
         "index": spec.name,
         "threshold": threshold,
+        "mask": mode,
+        "masks": b.masks + a.masks,
         "zones": rows,
         "skipped": a.skipped + b.skipped,
         "item": {"collection": pub.collection, "id": pub.item_id, "status": pub.status},

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sathub.clitools import fail as _fail
 from sathub.config import Settings
-from sathub.errors import SathubError
+from sathub.errors import InvalidInput, NotFound, SathubError
 from sathub.jobs import clean_json
 
 console = Console(stderr=True)
@@ -39,6 +39,14 @@ SchedulerOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Embedded cluster workers.")]
+MaskOpt = Annotated[
+    str,
+    typer.Option(
+        "--mask",
+        help="Cloud/shadow mask: auto (the scene's SCL/QA_PIXEL asset when it has one, else "
+        "none), asset (required), spectral (the blue/SWIR/NIR test), none.",
+    ),
+]
 
 
 def _settings(data: Path | None) -> Settings:
@@ -80,13 +88,18 @@ def _run(settings: Settings, fn: Any, label: str, scheduler: str | None, workers
 
 def _job(kind: str, params: dict[str, Any], settings: Settings, label: str,
          scheduler: str | None, workers: int) -> Any:  # fmt: skip
-    """Run an analytics job (the API's ``run_job``) here, with a progress bar; errors → exit 1."""
-    from sathub.analytics.jobs import run_job
+    """Run an analytics job (the API's ``run_job``) here, with a progress bar. Bad input (an
+    invalid AOI, date, index or mask; an unknown collection) → exit 2; a job that cannot
+    produce a result → exit 1."""
+    from sathub.analytics.jobs import parse_inputs, run_job
 
     try:
+        parse_inputs(kind, params)
         return _run(settings, lambda inst, ex, progress: run_job(
             kind, params, settings, inst.catalog, executor=ex, progress=progress,
             access=inst.access), label, scheduler, workers)  # fmt: skip
+    except (InvalidInput, NotFound) as exc:
+        raise _fail(exc.message, 2) from None
     except SathubError as exc:
         raise _fail(exc.message) from None
 
@@ -119,11 +132,13 @@ def register(app: typer.Typer) -> None:
         chart: Annotated[
             Path | None, typer.Option("--chart", help="PNG chart of the series.")
         ] = None,
+        mask: MaskOpt = "auto",
         data: DataOpt = None,
         scheduler: SchedulerOpt = None,
         workers: WorkersOpt = 2,
     ) -> None:
-        """Zonal statistics of an index: a row per polygon per scene (or per interval)."""
+        """Zonal statistics of an index: a row per polygon per scene (or per interval), with
+        the cloud mask used and the share of the polygon it removed."""
         from sathub.analytics.zonal_job import chart as draw
         from sathub.analytics.zonal_job import write_rows
 
@@ -132,7 +147,7 @@ def register(app: typer.Typer) -> None:
         if fmt == "parquet" and output is None:
             raise _fail("--format parquet needs --output FILE", 2)
         res = _job("zonal", {"collection": collection, "aoi": aoi, "index": index, "from": start,
-                             "to": end, "interval": interval},
+                             "to": end, "interval": interval, "mask": mask},
                    _settings(data), f"{index} over {collection}", scheduler, workers)  # fmt: skip
         rows = res["intervals"] if interval else res["rows"]
         for sk in res["skipped"]:
@@ -154,6 +169,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--output-collection", help="Derived collection.")
         ] = "derived-flood",
         fmt: Annotated[str, typer.Option("--format", help="json or table.")] = "table",
+        mask: MaskOpt = "auto",
         data: DataOpt = None,
         scheduler: SchedulerOpt = None,
         workers: WorkersOpt = 2,
@@ -162,12 +178,19 @@ def register(app: typer.Typer) -> None:
         written as a derived item (COG classes + GeoJSON polygons)."""
         if index not in ("mndwi", "ndwi"):
             raise _fail("--index must be mndwi or ndwi", 2)
+        if fmt not in ("json", "table"):
+            raise _fail("--format must be json or table", 2)
         res = _job("flood", {"collection": collection, "aoi": aoi, "before": before, "after": after,
-                             "index": index, "output_collection": output_collection},
+                             "index": index, "output_collection": output_collection, "mask": mask},
                    _settings(data), "flood", scheduler, workers)  # fmt: skip
         if fmt == "json":
             _emit(res)
             return
+        for sc in [*res["before"], *res["after"]]:
+            frac = sc["masked_fraction"]
+            removed = "n/a" if frac is None or frac != frac else f"{100 * frac:.1f} %"
+            sys.stdout.write(f"scene {sc['item_id']}\tmask {sc['mask_source']}\t"
+                             f"masked {removed}\n")  # fmt: skip
         for z in res["zones"]:
             sys.stdout.write(
                 f"{z['id']}\tflooded {z['flooded_km2']:.2f} km²\tunobserved "
@@ -186,6 +209,7 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--threshold", help="|difference| for change.")
         ] = 0.2,
         output_collection: Annotated[str, typer.Option("--output-collection")] = "derived-change",
+        mask: MaskOpt = "auto",
         data: DataOpt = None,
         scheduler: SchedulerOpt = None,
         workers: WorkersOpt = 2,
@@ -193,7 +217,7 @@ def register(app: typer.Typer) -> None:
         """Change between two periods: difference of median index composites (JSON)."""
         res = _job("change", {"collection": collection, "aoi": aoi, "before": before, "after": after,
                               "index": index, "threshold": threshold,
-                              "output_collection": output_collection},
+                              "output_collection": output_collection, "mask": mask},
                    _settings(data), f"change of {index}", scheduler, workers)  # fmt: skip
         _emit(res)
 
@@ -208,6 +232,7 @@ def register(app: typer.Typer) -> None:
         output_collection: Annotated[
             str, typer.Option("--output-collection")
         ] = "derived-composite",
+        mask: MaskOpt = "auto",
         data: DataOpt = None,
         scheduler: SchedulerOpt = None,
         workers: WorkersOpt = 2,
@@ -217,6 +242,6 @@ def register(app: typer.Typer) -> None:
         if not what:
             raise _fail("--bands names at least one band or index", 2)
         res = _job("composite", {"collection": collection, "aoi": aoi, "period": period, "bands": what,
-                                 "output_collection": output_collection},
+                                 "output_collection": output_collection, "mask": mask},
                    _settings(data), "composite", scheduler, workers)  # fmt: skip
         _emit(res)

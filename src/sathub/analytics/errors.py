@@ -5,7 +5,8 @@
     SathubError
     └── AnalyticsError           a job cannot produce a result (reason named)      → 422
         ├── NoData               the AOI touches no valid pixel of any scene        → 422
-        └── MissingBand          a scene lacks a band an index needs                → 422
+        ├── MissingBand          a scene lacks a band an index needs                → 422
+        └── MissingMask          --mask asset, and a scene has no mask asset        → 422
 """
 
 from __future__ import annotations
@@ -25,3 +26,7 @@ class NoData(AnalyticsError):
 
 class MissingBand(AnalyticsError):
     """A scene has no band with the common name an index needs."""
+
+
+class MissingMask(AnalyticsError):
+    """A mask asset was asked for and the scene has none."""

@@ -4,7 +4,8 @@ Optical (Sentinel-2/Landsat-like scenes), :func:`flood_map`:
 
 1. every scene is read onto the grid of the first *after* scene, cropped to the AOI
    (see :mod:`sathub.analytics.scene` for the reprojection policy); clouds and shadows are
-   masked (:mod:`sathub.analytics.masks`);
+   masked as ``mask`` says (:mod:`sathub.analytics.masks`; each scene's summary gives the
+   mask used and the share of its pixels it removed);
 2. water = water index > threshold, with the index MNDWI (Xu 2006; NDWI of McFeeters 1996
    when a scene has no SWIR1 band, or on request) and an Otsu threshold per scene with a
    bimodality check and the fallback 0.0 (:mod:`sathub.analytics.otsu`);
@@ -37,7 +38,14 @@ from shapely.geometry.base import BaseGeometry
 from sathub.analytics import indices, otsu
 from sathub.analytics.bands import Grid
 from sathub.analytics.errors import AnalyticsError, MissingBand, NoData
-from sathub.analytics.scene import aoi_grid, index_refs, load_scene, masked_index, native_grid
+from sathub.analytics.scene import (
+    MaskMode,
+    aoi_grid,
+    index_refs,
+    load_scene,
+    masked_index,
+    native_grid,
+)
 
 DRY, FLOOD, PERMANENT, UNKNOWN = 0, 1, 2, 255
 SAR_RATIO_THRESHOLD = 1.25
@@ -53,6 +61,7 @@ class SceneWater:
     valid_fraction: float
     water_fraction: float
     mask_source: str
+    masked_fraction: float  # share of the pixels with data the cloud/shadow mask removed
 
 
 @dataclass
@@ -72,7 +81,8 @@ class FloodResult:
 
 
 def water_of_scene(
-    item: dict[str, Any], assets_root: Path, grid: Grid, index: str = "mndwi"
+    item: dict[str, Any], assets_root: Path, grid: Grid, index: str = "mndwi",
+    mask: MaskMode = "auto",
 ) -> tuple[np.ndarray, np.ndarray, SceneWater]:
     """(water, valid, summary) of one optical scene on ``grid``."""
     try:
@@ -81,7 +91,7 @@ def water_of_scene(
         if index != "mndwi":
             raise
         index = "ndwi"  # no SWIR1: McFeeters' NDWI
-    scene = load_scene(item, assets_root, indices.index_spec(index).bands, grid)
+    scene = load_scene(item, assets_root, indices.index_spec(index).bands, grid, mask=mask)
     value = masked_index(scene, index)
     valid = ~np.isnan(value)
     thr = otsu.water_threshold(value[valid])
@@ -94,6 +104,7 @@ def water_of_scene(
         valid_fraction=float(valid.mean()),
         water_fraction=float(water.sum() / max(valid.sum(), 1)),
         mask_source=scene.mask_source,
+        masked_fraction=scene.masked_fraction,
     )
     return water, valid, summary
 
@@ -104,10 +115,11 @@ class WaterTask:
     assets_root: Path
     grid: Grid
     index: str
+    mask: MaskMode = "auto"
 
 
 def water_task(t: WaterTask) -> tuple[np.ndarray, np.ndarray, SceneWater]:
-    return water_of_scene(t.item, t.assets_root, t.grid, t.index)
+    return water_of_scene(t.item, t.assets_root, t.grid, t.index, t.mask)
 
 
 def flood_map(
@@ -119,6 +131,7 @@ def flood_map(
     index: str = "mndwi",
     permanent_fraction: float = 0.5,
     executor: Any = None,
+    mask: MaskMode = "auto",
 ) -> FloodResult:
     """Flood classes on the grid of the first after scene (see module doc). With an
     :class:`~sathub.analytics.executor.Executor`, one Dask task per scene."""
@@ -140,7 +153,7 @@ def flood_map(
     water_n = np.zeros(shape2, np.int32)
     valid_n = np.zeros(shape2, np.int32)
     result = FloodResult(grid=grid, classes=np.full(shape2, UNKNOWN, np.uint8))
-    tasks = [WaterTask(item, assets_root, grid, index) for item in [*before, *after]]
+    tasks = [WaterTask(item, assets_root, grid, index, mask) for item in [*before, *after]]
     if executor is not None:
         waters = executor.map(water_task, tasks)
     else:
@@ -164,6 +177,7 @@ def flood_map(
     classes[seen_after & permanent] = PERMANENT
     result.parameters = {
         "index": index,
+        "mask": mask,
         "permanent_fraction": permanent_fraction,
         "threshold": "otsu per scene, bimodality check (separability >= "
         f"{otsu.MIN_SEPARABILITY}, class >= {otsu.MIN_CLASS_FRACTION:.0%}), "

@@ -12,7 +12,7 @@ from shapely.geometry import mapping
 from sathub.analytics.errors import NoData
 from sathub.analytics.flood import FLOOD, UNKNOWN, FloodResult, flood_map, flood_polygons
 from sathub.analytics.products import Layer, publish
-from sathub.analytics.scene import to_crs
+from sathub.analytics.scene import mask_mode, to_crs
 from sathub.analytics.select import Zone, find_items, union
 from sathub.analytics.zonal import weighted_sum
 from sathub.catalog.store import CatalogStore
@@ -58,18 +58,22 @@ def run_flood(
     output_collection: str = DERIVED_FLOOD,
     publish_product: bool = True,
     executor: Any = None,
+    mask: str = "auto",
 ) -> dict[str, Any]:
+    mode = mask_mode(mask)
     aoi = union(zones)
     before_items = find_items(store, collection, aoi, *before)
     after_items = find_items(store, collection, aoi, *after)
     if not before_items and not after_items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in either period")
     result = flood_map(
-        before_items, after_items, settings.layout.assets, aoi, index=index, executor=executor
+        before_items, after_items, settings.layout.assets, aoi, index=index, executor=executor,
+        mask=mode,
     )
     rows = areas_by_zone(result, zones)
     out: dict[str, Any] = {
         "collection": collection,
+        "mask": mode,
         "before": [s.__dict__ for s in result.before],
         "after": [s.__dict__ for s in result.after],
         "flooded_km2_total": result.flooded_km2(),

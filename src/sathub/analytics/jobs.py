@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,37 @@ def lineage_output(kind: str, params: dict[str, Any], access: Any) -> str | None
     return target
 
 
+def parse_inputs(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Check and parse a job's parameters without touching the catalog or Dask: the kind, the
+    AOI polygons, dates and periods, index, interval and mask. Raises InvalidInput naming the
+    field; the API calls it before a job is queued (400), the CLI before a cluster starts."""
+    from sathub.analytics.indices import index_spec
+    from sathub.analytics.scene import mask_mode
+    from sathub.analytics.select import load_zones, parse_day, parse_range
+    from sathub.analytics.timeseries import interval_name
+
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
+    if params.get("aoi") is None:
+        raise InvalidInput(f"a {kind} job needs 'aoi'", field="aoi")
+    out: dict[str, Any] = {"zones": load_zones(params["aoi"]),
+                           "mask": mask_mode(params.get("mask"))}  # fmt: skip
+    if kind in ("flood", "change"):
+        out["before"] = parse_range(str(params.get("before") or ""), "before")
+        out["after"] = parse_range(str(params.get("after") or ""), "after")
+    if kind == "zonal":
+        s, e = params.get("from"), params.get("to")
+        out["start"] = parse_day(s, field="from") if s else None
+        out["end"] = parse_day(e, end=True, field="to") if e else None
+        if params.get("interval"):
+            interval_name(params["interval"])
+    if kind == "composite":
+        out["period"] = parse_range(str(params.get("period") or ""), "period")
+    if params.get("index") and kind in ("zonal", "change"):
+        index_spec(params["index"])
+    return out
+
+
 def run_job(
     kind: str,
     params: dict[str, Any],
@@ -62,23 +93,18 @@ def run_job(
     ``access`` (the installation's access service) makes derived items inherit the
     restrictions of their inputs (:func:`lineage_output`)."""
     from sathub.analytics.executor import Executor
-    from sathub.analytics.select import load_zones, parse_day, parse_range, union
+    from sathub.analytics.select import union
 
-    if kind not in KINDS:
-        raise InvalidInput(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
-    zones = load_zones(params["aoi"])
-    common: dict[str, Any] = {"collection": params["collection"]}
+    parsed = parse_inputs(kind, params)
+    zones, mask = parsed["zones"], parsed["mask"]
+    before: Any = parsed.get("before")
+    after: Any = parsed.get("after")
+    period: Any = parsed.get("period")
+    start, end = parsed.get("start"), parsed.get("end")
+    common: dict[str, Any] = {"collection": params["collection"], "mask": mask}
     output = lineage_output(kind, params, access)
     if output is not None:
         common["output_collection"] = output
-    if kind in ("flood", "change"):
-        before, after = parse_range(params["before"], "before"), parse_range(params["after"], "after")
-    if kind == "zonal":
-        s, e = params.get("from"), params.get("to")
-        start = parse_day(s, field="from") if s else None
-        end = parse_day(e, end=True, field="to") if e else None
-    if kind == "composite":
-        period = parse_range(params["period"], "period")
 
     def work(ex: Any) -> dict[str, Any]:
         if kind == "flood":
@@ -129,6 +155,9 @@ class AnalyticsParams(BaseModel):
     threshold: float | None = Field(default=None, description="change: |difference|.")
     output_collection: str | None = Field(default=None, max_length=256,
                                           description="Where derived items go (flood, change, composite).")  # fmt: skip
+    mask: Literal["auto", "asset", "spectral", "none"] = Field(
+        default="auto", description="Cloud mask: auto (SCL/QA_PIXEL asset if any, else none), "
+        "asset, spectral, none.")
 
     model_config = {"populate_by_name": True, "extra": "forbid"}
 
@@ -165,7 +194,10 @@ def _register(kind: str) -> None:
                        inst.catalog, scheduler=inst.settings.dask_scheduler,
                        progress=ctx.progress, cancel=ctx.cancel, access=inst.access)  # fmt: skip
 
-    job_kind(kind, PARAMS[kind], lane="analytics", summary=_summary)(run)
+    def check(params: AnalyticsParams) -> None:  # bad input is a 400, not a failed job later
+        parse_inputs(kind, params.model_dump(by_alias=True, exclude_none=True))
+
+    job_kind(kind, PARAMS[kind], lane="analytics", summary=_summary, check=check)(run)
 
 
 for _kind in KINDS:

@@ -1,10 +1,12 @@
 """Cloud and cloud-shadow masks. ``True`` means *do not use this pixel*.
 
-Order of preference (see :func:`sathub.analytics.scene.load_scene`):
-
-1. the scene's own mask asset — Sentinel-2 L2A ``SCL`` (:func:`scl_invalid`) or Landsat
-   Collection 2 ``QA_PIXEL`` (:func:`qa_pixel_invalid`);
-2. otherwise the spectral test :func:`spectral_invalid` on surface reflectance.
+Which mask a job uses is the caller's choice (``--mask`` / the job's ``mask`` field, see
+:func:`sathub.analytics.scene.load_scene`): ``auto`` (the default) uses the scene's own mask
+asset — Sentinel-2 L2A ``SCL`` (:func:`scl_invalid`) or Landsat Collection 2 ``QA_PIXEL``
+(:func:`qa_pixel_invalid`) — when it has one and masks nothing otherwise; ``asset`` insists
+on the mask asset; ``spectral`` runs the spectral test :func:`spectral_invalid`; ``none``
+masks nothing. The spectral test never runs unless asked: on a clear scene it removes dark
+water and bright roofs along with clouds.
 
 The spectral test is deliberately simple (the brightness and darkness tests that open
 ACCA/Fmask, not Fmask itself):
@@ -38,6 +40,7 @@ CLOUD_BLUE_MIN = 0.16
 CLOUD_SWIR16_MIN = 0.10
 SHADOW_BLUE_MAX = 0.05
 SHADOW_NIR_MAX = 0.16
+DILATE_PX = 2
 
 
 def scl_invalid(scl: np.ndarray, classes: frozenset[int] = SCL_INVALID) -> np.ndarray:
@@ -71,7 +74,7 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     return out
 
 
-def spectral_invalid(bands: dict[str, Any], dilate_px: int = 2) -> np.ndarray:
+def spectral_invalid(bands: dict[str, Any], dilate_px: int = DILATE_PX) -> np.ndarray:
     """Cloud + shadow mask from reflectances keyed by common name (needs ``blue``, ``nir``;
     uses ``swir16`` when present). NaN pixels are not flagged here (they are nodata)."""
     blue = np.asarray(bands["blue"])

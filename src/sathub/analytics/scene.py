@@ -17,12 +17,13 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 from rasterio.enums import Resampling
+from rasterio.transform import Affine
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
@@ -37,9 +38,25 @@ from sathub.analytics.bands import (
     read_raw,
     resolve_band,
 )
-from sathub.analytics.errors import MissingBand
+from sathub.analytics.errors import MissingBand, MissingMask
+from sathub.errors import InvalidInput
 
 MASK_BANDS = ("blue", "nir", "swir16")
+MaskMode = Literal["auto", "asset", "spectral", "none"]
+MASK_MODES: tuple[str, ...] = ("auto", "asset", "spectral", "none")
+"""``auto``: the scene's mask asset (SCL, QA_PIXEL) when it has one, else no mask;
+``asset``: the mask asset, a scene without one is refused; ``spectral``: the spectral
+cloud/shadow test of :mod:`masks` (needs blue and NIR); ``none``: no cloud mask."""
+
+
+def mask_mode(value: str | None) -> MaskMode:
+    """Check a mask choice (None → ``auto``); InvalidInput naming the field otherwise."""
+    mode = (value or "auto").strip().lower()
+    if mode not in MASK_MODES:
+        raise InvalidInput(
+            f"unknown mask {value!r}: one of {', '.join(MASK_MODES)}", field="mask"
+        )
+    return mode  # type: ignore[return-value]
 
 
 @dataclass
@@ -58,6 +75,17 @@ class SceneData:
         for a in self.bands.values():
             out |= np.isnan(a)
         return out
+
+    def mask_counts(self) -> tuple[int, int]:
+        """(pixels the mask removed, pixels with data) on the grid: nodata never counts."""
+        data = ~self.nodata
+        return int((self.invalid & data).sum()), int(data.sum())
+
+    @property
+    def masked_fraction(self) -> float:
+        """Share of the pixels with data that the cloud/shadow mask removed (NaN: no data)."""
+        masked, data = self.mask_counts()
+        return masked / data if data else float("nan")
 
 
 def item_datetime(item: dict[str, Any]) -> datetime | None:
@@ -115,27 +143,51 @@ def aoi_grid(grid: Grid, aoi_wgs84: BaseGeometry | None) -> Grid | None:
     return grid.crop(local.bounds)
 
 
+def _expand(grid: Grid, px: int) -> Grid:
+    if px <= 0:
+        return grid
+    t = grid.transform @ Affine.translation(-px, -px)
+    return Grid(grid.crs, t, grid.width + 2 * px, grid.height + 2 * px)
+
+
+def _crop(a: np.ndarray, px: int) -> np.ndarray:
+    return a[px:-px, px:-px] if px > 0 else a
+
+
 def load_scene(
     item: dict[str, Any],
     assets_root: Path,
     want: tuple[str, ...],
     grid: Grid,
     *,
-    cloud_mask: bool = True,
+    mask: MaskMode = "auto",
 ) -> SceneData:
-    """Reflectances of the bands ``want`` (common names) and the cloud mask, on ``grid``."""
+    """Reflectances of the bands ``want`` (common names) and the cloud mask chosen by
+    ``mask`` (see :data:`MASK_MODES`), on ``grid``. Raises :class:`MissingMask` when ``asset``
+    is asked of a scene without a mask asset, :class:`MissingBand` when ``spectral`` is asked
+    of a scene without blue or NIR."""
     refs = {b: resolve_band(item, b) for b in want}
     extra_refs: dict[str, BandRef] = {}
-    mask_kind = mask_asset(item) if cloud_mask else None
-    if cloud_mask and mask_kind is None:  # the spectral test's bands, read in the same pass
+    mask_kind = mask_asset(item) if mask in ("auto", "asset") else None
+    if mask == "asset" and mask_kind is None:
+        raise MissingMask(
+            f"item {item.get('id')!r} has no mask asset (Sentinel-2 SCL or Landsat QA_PIXEL); "
+            "choose --mask spectral or none",
+            field="mask",
+        )
+    if mask == "spectral":  # the spectral test's bands, read in the same pass
         for b in MASK_BANDS:
             if b not in refs:
                 try:
                     extra_refs[b] = resolve_band(item, b)
                 except MissingBand:
-                    pass
-    read = read_bands({**refs, **extra_refs}, assets_root, grid)
-    bands = {b: read[b] for b in refs}
+                    if b != "swir16":
+                        raise
+    # the spectral test grows its mask by DILATE_PX: read a halo so that a cloud just outside
+    # the window masks the pixels it would mask in a whole-scene run
+    halo = masks.DILATE_PX if mask == "spectral" else 0
+    read = read_bands({**refs, **extra_refs}, assets_root, _expand(grid, halo))
+    bands = {b: _crop(read[b], halo) for b in refs}
     invalid = np.zeros((grid.height, grid.width), bool)
     source = "none"
     notes: list[str] = []
@@ -148,12 +200,11 @@ def load_scene(
         invalid = masks.scl_invalid(raw) if kind == "scl" else masks.qa_pixel_invalid(raw)
         invalid &= valid
         source = kind
-    elif cloud_mask:
-        if "blue" in read and "nir" in read:
-            invalid = masks.spectral_invalid(read)
-            source = "spectral"
-        else:
-            notes.append("no mask asset and no blue/nir bands: clouds are not masked")
+    elif mask == "spectral":
+        invalid = _crop(masks.spectral_invalid(read), halo)
+        source = "spectral"
+    elif mask == "auto":
+        notes.append("no mask asset: clouds and shadows are not masked (ask for --mask spectral)")
     return SceneData(
         item_id=item["id"],
         datetime=item_datetime(item),
@@ -167,7 +218,14 @@ def load_scene(
 
 def masked_index(scene: SceneData, index: str) -> np.ndarray:
     """The index on the scene's grid, NaN where nodata, cloud or shadow."""
+    return index_and_mask(scene, index)[0]
+
+
+def index_and_mask(scene: SceneData, index: str) -> tuple[np.ndarray, np.ndarray]:
+    """(index NaN where nodata, cloud or shadow; mask raster: 1.0 where the mask removed a
+    pixel whose index is defined, 0.0 where it kept one, NaN where the index is undefined)."""
     spec = indices.index_spec(index)
     value = np.asarray(indices.compute(spec.name, scene.bands), dtype=np.float32)
+    removed = np.where(np.isnan(value), np.nan, scene.invalid.astype(np.float64))
     value[scene.invalid] = np.nan
-    return value
+    return value, removed

@@ -45,11 +45,16 @@ def load_zones(source: Path | dict[str, Any]) -> list[Zone]:
             geom = shape(f["geometry"])
         except Exception as exc:
             raise InvalidGeometry(f"AOI feature {i}: {exc}", field="aoi") from exc
-        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
-            raise InvalidGeometry(f"AOI feature {i} is not a polygon", field="aoi")
-        if not geom.is_valid:
-            geom = geom.buffer(0)
         zid = props.get("id", f.get("id", i))
+        name = f"AOI polygon {zid!r} (feature {i})" if zid != i else f"AOI feature {i}"
+        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise InvalidGeometry(f"{name} is not a polygon", field="aoi")
+        if not geom.is_valid:
+            # a bow-tie or a ring that crosses itself has no single meaning (buffer(0) keeps
+            # one lobe, make_valid another): the caller must fix it
+            raise InvalidGeometry(
+                f"{name} is not a valid polygon: {shapely.is_valid_reason(geom)}", field="aoi"
+            )
         zones.append(Zone(str(zid), geom, props))
     if not zones:
         raise InvalidGeometry("the AOI holds no polygon", field="aoi")

@@ -1,7 +1,9 @@
 """Zonal time series: one row per polygon per scene, then per interval (dekad, month).
 
 Per scene (:func:`scene_rows`, one Dask task per scene): the index on the scene's analysis
-grid (clouds and shadows masked), zonal statistics per polygon (:mod:`zonal`). Memory is
+grid (clouds and shadows masked as the task's ``mask`` says), zonal statistics per polygon
+(:mod:`zonal`), and per polygon the mask used (``mask``) and the share of its cells with data
+that the mask removed (``masked_fraction``, pooled like ``count`` when rows are combined). Memory is
 bounded: polygons are processed in groups whose window is at most ``tile_px``² cells;
 a polygon larger than that is cut along the tile grid and its pieces are combined with
 :func:`combine` (exact for mean, std, min, max, count; the median of such a polygon is the
@@ -27,23 +29,23 @@ import numpy as np
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from sathub.analytics.bands import Grid
-from sathub.analytics.errors import MissingBand
+from sathub.analytics.bands import Grid, mask_asset, resolve_band
+from sathub.analytics.errors import MissingBand, MissingMask
 from sathub.analytics.scene import (
+    index_and_mask,
     index_refs,
     load_scene,
-    masked_index,
     native_grid,
     to_crs_many,
 )
 from sathub.analytics.select import Zone
-from sathub.analytics.zonal import REASON_OUTSIDE, STATS, empty_row, zonal_stats
+from sathub.analytics.zonal import REASON_OUTSIDE, STATS, empty_row, masked_cells, zonal_stats
 
 TILE_PX = 2048
 INTERVALS = {"dekad": "10-day periods (1–10, 11–20, 21–end of month)", "month": "calendar months"}
 _INTERVAL_ALIASES = {"10d": "dekad", "10-day": "dekad", "p10d": "dekad", "dekad": "dekad",
                      "month": "month", "1m": "month", "p1m": "month", "monthly": "month"}  # fmt: skip
-COLUMNS = ("id", "item_id", "datetime", *STATS, "reason")
+COLUMNS = ("id", "item_id", "datetime", *STATS, "mask", "masked_fraction", "reason")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class SceneTask:
     zones: tuple[Zone, ...]
     assets_root: Path
     tile_px: int = TILE_PX
+    mask: str = "auto"
 
 
 def interval_name(text: str) -> str:
@@ -64,6 +67,18 @@ def interval_name(text: str) -> str:
     return _INTERVAL_ALIASES[key]
 
 
+def _pool_masks(rows: list[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any]:
+    """``mask`` (the sources, ``;``-joined), ``masked_count`` (summed) and
+    ``masked_fraction`` = masked cells / cells with data, over all ``rows``."""
+    masked = float(sum(r.get("masked_count") or 0.0 for r in rows))
+    data = masked + float(sum(r.get("count") or 0.0 for r in rows))
+    sources = sorted({str(r["mask"]) for r in rows if r.get("mask")})
+    out["mask"] = ";".join(sources) if sources else None
+    out["masked_count"] = masked
+    out["masked_fraction"] = masked / data if data > 0 else float("nan")
+    return out
+
+
 def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Pool statistics of disjoint pixel sets (see module doc)."""
     ok = [r for r in rows if r["count"] and r["count"] > 0 and not math.isnan(r["mean"])]
@@ -71,7 +86,7 @@ def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
         out = empty_row(rows[0]["reason"] if rows and rows[0].get("reason") else "no valid pixel")
         if rows:
             out["valid_fraction"] = float(np.mean([r["valid_fraction"] for r in rows]))
-        return out
+        return _pool_masks(rows, out)
     c = np.array([r["count"] for r in ok])
     m = np.array([r["mean"] for r in ok])
     s = np.array([r["std"] for r in ok])
@@ -82,7 +97,7 @@ def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
     order = np.argsort(med)
     cum = np.cumsum(c[order])
     median = float(med[order][np.searchsorted(cum, n / 2)])
-    return {
+    return _pool_masks(rows, {
         "mean": mean,
         "median": median if len(ok) > 1 else float(ok[0]["median"]),
         "std": math.sqrt(max(var, 0.0)),
@@ -91,7 +106,7 @@ def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "count": float(n),
         "valid_fraction": float(np.mean([r["valid_fraction"] for r in rows])),
         "reason": None,
-    }
+    })
 
 
 def _groups(
@@ -146,7 +161,12 @@ def scene_rows(task: SceneTask) -> dict[str, Any]:
     dt = item["properties"].get("datetime")
     try:
         refs = index_refs(item, task.index)
-    except MissingBand as exc:
+        if task.mask == "asset" and mask_asset(item) is None:
+            raise MissingMask(f"item {item['id']!r} has no mask asset (SCL or QA_PIXEL)")
+        if task.mask == "spectral":
+            resolve_band(item, "blue")
+            resolve_band(item, "nir")
+    except (MissingBand, MissingMask) as exc:
         return {"item_id": item["id"], "rows": [], "skipped": exc.message}
     want = tuple(refs)
     full = native_grid(item, refs, task.assets_root)
@@ -156,9 +176,15 @@ def scene_rows(task: SceneTask) -> dict[str, Any]:
 
     def run(g: Grid, geoms: list[BaseGeometry]) -> list[dict[str, Any]]:
         nonlocal mask_source
-        scene = load_scene(item, task.assets_root, want, g)
+        scene = load_scene(item, task.assets_root, want, g, mask=task.mask)  # type: ignore[arg-type]
         mask_source = scene.mask_source
-        return zonal_stats(masked_index(scene, task.index), g, geoms)
+        values, removed = index_and_mask(scene, task.index)
+        rows = zonal_stats(values, g, geoms)
+        for row, (masked, data) in zip(rows, masked_cells(removed, g, geoms)):
+            row["mask"] = scene.mask_source
+            row["masked_count"] = masked
+            row["masked_fraction"] = masked / data if data > 0 else float("nan")
+        return rows
 
     groups, big = _groups(full, polys, task.tile_px)
     for g, idx in groups:

@@ -99,6 +99,8 @@ def empty_row(reason: str) -> dict[str, Any]:
     row: dict[str, Any] = {k: float("nan") for k in STATS}
     row["count"] = 0.0
     row["valid_fraction"] = 0.0
+    row["masked_fraction"] = float("nan")
+    row["masked_count"] = 0.0
     row["reason"] = reason
     return row
 
@@ -107,6 +109,28 @@ def _num(v: Any) -> float:
     if v is None:
         return float("nan")
     return float(v)
+
+
+def masked_cells(
+    removed: np.ndarray, grid: Grid, polygons: Sequence[BaseGeometry]
+) -> list[tuple[float, float]]:
+    """Per polygon (Σ c over cells the cloud mask removed, Σ c over cells with data), from a
+    raster that is 1 where the mask removed a cell, 0 where it kept it, NaN without data."""
+    if not len(polygons):
+        return []
+    raw = exact_extract(
+        raster_source(np.ascontiguousarray(removed, dtype=np.float64), grid),
+        features(polygons),
+        ["sum", "count"],
+        include_cols=["_i"],
+        output="geojson",
+    )
+    out = [(0.0, 0.0)] * len(polygons)
+    for f in raw:
+        p = f["properties"]
+        s, c = _num(p.get("sum")), _num(p.get("count"))
+        out[int(p["_i"])] = (0.0 if math.isnan(s) else s, 0.0 if math.isnan(c) else c)
+    return out
 
 
 def weighted_sum(values: np.ndarray, grid: Grid, polygons: Sequence[BaseGeometry]) -> list[float]:

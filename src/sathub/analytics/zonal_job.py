@@ -13,6 +13,7 @@ from typing import Any
 from sathub.analytics.errors import NoData
 from sathub.analytics.executor import Executor
 from sathub.analytics.indices import index_spec
+from sathub.analytics.scene import mask_mode
 from sathub.analytics.select import Zone, find_items, union
 from sathub.analytics.timeseries import (
     COLUMNS,
@@ -38,15 +39,19 @@ def run_zonal(
     interval: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    mask: str = "auto",
 ) -> dict[str, Any]:
-    """Rows per polygon per scene (and per interval when ``interval`` is given)."""
+    """Rows per polygon per scene (and per interval when ``interval`` is given); ``mask`` is
+    the cloud mask choice (:data:`sathub.analytics.scene.MASK_MODES`)."""
     spec = index_spec(index)
+    mask = mask_mode(mask)
     if interval:
         interval = interval_name(interval)
     items = find_items(store, collection, union(zones), start, end)
     if not items:
         raise NoData(f"no scene of {collection!r} intersects the AOI in the period")
-    tasks = [SceneTask(it, spec.name, tuple(zones), settings.layout.assets) for it in items]
+    tasks = [SceneTask(it, spec.name, tuple(zones), settings.layout.assets, mask=mask)
+             for it in items]  # fmt: skip
     # a few scenes per Dask task: small AOIs take milliseconds per scene, less than a
     # task's scheduling overhead; large AOIs still spread over every worker
     per = max(1, min(8, len(tasks) // (4 * executor.n_workers)))
@@ -62,6 +67,7 @@ def run_zonal(
     out: dict[str, Any] = {
         "collection": collection,
         "index": spec.name,
+        "mask": mask,
         "scenes": len(items),
         "skipped": skipped,
         "rows": rows,

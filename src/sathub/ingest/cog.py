@@ -62,7 +62,8 @@ def write_cog(
 ) -> CogResult:
     """Write ``src_path`` as a validated lossless COG at ``dst_path``; returns size/checksum.
 
-    ``nodata`` overrides the source's nodata value (metadata only; pixels are not changed).
+    ``nodata`` is written as the COG's nodata value, replacing the source's (pixel values are
+    not changed: pixels equal to it become nodata for every GDAL reader).
     Raises IngestError naming the source on any GDAL failure or an invalid result.
     """
     try:

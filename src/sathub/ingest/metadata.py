@@ -106,6 +106,7 @@ def raster_band(measured: dict[str, Any], b: BandInfo | None) -> dict[str, Any]:
             d["offset"] = b.offset
         if b.unit:
             d["unit"] = b.unit
+        d.update(b.extra)
     return d
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,25 @@ def _check_space(scene: Scene, staging_dir: Path) -> None:
         )
 
 
+def file_nodata(path: Path, declared: list[float | None]) -> float | None:
+    """The nodata value to write into the COG of one file: the value the bands declare
+    (sidecar, product metadata), which replaces the file's own; None keeps the file's.
+    A GeoTIFF has one nodata value per file, so bands that declare different ones are an
+    error rather than a silent choice."""
+    values = [v for v in declared if v is not None]
+    if not values:
+        return None
+    first = values[0]
+    same = all((math.isnan(v) and math.isnan(first)) or v == first for v in values)
+    if not same:
+        shown = ", ".join(sorted({repr(v) for v in values}))
+        raise IngestError(
+            f"{path}: its bands declare different nodata values ({shown}); a GeoTIFF has one "
+            "nodata value per file: declare one value for every band"
+        )
+    return first
+
+
 def prepare_scene(
     scene: Scene, collection_id: str, staging_dir: Path, compression: Compression = "deflate"
 ) -> Prepared:
@@ -66,8 +86,7 @@ def prepare_scene(
     try:
         for sf in scene.files:
             dst = staging_dir / f"{sf.asset_key}.tif"
-            nodatas = {b.nodata for b in sf.bands}
-            override = nodatas.pop() if len(nodatas) == 1 else None
+            override = file_nodata(sf.path, [b.nodata for b in sf.bands])
             res = write_cog(sf.path, dst, nodata=override, compression=compression)
             stats, mask, mtransform = analyse(dst)
             masks.append((mask, mtransform))

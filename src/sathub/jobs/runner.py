@@ -42,6 +42,8 @@ class JobKind:
     summary: Callable[[dict[str, Any]], dict[str, Any]] = lambda result: result
     # an error message when a finished run still failed (e.g. scenes that did not ingest)
     failed: Callable[[dict[str, Any]], str | None] = lambda result: None
+    # checks beyond the model's, before anything is queued (InvalidInput naming the field)
+    check: Callable[[Any], None] = lambda params: None
 
 
 KINDS: dict[str, JobKind] = {}
@@ -49,12 +51,13 @@ KINDS: dict[str, JobKind] = {}
 
 def job_kind(name: str, params: type[BaseModel], *, lane: str,
              summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-             failed: Callable[[dict[str, Any]], str | None] | None = None) -> Callable[..., Any]:  # fmt: skip
+             failed: Callable[[dict[str, Any]], str | None] | None = None,
+             check: Callable[[Any], None] | None = None) -> Callable[..., Any]:  # fmt: skip
     """Register ``run(params, ctx) -> result`` as the job kind ``name``."""
 
     def register(run: Callable[[Any, JobContext], dict[str, Any]]) -> Callable[[Any, JobContext], dict[str, Any]]:
         KINDS[name] = JobKind(name, params, run, lane, summary or (lambda r: r),
-                              failed or (lambda r: None))  # fmt: skip
+                              failed or (lambda r: None), check or (lambda p: None))  # fmt: skip
         return run
 
     return register
@@ -71,11 +74,13 @@ def kind(name: str) -> JobKind:
 def parse_params(k: JobKind, params: dict[str, Any]) -> BaseModel:
     """The parameters as the kind's model; InvalidInput naming the first wrong field."""
     try:
-        return k.params.model_validate(params)
+        model = k.params.model_validate(params)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err.get("loc", ())) or "parameters"
         raise InvalidInput(f"{field}: {err.get('msg', 'invalid')}", field=field) from None
+    k.check(model)
+    return model
 
 
 class JobContext:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,9 +35,26 @@ def _aoi(aoi: Path | None, bbox: str | None) -> dict[str, Any]:
         w, s, e, n = (float(x) for x in str(bbox).split(","))
     except ValueError:
         raise InvalidInput("--bbox must be W,S,E,N", field="bbox") from None
+    if not (-180 <= w <= 180 and -180 <= e <= 180):
+        raise InvalidInput(f"--bbox longitudes must be in [-180, 180], got W={w:g}, E={e:g}",
+                           field="bbox")
+    if not (-90 <= s <= 90 and -90 <= n <= 90):
+        raise InvalidInput(f"--bbox latitudes must be in [-90, 90], got S={s:g}, N={n:g}",
+                           field="bbox")
+    if s >= n:
+        raise InvalidInput(f"--bbox south ({s:g}) must be less than north ({n:g}): the order "
+                           "is W,S,E,N", field="bbox")
+    if e == w:
+        raise InvalidInput("--bbox west and east are equal: the box has no width", field="bbox")
     if e < w:
         e += 360.0  # continuous longitudes across the antimeridian
     return dict(sg.mapping(sg.box(w, s, e, n)))
+
+
+def _check_off_nadir(value: float) -> None:
+    if not 0 <= value <= 60:
+        raise InvalidInput(f"--max-off-nadir must be in [0, 60] degrees, got {value:g}",
+                           field="max_off_nadir")
 
 
 OPP_COLUMNS = ["norad_id", "satellite", "sensor", "start", "end", "off_nadir_deg", "look_side",
@@ -53,7 +70,9 @@ def opportunities(
     norad: NoradOpt = None,
     swath_km: Annotated[float | None, typer.Option(
         "--swath-km", help="Sensor swath (nadir, km) for satellites without a built-in one.")] = None,
-    max_off_nadir: Annotated[float, typer.Option("--max-off-nadir", help="Degrees.")] = 30.0,
+    max_off_nadir: Annotated[float, typer.Option(
+        "--max-off-nadir", help="Pointing limit in degrees off nadir, for every sensor (a "
+        "built-in sensor that points less far keeps its own limit).")] = 30.0,
     kind: Annotated[str, typer.Option("--kind", help="optical | sar")] = "optical",
     min_coverage: Annotated[float, typer.Option("--min-coverage")] = 0.0,
     ignore_sun: Annotated[bool, typer.Option("--ignore-sun",
@@ -68,6 +87,11 @@ def opportunities(
 
         f = _fmt(fmt)
         t0 = parse_utc(start, field="start")
+        _check_off_nadir(max_off_nadir)
+        if swath_km is not None and not 0 < swath_km <= 3000:
+            raise InvalidInput("--swath-km must be in (0, 3000]", field="swath_km")
+        if kind not in ("optical", "sar"):
+            raise InvalidInput("--kind must be optical or sar", field="kind")
         sets = _load(tle, norad)
         sensors: dict[int, list[Sensor]] = {}
         for es in sets:
@@ -76,7 +100,11 @@ def opportunities(
                                                swath_km=swath_km,
                                                max_off_nadir_deg=max_off_nadir)]
             elif es.norad_id in KNOWN_SENSORS:
-                sensors[es.norad_id] = KNOWN_SENSORS[es.norad_id]
+                # the option caps the pointing of every sensor, built-in ones included
+                sensors[es.norad_id] = [
+                    sn.model_copy(update={"max_off_nadir_deg": min(sn.max_off_nadir_deg,
+                                                                   max_off_nadir)})
+                    for sn in KNOWN_SENSORS[es.norad_id]]
         if not sensors:
             raise InvalidInput("no sensor known for these satellites: give --swath-km",
                                field="swath_km")
@@ -95,7 +123,8 @@ design_app = typer.Typer(help="Mission design for planned satellites.", no_args_
 
 @design_app.command("sun-sync")
 def design_sun_sync(
-    epoch: Annotated[str, typer.Option("--epoch", help="Element epoch, ISO 8601.")],
+    epoch: Annotated[str | None, typer.Option(
+        "--epoch", help="Element epoch, ISO 8601 (default: today 00:00 UTC).")] = None,
     altitude_km: Annotated[float, typer.Option("--altitude-km")] = 600.0,
     ltdn: Annotated[str, typer.Option("--ltdn", help="Local time of descending node, HH:MM.")
                     ] = "10:30",
@@ -111,30 +140,57 @@ def design_sun_sync(
     def body() -> None:
         from sgp4.exporter import export_tle
 
+        from sathub.orbits.coverage import MAX_WINDOW_DAYS
         from sathub.orbits.design import revisit, sun_synchronous
         from sathub.orbits.sensors import Sensor
-        from sathub.orbits.timeutil import parse_utc
+        from sathub.orbits.timeutil import iso, parse_utc
 
         f = _fmt(fmt)
         try:
             hh, mm = (int(x) for x in ltdn.split(":"))
         except ValueError:
             raise InvalidInput("--ltdn must be HH:MM", field="ltdn") from None
-        es = sun_synchronous(altitude_km, hh + mm / 60.0, parse_utc(epoch, field="epoch"),
-                             name=name)
+        if not (0 <= hh < 24 and 0 <= mm < 60):
+            raise InvalidInput("--ltdn must be HH:MM with HH 0-23 and MM 0-59", field="ltdn")
+        _check_off_nadir(max_off_nadir)
+        if not 0 < swath_km <= 3000:
+            raise InvalidInput("--swath-km must be in (0, 3000]", field="swath_km")
+        if not 0 < days <= MAX_WINDOW_DAYS:
+            raise InvalidInput(f"--days must be in (0, {MAX_WINDOW_DAYS:g}]", field="days")
+        t_epoch = (parse_utc(epoch, field="epoch") if epoch is not None
+                   else datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+        es = sun_synchronous(altitude_km, hh + mm / 60.0, t_epoch, name=name)
         l1, l2 = export_tle(es.satrec)
-        err.print(f"{name}: period {es.period_min:.2f} min, inclination "
-                  f"{es.fields['INCLINATION']} deg, RAAN {es.fields['RA_OF_ASC_NODE']} deg")
+        err.print(f"{name}: epoch {iso(es.epoch)}, period {es.period_min:.2f} min, "
+                  f"inclination {float(es.fields['INCLINATION']):.2f}°, "
+                  f"RAAN {float(es.fields['RA_OF_ASC_NODE']):.2f}°",
+                  highlight=False, soft_wrap=True)
         print(f"{name}\n{l1}\n{l2}")
         if aoi is not None or bbox is not None:
             stats = revisit(es, Sensor(name="camera", swath_km=swath_km,
                                        max_off_nadir_deg=max_off_nadir),
                             _aoi(aoi, bbox), es.epoch, days)
-            err.print(f"{stats['accesses']} accesses in {days:g} days; mean revisit "
-                      f"{stats['mean_revisit_h']} h, max {stats['max_revisit_h']} h")
+            err.print(revisit_summary(stats, days), highlight=False, soft_wrap=True)
             emit([{k: v for k, v in o.items() if k != "footprint"}
                   for o in stats["opportunities"]], f, OPP_COLUMNS)
     _run(body)
+
+
+def hours_text(hours: float | None) -> str:
+    """A duration in hours for people: ``24.18 h (1 d 0 h 11 min)``; ``n/a`` for None."""
+    if hours is None:
+        return "n/a (fewer than two accesses)"
+    minutes = round(hours * 60)
+    d, rest = divmod(minutes, 1440)
+    h, m = divmod(rest, 60)
+    parts = (f"{d} d " if d else "") + f"{h} h {m:02d} min"
+    return f"{hours:.2f} h ({parts})"
+
+
+def revisit_summary(stats: dict[str, Any], days: float) -> str:
+    return (f"{stats['accesses']} accesses in {days:g} days; mean revisit "
+            f"{hours_text(stats['mean_revisit_h'])}, max {hours_text(stats['max_revisit_h'])}; "
+            f"mean coverage {100 * stats['mean_coverage_fraction']:.1f} %")
 
 
 orders_app = typer.Typer(help="Acquisition orders (received → planned → acquired → "

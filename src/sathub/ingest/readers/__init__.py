@@ -12,10 +12,11 @@ from sathub.errors import SathubError
 from sathub.ingest.readers.base import BandInfo, Scene, SceneFile, SceneReader
 from sathub.ingest.readers.gdal import RASTER_SUFFIXES, GdalReader
 from sathub.ingest.readers.landsat import LandsatReader
+from sathub.ingest.readers.netcdf import NetcdfReader
 from sathub.ingest.readers.sentinel2 import Sentinel2Reader
 from sathub.ingest.readers.sidecar import SIDECAR_SUFFIX
 
-READERS: list[SceneReader] = [Sentinel2Reader(), LandsatReader(), GdalReader()]
+READERS: list[SceneReader] = [Sentinel2Reader(), LandsatReader(), NetcdfReader(), GdalReader()]
 
 __all__ = ["READERS", "BandInfo", "Scene", "SceneFile", "SceneReader", "discover", "reader_by_name"]
 

@@ -27,7 +27,8 @@ class BandInfo:
     scale: float | None = None
     offset: float | None = None
     unit: str | None = None
-    nodata: float | None = None  # overrides the file's nodata (metadata only, pixels untouched)
+    nodata: float | None = None  # written as the COG's nodata value (pixels untouched)
+    extra: dict[str, Any] = field(default_factory=dict)  # more raster:bands fields
 
 
 @dataclass

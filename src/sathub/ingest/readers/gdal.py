@@ -19,34 +19,44 @@ from sathub.ingest.readers.sidecar import SIDECAR_SUFFIX, Sidecar, load_sidecar,
 RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".j2k", ".img", ".vrt", ".nc", ".hdf", ".kea"}
 
 _DATE8 = re.compile(r"(?<!\d)(19[7-9]\d|20\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
-_LANDSAT_PRE = re.compile(r"L[COTEM]\d{2}\d{3}\d{3}(\d{4})(\d{3})[A-Z]{3}\d{2}")
+# pre-collection scene id: L + sensor (C/O/T/E/M) + satellite (1 digit) + WRS path (3) + row (3)
+# + year (4) + day of year (3) + ground station (3 letters) + archive version (2 digits)
+_LANDSAT_PRE = re.compile(
+    r"(?<![A-Za-z0-9])L[COTEM]\d(\d{3})(\d{3})(\d{4})(\d{3})[A-Z]{3}\d{2}(?![0-9])"
+)
 
 
 def date_from_name(name: str) -> datetime | None:
     """A date in a file name: a Landsat pre-collection id (year + day of year) or YYYYMMDD."""
     m = _LANDSAT_PRE.search(name)
     if m:
-        year, doy = int(m.group(1)), int(m.group(2))
-        return datetime.strptime(f"{year} {doy}", "%Y %j").replace(tzinfo=UTC)
+        year, doy = int(m.group(3)), int(m.group(4))
+        if 1972 <= year <= 2100 and 1 <= doy <= (366 if year % 4 == 0 else 365):
+            return datetime.strptime(f"{year} {doy}", "%Y %j").replace(tzinfo=UTC)
     m = _DATE8.search(name)
     if m:
         return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=UTC)
     return None
 
 
-def check_raster(path: Path) -> tuple[int, str]:
-    """Open ``path`` and check it is a georeferenced raster; returns (band count, dtype)."""
-    if not path.is_file():
+def check_raster(path: Path, *, subdataset: bool = False) -> tuple[int, str]:
+    """Open ``path`` and check it is a georeferenced raster; returns (band count, dtype).
+    ``subdataset``: ``path`` is a GDAL subdataset name (``netcdf:/file.nc:var``), not a file."""
+    if not subdataset and not path.is_file():
         raise IngestError(f"{path}: no such file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(path)
         with src:
-            count, dtype = src.count, src.dtypes[0]
-            crs, transform, gcps = src.crs, src.transform, src.gcps[0]
+            count = src.count
+            if count == 0 and src.subdatasets:
+                names = ", ".join(sd.rsplit(":", 1)[-1] for sd in src.subdatasets)
+                raise IngestError(f"{path}: a container of subdatasets ({names}), not a raster")
             if src.width == 0 or src.height == 0 or count == 0:
                 raise IngestError(f"{path}: raster has no pixels")
+            dtype = src.dtypes[0]
+            crs, transform, gcps = src.crs, src.transform, src.gcps[0]
     except RasterioIOError as exc:
         raise IngestError(f"{path}: not a raster GDAL can read ({exc})") from exc
     if crs is None:
@@ -131,7 +141,11 @@ class GdalReader:
             )
         return self._scene(root, sc, files)
 
-    def _scene(self, root: Path, sc: Sidecar | None, files: list[SceneFile]) -> Scene:
+    def _scene(
+        self, root: Path, sc: Sidecar | None, files: list[SceneFile],
+        fallback: datetime | None = None,
+    ) -> Scene:
+        """The scene of ``files``; datetime from the sidecar, the file name, ``fallback``."""
         stem = root.name.removesuffix(SIDECAR_SUFFIX)
         for suffix in RASTER_SUFFIXES:
             if stem.lower().endswith(suffix):
@@ -140,7 +154,7 @@ class GdalReader:
         start = sc.start_datetime if sc else None
         end = sc.end_datetime if sc else None
         if dt is None and start is None:
-            dt = date_from_name(root.name)
+            dt = date_from_name(root.name) or fallback
         if dt is None and start is None:
             raise IngestError(
                 f"{root}: no acquisition datetime; give a sidecar "

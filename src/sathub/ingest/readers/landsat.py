@@ -1,5 +1,10 @@
-"""Landsat Collection 1 and 2 scenes: ``*_MTL.txt`` (ODL) or ``*_MTL.json`` beside the band
-files. One asset per band file, with the MTL kept as a metadata asset."""
+"""Landsat scenes (pre-collection, Collection 1 and 2): ``*_MTL.txt`` (ODL) or ``*_MTL.json``
+beside the band files. One asset per band file (plus ``qa_pixel`` for a Collection 2
+``QA_PIXEL`` file), with the MTL kept as a metadata asset.
+
+Level-1 bands record TOA reflectance (reflective bands) or radiance with brightness-temperature
+constants (thermal bands) as ``raster:bands`` scale/offset (see :mod:`.toa`); Level-2 surface
+reflectance bands record the product's own ``LEVEL2_SURFACE_REFLECTANCE_PARAMETERS``."""
 
 from __future__ import annotations
 
@@ -11,34 +16,49 @@ from typing import Any
 
 from sathub.errors import IngestError
 from sathub.ingest.readers.bands import LANDSAT_MSS, LANDSAT_OLI_TIRS, LANDSAT_TM, band_from_table
-from sathub.ingest.readers.base import Scene, SceneFile, safe_id
+from sathub.ingest.readers.base import BandInfo, Scene, SceneFile, safe_id
 from sathub.ingest.readers.gdal import check_raster
+from sathub.ingest.readers.toa import REFLECTANCE_UNIT, band_scaling
 
 _MTL_SUFFIXES = ("_MTL.txt", "_MTL.json")
 _LINE = re.compile(r"^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$")
 
 
 def parse_mtl_text(text: str) -> dict[str, str]:
-    """Flatten an ODL MTL file into KEY → value (quotes removed; groups dropped)."""
+    """Flatten an ODL MTL file into KEY → value (quotes removed). Each key is also kept as
+    ``GROUP/KEY`` (its innermost group), since Level-2 MTLs repeat names such as
+    ``REFLECTANCE_MULT_BAND_1`` in a Level-1 and a Level-2 group."""
     out: dict[str, str] = {}
+    groups: list[str] = []
     for line in text.replace("\x00", "").splitlines():
         m = _LINE.match(line)
-        if not m or m.group(1) in ("GROUP", "END_GROUP"):
+        if not m:
             continue
-        out[m.group(1)] = m.group(2).strip('"')
+        key, value = m.group(1), m.group(2).strip('"')
+        if key == "GROUP":
+            groups.append(value)
+        elif key == "END_GROUP":
+            if groups:
+                groups.pop()
+        else:
+            out[key] = value
+            if groups:
+                out[f"{groups[-1]}/{key}"] = value
     return out
 
 
-def _flatten(doc: Any, out: dict[str, str]) -> None:
+def _flatten(doc: Any, out: dict[str, str], group: str = "") -> None:
     if isinstance(doc, dict):
         for k, v in doc.items():
             if isinstance(v, (dict, list)):
-                _flatten(v, out)
+                _flatten(v, out, k)
             else:
                 out[k] = str(v)
+                if group:
+                    out[f"{group}/{k}"] = str(v)
     elif isinstance(doc, list):
         for v in doc:
-            _flatten(v, out)
+            _flatten(v, out, group)
 
 
 def read_mtl(path: Path) -> dict[str, str]:
@@ -99,47 +119,52 @@ class LandsatReader:
         scene_id = mtl.get("LANDSAT_PRODUCT_ID") or mtl.get("LANDSAT_SCENE_ID")
         if not scene_id:
             scene_id = root.name.split("_MTL")[0]
-        files: list[SceneFile] = []
-        for key, fname in sorted(mtl.items(), key=lambda kv: _band_sort(kv[0])):
-            m = re.fullmatch(r"FILE_NAME_BAND_(\d+|VCID_\d)", key)
-            if not m:
-                continue
-            path = root.parent / fname
-            if not path.exists():
-                continue  # subsets often ship a few bands only
-            num = m.group(1)
-            name = f"B{num.replace('VCID_', '6_VCID')}" if "VCID" in num else f"B{num}"
-            count, _ = check_raster(path)
-            if count != 1:
-                raise IngestError(f"{path}: a Landsat band file must have one band, has {count}")
-            band = band_from_table(table, name if "VCID" not in name else "B6")
-            band.name = name
-            scale = _float(mtl, f"REFLECTANCE_MULT_BAND_{num}")
-            offset = _float(mtl, f"REFLECTANCE_ADD_BAND_{num}")
-            if scale is None:
-                scale = _float(mtl, f"TEMPERATURE_MULT_BAND_ST_B{num}") or _float(
-                    mtl, f"RADIANCE_MULT_BAND_{num}"
-                )
-                offset = _float(mtl, f"TEMPERATURE_ADD_BAND_ST_B{num}") or _float(
-                    mtl, f"RADIANCE_ADD_BAND_{num}"
-                )
-                band.unit = (
-                    "kelvin"
-                    if f"TEMPERATURE_MULT_BAND_ST_B{num}" in mtl
-                    else "W/(m^2 sr um)"
-                    if scale is not None
-                    else None
-                )
-            band.scale, band.offset = scale, offset
-            files.append(SceneFile(path=path, asset_key=name, bands=[band], title=path.name))
-        if not files:
-            raise IngestError(f"{root}: none of the band files it lists is present")
         date = mtl.get("DATE_ACQUIRED")
         time = mtl.get("SCENE_CENTER_TIME", "00:00:00Z").rstrip("Z")[:15]
         try:
             dt = datetime.fromisoformat(f"{date}T{time}").replace(tzinfo=UTC)
         except (TypeError, ValueError) as exc:
             raise IngestError(f"{root}: bad DATE_ACQUIRED/SCENE_CENTER_TIME ({exc})") from exc
+        level = mtl.get("PROCESSING_LEVEL") or mtl.get("DATA_TYPE") or ""
+        files: list[SceneFile] = []
+        for key, fname in sorted(mtl.items(), key=lambda kv: _band_sort(kv[0])):
+            m = re.fullmatch(r"FILE_NAME_BAND_(\d+(?:_VCID_\d)?)", key)
+            if not m:
+                continue
+            path = root.parent / fname
+            if not path.exists():
+                continue  # subsets often ship a few bands only
+            num = m.group(1)
+            name = f"B{num}"  # B3, or B6_VCID_1 (ETM+ thermal, low and high gain)
+            count, _ = check_raster(path)
+            if count != 1:
+                raise IngestError(f"{path}: a Landsat band file must have one band, has {count}")
+            band = band_from_table(table, name.split("_")[0])
+            band.name = name
+            thermal = (band.common_name or "").startswith("lwir")
+            if level.startswith("L2"):
+                sc = _level2_scaling(mtl, num)
+            else:
+                sc = band_scaling(mtl, num, name, spacecraft, dt, thermal)
+            band.scale, band.offset, band.unit = sc.get("scale"), sc.get("offset"), sc.get("unit")
+            if "brightness_temperature" in sc:
+                band.extra["sathub:brightness_temperature"] = sc["brightness_temperature"]
+            roles = ["data", "reflectance"] if band.unit == REFLECTANCE_UNIT else ["data"]
+            if thermal:
+                roles = ["data", "temperature"]
+            files.append(
+                SceneFile(path=path, asset_key=name, bands=[band], title=path.name, roles=roles)
+            )
+        qa = mtl.get("FILE_NAME_QUALITY_L1_PIXEL")
+        if qa and (root.parent / qa).exists():  # Collection 2: the cloud/shadow bit mask
+            qa_path = root.parent / qa
+            check_raster(qa_path)
+            files.append(SceneFile(
+                path=qa_path, asset_key="qa_pixel", title=qa_path.name,
+                bands=[BandInfo(name="QA_PIXEL", description="Collection 2 pixel quality bits")],
+                roles=["cloud", "cloud-shadow", "data-mask"]))  # fmt: skip
+        if not files:
+            raise IngestError(f"{root}: none of the band files it lists is present")
         props: dict[str, Any] = {
             "platform": spacecraft.lower().replace("_", "-"),
             "instruments": [s.lower() for s in sensor.split("_")] if sensor else [],
@@ -167,6 +192,23 @@ class LandsatReader:
             metadata_files={"mtl": root},
             reader=self.name,
         )
+
+
+def _level2_scaling(mtl: dict[str, str], num: str) -> dict[str, Any]:
+    """Surface reflectance / temperature factors of a Collection 2 Level-2 band (no Sun
+    correction: the product is already reflectance)."""
+    group = "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS"
+    m, a = _float(mtl, f"{group}/REFLECTANCE_MULT_BAND_{num}"), _float(
+        mtl, f"{group}/REFLECTANCE_ADD_BAND_{num}"
+    )
+    if m is not None and a is not None:
+        return {"scale": m, "offset": a, "unit": REFLECTANCE_UNIT}
+    m, a = _float(mtl, f"TEMPERATURE_MULT_BAND_ST_B{num}"), _float(
+        mtl, f"TEMPERATURE_ADD_BAND_ST_B{num}"
+    )
+    if m is not None and a is not None:
+        return {"scale": m, "offset": a, "unit": "K"}
+    return {}
 
 
 def _band_sort(key: str) -> tuple[int, str]:

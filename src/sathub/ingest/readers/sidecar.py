@@ -48,6 +48,7 @@ class Sidecar:
     scale: float | None = None
     offset: float | None = None
     nodata: float | None = None
+    subdatasets: list[str] | None = None  # NetCDF/HDF variables to ingest, in this order
     properties: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,6 +96,11 @@ def load_sidecar(path: Path) -> Sidecar:
     sc.scale = _num(doc, "scale", where)
     sc.offset = _num(doc, "offset", where)
     sc.nodata = _num(doc, "nodata", where)
+    subs = doc.get("subdatasets")
+    if subs is not None:
+        if not isinstance(subs, list) or not subs or not all(isinstance(x, str) for x in subs):
+            raise IngestError(f"{where}: 'subdatasets' must be a non-empty list of names")
+        sc.subdatasets = list(subs)
     props: dict[str, Any] = dict(doc.get("properties") or {})
     if doc.get("platform"):
         props["platform"] = str(doc["platform"])
