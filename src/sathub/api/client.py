@@ -17,7 +17,7 @@ from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sathub.api import links
+from sathub.api import landing, links
 from sathub.api.access import (access_filter, collections_filter, installation, redact_lineage,
                                require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
@@ -76,6 +76,22 @@ def _build(params: dict[str, Any], settings: Settings) -> SearchQuery:
                        filter_limits=FilterLimits.of(settings))  # fmt: skip
 
 
+def _visible_count(request: Request, collection_id: str) -> int | None:
+    """How many items of a collection the caller may see."""
+    store, _ = _state(request)
+    result = store.search(SearchQuery(collections=[collection_id], limit=1), extra_filter=access_filter(request))
+    return result.matched
+
+
+def _newest_item(request: Request, collection_id: str) -> dict[str, Any] | None:
+    """The newest item of a collection the caller may see (its metadata gives the default
+    rendering of the collection's mosaic links), or None."""
+    store, _ = _state(request)
+    query = SearchQuery(collections=[collection_id], limit=1)
+    items = store.search(query, extra_filter=access_filter(request), count=False).items
+    return items[0] if items else None
+
+
 @attr.s
 class CoreClient(BaseCoreClient):
     """Core STAC API over a :class:`~sathub.catalog.store.CatalogStore`."""
@@ -87,12 +103,16 @@ class CoreClient(BaseCoreClient):
         page["title"] = settings.title
         page["description"] = settings.title + ": STAC API of the archive"
         base = get_base_url(request)
-        for coll in store.list_collections(extra_filter=collections_filter(request)):
+        colls = store.list_collections(extra_filter=collections_filter(request))
+        if landing.wants_html(request):  # a browser: the HTML page (landing.py)
+            return landing.page(request, base, page["title"], page["description"], colls,
+                                lambda cid: _visible_count(request, cid))  # fmt: skip
+        for coll in colls:
             page["links"].append(
                 {"rel": "child", "type": "application/json", "title": coll.get("title", coll["id"]),
                  "href": f"{base}collections/{coll['id']}"}
             )  # fmt: skip
-        return page
+        return json_response(page, headers={"Vary": "Accept"})
 
     # ----------------------------------------------------------- collections
     def all_collections(self, **kwargs: Any) -> Any:
@@ -101,7 +121,7 @@ class CoreClient(BaseCoreClient):
         base = get_base_url(request)
         cols = store.list_collections(extra_filter=collections_filter(request))
         cols, matched, next_offset = search_collections(cols, kwargs, settings)
-        out = [links.collection_links(c, base) for c in cols]
+        out = [links.collection_links(c, base, _newest_item(request, c["id"])) for c in cols]
         page_links = [
             {"rel": "root", "type": "application/json", "href": base},
             {"rel": "parent", "type": "application/json", "href": base},
@@ -116,7 +136,8 @@ class CoreClient(BaseCoreClient):
         request: Request = kwargs["request"]
         store, _ = _state(request)
         require_collection_visible(request, collection_id)
-        return links.collection_links(store.get_collection(collection_id), get_base_url(request))
+        coll = store.get_collection(collection_id)
+        return links.collection_links(coll, get_base_url(request), _newest_item(request, collection_id))
 
     # ----------------------------------------------------------------- items
     def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Any:
@@ -211,7 +232,8 @@ class FiltersClient(BaseFiltersClient):
         schema_props: dict[str, Any] = {
             "id": {"description": "Item id", "type": "string"},
             "collection": {"description": "Collection id", "type": "string"},
-            "geometry": {"description": "Footprint", "$ref": "https://geojson.org/schema/Geometry.json"},
+            # OGC API Features part 3 form, not a $ref to geojson.org that browsers would fetch
+            "geometry": {"description": "Footprint", "format": "geometry-any", "x-ogc-role": "primary-geometry"},
             "datetime": {"description": "Acquisition time", "type": "string", "format": "date-time"},
         }  # fmt: skip
         for name, typ in sorted(props.items()):
