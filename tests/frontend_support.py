@@ -22,17 +22,17 @@ FLOAT = "sen2_20210527_aber_subset_ndvi_ref"  # float32 NDVI
 
 def ingest_real(base: Path) -> dict[str, Any]:
     """Every real raster ingested into collection ``CID`` of ``base/data``."""
-    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.app import Installation
     from sathub.ingest.pipeline import ingest_paths
 
     src = copy_real_imagery(base / "in")
     settings = Settings(data=base / "data")
-    settings.layout.create()
-    store = SQLiteStore(settings.layout.catalog_db)
-    report = ingest_paths([src], CID, settings, store)
+    inst = Installation.create(settings)  # the backends are built by the Installation only
+    store = inst.catalog
+    report = ingest_paths([src], CID, settings, store, inst.objects)
     assert report.ok, [o.message for o in report.failed]
     items = {it["id"]: it for it in store.iter_items(CID)}
-    store.close()
+    inst.close()
     return {"settings": settings, "items": items, "data": base / "data"}
 
 
