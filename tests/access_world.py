@@ -93,9 +93,14 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def build(data: Path) -> PixelWorld:
+def build(data: Path, backend: str = "sqlite") -> PixelWorld:
     now = time.time()
-    inst = Installation.create(Settings(data=data))
+    if backend == "pgstac":
+        from pg_support import pg_settings
+
+        inst = Installation.create(pg_settings(data))
+    else:
+        inst = Installation.create(Settings(data=data))
     store = inst.catalog
     store.create_collection(_collection("open"))
     store.create_collection(_collection("res"))

@@ -58,11 +58,20 @@ def need_shared() -> None:
         pytest.skip("../shared/data is not beside the repository")
 
 
-def load_real(data: Path) -> None:
+def load_real(data: Path, settings=None) -> None:  # type: ignore[no-untyped-def]
+    """The real STAC files into a new data directory (``settings``: of another backend)."""
     from sathub.catalog.loader import load_file
     from sathub.catalog.sqlite import SQLiteStore
     from sathub.config import Settings
 
+    if settings is not None:
+        from sathub.app import Installation
+
+        with Installation.create(settings) as inst:
+            for rel in REAL_FILES:
+                load_file(inst.catalog, STAC / rel)
+            load_file(inst.catalog, STAC / SFEOS_ITEMS, collection=SFEOS_COLLECTION)
+        return
     settings = Settings(data=data)
     settings.layout.create()
     store = SQLiteStore(settings.layout.catalog_db)
@@ -87,16 +96,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, settings=None) -> None:  # type: ignore[no-untyped-def]
         import uvicorn
 
         from sathub.api.app import create_app
         from sathub.config import Settings
 
         self.data = data
+        self.settings = settings or Settings(data=data)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Settings(data=data))
+        app = create_app(self.settings)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -122,6 +132,22 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data = tmp_path_factory.mktemp("live") / "data"
     load_real(data)
     with LiveServer(data) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "pgstac"])
+def live_server_each(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """:func:`live_server` once per catalog backend (SQLite, pgstac)."""
+    need_shared()
+    data = tmp_path_factory.mktemp(f"live-{request.param}") / "data"
+    settings = None
+    if request.param == "pgstac":
+        from pg_support import pg_settings
+
+        settings = pg_settings(data)
+    load_real(data, settings)
+    with LiveServer(data, settings) as server:
         yield server
 
 

@@ -263,7 +263,7 @@ def start_hostile(built: HostileData, base: Path) -> Hostile:
     w, s, e, n = built.bbox
     lon, lat = (w + e) / 2, (s + n) / 2
     t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 10)
-    reg = httpx.post(server.url + "/mosaic/register", json={"collections": [COLLECTION]}, timeout=30)
+    reg = httpx.post(server.url + "/mosaic/register", json={"collections": [COLLECTION]}, timeout=120)
     reg.raise_for_status()
     valid = {
         "collection_id": COLLECTION, "item_id": built.item, "asset_key": "data",
@@ -277,7 +277,7 @@ def start_hostile(built: HostileData, base: Path) -> Hostile:
     for path in (f"{item}/preview.png", f"{item}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
                  f"{item}/statistics", f"/mosaic/{valid['search_id']}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
                  "/search?limit=5", "/search?limit=5&filter=id%20%3D%20%27x%27%20OR%20id%20%3D%20%27y%27"):  # fmt: skip
-        httpx.get(server.url + path, timeout=30).raise_for_status()
+        httpx.get(server.url + path, timeout=120).raise_for_status()  # warm-up: imports, GDAL
     return Hostile(server, built, valid)
 
 

@@ -58,9 +58,10 @@ def route_key(methods: tuple[str, ...], path: str) -> str:
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> PixelWorld:
-    return build(tmp_path_factory.mktemp("matrix") / "data")
+@pytest.fixture(scope="module", params=["sqlite", "pgstac"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PixelWorld:
+    """The matrix's world on each catalog backend (SQLite, pgstac)."""
+    return build(tmp_path_factory.mktemp(f"matrix-{request.param}") / "data", request.param)
 
 
 @pytest.fixture(scope="module")

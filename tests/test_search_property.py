@@ -9,12 +9,15 @@ skipped, none repeated.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import cql2
+import pytest
 import shapely
+from pg_support import BACKENDS, pgstac_store, reset_examples, spend_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,7 +93,7 @@ def query_strategy(draw: Any) -> dict[str, Any]:
     return q
 
 
-def brute_force(items: list[dict[str, Any]], q: dict[str, Any]) -> list[str]:
+def brute_force(items: list[dict[str, Any]], q: dict[str, Any], tiebreak: str = "last") -> list[str]:
     out = []
     expr = cql2.parse_text(q["filter"]) if q["filter"] else None
     area = None
@@ -116,20 +119,47 @@ def brute_force(items: list[dict[str, Any]], q: dict[str, Any]) -> list[str]:
     def value(it: dict[str, Any], name: str) -> Any:
         return it["id"] if name == "id" else it["properties"][name]
 
-    # stable sorts from the last key to the first; the store breaks ties by insertion order
-    # in the direction of the last key
+    # stable sorts from the last key to the first; ties are broken by the backend's rule:
+    # SQLite by insertion order in the direction of the last key, pgstac by id (the ids here
+    # follow insertion order) in the direction of the first key (pgstac's tie-breakers)
     order = {it["id"]: n for n, it in enumerate(items)}
-    out.sort(key=lambda it: order[it["id"]], reverse=keys[-1][1] == "desc")
+    tie = keys[0] if tiebreak == "first" else keys[-1]
+    out.sort(key=lambda it: order[it["id"]], reverse=tie[1] == "desc")
     for name, direction in reversed(keys):
         out.sort(key=lambda it: value(it, name), reverse=direction == "desc")
     return [it["id"] for it in out]
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_store(request: Any, tmp_path_factory: Any) -> Iterator[Any]:
+    """Makes an empty catalog of one backend per example: a new SQLite file, or the module's
+    pgstac database emptied (a new database per example would cost a second each)."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            def make() -> Any:
+                s = stack.enter_context(closing(SQLiteStore(tmp_path_factory.mktemp("prop") / "c.db")))
+                s.tiebreak = "last"  # type: ignore[attr-defined]
+                return s
+        else:
+            pg = stack.enter_context(pgstac_store(tmp_path_factory.mktemp("prop-pg")))
+            reset_examples(pg)
+
+            def make() -> Any:
+                if getattr(pg, "_examples_left", 1) <= 0:
+                    return pg  # its share is spent (the test returns at once)
+                for c in pg.list_collections():
+                    pg.delete_collection(c["id"])
+                pg.tiebreak = "first"
+                return pg
+        yield make
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=st.lists(item_strategy, min_size=0, max_size=40), queries=st.lists(query_strategy(), min_size=1, max_size=4))
-def test_search_matches_brute_force(tmp_path_factory: Any, items: list[dict[str, Any]], queries: list[dict[str, Any]]) -> None:
-    path: Path = tmp_path_factory.mktemp("prop") / "c.db"
-    store = SQLiteStore(path)
+def test_search_matches_brute_force(backend_store: Any, items: list[dict[str, Any]], queries: list[dict[str, Any]]) -> None:
+    store = backend_store()
+    if not spend_example(store):
+        return
     for cid in ("c1", "c2"):
         store.create_collection({"type": "Collection", "id": cid, "description": "x", "links": [],
                                  "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
@@ -146,7 +176,7 @@ def test_search_matches_brute_force(tmp_path_factory: Any, items: list[dict[str,
         it["id"] = f"item-{n:03d}"
     store.bulk_upsert(json.loads(json.dumps(items)))
     for q in queries:
-        expected = brute_force(items, q)
+        expected = brute_force(items, q, store.tiebreak)
         got: list[str] = []
         token = None
         for _ in range(100):
@@ -164,4 +194,3 @@ def test_search_matches_brute_force(tmp_path_factory: Any, items: list[dict[str,
             if token is None:
                 break
         assert got == expected, q
-    store.close()

@@ -102,6 +102,40 @@ class Settings(BaseSettings):
         default="National space agency", description="Name of the reporting agency (IATI exports)."
     )
 
+    # scale-out (issue 14): PostgreSQL + pgstac. With pg_dsn set, the catalog lives in that
+    # database (pgstac's schema, made by `sathub init`); the data directory keeps the rest.
+    pg_dsn: str | None = Field(
+        default=None,
+        description="PostgreSQL DSN (postgresql://user:pass@host:5432/db) of the pgstac "
+        "catalog; writes go there. Empty: the embedded SQLite catalog.",
+    )
+    pg_reader_dsn: str | None = Field(
+        default=None,
+        description="DSN for reads (a replica); empty: reads use SATHUB_PG_DSN.",
+    )
+    pg_pool_size: int = Field(
+        default=10, ge=1, le=200,
+        description="Largest number of PostgreSQL connections per pool and API worker.",
+    )
+
+    # scale-out (issue 14): assets on an S3-compatible store when s3_bucket is set
+    s3_bucket: str | None = Field(
+        default=None, description="Bucket of the assets (S3, MinIO, Ceph RGW); empty: DATA/assets."
+    )
+    s3_prefix: str = Field(default="", description="Key prefix of the assets inside the bucket.")
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="Endpoint URL of an S3-compatible server (http://host:9000); empty: AWS.",
+    )
+    s3_region: str = Field(default="us-east-1", description="Region of the bucket.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret access key.")
+    s3_virtual_hosting: bool = Field(
+        default=False,
+        description="Virtual-hosted-style addressing (bucket.host); false: path style "
+        "(MinIO, Ceph RGW, moto).",
+    )
+
     # bounds: input limits, checked before any parser or C library sees the input
     # (docs/security.md, "Input limits")
     # CQL2 filters (area cql2): bounded in catalog/cql2input.py before any parser sees them

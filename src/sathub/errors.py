@@ -17,7 +17,9 @@ Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
     ├── LoadError               a bulk-load line failed (file and line named)   → 400
     ├── IngestError             a scene could not be ingested (file named)      → 422
     ├── OrbitError              bad element sets, propagation failures          → 400
-    └── AuditUnavailable        the audit cannot record (anchor unwritable, wrong key) → 503
+    ├── AuditUnavailable        the audit cannot record (anchor unwritable, wrong key) → 503
+    ├── BackendUnavailable      PostgreSQL or the object store cannot be reached → 503
+    └── SettingError            a setting that cannot work (bad credentials…)   → start-up error
 """
 
 from __future__ import annotations
@@ -114,3 +116,21 @@ class AuditUnavailable(SathubError):
     the key the log is written with): nothing that would need a record is served."""
 
     status_code = 503
+
+
+class BackendUnavailable(SathubError):
+    """A backend (PostgreSQL, the object store) cannot be reached; the message names it.
+    Nothing was written: the request may be retried (503, Retry-After)."""
+
+    def __init__(self, message: str, *, backend: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.backend = backend
+        self.headers = {"Retry-After": "5"}
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "backend": self.backend}
+
+
+class SettingError(SathubError):
+    """A setting cannot work (wrong credentials, a bad address): ``field`` names it. Raised
+    when an installation opens, so the server does not start."""

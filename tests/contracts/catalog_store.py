@@ -22,6 +22,7 @@ import cql2
 import pytest
 import shapely
 import test_access_property as tap
+from pg_support import pgstac_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,7 @@ def sqlite_store(tmp: Path) -> Iterator[CatalogStore]:
 # name → a fresh, empty store in a temporary directory (closed when the context ends)
 IMPLEMENTATIONS: dict[str, Callable[[Path], AbstractContextManager[CatalogStore]]] = {
     "sqlite": sqlite_store,
+    "pgstac": pgstac_store,  # a new database of the test process's PostgreSQL cluster
 }
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)

@@ -27,6 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rasterio.transform import from_origin
 
+from pg_support import s3_store
+
 from sathub.app import Installation
 from sathub.config import Settings
 from sathub.errors import NotFound
@@ -42,6 +44,7 @@ def local_store(tmp: Path) -> Iterator[ObjectStore]:
 # name → a fresh, empty store in a temporary directory
 IMPLEMENTATIONS: dict[str, Callable[[Path], AbstractContextManager[ObjectStore]]] = {
     "local": local_store,
+    "s3": s3_store,  # a new bucket of the test process's S3 server (moto)
 }
 # name → the directory the store keeps its objects in (for the symlink cases)
 FILESYSTEMS: dict[str, Callable[[Path], Path]] = {

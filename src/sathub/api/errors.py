@@ -27,6 +27,7 @@ STATUS: dict[type[errors.SathubError], int] = {
     errors.Unauthorized: 401,
     errors.QuotaExceeded: 429,
     errors.IngestError: 422,
+    errors.BackendUnavailable: 503,
 }
 
 

@@ -62,6 +62,7 @@ class Installation:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.RLock()
+        self._creating = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -73,14 +74,19 @@ class Installation:
         if create:
             check_creatable(layout.root)
             layout.create()
-        elif not is_data_directory(layout.root):
+        elif not is_data_directory(layout.root, settings):
             raise NotADataDirectory(
                 f"{layout.root} is not a sathub data directory (create one with "
                 f"`sathub init {layout.root}`)", field="data")  # fmt: skip
         inst = cls(settings)
+        inst._creating = create
         if create:
             inst.catalog  # noqa: B018 - creates the catalog database
             inst.access  # noqa: B018 - and the access database
+        if settings.pg_dsn:
+            inst.catalog  # noqa: B018 - a wrong scale-out setting stops the opening, named
+        if settings.s3_bucket:
+            inst.objects  # noqa: B018 - the bucket answers with these credentials
         return inst
 
     @classmethod
@@ -93,6 +99,8 @@ class Installation:
         from sathub.catalog.sqlite import SQLiteStore
 
         s = self.settings
+        if s.pg_dsn:
+            return open_pgstac(s, create=self._creating)
         return SQLiteStore(s.layout.catalog_db, count_cap=s.count_cap,
                            cache_mb=s.sqlite_cache_mb, mmap_mb=s.sqlite_mmap_mb)  # fmt: skip
 
@@ -100,7 +108,17 @@ class Installation:
     def objects(self) -> ObjectStore:
         from sathub.storage.local import LocalStore
 
-        return LocalStore(self.settings.layout.assets)
+        s = self.settings
+        if s.s3_bucket:
+            from sathub.storage.s3 import S3Config, S3Store
+
+            store = S3Store(S3Config(
+                bucket=s.s3_bucket, prefix=s.s3_prefix, endpoint=s.s3_endpoint,
+                region=s.s3_region, access_key_id=s.s3_access_key_id,
+                secret_access_key=s.s3_secret_access_key, virtual_hosting=s.s3_virtual_hosting))  # fmt: skip
+            store.check()  # a missing bucket or refused keys: SettingError naming the setting
+            return store
+        return LocalStore(s.layout.assets)
 
     @part
     def access(self) -> AccessService:
@@ -162,9 +180,34 @@ class Installation:
         self.close()
 
 
-def is_data_directory(root: Path) -> bool:
-    """A data directory holds its catalog database (``sathub init`` makes it)."""
+def is_data_directory(root: Path, settings: Settings | None = None) -> bool:
+    """A data directory holds its catalog database (``sathub init`` makes it); with the
+    catalog in PostgreSQL, its secrets directory."""
+    if settings is not None and settings.pg_dsn:
+        return (Path(root) / "secrets").is_dir()
     return (Path(root) / "catalog.db").is_file()
+
+
+def open_pgstac(s: Settings, *, create: bool) -> CatalogStore:
+    """The pgstac catalog of ``SATHUB_PG_DSN``: the login checked first (a refused one names
+    the setting), pgstac's schema made by ``create`` (``sathub init``) or else required."""
+    from sathub.catalog.pgstac import PgstacStore
+    from sathub.catalog.pgstac import db as pg
+    from sathub.errors import SettingError
+
+    assert s.pg_dsn
+    pg.check_login(s.pg_dsn, "SATHUB_PG_DSN")
+    if s.pg_reader_dsn:
+        pg.check_login(s.pg_reader_dsn, "SATHUB_PG_READER_DSN")
+    if create:
+        pg.migrate(s.pg_dsn)
+    elif pg.installed_version(s.pg_dsn) is None:
+        raise SettingError(
+            f"SATHUB_PG_DSN: the database ({pg.describe(s.pg_dsn)}) has no pgstac schema; "
+            "make it with `sathub init`", field="SATHUB_PG_DSN")  # fmt: skip
+    else:
+        pg.ensure_sathub(s.pg_dsn)
+    return PgstacStore(s.pg_dsn, s.pg_reader_dsn, pool_size=s.pg_pool_size)
 
 
 def check_creatable(root: Path) -> None:

@@ -1,0 +1,147 @@
+"""Connections to PostgreSQL for the pgstac catalog: a writer pool and, when configured, a
+reader pool (eoAPI's reader/writer pattern: reads may go to a replica), pgstac's schema made by
+``pypgstac migrate``, and sathub's few tables of its own beside it (schema ``sathub``).
+
+Errors of the database are turned into sathub's errors here, once: a server that cannot be
+reached is :class:`~sathub.errors.BackendUnavailable` (503, naming PostgreSQL), a refused
+login a start-up error naming the setting.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from sathub.errors import BackendUnavailable, SettingError
+
+# sathub's own tables: the generation of the catalog (bumped by every write transaction, in
+# any worker: caches of every worker key on it), queryables seen per collection with their
+# JSON type, and the key that signs paging tokens (one per database, shared by every worker).
+SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS sathub;
+CREATE TABLE IF NOT EXISTS sathub.catalog_meta (key text PRIMARY KEY, value text NOT NULL);
+INSERT INTO sathub.catalog_meta VALUES ('generation', '0') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS sathub.queryables (
+    collection text NOT NULL, name text NOT NULL, type text NOT NULL,
+    PRIMARY KEY (collection, name));
+"""
+
+
+def describe(dsn: str) -> str:
+    """The DSN without its password (for messages)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unparsable DSN)"
+    info.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in sorted(info.items()))
+
+
+def check_login(dsn: str, setting: str) -> None:
+    """Connect once: a refused login or a missing database is a start-up error naming the
+    setting; an unreachable server is :class:`BackendUnavailable`."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        text = str(exc)
+        if any(s in text for s in ("authentication failed", "password", "does not exist",
+                                   "no pg_hba.conf entry", "role")):  # fmt: skip
+            raise SettingError(
+                f"{setting}: PostgreSQL refused the login ({describe(dsn)}): {text.strip()}",
+                field=setting) from exc  # fmt: skip
+        raise BackendUnavailable(
+            f"PostgreSQL is unreachable ({describe(dsn)}): {text.strip()}", backend="postgresql"
+        ) from exc
+    except psycopg.ProgrammingError as exc:
+        raise SettingError(f"{setting}: not a valid PostgreSQL DSN: {exc}", field=setting) from exc
+
+
+def migrate(dsn: str) -> str:
+    """``pypgstac migrate`` (pgstac's schema at the version of the installed pypgstac) and
+    sathub's tables; returns pgstac's version. Idempotent."""
+    from pypgstac.db import PgstacDB
+    from pypgstac.migrate import Migrate
+
+    db = PgstacDB(dsn=dsn)
+    try:
+        version = str(Migrate(db).run_migration())
+    finally:
+        db.disconnect()  # closes its connection and its pool (close() leaves the connection)
+    ensure_sathub(dsn)
+    return version
+
+
+def ensure_sathub(dsn: str) -> None:
+    """sathub's tables beside pgstac's (idempotent)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('sathub.schema'))")
+        conn.execute(SCHEMA)
+        conn.execute(
+            "INSERT INTO sathub.catalog_meta VALUES ('token_key', %s) ON CONFLICT DO NOTHING",
+            [secrets.token_hex(32)],
+        )
+        conn.execute("SELECT pg_advisory_unlock(hashtext('sathub.schema'))")
+
+
+def installed_version(dsn: str) -> str | None:
+    """pgstac's version in this database (None: not migrated)."""
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        row = conn.execute("SELECT to_regclass('pgstac.migrations')").fetchone()
+        if row is None or row[0] is None:
+            return None
+        row = conn.execute(
+            "SELECT version FROM pgstac.migrations ORDER BY datetime DESC LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SET search_path TO pgstac, public")
+    conn.commit()
+
+
+class Pools:
+    """The writer pool, and the reader pool (the writer's when no reader is configured)."""
+
+    def __init__(self, dsn: str, reader_dsn: str | None = None, *, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self.reader_dsn = reader_dsn or dsn
+        kw: dict[str, Any] = {"min_size": 1, "max_size": max_size, "configure": _configure,
+                              "timeout": 30, "open": True}  # fmt: skip
+        self.writer = ConnectionPool(dsn, name="sathub-writer", **kw)
+        self.reader = self.writer if self.reader_dsn == dsn else ConnectionPool(
+            self.reader_dsn, name="sathub-reader", **kw)  # fmt: skip
+
+    @contextmanager
+    def read(self) -> Iterator[psycopg.Connection[Any]]:
+        with unavailable_as_503(), self.reader.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection in one transaction (committed when the block ends, else rolled back)."""
+        with unavailable_as_503(), self.writer.connection() as conn:
+            with conn.transaction():
+                yield conn
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.reader is not self.writer:
+            self.reader.close()
+
+
+@contextmanager
+def unavailable_as_503() -> Iterator[None]:
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        if isinstance(exc, pgerrors.QueryCanceled):
+            raise
+        raise BackendUnavailable(f"PostgreSQL is unavailable: {str(exc).strip()}",
+                                 backend="postgresql") from exc  # fmt: skip

@@ -1,0 +1,308 @@
+"""The catalog on PostgreSQL + PostGIS with pgstac's schema and functions, used as they are:
+``pgstac.search`` for every search (one CQL2-JSON filter: the user's AND the caller's access
+filter, see ``search.py``), pgstac's staging tables (its loader's path) for item writes, its
+collection functions, its partitioning. Aggregations, which pgstac lacks, are SQL over pgstac's
+``items`` table with the WHERE clause pgstac itself makes from the same search
+(``aggregate.py``).
+
+Nothing needed for correctness is kept in one worker's memory: the queryables are cached under
+the catalog's generation, a counter every write transaction bumps in the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+
+from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
+from sathub.catalog.pgstac.db import Pools
+from sathub.catalog.pgstac.search import search_body, unwrap_token, wrap_token
+from sathub.catalog.pgstac.transaction import PgstacTransaction
+from sathub.catalog.store import Collection, Item, Mode, SearchQuery, SearchResult
+from sathub.catalog.validate import item_row
+from sathub.errors import InvalidFilter, InvalidInput, NotFound
+
+# pgstac raises plain exceptions (P0001) for a query it cannot run: a bad filter or token
+RAISED = (pgerrors.RaiseException, pgerrors.InvalidParameterValue, pgerrors.UndefinedFunction,
+          pgerrors.InvalidTextRepresentation, pgerrors.DatatypeMismatch,
+          pgerrors.InvalidDatetimeFormat, pgerrors.DatetimeFieldOverflow,
+          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_)  # fmt: skip
+
+
+class PgstacStore:
+    """A :class:`~sathub.catalog.store.CatalogStore` on a pgstac database."""
+
+    def __init__(self, dsn: str, reader_dsn: str | None = None, *, pool_size: int = 10) -> None:
+        self.pools = Pools(dsn, reader_dsn, max_size=pool_size)
+        self._lock = threading.Lock()
+        self._queryables_cache: tuple[int, dict[str, dict[str, str]]] | None = None
+        with self.pools.read() as conn:
+            row = conn.execute(
+                "SELECT value FROM sathub.catalog_meta WHERE key = 'token_key'").fetchone()
+        if row is None:
+            raise RuntimeError("the pgstac database has no sathub tables: run `sathub init`")
+        self._token_key = bytes.fromhex(row[0])
+
+    def close(self) -> None:
+        self.pools.close()
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[PgstacTransaction]:
+        with self.pools.write() as conn:
+            tx = PgstacTransaction(self, conn)
+            yield tx
+            tx.flush()
+
+    @contextmanager
+    def bulk_load(self, *, large: bool = False) -> Iterator[PgstacTransaction]:
+        """One transaction through pgstac's staging tables (as ``pypgstac load`` does); the
+        planner's statistics of the items refreshed after a large load."""
+        with self.transaction() as tx:
+            yield tx
+            wrote = tx.wrote_items
+        if large and wrote:
+            with self.pools.write() as conn:
+                conn.execute("ANALYZE pgstac.items")
+
+    def widen_partitions(self, collections: set[str]) -> None:
+        """Before a transaction first writes items of committed collections: their pgstac
+        partitions made, with datetime constraints covering all time, in a short transaction
+        of their own. pgstac's loader otherwise creates a partition or widens its constraints
+        inside the writing transaction, under an ACCESS EXCLUSIVE lock that makes every reader
+        of the collection wait until the commit. (Collections of one partition each, pgstac's
+        default; a collection partitioned by year or month keeps pgstac's own behaviour, as
+        does one made in the same transaction.) A lock that does not come within 0.5 s (another
+        writer holds the partition) leaves it to pgstac, which is only slower for readers."""
+        with self.pools.writer.connection() as conn:
+            conn.execute("SET lock_timeout = '500ms'")
+            for coll in sorted(collections):
+                try:
+                    with conn.transaction():
+                        conn.execute(
+                            "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
+                            "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
+                            "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
+                except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
+                    if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                            exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
+                        raise
+            conn.execute("RESET lock_timeout")
+
+    # ------------------------------------------------------------ collections
+    def list_collections(self, extra_filter: dict[str, Any] | None = None) -> list[Collection]:
+        with self.pools.read() as conn:
+            rows = conn.execute("SELECT content FROM collections ORDER BY id").fetchall()
+        out = [r[0] for r in rows]
+        return out if extra_filter is None else filter_collections(out, extra_filter)
+
+    def get_collection(self, collection_id: str) -> Collection:
+        with self.pools.read() as conn:
+            row = conn.execute("SELECT content FROM collections WHERE id = %s",
+                               [collection_id]).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"collection {collection_id!r} not found")
+        out: Collection = row[0]
+        return out
+
+    def create_collection(self, collection: Collection) -> Collection:
+        with self.transaction() as tx:
+            return tx.put_collection(collection, mode="insert")
+
+    def update_collection(self, collection_id: str, collection: Collection) -> Collection:
+        if collection.get("id", collection_id) != collection_id:
+            raise InvalidInput(
+                f"collection id {collection.get('id')!r} does not match the path {collection_id!r}",
+                field="id")  # fmt: skip
+        with self.transaction() as tx:
+            if not tx.conn.execute("SELECT 1 FROM collections WHERE id = %s FOR UPDATE",
+                                   [collection_id]).fetchone():  # fmt: skip
+                raise NotFound(f"collection {collection_id!r} not found")
+            return tx.put_collection({**collection, "id": collection_id}, mode="upsert")
+
+    def delete_collection(self, collection_id: str) -> None:
+        with self.transaction() as tx:
+            if not tx.conn.execute("SELECT 1 FROM collections WHERE id = %s FOR UPDATE",
+                                   [collection_id]).fetchone():  # fmt: skip
+                raise NotFound(f"collection {collection_id!r} not found")
+            tx.conn.execute("DELETE FROM items WHERE collection = %s", [collection_id])
+            tx.conn.execute("SELECT delete_collection(%s)", [collection_id])
+            tx.conn.execute("DELETE FROM sathub.queryables WHERE collection = %s", [collection_id])
+
+    # ------------------------------------------------------------------ items
+    def get_item(self, collection_id: str, item_id: str, extra_filter: ExtraFilter = None) -> Item:
+        query = SearchQuery(collections=[collection_id], ids=[item_id], limit=1)
+        result = self.search(query, extra_filter=extra_filter, count=False)
+        if not result.items:
+            self.get_collection(collection_id)  # 404 for the collection first
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
+        return result.items[0]
+
+    def create_item(self, item: Item, collection_id: str | None = None) -> Item:
+        with self.transaction() as tx:
+            row = tx.put_item(item, mode="insert", collection_id=collection_id)
+        return row.content
+
+    def update_item(self, collection_id: str, item_id: str, item: Item) -> Item:
+        if item.get("id", item_id) != item_id:
+            raise InvalidInput(f"item id {item.get('id')!r} does not match the path {item_id!r}",
+                               field="id")  # fmt: skip
+        self.widen_partitions({collection_id})
+        with self.transaction() as tx:
+            if not tx.conn.execute(
+                "SELECT 1 FROM items WHERE collection = %s AND id = %s FOR UPDATE",
+                [collection_id, item_id],
+            ).fetchone():
+                raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
+            row = tx.put_item({**item, "id": item_id}, mode="upsert", collection_id=collection_id)
+        return row.content
+
+    def delete_item(self, collection_id: str, item_id: str) -> None:
+        with self.transaction() as tx:
+            tx.delete_item(collection_id, item_id)
+
+    def bulk_upsert(self, items: Iterable[Item], *, mode: Mode = "upsert",
+                    collection_id: str | None = None) -> int:  # fmt: skip
+        rows = [item_row(it, collection_id=collection_id) for it in items]
+        with self.transaction() as tx:
+            tx.put_rows(rows, mode=mode)
+        return len(rows)
+
+    def iter_items(self, collection_id: str | None = None) -> Iterator[Item]:
+        """Every item (of one collection) by collection and id, read in batches by keyset."""
+        after: tuple[str, str] = ("", "")
+        while True:
+            with self.pools.read() as conn:
+                rows = conn.execute(
+                    "SELECT collection, id, content_hydrate(items) FROM items "
+                    "WHERE (collection, id) > (%s, %s) AND (%s::text IS NULL OR collection = %s) "
+                    "ORDER BY collection, id LIMIT 500",
+                    [*after, collection_id, collection_id],
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield row[2]
+            after = (rows[-1][0], rows[-1][1])
+
+    def counts(self) -> dict[str, int]:
+        with self.pools.read() as conn:
+            rows = conn.execute(
+                "SELECT c.id, (SELECT count(*) FROM items i WHERE i.collection = c.id) "
+                "FROM collections c ORDER BY c.id").fetchall()  # fmt: skip
+        return {r[0]: int(r[1]) for r in rows}
+
+    # --------------------------------------------------------------- queryables
+    def generation(self) -> int:
+        with self.pools.read() as conn:
+            row = conn.execute(
+                "SELECT value FROM sathub.catalog_meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def queryables(self) -> dict[str, dict[str, str]]:
+        """Property name → JSON type per collection (cached under the catalog generation)."""
+        gen = self.generation()
+        cached = self._queryables_cache
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        out: dict[str, dict[str, str]] = {}
+        with self.pools.read() as conn:
+            for coll, name, typ in conn.execute(
+                    "SELECT collection, name, type FROM sathub.queryables ORDER BY collection, name"):
+                out.setdefault(coll, {})[name] = typ
+        self._queryables_cache = (gen, out)
+        return out
+
+    # ----------------------------------------------------------------- search
+    def _body(self, query: SearchQuery, extra_filter: ExtraFilter) -> tuple[dict[str, Any], Any]:
+        extra = plain_cql2(extra_filter)
+        return search_body(query, extra, self.queryables()), extra
+
+    def search(self, query: SearchQuery, extra_filter: ExtraFilter = None, *,
+               count: bool = True) -> SearchResult:  # fmt: skip
+        if query.collections == [] or query.ids == []:
+            return SearchResult(items=[], next_token=None, prev_token=None,
+                                matched=0 if count else None)  # fmt: skip
+        body, extra = self._body(query, extra_filter)
+        if query.token:
+            body["token"] = unwrap_token(self._token_key, query.token, extra)
+        # readonly: a search writes nothing (pgstac would otherwise record every search and
+        # cache its count for a day, stale after the next write); counts are exact
+        # nohydrate: pgstac returns each item without what it shares with its collection
+        # (with the collection's base item beside it) and the items are completed here, as
+        # stac-fastapi-pgstac's API-side hydration does: hydrating in plpgsql was ~85% of a
+        # 100-item search's time
+        body["conf"] = {"context": "on" if count else "off", "readonly": True,
+                        "context_stats_ttl": "0", "nohydrate": True}
+        with self.pools.read() as conn:
+            page = run(conn, "SELECT search(%s)", [Jsonb(body)])[0]
+            features = hydrated(conn, page.get("features") or [])
+        tokens: dict[str, str | None] = {"next": None, "prev": None}
+        for link in page.get("links") or []:
+            rel = link.get("rel")
+            if rel in tokens and "token=" in str(link.get("href")):
+                tokens[rel] = str(link["href"]).split("token=", 1)[1]
+        matched = page.get("numberMatched") if count else None
+        return SearchResult(
+            items=features,
+            next_token=wrap_token(self._token_key, tokens["next"], extra),
+            prev_token=wrap_token(self._token_key, tokens["prev"], extra),
+            matched=None if matched is None else int(matched),
+        )
+
+    def aggregate(self, query: SearchQuery, aggregations: list[str],
+                  extra_filter: ExtraFilter = None, *, datetime_frequency_interval: str = "month",
+                  geohash_precision: int = 1, geotile_precision: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+        from sathub.catalog.pgstac.aggregate import run_aggregations
+
+        body, _ = self._body(query, extra_filter)
+        empty = query.collections == [] or query.ids == []
+        with self.pools.read() as conn:
+            where = "FALSE" if empty else str(
+                run(conn, "SELECT stac_search_to_where(%s)", [Jsonb(body)])[0])
+            return run_aggregations(
+                conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
+                geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+
+
+def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dehydrated search results made whole with their collections' base items
+    (pypgstac's hydrater, the same merge pgstac's ``content_hydrate`` does)."""
+    from pypgstac.hydration import hydrate
+
+    bases: dict[str, dict[str, Any]] = {}
+    out = []
+    for f in features:
+        base = f.pop("pgstac:base_item", None)
+        if base is None:  # not sent beside the item: the collection's, read once per page
+            cid = str(f.get("collection"))
+            if cid not in bases:
+                row = conn.execute("SELECT base_item FROM pgstac.collections WHERE id = %s",
+                                   [cid]).fetchone()  # fmt: skip
+                bases[cid] = row[0] if row else {}
+            base = bases[cid]
+        out.append(hydrate(base, f))
+    return out
+
+
+def run(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> Any:
+    """One row of a pgstac call; pgstac's refusals of a query become 400s naming the field."""
+    try:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, params)
+            row = cur.fetchone()
+    except RAISED as exc:
+        conn.rollback()
+        text = str(exc).split("\n", 1)[0]
+        if "token" in text.lower():
+            raise InvalidInput("invalid paging token", field="token") from exc
+        raise InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter") from exc
+    assert row is not None
+    return row
