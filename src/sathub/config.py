@@ -36,7 +36,6 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
     )
-
     # --- audit (area: audit; docs/security.md "Audit") ---------------------------------
     audit_key: SecretStr | None = Field(
         default=None,
@@ -163,6 +162,20 @@ class Settings(BaseSettings):
 
     # bounds: input limits, checked before any parser or C library sees the input
     # (docs/security.md, "Input limits")
+    # CQL2 filters (area cql2): bounded in catalog/cql2input.py before any parser sees them
+    cql2_max_chars: int = Field(
+        default=100_000, ge=1, description="Longest CQL2 filter accepted (characters)."
+    )
+    cql2_max_depth: int = Field(
+        default=20, ge=1, le=100,
+        description="Deepest nesting of a CQL2 filter (JSON objects and arrays; in text, "
+        "parentheses plus chained NOT and arithmetic).",
+    )
+    cql2_max_nodes: int = Field(
+        default=5_000, ge=1,
+        description="Most nodes in a CQL2 filter (JSON objects, strings and numbers; words, "
+        "strings, numbers and comparisons of a text filter; coordinates are not counted).",
+    )
     max_json_depth: int = Field(
         default=128, ge=2, le=1000,
         description="Deepest nesting of arrays and objects in a JSON request body.",

@@ -116,13 +116,16 @@ def search(
 ) -> None:
     """Search the catalog (the STAC API's item search, without access control: the local CLI
     is trusted)."""
+    from sathub.catalog.cql2input import FilterLimits
     from sathub.catalog.params import build_query
+    from sathub.config import load_settings
     from sathub.timeutil import parse_interval
 
     params = {"collections": collections, "bbox": bbox, "filter": filter, "sortby": sortby,
               "limit": limit}  # fmt: skip
-    query = build_query({k: v for k, v in params.items() if v is not None},
-                        default_limit=10, max_limit=100_000)  # fmt: skip
+    query = build_query({k: v for k, v in params.items() if v is not None}, default_limit=10,
+                        max_limit=100_000,  # the CLI's filters are bounded like the API's
+                        filter_limits=FilterLimits.of(load_settings(data=data)))  # fmt: skip
     if datetime:
         start, end = parse_interval(datetime, field="datetime")
         query = dataclasses.replace(query, start=start, end=end)
