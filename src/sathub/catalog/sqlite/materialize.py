@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from sathub.catalog.cql2sql import to_sql
+from sathub.catalog.cql2sql import balanced_and, to_sql
 from sathub.catalog.filters import AccessFilter, ExtraFilter, Gated, Kept, any_of
 from sathub.catalog.query import FROM, Plan, columns_for
 
@@ -148,7 +148,7 @@ class MaterializedSets:
         if name not in copies:
             return None
         rest = [t for n, t in enumerate(plan.where) if n != probes[0]]
-        return f"temp.c{name[1:]}", " AND ".join(rest) if rest else "1"
+        return f"temp.c{name[1:]}", balanced_and(rest) if rest else "1"  # deep filters: see cql2sql
 
     @contextmanager
     def _snapshot(
