@@ -41,3 +41,60 @@ def test_collection_list_survives_odd_properties_and_hides_restricted(
             assert r.status_code == 200, r.text
             children = [ln["href"].rsplit("/", 1)[-1] for ln in r.json()["links"] if ln["rel"] == "child"]
             assert children == ["odd"]
+
+
+# ------------------------------------------------------------------- finding 2
+def _world_with_secret_property(data: Path) -> Any:
+    import time
+
+    from test_access_fixtures import DAY, box, item
+
+    inst = new_installation(data)
+    now = time.time()
+    for cid in ("open", "secret"):
+        inst.catalog.create_collection(collection(cid))
+    hidden = item("s1", "secret", box(0, 0, 1, 1), now - 10 * DAY)
+    hidden["properties"]["mil:target"] = "harbour"
+    inst.catalog.bulk_upsert([item("o1", "open", box(0, 0, 1, 1), now - 10 * DAY), hidden])
+    inst.access.store.set_collection_level("secret", "restricted")
+    return inst
+
+
+REQUESTS = [
+    ("GET", "/search", {"params": {"filter": "\"{name}\" = 'harbour'"}}),
+    ("POST", "/search", {"json": {"filter": {"op": "=", "args": [{"property": "{name}"}, "harbour"]}}}),
+    ("POST", "/search", {"json": {"query": {"{name}": {"eq": "harbour"}}}}),
+    ("GET", "/search", {"params": {"sortby": "{name}"}}),
+    ("GET", "/aggregate", {"params": {"aggregations": "total_count", "filter": "\"{name}\" = 'harbour'"}}),
+]
+
+
+def _fill(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{name}", name)
+    if isinstance(value, dict):
+        return {_fill(k, name): _fill(v, name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, name) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("method,path,kwargs", REQUESTS)
+def test_a_restricted_collections_property_answers_like_a_missing_one(
+    tmp_path: Path, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
+    """/search (filter, query, sortby) and /aggregate, anonymous: a property that only items
+    of a restricted collection carry must answer exactly like a property that exists nowhere
+    (the threat model: anonymous may not see that a restricted property exists; /queryables
+    already hides it). The store resolved names against the queryables of every collection,
+    so the hidden name was accepted (200) where an unknown one is a 400."""
+    inst = _world_with_secret_property(tmp_path / "data")
+    with TestClient(create_app(inst), raise_server_exceptions=False) as client:
+        assert "mil:target" not in client.get("/queryables").text
+        answers = []
+        for name in ("mil:target", "nothing:here"):
+            r = client.request(method, path, **_fill(kwargs, name))
+            answers.append((r.status_code, r.json().get("code"),
+                            r.text.replace(name, "NAME")))  # fmt: skip
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 400
