@@ -33,6 +33,7 @@ from sathub.errors import NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
+    from sathub.catalog.store import SearchQuery
     from sathub.catalog.filters import AccessFilter
     from sathub.app import Installation
 
@@ -134,6 +135,34 @@ def require_collection_visible(request: Request, collection_id: str) -> None:
         raise NotFound(f"collection {collection_id!r} not found")
 
 
+def check_names(request: Request, query: SearchQuery) -> None:
+    """Refuse the property names of a search (filter, query, sortby) that only collections
+    hidden from the caller know, exactly as the store refuses names no collection knows: a
+    restricted collection's properties do not exist for the caller either. The store resolves
+    names against every collection's queryables; this runs first, on the visible ones."""
+    if actor_of(request).unrestricted:
+        return
+    store = installation(request).catalog
+    per = store.queryables()
+    visible = visible_collection_ids(request, list(per))
+    if len(visible) == len(per):
+        return
+    from sathub.catalog.query import COMMON_METADATA, CORE_COLUMNS, referenced_properties
+    from sathub.errors import InvalidFilter, InvalidInput
+
+    known = set(CORE_COLUMNS) | COMMON_METADATA | {"geometry", "geom"}
+    for cid, props in per.items():
+        if cid in visible and (query.collections is None or cid in query.collections):
+            known |= set(props)
+    for name in sorted(referenced_properties(query)):
+        bare = name.removeprefix("properties.")
+        if bare not in known:
+            raise InvalidFilter(f"unknown queryable {bare!r}", field="filter")
+    for key in query.sortby:
+        if key.field.removeprefix("properties.") not in known:
+            raise InvalidInput(f"cannot sort by unknown field {key.field!r}", field="sortby")
+
+
 def visible_item(request: Request, collection_id: str, item_id: str) -> dict[str, Any]:
     """The item, if the caller may see it; else NotFound, exactly as for a missing one."""
     require_collection_visible(request, collection_id)
@@ -205,5 +234,5 @@ def audit(request: Request, action: str, resource: str, *, actor: Actor | None =
                 activation_id=activation_id, detail=detail or None, quota=quota)  # fmt: skip
 
 
-__all__ = ["AccessMiddleware", "access_filter", "audit", "collections_filter", "installation", "now_of", "redact_lineage",
+__all__ = ["AccessMiddleware", "access_filter", "audit", "check_names", "collections_filter", "installation", "now_of", "redact_lineage",
            "require_collection_visible", "service", "visible_collection_ids", "visible_item"]  # fmt: skip

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sathub.api import links
-from sathub.api.access import (access_filter, collections_filter, installation, redact_lineage,
+from sathub.api.access import (access_filter, check_names, collections_filter, installation, redact_lineage,
                                require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
@@ -134,6 +134,7 @@ class CoreClient(BaseCoreClient):
         self, request: Request, query: SearchQuery, *, method: str, body: dict[str, Any] | None = None
     ) -> Response:
         store, _ = _state(request)
+        check_names(request, query)
         result: SearchResult = store.search(query, extra_filter=access_filter(request))
         base = get_base_url(request)
         features = [
@@ -272,6 +273,7 @@ class AggregationClient(BaseAggregationClient):
             "geohash_precision": _int_param(params, qp, "geohash_grid_frequency_precision", 1),
             "geotile_precision": _int_param(params, qp, "geotile_grid_frequency_precision", 0),
         }
+        check_names(request, query)
         aggs = store.aggregate(query, list(names), extra_filter=access_filter(request), **options)
         return {
             "type": "AggregationCollection",

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from stac_fastapi.types.requests import get_base_url
 
 from sathub.api import pixels
-from sathub.api.access import access_filter, installation, require_collection_visible, visible_item
+from sathub.api.access import access_filter, check_names, installation, require_collection_visible, visible_item
 from sathub.api.gate import requires
 from sathub.api.responses import json_response
 from sathub.catalog.params import build_query
@@ -366,6 +366,7 @@ def _mosaic(
         q["bbox"] = [w, s, e, n]
     q["limit"] = max_items
     query = build_query(q, default_limit=max_items, max_limit=inst.settings.max_limit)
+    check_names(request, query)
     result = inst.catalog.search(query, extra_filter=access_filter(request))
     by_path: dict[str, pixels.AssetAccess] = {}
     over_quota: QuotaExceeded | None = None
