@@ -98,3 +98,40 @@ def test_a_restricted_collections_property_answers_like_a_missing_one(
                             r.text.replace(name, "NAME")))  # fmt: skip
         assert answers[0] == answers[1]
         assert answers[0][0] == 400
+
+
+# ------------------------------------------------------------------- finding 3
+@pytest.mark.parametrize("link", ["file", "directory"])
+def test_verify_repair_never_deletes_what_an_item_reads_through_a_symlink(
+    tmp_path: Path, link: str
+) -> None:
+    """``sathub verify --repair`` (ingest/verify.py): the local store serves keys through
+    symlinks that stay inside its root (storage/local.py ``safe_path``; the contract allows
+    them), so an item may read ``open/o1/link.tif`` whose file is ``open/o1/data.tif``.
+    Verify compares the items' keys with ``ObjectStore.list()``, which names the target (and,
+    for a directory link, only the target), so the target was reported as an orphan and
+    repair deleted it: the item's asset, which downloaded before, was then a 404."""
+    import os
+
+    import access_world as aw
+
+    from sathub.ingest.verify import verify_archive
+
+    w = aw.build(tmp_path / "data")
+    inst = w.inst
+    assets = inst.settings.layout.assets
+    target = assets / "open" / "o1" / "data.tif"
+    item = inst.catalog.get_item("open", "o1")
+    if link == "file":
+        os.symlink("data.tif", assets / "open" / "o1" / "link.tif")
+        item["assets"]["data"]["href"] = "open/o1/link.tif"
+    else:
+        os.symlink("o1", assets / "open" / "alias")
+        item["assets"]["data"]["href"] = "open/alias/data.tif"
+    item["assets"]["data"].pop("file:checksum", None)
+    inst.catalog.update_item("open", "o1", item)
+    with TestClient(create_app(inst)) as client:
+        assert client.get("/collections/open/items/o1/assets/data").status_code == 200
+        verify_archive(inst.settings, inst.catalog, inst.objects, repair=True)
+        assert target.exists(), "repair deleted an object an item reads"
+        assert client.get("/collections/open/items/o1/assets/data").status_code == 200
