@@ -8,18 +8,24 @@ STAMP := $(VENV)/.installed
 DATA ?= demo-data
 PORT ?= 8080
 
-.PHONY: demo test install serve bench conformance clean
+.PHONY: demo test install serve bench conformance clean learn
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/sathub demo --data $(DATA) --port $(PORT)
+
+# the tutorials in JupyterLab (docs/tutorials.md): the demo archive, the optional `learn` extra
+learn: $(STAMP)
+	test -f $(DATA)/catalog.db || $(BIN)/sathub demo --data $(DATA) --no-serve
+	$(BIN)/pip install --quiet -e '.[learn]'
+	$(BIN)/sathub learn --data $(DATA)
 
 serve: $(STAMP)
 	$(BIN)/sathub serve --data $(DATA) --port $(PORT)

@@ -38,6 +38,7 @@ import platform
 import random
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -508,6 +509,8 @@ def bench_sathub(items: Path, n: int, args: argparse.Namespace, work: Path) -> d
                            "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip
     log(f"sathub: loaded in {load_s:.1f} s = {n / load_s:,.0f} items/s; "
         f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item")
+    if args.load_only:
+        return res
 
     port = free_port()
     sathub_bin = Path(sys.executable).parent / "sathub"
@@ -621,6 +624,8 @@ def bench_peer(items: Path, n: int, args: argparse.Namespace, work: Path) -> dic
                                "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip
         log(f"peer: loaded in {load_s:.1f} s = {n / load_s:,.0f} items/s; "
             f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item")
+        if args.load_only:
+            return res
 
         api_port = free_port()
         api_env = {**env, "POSTGRES_USER": "postgres", "POSTGRES_PASS": "x",
@@ -720,6 +725,26 @@ def targets(n: int, s: dict[str, Any], p: dict[str, Any] | None) -> list[str]:
     else:
         line(None, f"throughput >= {TARGET_TPUT_RATIO}x the peer (peer skipped)")
     return lines
+
+
+def load_table(cmd: str, n: int, loads: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> str:
+    """The bulk-load rows of every round (sathub, then the peer, on the same items file)."""
+    out = [f"`{cmd}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {n:,} items, {machine_note()}", "",
+           "| round | sathub items/s | load avg | pypgstac items/s | load avg | sathub/peer | "
+           "sathub B/item | peer B/item |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    ratios = []
+    for k, (s, p) in enumerate(loads, start=1):
+        la = "{:.1f}→{:.1f}".format(*s["load_loadavg"])
+        if p is None:
+            out.append(f"| {k} | {s['load_rate']:,.0f} | {la} | - | - | - | {s['bytes_per_item']:,.0f} | - |")
+            continue
+        ratios.append(s["load_rate"] / p["load_rate"])
+        pla = "{:.1f}→{:.1f}".format(*p["load_loadavg"])
+        out.append(f"| {k} | {s['load_rate']:,.0f} | {la} | {p['load_rate']:,.0f} | {pla} | "
+                   f"{ratios[-1]:.2f} | {s['bytes_per_item']:,.0f} | {p['bytes_per_item']:,.0f} |")  # fmt: skip
+    if ratios:
+        out += ["", f"median sathub/peer load rate: {statistics.median(ratios):.2f}"]
+    return "\n".join(out)
 
 
 def machine_note() -> str:
@@ -844,6 +869,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the ## Catalog section of this Markdown file")
     ap.add_argument("--json", type=Path, help="also write raw results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    ap.add_argument("--load-only", action="store_true",
+                    help="only the bulk loads (sathub, then pypgstac on the same items): no servers")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with --load-only: load both this many times, alternating (median)")
     args = ap.parse_args()
     if not 1 <= args.items <= 1_000_000:
         ap.error("--items must be within 1..1,000,000")
@@ -857,12 +886,17 @@ def main() -> None:
     work.chmod(0o755)
     extra: dict[str, Any] = {"item_bytes": item_bytes, "notes": []}
     peer: dict[str, Any] | None = None
+    loads: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     try:
-        s = bench_sathub(items, args.items, args, work)
-        shutil.rmtree(work / "sathub-data", ignore_errors=True)
+        for _ in range(args.rounds if args.load_only else 1):
+            s = bench_sathub(items, args.items, args, work)
+            shutil.rmtree(work / "sathub-data", ignore_errors=True)
+            if not args.no_peer:
+                items.chmod(0o644)
+                peer = bench_peer(items, args.items, args, work)
+                shutil.rmtree(work / "pg", ignore_errors=True)
+            loads.append((s, peer))
         if not args.no_peer:
-            items.chmod(0o644)
-            peer = bench_peer(items, args.items, args, work)
             try:
                 pyv = PEER_VENV / "bin" / "python"
                 vers = subprocess.run(
@@ -880,6 +914,9 @@ def main() -> None:
         else:
             log(f"kept {work}")
 
+    if args.load_only:
+        print(load_table(cmd, args.items, loads))
+        return
     text = section(args, cmd, s, peer, extra)
     print()
     print(text)

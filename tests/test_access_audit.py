@@ -175,6 +175,16 @@ def test_cli_flow_init_keys_agreements_verify_and_reports(tmp_path: Path) -> Non
     assert runner.invoke(cli_app, ["orgs", "add", "Acme", "--kind", "spaceship", *d]).exit_code == 2
     aoi = tmp_path / "aoi.geojson"
     aoi.write_text(json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}))
+    r = runner.invoke(cli_app, ["agreements", "add", "--org", "Acme", "--collections", "a,b", *d])
+    assert r.exit_code == 2 and "'a' not found" in r.stderr  # agreements name existing collections
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.ingest.collections import new_collection
+
+    catalog = SQLiteStore(data / "catalog.db")
+    with catalog.transaction() as tx:
+        tx.put_collection(new_collection("a"), mode="insert")
+        tx.put_collection(new_collection("b"), mode="insert")
+    catalog.close()
     r = runner.invoke(cli_app, ["agreements", "add", "--org", "Acme", "--collections", "a,b",
                                 "--aoi", str(aoi), "--from", "2024-01-01", "--to", "2024-01-31",
                                 "--embargo-days", "3", "--quota-bytes", "1000", *d])  # fmt: skip
@@ -182,13 +192,6 @@ def test_cli_flow_init_keys_agreements_verify_and_reports(tmp_path: Path) -> Non
     agr_id = int(r.stdout.strip())
     r = runner.invoke(cli_app, ["keys", "issue", "--org", "Acme", "--role", "partner", *d])
     assert r.exit_code == 0 and r.stdout.startswith("sh_") and len(r.stdout.strip().splitlines()) == 1
-    from sathub.catalog.sqlite import SQLiteStore
-    from sathub.ingest.collections import new_collection
-
-    catalog = SQLiteStore(data / "catalog.db")  # restricting needs an existing collection
-    with catalog.transaction() as tx:
-        tx.put_collection(new_collection("a"), mode="insert")
-    catalog.close()
     assert runner.invoke(cli_app, ["collections", "restrict", "a", *d]).exit_code == 0
     assert runner.invoke(cli_app, ["agreements", "suspend", str(agr_id), *d]).exit_code == 0
     assert runner.invoke(cli_app, ["agreements", "renew", str(agr_id), "--until", "2030-12-31", *d]).exit_code == 0

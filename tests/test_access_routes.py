@@ -90,7 +90,10 @@ def extra(world: PixelWorld, client: TestClient) -> dict[str, str]:
                     headers={**world.headers("operator"), "content-type": "text/plain"})
     assert r.status_code == 200, r.text
     station = [{"lat_deg": 16.8, "lon_deg": 96.15}]
+    org_in = world.org_ids["in"]
     return {
+        "org_in": str(org_in),  # the console's organisation pages
+        "agr_in": str(world.inst.access.store.agreements(org_in)[0].id),
         "search": r_search_id(client),
         "order": client.get("/orbits/orders", headers=world.headers("admin")).json()["orders"][0]["id"],
         "@tle": l8,

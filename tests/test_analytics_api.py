@@ -211,6 +211,16 @@ def test_bad_aoi_and_mask_are_400_before_a_job_starts(client) -> None:  # type: 
                                              "aoi": _rice_aoi(client.settings, 1),
                                              "index": "nope"})  # fmt: skip
     assert r.status_code == 400 and "unknown index" in r.text
+    # a flood map's water comes from mndwi or ndwi; ndvi ran and mapped the vegetation as water
+    flood = {"kind": "flood", "collection": "demo-ayeyarwady-flood", "aoi": _rice_aoi(client.settings, 1),
+             "before": "2024-01-01/2024-07-31", "after": "2024-08-01/2024-08-20"}  # fmt: skip
+    for index in ("ndvi", "nope"):
+        r = client.post("/analytics/jobs", json={**flood, "index": index})
+        assert r.status_code == 400 and r.json()["field"] == "index", r.text
+    from sathub.analytics.jobs import parse_inputs
+
+    for index in (None, "mndwi", "ndwi"):
+        assert parse_inputs("flood", {**flood, "index": index})["before"]
 
 
 def test_a_job_is_its_submitters(client) -> None:  # type: ignore[no-untyped-def]

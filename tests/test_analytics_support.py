@@ -17,6 +17,7 @@ def demo_settings():  # type: ignore[no-untyped-def]
     import pytest
 
     from sathub.app import Installation
+    from sathub.app.demo import build
     from sathub.config import Settings
     from sathub.ingest import demo
 
@@ -27,7 +28,7 @@ def demo_settings():  # type: ignore[no-untyped-def]
         atexit.register(shutil.rmtree, root, True)
         settings = Settings(data=root / "data")
         with Installation.create(settings) as inst:
-            built = demo.build(settings, inst.catalog, seed=42, workers=1)
+            built = build(inst, seed=42, workers=1)
         assert built.ok, built.summary()
     finally:
         mp.undo()

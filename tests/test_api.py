@@ -192,6 +192,9 @@ def test_aggregation(api: Any) -> None:
         ("post", "/search", {"json": {"intersects": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}}, 400, "intersects"),
         ("post", "/search", {"json": {"intersects": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0.5]]]}}}, 400, None),
         ("post", "/search", {"json": {"filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}]}}}, 400, None),
+        # a filter that is neither text nor an object (answered 500 on /mosaic/register)
+        ("post", "/mosaic/register", {"json": {"filter": [[1]]}}, 400, "filter"),
+        ("post", "/mosaic/register", {"json": {"filter": 3}}, 400, "filter"),
         ("get", "/collections/no-such-collection", {}, 404, None),
         ("get", "/collections/no-such-collection/items", {}, 404, None),
         ("get", "/collections/naip/items/no-such-item", {}, 404, None),

@@ -77,17 +77,9 @@ def _cql2_requests(kind: str, name: str) -> Iterator[Req]:
         yield Req("POST", "/mosaic/register", json={"collections": [COLLECTION], **body}, actor=actor)
 
 
-# Known failures on today's main, outside this suite's fixes (catalog/cql2sql.py and the
-# collection search in api/collections.py belong to the CQL2 work of issue 11). Not run (each
-# costs a server restart, ~15 s): delete an entry once its fix is merged, and it runs.
-_LIMITS = "CQL2 size/depth limits (issue 11 items 4-5): segfault, abort under the memory limit, or > 5 s and GBs"
-KNOWN = {
-    "parentheses 2000 deep": _LIMITS, "NOT ( 100 deep": _LIMITS, "NOT ( 500 deep": _LIMITS,
-    "NOT 300 without parentheses": _LIMITS, "arithmetic 500 deep": _LIMITS, "not 60 deep": _LIMITS,
-    "or of 5000": _LIMITS, "deep array literal": _LIMITS,
-    "1000 ANDs of arithmetic": "GET /collections?filter=eo:cloud_cover > 1 is a 500 (cql2 'Could not "
-                               "reduce expression to boolean', api/collections.py search_collections)",
-}  # fmt: skip
+# Known failures, each a reason (not run: each costs a server restart, ~15 s). Empty since the
+# CQL2 bounds (catalog/cql2input.py) and the collection search's evaluation are merged.
+KNOWN: dict[str, str] = {}
 CASES = [pytest.param(kind, n, marks=[pytest.mark.xfail(run=False, reason=KNOWN[n])] if n in KNOWN else [])
          for kind, names in (("text", TEXT), ("json", JSON)) for n in names]  # fmt: skip
 

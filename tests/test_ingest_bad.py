@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import typer
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
@@ -112,10 +111,9 @@ def test_bad_inputs_fail_alone_with_reasons(tmp_path: Path, batch: Path) -> None
 
 
 def test_cli_reports_failures_and_exits_nonzero(tmp_path: Path, batch: Path) -> None:
-    from sathub.ingest.cli import register
+    from sathub.cli import app
 
-    app = typer.Typer()
-    register(app)
+    assert CliRunner().invoke(app, ["init", str(tmp_path / "data")]).exit_code == 0
     res = CliRunner().invoke(
         app, ["ingest", str(batch), "-c", "main", "--data", str(tmp_path / "data")]
     )
@@ -127,7 +125,7 @@ def test_cli_reports_failures_and_exits_nonzero(tmp_path: Path, batch: Path) -> 
     res = CliRunner().invoke(
         app, ["ingest", str(tmp_path / "nope"), "-c", "main", "--data", str(tmp_path / "data")]
     )
-    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.exit_code == 2 and "no such file" in res.output and "Traceback" not in res.output  # bad input
 
 
 _DISK_FULL = """

@@ -13,6 +13,8 @@ import pytest
 import rasterio
 from test_ingest_support import validate_stac
 
+from sathub.app import Installation
+from sathub.app.demo import build
 from sathub.config import Settings
 from sathub.ingest import demo
 
@@ -42,15 +44,14 @@ def test_deterministic_from_seed(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from sathub.app import Installation
-
     mp = pytest.MonkeyPatch()
     mp.setattr(demo, "SIZE", 200)
     settings = Settings(data=tmp_path_factory.mktemp("demo") / "data")
-    store = Installation.create(settings).catalog
-    first = demo.build(settings, store, seed=42, workers=1)
-    second = demo.build(settings, store, seed=42, workers=1)
+    with Installation.create(settings) as inst:
+        first = build(inst, seed=42, workers=1)
+        second = build(inst, seed=42, workers=1)
     mp.undo()
+    store = Installation.open(settings).catalog
     return {"settings": settings, "first": first, "second": second, "store": store}
 
 

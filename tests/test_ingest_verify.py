@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-import typer
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
@@ -36,19 +35,18 @@ def _scene(d: Path, name: str, seed: int) -> Path:
 
 
 def test_verify_and_repair(tmp_path: Path) -> None:
-    from sathub.ingest.cli import register
+    from sathub.cli import app
 
-    app = typer.Typer()
-    register(app)
     run = CliRunner().invoke
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):
         _scene(src, f"s{i}", i)
     data = ["--data", str(tmp_path / "data")]
+    assert run(app, ["init", str(tmp_path / "data")]).exit_code == 0
     assert run(app, ["ingest", str(src), "-c", "v", *data]).exit_code == 0
     res = run(app, ["verify", *data, "--format", "json"])
-    assert res.exit_code == 0 and json.loads(res.output)["checked_assets"] == 9
+    assert res.exit_code == 0 and json.loads(res.stdout)["checked_assets"] == 9
     assets = Settings(data=tmp_path / "data").layout.assets
     cogs = sorted(assets.rglob("data.tif"))
     cogs[0].unlink()  # missing
@@ -59,10 +57,10 @@ def test_verify_and_repair(tmp_path: Path) -> None:
     orphan.write_bytes(b"x")
     res = run(app, ["verify", *data, "--format", "json"])
     assert res.exit_code == 1
-    kinds = sorted((p["kind"], Path(p["path"]).name) for p in json.loads(res.output)["problems"])
+    kinds = sorted((p["kind"], Path(p["path"]).name) for p in json.loads(res.stdout)["problems"])
     assert kinds == [("corrupt", "data.tif"), ("missing", "data.tif"), ("orphan", "stray.tif")]
     res = run(app, ["verify", *data, "--repair", "--format", "json"])
     assert not orphan.exists() and cogs[1].exists()  # never deletes referenced files
     assert res.exit_code == 1  # missing and corrupt remain
     res = run(app, ["verify", *data, "--no-checksums", "--format", "json"])
-    assert [p["kind"] for p in json.loads(res.output)["problems"]] == ["missing"]
+    assert [p["kind"] for p in json.loads(res.stdout)["problems"]] == ["missing"]

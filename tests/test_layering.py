@@ -1,5 +1,8 @@
-"""Import and file-access rules of the contracts (docs/architecture.md, "Contracts"):
+"""The layering rules (docs/architecture.md, "Layers" and "Rules the tests keep"):
 
+- the layers and no import cycles: ``lint-imports`` (import-linter; the contract is
+  ``[tool.importlinter]`` in pyproject.toml) runs here, and every package must be in a layer
+  (a package that no layer names would be free to import anything);
 - only the SQLite implementations import ``sqlite3`` (the catalog store's package and the
   state stores listed in :data:`SQLITE_MODULES`, each with the contract it stands for);
 - only ``sathub.storage`` opens files under the assets directory: statically, no other module
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import ast
 import json
+import re
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,8 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "sathub"
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "sathub"
 
 # Modules that may import sqlite3, and why. The catalog store's SQLite implementation is the
 # package sathub/catalog/sqlite/; query.py and sqlfuncs.py are its SQL (to move into the
@@ -39,12 +46,36 @@ SQLITE_MODULES = {
     "access/audit_verify.py": "state store: the audit chain (verification reads it directly)",
     "access/quotas.py": "state store: quotas (charged in the audit's transaction)",
     "budget/sqlite.py": "state store: budget lines (already behind budget/store.py)",
+    "access/sessions_sqlite.py": "state store: console sessions (behind access/sessions.py's SessionStore)",
 }
 # Modules that may name the assets directory: the settings that define it, the installation
 # that builds the object store on it, and the object store itself.
 ASSETS_MODULES = ("config.py", "app/installation.py", "storage/")
 
 
+# ------------------------------------------------------------------- the layers
+def _layers() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    return [name for layer in layers for name in re.split(r"[|:]", layer) if name.strip()]
+
+
+def test_every_package_is_in_a_layer() -> None:
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules = {p.stem for p in SRC.glob("*.py") if p.stem != "__init__"}
+    assert {n.strip() for n in _layers()} == packages | modules
+
+
+def test_the_layers_hold_and_nothing_cycles() -> None:
+    """The import-linter contracts (layers; no cycles at any depth), as ``lint-imports``."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    r = subprocess.run([str(exe), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "0 broken" in r.stdout
+
+
+# ------------------------------------------------------------------- sqlite3 and assets
 def _modules() -> list[tuple[str, ast.Module]]:
     return [(p.relative_to(SRC).as_posix(), ast.parse(p.read_text(), str(p)))
             for p in sorted(SRC.rglob("*.py"))]  # fmt: skip

@@ -60,6 +60,11 @@ def test_opportunities_and_orders(tmp_path: Path) -> None:
                               "--format", "json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)[0]["footprint"]["type"] in ("Polygon", "MultiPolygon")
+    args = ["orders", "create", "--data", str(tmp_path), "--bbox", "96.0,19.7,96.2,19.9", "--start",
+            "2025-10-04T00:00Z"]  # fmt: skip
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2 and "not a sathub data directory" in out.output  # orders live in one
+    assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 0
     out = runner.invoke(app, ["orders", "create", "--data", str(tmp_path), "--bbox",
                               "96.0,19.7,96.2,19.9", "--start", "2025-10-04T00:00Z",
                               "--priority", "disaster"])

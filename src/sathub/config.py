@@ -36,7 +36,6 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="SQLite memory-mapped I/O of the catalog file (MB; 0: plain reads).",
     )
-
     # --- audit (area: audit; docs/security.md "Audit") ---------------------------------
     audit_key: SecretStr | None = Field(
         default=None,
@@ -103,6 +102,30 @@ class Settings(BaseSettings):
         default="National space agency", description="Name of the reporting agency (IATI exports)."
     )
 
+    # --- console (area: console; docs/console.md)
+    console_idle_minutes: float = Field(
+        default=30, gt=0, le=1440,
+        description="A console session ends after this many minutes without a request.",
+    )
+    console_session_hours: float = Field(
+        default=12, gt=0, le=168,
+        description="A console session ends this many hours after sign-in, whatever the activity.",
+    )
+    console_secure_cookie: bool = Field(
+        default=False,
+        description="Always mark the console's session cookie Secure (it is whenever the request "
+        "came over HTTPS).",
+    )
+    console_locale: str = Field(
+        default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$",
+        description="Language of the console when the browser asks for none it has.",
+    )
+    ground_stations: str = Field(
+        default="", max_length=10_000,
+        description="Ground stations of the console's pass timeline: "
+        "`CODE:Name:LAT,LON[,ALT_M]` separated by `;`.",
+    )
+
     # scale-out (issue 14): PostgreSQL + pgstac. With pg_dsn set, the catalog lives in that
     # database (pgstac's schema, made by `sathub init`); the data directory keeps the rest.
     pg_dsn: str | None = Field(
@@ -139,6 +162,20 @@ class Settings(BaseSettings):
 
     # bounds: input limits, checked before any parser or C library sees the input
     # (docs/security.md, "Input limits")
+    # CQL2 filters (area cql2): bounded in catalog/cql2input.py before any parser sees them
+    cql2_max_chars: int = Field(
+        default=100_000, ge=1, description="Longest CQL2 filter accepted (characters)."
+    )
+    cql2_max_depth: int = Field(
+        default=20, ge=1, le=100,
+        description="Deepest nesting of a CQL2 filter (JSON objects and arrays; in text, "
+        "parentheses plus chained NOT and arithmetic).",
+    )
+    cql2_max_nodes: int = Field(
+        default=5_000, ge=1,
+        description="Most nodes in a CQL2 filter (JSON objects, strings and numbers; words, "
+        "strings, numbers and comparisons of a text filter; coordinates are not counted).",
+    )
     max_json_depth: int = Field(
         default=128, ge=2, le=1000,
         description="Deepest nesting of arrays and objects in a JSON request body.",
@@ -165,6 +202,19 @@ class Settings(BaseSettings):
     max_expression_nodes: int = Field(
         default=256, ge=8,
         description="Most terms (bands, numbers, operators, function calls) in one expression.",
+    )
+
+    # tutorials: the learning path (docs/tutorials.md)
+    tutorials: Path | None = Field(
+        default=None, description="Folder of the tutorial sources (default: tutorials/ of the repository)."
+    )
+    sample_data: Path | None = Field(
+        default=None,
+        description="Folder of real public sample files the tutorials read (default: shared/data "
+        "beside the repository).",
+    )
+    learn_dir: Path | None = Field(
+        default=None, description="Rendered tutorials served at /learn (default: DATA/learn)."
     )
 
     @cached_property
@@ -216,6 +266,10 @@ class DataLayout:
     @property
     def jobs(self) -> Path:
         return self.root / "jobs"
+
+    @property
+    def sessions_db(self) -> Path:
+        return self.root / "sessions.db"
 
     def create(self) -> None:
         """Create the directory tree (idempotent)."""

@@ -22,7 +22,6 @@ resource, bytes, outcome and the bytes charged against the agreement's quota, an
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import sqlite3
 import time
@@ -33,7 +32,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sathub.access.audit_anchor import make_line
-from sathub.access.audit_config import AuditConfig, AuditKey
+from sathub.access.audit_chain import (  # noqa: F401 - the chain's primitives, re-exported
+    COLUMNS,
+    FMT,
+    GENESIS,
+    RECORD,
+    head_mac,
+    pending_mac,
+    record_digest,
+)
+from sathub.access.audit_config import AuditConfig
 from sathub.access.audit_state import digest_of, snapshot
 from sathub.access.models import Agreement
 from sathub.access.quotas import charge_in
@@ -43,11 +51,6 @@ from sathub.errors import AuditUnavailable
 if TYPE_CHECKING:
     from sathub.access.audit_verify import VerifyResult
 
-GENESIS = "0" * 64
-FMT = 2  # records of the first format (fmt NULL) have no ``charged`` column in their hash
-COLUMNS = ("seq", "ts", "actor", "action", "resource", "bytes", "outcome", "agreement_id",
-           "activation_id", "detail")  # fmt: skip
-RECORD = (*COLUMNS, "charged")
 _PENDING_PK = ("hour = ? AND actor = ? AND resource = ? AND agreement_id = ? AND activation_id = ? "
                "AND charged = ?")  # fmt: skip
 
@@ -59,27 +62,6 @@ QUOTA_EXCEEDED = "quota exceeded"
 
 def denied(reason: str) -> str:
     return f"denied: {reason}"
-
-
-def record_digest(key: bytes, prev: str, record: Sequence[Any], fmt: int | None) -> str:
-    """The chain hash of ``record`` (the values of :data:`RECORD`, in order)."""
-    if fmt is None:
-        body = orjson.dumps(list(record[:10]))
-    elif fmt == 2:
-        body = orjson.dumps([2, *record[:11]])
-    else:
-        return ""  # an unknown format never verifies
-    return hmac.new(key, prev.encode() + b"\n" + body, hashlib.sha256).hexdigest()
-
-
-def head_mac(key: AuditKey, seq: int, digest: str, ts: float) -> str:
-    return key.mac(b"head", orjson.dumps([seq, digest, ts]))
-
-
-def pending_mac(key: AuditKey, row: Sequence[Any]) -> str:
-    """MAC of a ``tile_pending`` row: (hour, actor, resource, agreement, activation, charged,
-    requests, bytes)."""
-    return key.mac(b"tile", orjson.dumps(list(row[:8])))
 
 
 class AuditLog:
@@ -277,12 +259,15 @@ class AuditLog:
 
     # --------------------------------------------------------------------- reading
     def records(self, *, agreement_id: int | None = None, since: float | None = None,
-                until: float | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                until: float | None = None, activation_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
         sql = f"SELECT {', '.join(RECORD)} FROM audit WHERE 1"
         params: list[Any] = []
         if agreement_id is not None:
             sql += " AND agreement_id = ?"
             params.append(agreement_id)
+        if activation_id is not None:
+            sql += " AND activation_id = ?"
+            params.append(activation_id)
         if since is not None:
             sql += " AND ts >= ?"
             params.append(since)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sathub.access.audit_anchor import AnchorLine, FileAnchor, SyslogAnchor, line_mac_body, read_lines
+from sathub.access.audit_chain import GENESIS, RECORD, head_mac, pending_mac, record_digest
 from sathub.access.audit_state import compare, snapshot
 from sathub.access.dates import iso, month_of
 
@@ -112,8 +113,6 @@ def verify(log: AuditLog, anchor_files: Sequence[Path] = ()) -> VerifyResult:
 
 
 def _records(c: sqlite3.Connection, log: AuditLog, problems: list[str]) -> _Pass:
-    from sathub.access.audit import GENESIS, RECORD, record_digest
-
     p = _Pass(last_hash=GENESIS)
     prev, expected = GENESIS, 1
     for row in c.execute(f"SELECT {', '.join(RECORD)}, fmt, prev, hash FROM audit ORDER BY seq"):
@@ -175,8 +174,6 @@ def _detail(text: str) -> dict[str, Any]:
 
 
 def _head(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str], checked: list[str]) -> None:
-    from sathub.access.audit import head_mac
-
     head = c.execute("SELECT seq, hash, ts, mac FROM audit_head WHERE id = 1").fetchone()
     if head is None:
         problems.append("the head row (audit_head) is missing")
@@ -213,8 +210,6 @@ def _legacy_head(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[
 
 def _pending(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str],
              checked: list[str], not_checked: list[str]) -> None:  # fmt: skip
-    from sathub.access.audit import pending_mac
-
     n = 0
     for row in c.execute("SELECT hour, actor, resource, agreement_id, activation_id, charged, "
                          "requests, bytes, mac FROM tile_pending"):  # fmt: skip

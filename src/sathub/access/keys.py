@@ -35,20 +35,30 @@ class KeyRejected(Exception):
     """A bearer token that is malformed, unknown, expired or revoked (the reason is the message)."""
 
 
-def authenticate(store: AccessStore, token: str, now: float | None = None) -> Actor:
-    """The actor a bearer token stands for, or KeyRejected."""
-    now = time.time() if now is None else now
+def find_key(store: AccessStore, token: str) -> ApiKey:
+    """The key record of a bearer token (whatever its state), or KeyRejected."""
     if not TOKEN_RE.match(token):
         raise KeyRejected("malformed API key")
     digest = hash_token(token)
     found = store.key_by_hash(digest)
     if found is None or not hmac.compare_digest(found[1], digest):
         raise KeyRejected("unknown API key")
-    key = found[0]
+    return found[0]
+
+
+def check_key(key: ApiKey, now: float) -> None:
+    """KeyRejected when the key is revoked or expired at ``now``."""
     if key.revoked is not None and key.revoked <= now:
         raise KeyRejected("this API key was revoked")
     if key.expires is not None and key.expires < now:
         raise KeyRejected("this API key has expired")
+
+
+def authenticate(store: AccessStore, token: str, now: float | None = None) -> Actor:
+    """The actor a bearer token stands for, or KeyRejected."""
+    now = time.time() if now is None else now
+    key = find_key(store, token)
+    check_key(key, now)
     if key.last_used is None or key.last_used < now - 60:  # spare the writer
         store.touch_key(key.id, now)
     return store.actor_for_key(key)

@@ -18,13 +18,16 @@ or when a disaster activation in force opens it to the caller's organisation or 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from functools import cached_property
 from typing import Any
 
 from sathub.access.dates import iso
 from sathub.access.geo import item_shape, shape
 from sathub.access.models import DAY_S, Activation, Actor, Agreement, Decision
 from sathub.catalog.cql2sql import parse_timestamp
-from sathub.catalog.filters import AccessFilter, Gated, Kept, Part, any_of
+from sathub.catalog.filters import AccessFilter, Gated, Kept, any_of
 from sathub.catalog.validate import parse_datetime
 from sathub.errors import SathubError
 
@@ -136,24 +139,89 @@ def grants_filter(actor: Actor, now: float, *, materialize: bool = True) -> Acce
         branches, _, _ = _grant_branches(actor, now, now)
         return AccessFilter.plain(any_of([open_rows, *branches]))
     t0 = min(now, (now // MATERIALIZE_BUCKET_S) * MATERIALIZE_BUCKET_S)
-    cached, live, moving = _grant_branches(actor, now, t0, until=t0 + MATERIALIZE_BUCKET_S)
+    # The filter depends on the actor, the bucket and which grants are in force (and, for the
+    # live test of rows whose embargo ends inside the bucket, on ``now``): kept per actor
+    # object (the access service keeps one per key while the access store is unchanged).
+    key = (id(actor), t0, tuple(a.id for a in live_agreements(actor, now)),
+           tuple(a.id for a in live_activations(actor, now)))  # fmt: skip
+    with _CACHE_LOCK:
+        hit = _FILTERS.get(key)
+        if hit is not None and hit[0] is actor:
+            _FILTERS.move_to_end(key)
+    if hit is None or hit[0] is not actor:
+        hit = (actor, _bucket_parts(actor, now, t0))
+        with _CACHE_LOCK:
+            _FILTERS[key] = hit
+            while len(_FILTERS) > _FILTERS_MAX:
+                _FILTERS.popitem(last=False)
+    parts, gate, moved = hit[1]
+    if gate is None:
+        return parts
+    # Rows whose embargo ends inside this bucket: tested live, at ``now``.
+    return AccessFilter((*parts.parts, _LiveGated(gate, moved, now)))
+
+
+class _LiveGated(Gated):
+    """:class:`Gated` whose ``then``, the moving grants at ``now``, is built on first use: a
+    store that finds no row behind the gate (the usual case) never reads it."""
+
+    _moved: list[tuple[list[str], Agreement]]
+    _now: float
+
+    def __init__(self, gate: dict[str, Any], moved: list[tuple[list[str], Agreement]], now: float) -> None:
+        object.__setattr__(self, "gate", gate)
+        object.__setattr__(self, "_moved", moved)
+        object.__setattr__(self, "_now", now)
+
+    @cached_property
+    def then(self) -> dict[str, Any]:  # type: ignore[override]
+        return any_of([_scope_expr(cols, a.aoi, a.acquired_from, _agreement_bounds(a, self._now)[1])
+                       for cols, a in self._moved])  # fmt: skip
+
+
+_Bucket = tuple[AccessFilter, dict[str, Any] | None, list[tuple[list[str], Agreement]]]
+_FILTERS: OrderedDict[tuple[Any, ...], tuple[Actor, _Bucket]] = OrderedDict()
+_FILTERS_MAX = 512
+_CACHE_LOCK = threading.Lock()
+
+
+def _bucket_parts(actor: Actor, now: float, t0: float) -> _Bucket:
+    """The filter's parts fixed for the bucket starting at ``t0`` (grants in force at ``now``),
+    the gate of the rows whose embargo ends inside it (None: no bound moves) and the
+    agreements whose bound moves (with their restricted collections)."""
+    restricted = sorted(actor.restricted)
+    open_rows = {"op": "not", "args": [{"op": "in", "args": [COLLECTION, restricted]}]}
+    cached, _, moving = _grant_branches(actor, now, t0, until=t0 + MATERIALIZE_BUCKET_S)
     if not cached:
-        return AccessFilter.plain(open_rows)
+        return AccessFilter.plain(open_rows), None, []
     inner = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, any_of(cached)]}
-    out: list[Part] = [Kept(inner, cheap=open_rows)]
+    kept = Kept(inner, cheap=open_rows)
+    kept.cache_key  # computed once, while the filter is cached  # noqa: B018
     # Rows whose embargo ends inside this bucket: acquired within a moving bound's band over
     # the whole bucket. That set is fixed for the bucket too (the store keeps it; it is
     # usually empty, and then the live test is dropped unevaluated). A row in it is visible
     # now through a grant whose bound moved, tested live at ``now``; or it was covered at t0
     # already (a grant whose bound did not move covers the same rows at both times) and is in
     # the first set.
-    if moving:
-        bands = [{"op": "and", "args": [{"op": ">", "args": [DATETIME, {"timestamp": _ts(a)}]},
-                                        {"op": "<=", "args": [DATETIME, {"timestamp": _ts(b)}]}]}
-                 for a, b in sorted(set(moving))]  # fmt: skip
-        gate = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, any_of(bands)]}
-        out.append(Gated(gate, any_of(live)))
-    return AccessFilter(tuple(out))
+    if not moving:
+        return AccessFilter((kept,)), None, []
+    bands = [{"op": "and", "args": [{"op": ">", "args": [DATETIME, {"timestamp": _ts(a)}]},
+                                    {"op": "<=", "args": [DATETIME, {"timestamp": _ts(b)}]}]}
+             for a, b in sorted(set(moving))]  # fmt: skip
+    gate = {"op": "and", "args": [{"op": "in", "args": [COLLECTION, restricted]}, any_of(bands)]}
+    return AccessFilter((kept,)), gate, _moving_agreements(actor, now, t0)
+
+
+def _moving_agreements(actor: Actor, now: float, t0: float) -> list[tuple[list[str], Agreement]]:
+    """The agreements in force whose embargo bound moves inside the bucket starting at ``t0``
+    (the same test as :func:`_grant_branches`), with their restricted collections."""
+    out = []
+    for a in live_agreements(actor, now):
+        cols = sorted(set(a.collections) & actor.restricted)
+        hi, hi_end = _agreement_bounds(a, t0)[1], _agreement_bounds(a, t0 + MATERIALIZE_BUCKET_S)[1]
+        if cols and hi is not None and hi_end is not None and _rounded(hi) < _rounded(hi_end):
+            out.append((cols, a))
+    return out
 
 
 # ---------------------------------------------------------- the same rules, in Python

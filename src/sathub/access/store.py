@@ -65,6 +65,22 @@ CREATE TABLE IF NOT EXISTS tile_pending (
     PRIMARY KEY (hour, actor, resource, agreement_id, activation_id, charged)) WITHOUT ROWID;
 """
 
+# A counter bumped by triggers on every change of a row an actor is built from (organisations,
+# keys except their last use, agreements, collection levels, activations), by any writer in any
+# process: :class:`~sathub.access.service.AccessService` keeps resolved actors while it is
+# unchanged (area perf, issue 17).
+VERSION = """
+CREATE TABLE IF NOT EXISTS access_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO access_version VALUES (1, 0);
+""" + "".join(
+    f"CREATE TRIGGER IF NOT EXISTS access_version_{table}_{ev.split()[0].lower()} AFTER {ev} ON {table} "
+    "BEGIN UPDATE access_version SET n = n + 1 WHERE id = 1; END;\n"
+    for table in ("orgs", "keys", "agreements", "collection_access", "activations")
+    for ev in ("INSERT", "DELETE",
+               "UPDATE OF id, key_hash, role, org_id, expires, revoked" if table == "keys" else "UPDATE")
+)  # fmt: skip
+
 _AGREEMENT_TUPLES = ("collections", "asset_roles", "purposes")
 
 
@@ -118,7 +134,14 @@ class AccessStore:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``). Nested in another of this thread, it
+        joins it: an admin action writes its change and its audit record together, and an error
+        anywhere rolls back both."""
         c = self.conn()
+        if c.in_transaction:
+            with self.write_lock:
+                yield c
+            return
         with self.write_lock:
             c.execute("BEGIN IMMEDIATE")
             try:
@@ -340,6 +363,10 @@ class AccessStore:
     def anonymous(self) -> Actor:
         return Actor(activations=tuple(self.activations()), restricted=self.restricted_collections())
 
+    def version(self) -> int:
+        """Bumped by every committed change of what an actor is built from (see VERSION)."""
+        return int(self.conn().execute("SELECT n FROM access_version WHERE id = 1").fetchone()[0])
+
     def close(self) -> None:
         c = getattr(self._local, "conn", None)
         if c is not None:
@@ -352,6 +379,9 @@ def _migrate(c: sqlite3.Connection) -> None:
     The first layout's pending tile rows (no MAC) move to ``tile_pending_v1``, which the audit
     log writes to the chain and drops when it starts."""
     for stmt in SCHEMA.split(";"):
+        if stmt.strip():
+            c.execute(stmt)
+    for stmt in VERSION.split(";\n"):
         if stmt.strip():
             c.execute(stmt)
     audit_cols = {r[1] for r in c.execute("PRAGMA table_info(audit)")}

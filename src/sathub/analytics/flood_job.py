@@ -20,6 +20,7 @@ from sathub.catalog.store import CatalogStore
 from sathub.config import Settings
 from sathub.ingest import staging
 from sathub.storage.base import ObjectStore
+from sathub.timeutil import parse_datetime
 
 DERIVED_FLOOD = "derived-flood"
 
@@ -121,7 +122,7 @@ def run_flood(
                         roles=("data", "classification"),
                     ),
                 ],
-                when=datetime.fromisoformat(after_items[0]["properties"]["datetime"]),
+                when=parse_datetime(after_items[0]["properties"]["datetime"]),
                 extra_files={"flood_extent": (gj, "application/geo+json")},
                 lineage=(
                     "Water = MNDWI/NDWI above a per-scene Otsu threshold; flood = water after "

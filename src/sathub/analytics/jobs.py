@@ -83,6 +83,10 @@ def parse_inputs(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         out["period"] = parse_range(str(params.get("period") or ""), "period")
     if params.get("index") and kind in ("zonal", "change"):
         index_spec(params["index"])
+    if params.get("index") and kind == "flood" and params["index"] not in ("mndwi", "ndwi"):
+        # any other index ran and mapped "water" from it (ndvi: the vegetation)
+        raise InvalidInput(f"a flood map finds water with mndwi or ndwi, not {params['index']!r}",
+                           field="index")  # fmt: skip
     return out
 
 

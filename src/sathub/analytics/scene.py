@@ -40,6 +40,7 @@ from sathub.analytics.bands import (
 from sathub.analytics.errors import MissingBand, MissingMask
 from sathub.errors import InvalidInput
 from sathub.storage.base import ObjectStore
+from sathub.timeutil import parse_datetime
 
 MASK_BANDS = ("blue", "nir", "swir16")
 MaskMode = Literal["auto", "asset", "spectral", "none"]
@@ -93,7 +94,7 @@ def item_datetime(item: dict[str, Any]) -> datetime | None:
     raw = p.get("datetime") or p.get("start_datetime")
     if not raw:
         return None
-    return datetime.fromisoformat(str(raw))
+    return parse_datetime(str(raw), field="properties.datetime")
 
 
 @functools.lru_cache(maxsize=64)

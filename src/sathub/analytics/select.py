@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ from shapely.ops import unary_union
 
 from sathub.catalog.geometry import check_geojson
 from sathub.catalog.store import CatalogStore, SearchQuery
-from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
+from sathub.errors import InvalidGeometry, InvalidInput
+from sathub.timeutil import parse_datetime
+from sathub.timeutil import parse_range as _parse_range
 
 
 @dataclass(frozen=True)
@@ -79,27 +81,14 @@ def union(zones: list[Zone]) -> BaseGeometry:
 
 
 def parse_day(text: str, *, end: bool = False, field: str = "datetime") -> datetime:
-    """``YYYY-MM-DD`` (whole day) or an RFC 3339 datetime, as UTC."""
-    t = text.strip()
-    try:
-        if len(t) == 10:
-            d = date.fromisoformat(t)
-            return datetime.combine(d, time.max if end else time.min, tzinfo=UTC)
-        dt = datetime.fromisoformat(t)
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidDatetime(f"{field}: cannot parse {text!r}", field=field) from exc
+    """A date (that whole day: its first instant, or its last with ``end``) or a datetime, as
+    UTC (:func:`sathub.timeutil.parse_datetime`)."""
+    return parse_datetime(text, end=end, field=field)
 
 
 def parse_range(text: str, field: str) -> tuple[datetime, datetime]:
-    """``D1/D2`` → (start, end), inclusive whole days."""
-    parts = text.split("/")
-    if len(parts) != 2:
-        raise InvalidDatetime(f"{field} must be START/END, got {text!r}", field=field)
-    a, b = parse_day(parts[0], field=field), parse_day(parts[1], end=True, field=field)
-    if b < a:
-        raise InvalidDatetime(f"{field}: {text!r} ends before it starts", field=field)
-    return a, b
+    """``D1/D2`` → (start, end), inclusive whole days (:func:`sathub.timeutil.parse_range`)."""
+    return _parse_range(text, field=field)
 
 
 def find_items(

@@ -40,6 +40,7 @@ from sathub.analytics.scene import (
 from sathub.analytics.select import Zone
 from sathub.analytics.zonal import REASON_OUTSIDE, STATS, empty_row, masked_cells, zonal_stats
 from sathub.storage.base import ObjectStore
+from sathub.timeutil import parse_datetime
 
 TILE_PX = 2048
 INTERVALS = {"dekad": "10-day periods (1–10, 11–20, 21–end of month)", "month": "calendar months"}
@@ -226,7 +227,7 @@ def aggregate(rows: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]
     interval = interval_name(interval)
     buckets: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        dt = datetime.fromisoformat(str(r["datetime"]))
+        dt = parse_datetime(str(r["datetime"]))
         buckets[(r["id"], interval_start(dt, interval))].append(r)
     out = []
     for (zid, start), group in sorted(buckets.items(), key=lambda kv: (kv[0][1], kv[0][0])):

@@ -6,7 +6,8 @@ and bytes of assets is :mod:`sathub.api.pixels`; the policy itself is
 :mod:`sathub.access.policy`. This module only applies it:
 
 - :class:`AccessMiddleware` sets ``request.state.actor``; a malformed, unknown, expired or
-  revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public.
+  revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public,
+  unless a console session cookie counts (:mod:`sathub.api.sessions`: the key it stands for).
   Partner searches are audited here.
 - :func:`access_filter`: the caller's grants as an access filter (plain CQL2 with caching
   hints), which the store ANDs inside every search, item read and aggregation;
@@ -29,11 +30,11 @@ from sathub.access.policy import collections_filter as _collections_filter
 from sathub.access.policy import grants_filter, visible_collections
 from sathub.api.gate import actor_of
 from sathub.api.middleware import send_json
-from sathub.errors import NotFound, Unauthorized
+from sathub.api.sessions import session_actor
+from sathub.errors import Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
-    from sathub.catalog.store import SearchQuery
     from sathub.catalog.filters import AccessFilter
     from sathub.app import Installation
 
@@ -64,15 +65,20 @@ class AccessMiddleware:
                 break
         now = time.time()
         try:  # database reads: off the event loop
-            actor = await run_in_threadpool(service.actor, auth, now)
+            found = None if auth else await run_in_threadpool(session_actor, scope, inst, now)
+            actor = found[1] if found else await run_in_threadpool(service.actor, auth, now)
         except Unauthorized as exc:
             await send_json(send, 401, exc.to_dict(), exc.headers)
+            return
+        except Forbidden as exc:  # a console session's request without its CSRF token
+            await send_json(send, 403, exc.to_dict())
             return
         if actor.role == "anonymous" and inst.settings.dev_open_writes:
             actor = Actor(role="operator", name="anonymous (development mode)",
                           activations=actor.activations, restricted=actor.restricted)  # fmt: skip
         state = scope.setdefault("state", {})
         state["actor"] = actor
+        state["console_session"] = found[0] if found else None
         state["access_now"] = now  # the grants filter is built on first use (access_filter)
         path = scope.get("path", "")
         if actor.role != "partner" or not _is_search(path):
@@ -133,34 +139,6 @@ def require_collection_visible(request: Request, collection_id: str) -> None:
     """404 for a collection the caller may not know exists (same message as a missing one)."""
     if collection_id not in visible_collection_ids(request, [collection_id]):
         raise NotFound(f"collection {collection_id!r} not found")
-
-
-def check_names(request: Request, query: SearchQuery) -> None:
-    """Refuse the property names of a search (filter, query, sortby) that only collections
-    hidden from the caller know, exactly as the store refuses names no collection knows: a
-    restricted collection's properties do not exist for the caller either. The store resolves
-    names against every collection's queryables; this runs first, on the visible ones."""
-    if actor_of(request).unrestricted:
-        return
-    store = installation(request).catalog
-    per = store.queryables()
-    visible = visible_collection_ids(request, list(per))
-    if len(visible) == len(per):
-        return
-    from sathub.catalog.query import COMMON_METADATA, CORE_COLUMNS, referenced_properties
-    from sathub.errors import InvalidFilter, InvalidInput
-
-    known = set(CORE_COLUMNS) | COMMON_METADATA | {"geometry", "geom"}
-    for cid, props in per.items():
-        if cid in visible and (query.collections is None or cid in query.collections):
-            known |= set(props)
-    for name in sorted(referenced_properties(query)):
-        bare = name.removeprefix("properties.")
-        if bare not in known:
-            raise InvalidFilter(f"unknown queryable {bare!r}", field="filter")
-    for key in query.sortby:
-        if key.field.removeprefix("properties.") not in known:
-            raise InvalidInput(f"cannot sort by unknown field {key.field!r}", field="sortby")
 
 
 def visible_item(request: Request, collection_id: str, item_id: str) -> dict[str, Any]:
@@ -234,5 +212,5 @@ def audit(request: Request, action: str, resource: str, *, actor: Actor | None =
                 activation_id=activation_id, detail=detail or None, quota=quota)  # fmt: skip
 
 
-__all__ = ["AccessMiddleware", "access_filter", "audit", "check_names", "collections_filter", "installation", "now_of", "redact_lineage",
+__all__ = ["AccessMiddleware", "access_filter", "audit", "collections_filter", "installation", "now_of", "redact_lineage",
            "require_collection_visible", "service", "visible_collection_ids", "visible_item"]  # fmt: skip

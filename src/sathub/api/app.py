@@ -32,17 +32,11 @@ from stac_fastapi.extensions import (
     ItemCollectionFilterExtension,
     OffsetPaginationExtension,
     QueryExtension,
-    SearchFilterExtension,
     TokenPaginationExtension,
 )
 from stac_fastapi.extensions.fields import FieldsConformanceClasses
 from stac_fastapi.extensions.free_text import FreeTextConformanceClasses
 from stac_fastapi.extensions.query import QueryConformanceClasses
-from stac_fastapi.extensions.sort import (
-    CollectionSearchSortExtension,
-    ItemCollectionSortExtension,
-    SearchSortExtension,
-)
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.search import BaseSearchPostRequest
 from starlette.middleware import Middleware
@@ -50,8 +44,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from sathub import __version__
 from sathub.api import access, errors, gate
-from sathub.api.client import (AggregationClient, CoreClient, FiltersClient,
-                               StrictAggregationExtension)
+from sathub.api import search_ext as sathub_ext
+from sathub.api.client import AggregationClient, CoreClient, FiltersClient
 from sathub.api.middleware import (BodyLimitMiddleware, JsonBodyMiddleware,
                                    TrustedProxyMiddleware)
 from sathub.api.transactions import TransactionExtension
@@ -65,7 +59,8 @@ log = logging.getLogger("sathub.api")
 DOMAIN_ROUTERS = ("sathub.api.routers.ingest", "sathub.api.routers.orbits", "sathub.api.routers.assets",
                   "sathub.api.routers.tiles", "sathub.api.routers.viewer", "sathub.api.routers.analytics",
                   "sathub.api.routers.admin", "sathub.api.routers.budget",
-                  "sathub.api.routers.budget_writes")
+                  "sathub.api.routers.budget_writes", "sathub.api.routers.learn",
+                  "sathub.api.console")
 
 
 class SearchPost(BaseSearchPostRequest):
@@ -111,15 +106,15 @@ def create_app(installation: Installation | Settings | None = None) -> FastAPI:
     filters = FiltersClient()
     search_ext = [
         QueryExtension(),
-        SearchSortExtension(),
+        sathub_ext.search_sort(),
         FieldsExtension(),
-        SearchFilterExtension(client=filters),
+        sathub_ext.search_filter(filters),
         FreeTextExtension(),
         TokenPaginationExtension(),
     ]
     items_ext = [
         QueryExtension(conformance_classes=[QueryConformanceClasses.ITEMS]),
-        ItemCollectionSortExtension(),
+        sathub_ext.items_sort(),
         FieldsExtension(conformance_classes=[FieldsConformanceClasses.ITEMS]),
         ItemCollectionFilterExtension(client=filters),
         TokenPaginationExtension(),
@@ -127,7 +122,7 @@ def create_app(installation: Installation | Settings | None = None) -> FastAPI:
     collection_search = CollectionSearchExtension.from_extensions(
         [
             FreeTextExtension(conformance_classes=[FreeTextConformanceClasses.COLLECTIONS]),
-            CollectionSearchSortExtension(),
+            sathub_ext.collections_sort(),
             FieldsExtension(conformance_classes=[FieldsConformanceClasses.COLLECTIONS]),
             CollectionSearchFilterExtension(client=filters),
             OffsetPaginationExtension(),
@@ -137,7 +132,7 @@ def create_app(installation: Installation | Settings | None = None) -> FastAPI:
         *search_ext,
         *items_ext,
         collection_search,
-        StrictAggregationExtension(client=AggregationClient()),
+        sathub_ext.StrictAggregationExtension(client=AggregationClient()),
         TransactionExtension(),
     ]
     post_model = create_post_request_model(search_ext, base_model=SearchPost)

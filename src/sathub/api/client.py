@@ -7,23 +7,23 @@ and add links. They never touch SQL.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import attr
-from pydantic import model_validator
 from stac_fastapi.extensions.aggregation.client import BaseAggregationClient
-from stac_fastapi.extensions import AggregationExtension
-from stac_fastapi.extensions.aggregation.request import AggregationExtensionPostRequest
 from stac_fastapi.extensions.filter.client import BaseFiltersClient
 from stac_fastapi.types.core import BaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sathub.api import links
-from sathub.api.access import (access_filter, check_names, collections_filter, installation, redact_lineage,
+from sathub.api import landing, links
+from sathub.api.access import (access_filter, collections_filter, installation, redact_lineage,
                                require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
+from sathub.api.scope import scoped, visible_queryables
+from sathub.catalog.cql2input import FilterLimits
 from sathub.catalog.params import apply_fields, build_query
 from sathub.catalog.aggregate import AVAILABLE
 from sathub.catalog.store import CatalogStore, SearchQuery, SearchResult
@@ -46,10 +46,50 @@ def _search_params_from_get(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _search_params_from_post(search_request: Any) -> dict[str, Any]:
-    body = search_request.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if "filter_expr" in body:
-        body["filter"] = body.pop("filter_expr")
+    # the filter is taken as it came (it is bounded before anything walks it: a deeply nested
+    # one must be a 400 naming the limit, not a serialiser's recursion error)
+    body = search_request.model_dump(by_alias=True, exclude_none=True, mode="json",
+                                     exclude={"filter_expr"})  # fmt: skip
+    filt = getattr(search_request, "filter_expr", None)
+    if filt is not None:
+        body["filter"] = filt
     return dict(body)
+
+
+def _page_link(request: Request, rel: str, token: str | None, method: str,
+               body: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """A link to another page of the same search (``token`` None: the first page)."""
+    if method == "GET":
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        if token is not None:
+            params.append(("token", token))
+        return {"rel": rel, "type": GEOJSON, "href": str(request.url.replace(query=urlencode(params)))}
+    page_body = {k: v for k, v in (body or {}).items() if k != "token"}
+    if token is not None:
+        page_body["token"] = token
+    return {"rel": rel, "type": GEOJSON, "method": "POST", "href": str(request.url),
+            "body": page_body, "merge": False}  # fmt: skip
+
+
+def _build(params: dict[str, Any], settings: Settings) -> SearchQuery:
+    return build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit,
+                       filter_limits=FilterLimits.of(settings))  # fmt: skip
+
+
+def _visible_count(request: Request, collection_id: str) -> int | None:
+    """How many items of a collection the caller may see."""
+    store, _ = _state(request)
+    result = store.search(SearchQuery(collections=[collection_id], limit=1), extra_filter=access_filter(request))
+    return result.matched
+
+
+def _newest_item(request: Request, collection_id: str) -> dict[str, Any] | None:
+    """The newest item of a collection the caller may see (its metadata gives the default
+    rendering of the collection's mosaic links), or None."""
+    store, _ = _state(request)
+    query = SearchQuery(collections=[collection_id], limit=1)
+    items = store.search(query, extra_filter=access_filter(request), count=False).items
+    return items[0] if items else None
 
 
 @attr.s
@@ -63,12 +103,16 @@ class CoreClient(BaseCoreClient):
         page["title"] = settings.title
         page["description"] = settings.title + ": STAC API of the archive"
         base = get_base_url(request)
-        for coll in store.list_collections(extra_filter=collections_filter(request)):
+        colls = store.list_collections(extra_filter=collections_filter(request))
+        if landing.wants_html(request):  # a browser: the HTML page (landing.py)
+            return landing.page(request, base, page["title"], page["description"], colls,
+                                lambda cid: _visible_count(request, cid))  # fmt: skip
+        for coll in colls:
             page["links"].append(
                 {"rel": "child", "type": "application/json", "title": coll.get("title", coll["id"]),
                  "href": f"{base}collections/{coll['id']}"}
             )  # fmt: skip
-        return page
+        return json_response(page, headers={"Vary": "Accept"})
 
     # ----------------------------------------------------------- collections
     def all_collections(self, **kwargs: Any) -> Any:
@@ -77,7 +121,7 @@ class CoreClient(BaseCoreClient):
         base = get_base_url(request)
         cols = store.list_collections(extra_filter=collections_filter(request))
         cols, matched, next_offset = search_collections(cols, kwargs, settings)
-        out = [links.collection_links(c, base) for c in cols]
+        out = [links.collection_links(c, base, _newest_item(request, c["id"])) for c in cols]
         page_links = [
             {"rel": "root", "type": "application/json", "href": base},
             {"rel": "parent", "type": "application/json", "href": base},
@@ -92,7 +136,8 @@ class CoreClient(BaseCoreClient):
         request: Request = kwargs["request"]
         store, _ = _state(request)
         require_collection_visible(request, collection_id)
-        return links.collection_links(store.get_collection(collection_id), get_base_url(request))
+        coll = store.get_collection(collection_id)
+        return links.collection_links(coll, get_base_url(request), _newest_item(request, collection_id))
 
     # ----------------------------------------------------------------- items
     def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Any:
@@ -112,30 +157,26 @@ class CoreClient(BaseCoreClient):
         require_collection_visible(request, collection_id)
         params = _search_params_from_get(kwargs)
         params["collections"] = [collection_id]
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
-        return self._search(request, query, method="GET")
+        return self._search(request, _build(params, settings), method="GET")
 
     # ---------------------------------------------------------------- search
     def get_search(self, **kwargs: Any) -> Any:  # type: ignore[override]
         request: Request = kwargs["request"]
         _, settings = _state(request)
         params = _search_params_from_get(kwargs)
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
-        return self._search(request, query, method="GET")
+        return self._search(request, _build(params, settings), method="GET")
 
     def post_search(self, search_request: Any, **kwargs: Any) -> Any:
         request: Request = kwargs["request"]
         _, settings = _state(request)
         params = _search_params_from_post(search_request)
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
-        return self._search(request, query, method="POST", body=params)
+        return self._search(request, _build(params, settings), method="POST", body=params)
 
     def _search(
         self, request: Request, query: SearchQuery, *, method: str, body: dict[str, Any] | None = None
     ) -> Response:
         store, _ = _state(request)
-        check_names(request, query)
-        result: SearchResult = store.search(query, extra_filter=access_filter(request))
+        result: SearchResult = store.search(scoped(request, query), extra_filter=access_filter(request))
         base = get_base_url(request)
         features = [
             apply_fields(links.item_links(it, base), query.fields_include, query.fields_exclude)
@@ -143,21 +184,15 @@ class CoreClient(BaseCoreClient):
         ]
         page_links: list[dict[str, Any]] = [
             {"rel": "root", "type": "application/json", "href": base},
+            {"rel": "self", "type": GEOJSON, "href": str(request.url)},
         ]
-        if method == "GET":
-            page_links.append({"rel": "self", "type": "application/geo+json", "href": str(request.url)})
-            if result.next_token:
-                page_links.append(
-                    links.with_query(request, "next", {"token": result.next_token}, "application/geo+json")
-                )
-        else:
-            page_links.append({"rel": "self", "type": "application/geo+json", "href": str(request.url)})
-            if result.next_token:
-                page_links.append(
-                    {"rel": "next", "type": "application/geo+json", "method": "POST",
-                     "href": str(request.url), "body": {**(body or {}), "token": result.next_token},
-                     "merge": False}
-                )  # fmt: skip
+        # first (when not on it), prev and next: a GET link carries the token in its query
+        # string, a POST link the body with the token (STAC API, Item Search "Pagination")
+        for rel, token, show in (("first", None, query.token is not None),
+                                 ("prev", result.prev_token, result.prev_token is not None),
+                                 ("next", result.next_token, result.next_token is not None)):  # fmt: skip
+            if show:
+                page_links.append(_page_link(request, rel, token, method, body))
         out: dict[str, Any] = {
             "type": "FeatureCollection",
             "features": features,
@@ -183,7 +218,7 @@ class FiltersClient(BaseFiltersClient):
         base = get_base_url(request)
         per_collection = store.queryables()
         visible = visible_collection_ids(request, list(per_collection))
-        per_collection = {c: p for c, p in per_collection.items() if c in visible}
+        per_collection = {c: visible_queryables(request, p) for c, p in per_collection.items() if c in visible}
         if collection_id is not None:
             store.get_collection(collection_id)
             require_collection_visible(request, collection_id)
@@ -197,7 +232,8 @@ class FiltersClient(BaseFiltersClient):
         schema_props: dict[str, Any] = {
             "id": {"description": "Item id", "type": "string"},
             "collection": {"description": "Collection id", "type": "string"},
-            "geometry": {"description": "Footprint", "$ref": "https://geojson.org/schema/Geometry.json"},
+            # OGC API Features part 3 form, not a $ref to geojson.org that browsers would fetch
+            "geometry": {"description": "Footprint", "format": "geometry-any", "x-ogc-role": "primary-geometry"},
             "datetime": {"description": "Acquisition time", "type": "string", "format": "date-time"},
         }  # fmt: skip
         for name, typ in sorted(props.items()):
@@ -265,7 +301,7 @@ class AggregationClient(BaseAggregationClient):
         names = params.pop("aggregations", None) or aggregations or ["total_count"]
         if isinstance(names, str):
             names = [n for n in names.split(",") if n]
-        query = build_query(params, default_limit=settings.default_limit, max_limit=settings.max_limit)
+        query = scoped(request, _build(params, settings))
         qp = request.query_params
         options: dict[str, Any] = {
             "datetime_frequency_interval": params.get("datetime_frequency_interval")
@@ -273,7 +309,6 @@ class AggregationClient(BaseAggregationClient):
             "geohash_precision": _int_param(params, qp, "geohash_grid_frequency_precision", 1),
             "geotile_precision": _int_param(params, qp, "geotile_grid_frequency_precision", 0),
         }
-        check_names(request, query)
         aggs = store.aggregate(query, list(names), extra_filter=access_filter(request), **options)
         return {
             "type": "AggregationCollection",
@@ -291,24 +326,4 @@ def _int_param(params: dict[str, Any], qp: Any, name: str, default: int) -> int:
         raise InvalidInput(f"{name} must be an integer", field=name) from exc
 
 
-class AggregatePost(AggregationExtensionPostRequest):
-    """POST /aggregate body: a JSON object (stac-pydantic's own validator fails with a 500 on
-    anything else)."""
-
-    # a plain object, checked by sathub.catalog.geometry in linear time (bounds): pydantic's
-    # union of geometry models takes ~10 s per 100,000 positions, on the event loop
-    intersects: dict[str, Any] | None = None  # type: ignore[assignment]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _object(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise ValueError("the aggregation body must be a JSON object")
-        return data
-
-
-class StrictAggregationExtension(AggregationExtension):  # type: ignore[misc]
-    POST = AggregatePost
-
-
-__all__ = ["AggregationClient", "StrictAggregationExtension", "CoreClient", "FiltersClient", "NotFound"]
+__all__ = ["AggregationClient", "CoreClient", "FiltersClient", "NotFound"]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import cql2
+
+from sathub.catalog import temporal
+from sathub.catalog.cql2input import FilterLimits, parse_filter
 from sathub.catalog.params import apply_fields, parse_fields, parse_interval, parse_limit, parse_sortby
 from sathub.catalog.geometry import bbox_geometry, validate_bbox
 from sathub.catalog.validate import collection_bbox_geometry, parse_datetime
@@ -27,6 +31,36 @@ def _interval(coll: dict[str, Any]) -> tuple[float, float]:
     return start, end
 
 
+def _matches(expr: dict[str, Any], coll: dict[str, Any]) -> bool:
+    """A collection filter on one collection, in Python: temporal predicates by
+    :func:`sathub.catalog.temporal.evaluate` (a collection's ``datetime`` is its temporal
+    extent), the rest by ``cql2``'s evaluator. A property the collection lacks is NULL: no
+    match (as in item search), not an error."""
+    doc = {**coll, "properties": {**coll, **(coll.get("properties") or {})}}
+    lo, hi = _interval(coll)
+
+    def interval_of(name: str) -> tuple[float, float] | None:
+        if name == "datetime":
+            return lo, hi
+        if name in ("start_datetime", "end_datetime"):
+            end = lo if name == "start_datetime" else hi
+            return end, end
+        v = doc["properties"].get(name)
+        try:
+            t = temporal.parse_timestamp(v) if isinstance(v, str) else None
+        except InvalidInput:
+            return None
+        return None if t is None else (t, t)
+
+    reduced = temporal.evaluate(expr, interval_of)
+    if isinstance(reduced, bool):
+        return reduced
+    try:
+        return bool(cql2.Expr(reduced).matches(doc))
+    except Exception:  # cql2 raises a bare Exception for what it cannot reduce (NULL)
+        return False
+
+
 def search_collections(
     cols: list[dict[str, Any]], params: dict[str, Any], settings: Settings
 ) -> tuple[list[dict[str, Any]], int, int | None]:
@@ -47,12 +81,9 @@ def search_collections(
         out = [c for c in out if any(t in _text(c) for t in terms)]
     filt = params.get("filter_expr") or params.get("filter")
     if filt:
-        import cql2
-
-        from sathub.catalog.cql2sql import parse_filter
-
-        expr = cql2.parse_json(__import__("json").dumps(parse_filter(filt, params.get("filter_lang"))))
-        out = [c for c in out if expr.matches({**c, "properties": {**c, **(c.get("properties") or {})}})]
+        expr = parse_filter(filt, params.get("filter_lang") or params.get("filter-lang"),
+                            FilterLimits.of(settings))  # fmt: skip
+        out = [c for c in out if _matches(expr, c)]
     for key in reversed(parse_sortby(params.get("sortby"))):
         out = sorted(out, key=lambda c: (c.get(key.field) is None, str(c.get(key.field, ""))),
                      reverse=key.direction == "desc")  # fmt: skip

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 
 from sathub.ingest.hrefs import is_local
+from sathub.tiles import defaults
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -19,24 +20,35 @@ def _keep(doc_links: Any) -> list[dict[str, Any]]:
     return [link for link in doc_links or [] if isinstance(link, dict)]
 
 
-def _mosaic_links(coll: dict[str, Any], url: str) -> list[dict[str, Any]]:
-    """Mosaic tile links for collections of imagery (summaries list bands)."""
+def _mosaic_links(coll: dict[str, Any], url: str, render: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Mosaic tile links for collections of imagery (summaries list bands, or an item showed
+    what the mosaic draws: ``render``, whose parameters the links carry)."""
     summaries = coll.get("summaries")
-    if not isinstance(summaries, dict) or not ({"eo:bands", "raster:bands", "bands"} & set(summaries)):
+    has_bands = isinstance(summaries, dict) and bool({"eo:bands", "raster:bands", "bands"} & set(summaries))
+    if not (has_bands or render):
         return []
+    query, extra = "", {}
+    if render:
+        query = "?" + urlencode(defaults.query_params(render, asset=False), safe=",")
+        extra = {"render": "default"}
     return [
         {"rel": "xyz", "type": "image/png", "title": "Mosaic tiles of the collection",
-         "href": f"{url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"},
+         "href": f"{url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png{query}", **extra},
         {"rel": "tilejson", "type": JSON, "title": "TileJSON of the collection mosaic",
-         "href": f"{url}/tiles/WebMercatorQuad/tilejson.json"},
+         "href": f"{url}/tiles/WebMercatorQuad/tilejson.json{query}", **extra},
     ]  # fmt: skip
 
 
-def collection_links(coll: dict[str, Any], base: str) -> dict[str, Any]:
+def collection_links(
+    coll: dict[str, Any], base: str, sample: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Links of a collection; ``sample`` (its newest item the caller may see, if any) gives
+    the default rendering of the mosaic (:func:`collection_render`)."""
     cid = coll["id"]
     url = f"{base}collections/{cid}"
     out = dict(coll)
     out.setdefault("type", "Collection")
+    render = collection_render(sample) if sample else None
     out["links"] = [
         {"rel": "self", "type": JSON, "href": url},
         {"rel": "root", "type": JSON, "href": base},
@@ -45,10 +57,24 @@ def collection_links(coll: dict[str, Any], base: str) -> dict[str, Any]:
         {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
          "type": "application/schema+json", "href": f"{url}/queryables"},
         {"rel": "aggregate", "type": JSON, "href": f"{url}/aggregate"},
-        *_mosaic_links(coll, url),
+        *_mosaic_links(coll, url, render),
         *_keep(coll.get("links")),
     ]  # fmt: skip
+    if render and sample:
+        _declare_renders(out, {"default": render})
+        _describe_item_asset(out, sample, render["assets"][0])
     return out
+
+
+def _describe_item_asset(coll: dict[str, Any], sample: dict[str, Any], key: str) -> None:
+    """A collection's renders name item assets; without ``item_assets`` (or ``assets``) the
+    render extension's schema has nothing to refer to, so describe the one the mosaic reads."""
+    if coll.get("item_assets") or coll.get("assets"):
+        return
+    asset = sample["assets"][key]
+    coll["item_assets"] = {key: {k: asset[k] for k in ("type", "roles", "eo:bands") if k in asset}}
+    if defaults.ITEM_ASSETS_EXTENSION not in coll["stac_extensions"]:
+        coll["stac_extensions"].append(defaults.ITEM_ASSETS_EXTENSION)
 
 
 def _is_local(href: Any) -> bool:
@@ -115,24 +141,66 @@ def with_proj_epsg(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def tile_links(item: dict[str, Any], base: str) -> list[dict[str, Any]]:
-    """Web-map links (``xyz``, ``tilejson``, ``wmts``, as in the STAC web-map-links extension)
-    and the viewer (``alternate``, HTML) of an item with a COG asset in the archive."""
+def _raster_keys(item: dict[str, Any]) -> list[str]:
+    """Keys of the item's COG assets in the archive the tiler can draw (role ``data`` first)."""
     assets = item.get("assets")
-    if not isinstance(assets, dict) or not any(
-        isinstance(a, dict) and _is_cog(a) for a in assets.values()
-    ):
+    if not isinstance(assets, dict):
+        return []
+    cogs = [k for k, a in assets.items() if isinstance(a, dict) and _is_cog(a)]
+    data = [k for k in cogs if "data" in (assets[k].get("roles") or [])]
+    return data or cogs
+
+
+def collection_render(sample: dict[str, Any]) -> dict[str, Any] | None:
+    """What a collection mosaic draws, from one of its items: the asset the mosaic reads
+    (the first COG with role ``data``, as ``routers/tiles.default_asset``) rendered by default."""
+    keys = _raster_keys(sample)
+    if not keys:
+        return None
+    return defaults.asset_render(keys[0], sample["assets"][keys[0]])
+
+
+def _declare_renders(doc: dict[str, Any], renders: dict[str, Any]) -> None:
+    """Add ``renders`` (in an item's properties, or a collection) and declare the render and
+    web-map-links extensions."""
+    if doc.get("type") == "Feature":
+        props = doc.get("properties") or {}
+        doc["properties"] = {**props, "renders": {**renders, **(props.get("renders") or {})}}
+    else:
+        doc["renders"] = {**renders, **(doc.get("renders") or {})}
+    exts = list(doc.get("stac_extensions") or [])
+    for ext in (defaults.RENDER_EXTENSION, defaults.WEB_MAP_LINKS_EXTENSION):
+        if ext not in exts:
+            exts.append(ext)
+    doc["stac_extensions"] = exts
+
+
+def tile_links(item: dict[str, Any], base: str, render: tuple[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Web-map links (``xyz``, ``tilejson``, ``wmts``, as in the STAC web-map-links extension)
+    and the viewer (``alternate``, HTML) of an item with a COG asset in the archive. With
+    ``render`` (key, render object) the tile links carry its parameters and name it."""
+    if not _raster_keys(item):
         return []
     url = f"{base}collections/{item.get('collection')}/items/{item.get('id')}/tiles/WebMercatorQuad"
+    query, extra = "", {}
+    if render:
+        query = "?" + urlencode(defaults.query_params(render[1]), safe=",")
+        extra = {"render": render[0]}
     return [
         {"rel": "xyz", "type": "image/png", "title": "Map tiles (WebMercatorQuad)",
-         "href": url + "/{z}/{x}/{y}.png"},
-        {"rel": "tilejson", "type": JSON, "title": "TileJSON", "href": url + "/tilejson.json"},
+         "href": url + "/{z}/{x}/{y}.png" + query, **extra},
+        {"rel": "tilejson", "type": JSON, "title": "TileJSON", "href": url + "/tilejson.json" + query, **extra},
         {"rel": "wmts", "type": "application/xml", "title": "WMTS GetCapabilities",
-         "href": url + "/WMTSCapabilities.xml", "wmts:layer": item.get("id")},
+         "href": url + "/WMTSCapabilities.xml" + query, "wmts:layer": item.get("id"), **extra},
         {"rel": "alternate", "type": "text/html", "title": "Map viewer",
          "href": f"{base}viewer#item={item.get('collection')}/{item.get('id')}"},
     ]  # fmt: skip
+
+
+def item_renders(item: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The item's default renderings (STAC render extension) and the key of the one its
+    web-map links draw."""
+    return defaults.item_renders(item, _raster_keys(item))
 
 
 def item_links(item: dict[str, Any], base: str) -> dict[str, Any]:
@@ -144,7 +212,11 @@ def item_links(item: dict[str, Any], base: str) -> dict[str, Any]:
         {"rel": "collection", "type": JSON, "href": f"{base}collections/{cid}"},
         {"rel": "root", "type": JSON, "href": base},
     ]
-    out["links"] = own + tile_links(item, base) + _keep(item.get("links"))
+    renders, default = item_renders(item)
+    render = (default, renders[default]) if default else None
+    out["links"] = own + tile_links(item, base, render) + _keep(item.get("links"))
+    if renders:
+        _declare_renders(out, renders)
     if "assets" in out:
         out["assets"] = asset_urls(out, base)
     out.setdefault("stac_version", "1.0.0")

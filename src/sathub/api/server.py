@@ -22,7 +22,8 @@ def serve(inst: Installation, *, log_level: str = "warning") -> None:
                       "WITHOUT A KEY MAY WRITE to this installation. Never use it on a network.[/]")  # fmt: skip
     console.print(f"[bold green]sathub[/] serving [cyan]{settings.data}[/] at "
                   f"[bold]http://{shown}:{settings.port}{settings.root_path}/[/]")  # fmt: skip
-    console.print(f"  API docs: http://{shown}:{settings.port}{settings.root_path}/api.html")
+    root = f"http://{shown}:{settings.port}{settings.root_path}"
+    console.print(f"  map viewer: {root}/viewer   STAC Browser: {root}/browser/   API docs: {root}/api.html")
     uvicorn.run(
         app,
         host=host,

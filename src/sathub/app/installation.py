@@ -18,6 +18,7 @@ from sathub.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
+    from sathub.access.sessions import ConsoleSessions
     from sathub.budget.service import BudgetService
     from sathub.catalog.store import CatalogStore
     from sathub.jobs import JobRunner
@@ -133,6 +134,17 @@ class Installation:
         return BudgetService.for_settings(self.settings, audit=self.access.audit)
 
     @part
+    def sessions(self) -> ConsoleSessions:
+        """Console sessions (``DATA/sessions.db``): API keys exchanged for browser sessions."""
+        from sathub.access.sessions import ConsoleSessions
+        from sathub.access.sessions_sqlite import SQLiteSessionStore
+
+        s = self.settings
+        return ConsoleSessions(SQLiteSessionStore(s.layout.sessions_db), self.access,
+                               idle_s=s.console_idle_minutes * 60,
+                               max_s=s.console_session_hours * 3600)  # fmt: skip
+
+    @part
     def signing_key(self) -> bytes:
         from sathub.storage import signing
 
@@ -168,6 +180,9 @@ class Installation:
         budget = self.__dict__.pop("budget", None)
         if budget is not None:
             budget.store.close()
+        sessions = self.__dict__.pop("sessions", None)
+        if sessions is not None:
+            sessions.store.close()
         for name in ("catalog", "access"):
             part = self.__dict__.pop(name, None)
             if part is not None:

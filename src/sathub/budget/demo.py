@@ -185,12 +185,3 @@ def _fy2025(svc: BudgetService, ids: dict[tuple[str, str, str, str], int]) -> No
     svc.set_amount(FINANCE, line("GS-YGN", "equipment", "DONOR"), "1960000")
     svc.set_amount(FINANCE, line("DC", "data_purchase", "REVENUE"), "160000")
     svc.approve_version(APPROVER, y)
-
-
-def build_for_settings(settings: object) -> str:
-    """The demo budget in a data directory (called by ``sathub demo``)."""
-    svc = BudgetService.for_settings(settings)
-    try:
-        return build(svc, Path(settings.layout.root))  # type: ignore[attr-defined]
-    finally:
-        svc.store.close()

@@ -20,6 +20,7 @@ from sathub.budget.model import Rate
 from sathub.budget.money import check_currency, convert_minor, parse_rate
 from sathub.budget.store import BudgetReader
 from sathub.errors import InvalidInput
+from sathub.timeutil import parse_date
 
 MAX_ROWS = 1_000_000
 
@@ -44,17 +45,8 @@ class Factor:
 
 
 def parse_day(value: object, field: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise InvalidInput("give a date (YYYY-MM-DD), not a date and time", field=field)
-    if isinstance(value, dt.date):
-        return value
-    try:
-        text = str(value).strip()
-        if len(text) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"not a date (YYYY-MM-DD): {value!r}", field=field) from None
+    """A date alone (YYYY-MM-DD), :func:`sathub.timeutil.parse_date`."""
+    return parse_date(value, field=field)  # type: ignore[arg-type]
 
 
 def parse_csv(text: str) -> list[Rate]:

@@ -1,37 +1,39 @@
 """Translate CQL2-JSON into an SQLite ``WHERE`` clause with bound parameters.
 
-Text filters are parsed to CQL2-JSON by the ``cql2`` package first (:func:`parse_filter`),
-so this module sees JSON only. Every literal becomes a bound parameter: user input never
-reaches the SQL text. Property names are resolved by a :class:`Columns` mapping, and a name
-that is not a queryable raises :class:`~sathub.errors.InvalidFilter`.
+Filters arrive through :func:`~sathub.catalog.cql2input.parse_filter` (bounded, parsed and
+validated by ``cql2``), so this module sees CQL2-JSON only. Every literal becomes a bound
+parameter: user input never reaches the SQL text. SQL is built as :class:`Sql` pieces, each
+holding its text and the values of its ``?`` parameters in the order they appear, and combined
+only with :func:`sql`: text and parameters cannot fall out of step, even where a piece is used
+twice or in another order than it was made (the temporal relations). Property names are
+resolved by a :class:`Columns` mapping, and a name that is not a queryable raises
+:class:`~sathub.errors.InvalidFilter`.
 
 Supported: basic CQL2 (and/or/not, comparisons, isNull), advanced comparison (like, between,
 in, casei, accenti), spatial (all ``s_*`` operators, evaluated exactly with shapely through
 SQLite functions registered by :mod:`sathub.catalog.sqlfuncs`), temporal (all ``t_*``
-operators on instants and intervals), array (``a_*``) operators, arithmetic and
-property-property comparisons.
+operators, defined in :mod:`sathub.catalog.temporal`), array (``a_*``) operators, arithmetic
+and property-property comparisons.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
 from typing import Any
-
-import cql2
 
 import orjson
 import shapely
 
+from sathub.catalog import temporal
+from sathub.catalog.cql2input import parse_filter
 from sathub.catalog.geometry import geometry_from_geojson, to_wkb
+from sathub.catalog.temporal import NEG_INF, POS_INF, TEMPORAL, parse_timestamp
 from sathub.errors import InvalidFilter, InvalidGeometry
 
-# Timestamps are stored as float seconds since the epoch (UTC); open interval ends map to these.
-NEG_INF = -1e300
-POS_INF = 1e300
+__all__ = ["NEG_INF", "NUMBER", "POS_INF", "Columns", "Compiled", "Sql", "parse_filter", "parse_timestamp",
+           "property_names", "sql", "to_sql", "to_where"]  # fmt: skip
 
 COMPARISON = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "div": "/"}
@@ -45,67 +47,43 @@ SPATIAL = {
     "s_crosses",
     "s_contains",
 }
-TEMPORAL = {
-    "t_after",
-    "t_before",
-    "t_contains",
-    "t_disjoint",
-    "t_during",
-    "t_equals",
-    "t_finishedby",
-    "t_finishes",
-    "t_intersects",
-    "t_meets",
-    "t_metby",
-    "t_overlappedby",
-    "t_overlaps",
-    "t_startedby",
-    "t_starts",
-}
 ARRAY = {"a_equals", "a_contains", "a_containedby", "a_overlaps"}
+NUMBER = "sathub:num"  # a property's numeric reading (the Query extension's, see queryext.py)
 
 
-def parse_filter(value: str | dict[str, Any], lang: str | None = None) -> dict[str, Any]:
-    """Parse a CQL2 filter (text or JSON) into validated CQL2-JSON.
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """A piece of SQL and the values of its ``?`` parameters, in the order they appear."""
 
-    Parsing and validating with cql2 costs about a millisecond; clients repeat the same filter
-    (paging, map tiles, dashboards), so results are kept by their text (LRU, 512 filters). Each
-    call returns a fresh copy."""
-    if isinstance(value, dict):
-        text, kind = orjson.dumps(value).decode(), "cql2-json"
-    elif lang == "cql2-json" or (lang is None and value.lstrip().startswith("{")):
-        text, kind = value, "cql2-json"
-    else:
-        text, kind = value, "cql2-text"
-    return orjson.loads(_parse_cached(text, kind))  # type: ignore[no-any-return]
+    text: str
+    params: tuple[Any, ...] = ()
 
 
-@functools.lru_cache(maxsize=512)
-def _parse_cached(text: str, kind: str) -> bytes:
-    try:
-        expr = cql2.parse_json(text) if kind == "cql2-json" else cql2.parse_text(text)
-        expr.validate()
-    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
-        raise InvalidFilter(f"invalid CQL2 filter: {exc}", field="filter") from exc
-    out = expr.to_json()
-    assert isinstance(out, dict)
-    return orjson.dumps(out)
-
-
-def parse_timestamp(value: str) -> float:
-    """An RFC 3339 timestamp (or date) as float seconds since the epoch, UTC."""
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            dt = datetime.combine(d, time(0, 0), tzinfo=timezone.utc)
+def sql(template: str, *parts: Sql | str) -> Sql:
+    """Fill each ``{}`` of ``template`` with a part, in order. A ``str`` part is SQL written in
+    this module (an operator, a column); values only ever enter as :func:`param`."""
+    chunks = template.split("{}")
+    if len(chunks) != len(parts) + 1:
+        raise ValueError(f"{len(parts)} parts for {len(chunks) - 1} holes in {template!r}")
+    text = [chunks[0]]
+    params: list[Any] = []
+    for part, chunk in zip(parts, chunks[1:]):
+        if isinstance(part, Sql):
+            text.append(part.text)
+            params.extend(part.params)
         else:
-            dt = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
-    except ValueError as exc:
-        raise InvalidFilter(f"invalid timestamp {value!r}: {exc}", field="filter") from exc
-    return dt.timestamp()
+            text.append(part)
+        text.append(chunk)
+    return Sql("".join(text), tuple(params))
+
+
+def param(value: Any) -> Sql:
+    return Sql("?", (value,))
+
+
+def join(sep: str, parts: Iterable[Sql]) -> Sql:
+    items = list(parts)
+    return sql(sep.join("{}" for _ in items), *items)
 
 
 @dataclass
@@ -148,29 +126,36 @@ class Compiled:
     params: list[Any] = field(default_factory=list)
 
 
+def _args(n: dict[str, Any], count: int | None = None) -> list[Any]:
+    args = n.get("args")
+    if not isinstance(args, list) or (count is not None and len(args) != count):
+        want = "a list of arguments" if count is None else f"{count} arguments"
+        raise InvalidFilter(f"{n.get('op')!r} needs {want}", field="filter")
+    return args
+
+
 class _Translator:
     def __init__(self, columns: Columns, internal: bool = False) -> None:
         self.cols = columns
-        self.params: list[Any] = []
         self.internal = internal  # sathub's own operators (never in a user's filter)
 
-    def bind(self, value: Any) -> str:
-        self.params.append(value)
-        return "?"
+    def column(self, name: str) -> Sql:
+        return Sql(self.cols.expr(name))
 
     # ----------------------------------------------------------------- dispatch
-    def node(self, n: Any) -> str:
+    def node(self, n: Any) -> Sql:
         if isinstance(n, bool):
-            return "1" if n else "0"
+            return Sql("1" if n else "0")
         if isinstance(n, dict) and "op" in n:
-            return self.op(str(n["op"]).lower(), list(n.get("args", [])))
+            return self.op(str(n["op"]).lower(), n)
         return self.value(n)
 
-    def op(self, op: str, args: list[Any]) -> str:
+    def op(self, op: str, n: dict[str, Any]) -> Sql:
         if op in ("and", "or"):
+            args = _args(n)
             if not args:
                 raise InvalidFilter(f"'{op}' needs arguments", field="filter")
-            parts = [self.node(a) for a in args]  # in order: parameters bind left to right
+            parts = [self.node(a) for a in args]
             if len(parts) == 1:
                 return parts[0]
             # CASE, not AND/OR: SQLite evaluates both sides of AND/OR in a value context (the
@@ -178,50 +163,51 @@ class _Translator:
             # tests spare the costly ones (spatial functions). NULL counts as false either way,
             # as it does at the top of the filter and under NOT.
             if op == "or":
-                return "(CASE " + " ".join(f"WHEN {p} THEN 1" for p in parts) + " ELSE 0 END)"
-            out = parts[-1]
-            for p in reversed(parts[:-1]):
-                out = f"(CASE WHEN {p} THEN {out} ELSE 0 END)"
-            return out
+                return sql("(CASE " + " ".join("WHEN {} THEN 1" for _ in parts) + " ELSE 0 END)",
+                           *parts)  # fmt: skip
+            return _conjunction(parts)
         if op == "not":
-            return f"(NOT coalesce({self.node(args[0])}, 0))"
+            return sql("(NOT coalesce({}, 0))", self.node(_args(n, 1)[0]))
         if op == "sathub:rid_in" and self.internal:
             # a store-made temporary table of row ids (see SQLiteStore._materialized)
-            name = str(args[0])
+            name = str(_args(n, 1)[0])
             if not re.fullmatch(r"m_[0-9a-f]{20}", name):
                 raise InvalidFilter(f"bad materialised set name {name!r}", field="filter")
-            return f"(i.rid IN temp.{name})"
+            # unary +: a probe per row, never the loop that drives the search (from the set,
+            # SQLite would read every kept row and sort them)
+            return Sql(f"(+i.rid IN temp.{name})")
         if op in COMPARISON:
-            left, right = self.comparable(args[0], args[1])
-            return f"({left} {COMPARISON[op]} {right})"
+            a, b = _args(n, 2)
+            left, right = self.comparable(a, b)
+            return sql("({} {} {})", left, COMPARISON[op], right)
         if op == "isnull":
-            return f"({self.value(args[0])} IS NULL)"
+            return sql("({} IS NULL)", self.value(_args(n, 1)[0]))
         if op == "like":
-            return f"({self.value(args[0])} LIKE {self.value(args[1])} ESCAPE '\\')"
+            a, b = _args(n, 2)
+            return sql("({} LIKE {} ESCAPE '\\')", self.value(a), self.value(b))
         if op == "between":
+            args = _args(n)
             lo, hi = (args[1], args[2]) if len(args) == 3 else tuple(args[1])
-            v = self.value(args[0])
-            return f"({v} BETWEEN {self.value(lo)} AND {self.value(hi)})"
+            return sql("({} BETWEEN {} AND {})", self.value(args[0]), self.value(lo), self.value(hi))
         if op == "in":
-            values = args[1]
+            a, values = _args(n, 2)
             if not isinstance(values, list) or not values:
                 raise InvalidFilter("'in' needs a non-empty list", field="filter")
-            return f"({self.value(args[0])} IN ({', '.join(self.value(v) for v in values)}))"
+            return sql("({} IN ({}))", self.value(a), join(", ", (self.value(v) for v in values)))
         if op in SPATIAL:
-            return self.spatial(op, args)
+            return self.spatial(op, _args(n, 2))
         if op in TEMPORAL:
-            return self.temporal(op, args)
+            return self.temporal(op, _args(n, 2))
         if op in ARRAY:
-            return self.array(op, args)
-        if op in ARITHMETIC or op in ("casei", "accenti", "^"):
-            return self.value({"op": op, "args": args})
+            return self.array(op, _args(n, 2))
+        if op in ARITHMETIC or op in ("casei", "accenti", "^", NUMBER):
+            return self.value(n)
         raise InvalidFilter(f"unsupported CQL2 operator {op!r}", field="filter")
 
     # ------------------------------------------------------------------- values
-    def comparable(self, a: Any, b: Any) -> tuple[str, str]:
+    def comparable(self, a: Any, b: Any) -> tuple[Sql, Sql]:
         """Both sides of a comparison; timestamps compare as epoch seconds."""
-        a_ts, b_ts = self.is_timestamp(a), self.is_timestamp(b)
-        if a_ts or b_ts:
+        if self.is_timestamp(a) or self.is_timestamp(b):
             return self.time_value(a), self.time_value(b)
         return self.value(a), self.value(b)
 
@@ -233,52 +219,58 @@ class _Translator:
             return isinstance(prop, str) and prop in self.cols.timestamps
         return False
 
-    def time_value(self, n: Any) -> str:
+    def time_value(self, n: Any) -> Sql:
         if isinstance(n, dict):
             if "timestamp" in n:
-                return self.bind(parse_timestamp(str(n["timestamp"])))
+                return param(parse_timestamp(str(n["timestamp"])))
             if "date" in n:
-                return self.bind(parse_timestamp(str(n["date"])))
+                return param(parse_timestamp(str(n["date"])))
             if "property" in n:
                 name = str(n["property"])
                 if name in self.cols.timestamps:
-                    return self.cols.expr(name)
-                return f"sathub_epoch({self.cols.expr(name)})"
+                    return self.column(name)
+                return sql("sathub_epoch({})", self.column(name))
         if isinstance(n, str):
-            return self.bind(parse_timestamp(n))
+            return param(parse_timestamp(n))
         raise InvalidFilter(f"expected a timestamp, got {n!r}", field="filter")
 
-    def value(self, n: Any) -> str:
+    def value(self, n: Any) -> Sql:
         if n is None:
-            return "NULL"
+            return Sql("NULL")
         if isinstance(n, bool):
-            return "1" if n else "0"
+            return Sql("1" if n else "0")
         if isinstance(n, (int, float, str)):
-            return self.bind(n)
+            return param(n)
         if isinstance(n, list):
-            return self.bind(orjson.dumps(n).decode())
+            return param(orjson.dumps(n).decode())
         if isinstance(n, dict):
             if "property" in n:
-                return self.cols.expr(str(n["property"]))
+                return self.column(str(n["property"]))
             if "timestamp" in n or "date" in n:
                 return self.time_value(n)
             if "op" in n:
                 op = str(n["op"]).lower()
-                args = list(n.get("args", []))
                 if op == "casei":
-                    return f"lower({self.value(args[0])})"
+                    return sql("lower({})", self.value(_args(n, 1)[0]))
                 if op == "accenti":
-                    return f"sathub_unaccent({self.value(args[0])})"
+                    return sql("sathub_unaccent({})", self.value(_args(n, 1)[0]))
+                if op == NUMBER:
+                    (a,) = _args(n, 1)
+                    if _is_property(a) and str(a["property"]) in self.cols.columns:
+                        return self.column(str(a["property"]))  # a numeric core column
+                    return sql("sathub_num({})", self.value(a))
                 if op in ARITHMETIC:
-                    left, right = self.value(args[0]), self.value(args[1])
+                    a, b = _args(n, 2)
+                    left, right = self.value(a), self.value(b)
                     if op == "div":
-                        return f"(CAST({left} AS INTEGER) / CAST({right} AS INTEGER))"
-                    return f"({left} {ARITHMETIC[op]} {right})"
+                        return sql("(CAST({} AS INTEGER) / CAST({} AS INTEGER))", left, right)
+                    return sql("({} {} {})", left, ARITHMETIC[op], right)
                 if op == "^":
-                    return f"sathub_pow({self.value(args[0])}, {self.value(args[1])})"
+                    a, b = _args(n, 2)
+                    return sql("sathub_pow({}, {})", self.value(a), self.value(b))
                 return self.node(n)
             if "type" in n or "bbox" in n:
-                return self.bind(self.geometry_literal(n))
+                return param(self.geometry_literal(n))
         raise InvalidFilter(f"unsupported CQL2 value {n!r}", field="filter")
 
     # ------------------------------------------------------------------ spatial
@@ -293,104 +285,87 @@ class _Translator:
             raise InvalidFilter(str(exc), field="filter") from exc
         return to_wkb(geom)
 
-    def geometry_operand(self, n: Any) -> str:
+    def geometry_operand(self, n: Any) -> Sql:
         if isinstance(n, dict) and "property" in n:
             name = str(n["property"])
             if name in ("geometry", "geom", "properties.geometry"):
-                return self.cols.geometry
+                return Sql(self.cols.geometry)
             raise InvalidFilter(f"{name!r} is not a spatial queryable", field="filter")
         if isinstance(n, dict):
-            return self.bind(self.geometry_literal(n))
+            return param(self.geometry_literal(n))
         raise InvalidFilter(f"expected a geometry, got {n!r}", field="filter")
 
-    def spatial(self, op: str, args: list[Any]) -> str:
-        first, second = args[0], args[1]
+    def spatial(self, op: str, args: list[Any]) -> Sql:
+        first, second = args
         if not _is_property(first) and _is_property(second):
             # keep the row's geometry first: the SQL function prepares the literal once
             first, second = second, first
             op = {"s_within": "s_contains", "s_contains": "s_within"}.get(op, op)
         a, b = self.geometry_operand(first), self.geometry_operand(second)
-        return f"coalesce(sathub_spatial('{op}', {a}, {b}), 0)"
+        return sql("coalesce(sathub_spatial({}, {}, {}), 0)", f"'{op}'", a, b)  # op: one of SPATIAL
 
     # ----------------------------------------------------------------- temporal
-    def interval(self, n: Any) -> tuple[str, str]:
-        if isinstance(n, dict) and "interval" in n:
-            lo, hi = n["interval"]
-            return self.interval_end(lo, NEG_INF), self.interval_end(hi, POS_INF)
-        if isinstance(n, dict) and n.get("property") == "datetime":
+    def interval(self, n: Any) -> tuple[Sql, Sql]:
+        """A temporal operand as its (start, end), as temporal.py defines them."""
+        if isinstance(n, dict) and str(n.get("property", "")).removeprefix("properties.") == "datetime":
             # An item's datetime is its instant, or its [start, end] range when it has one.
-            return self.cols.expr("start_datetime"), self.cols.expr("end_datetime")
+            return self.column("start_datetime"), self.column("end_datetime")
+        if isinstance(n, dict) and "interval" in n:
+            literal = temporal.literal_interval(n)  # checks the order of two literal ends
+            if literal is not None:
+                return param(literal[0]), param(literal[1])
+            lo, hi = temporal.interval_ends(n["interval"])
+            return self.interval_end(lo, first=True), self.interval_end(hi, first=False)
+        literal = temporal.literal_interval(n)
+        if literal is not None:
+            return param(literal[0]), param(literal[1])
         v = self.time_value(n)
         return v, v
 
-    def interval_end(self, n: Any, open_value: float) -> str:
-        if n == "..":
-            return self.bind(open_value)
-        return self.time_value(n)
+    def interval_end(self, n: Any, *, first: bool) -> Sql:
+        literal = temporal.literal_end(n, first=first)
+        return param(literal) if literal is not None else self.time_value(n)
 
-    def temporal(self, op: str, args: list[Any]) -> str:
+    def temporal(self, op: str, args: list[Any]) -> Sql:
         (s1, e1), (s2, e2) = self.interval(args[0]), self.interval(args[1])
-        rel = {
-            "t_after": f"{s1} > {e2}",
-            "t_before": f"{e1} < {s2}",
-            "t_contains": f"{s1} < {s2} AND {e1} > {e2}",
-            "t_disjoint": f"NOT ({s1} <= {e2} AND {e1} >= {s2})",
-            "t_during": f"{s1} > {s2} AND {e1} < {e2}",
-            "t_equals": f"{s1} = {s2} AND {e1} = {e2}",
-            "t_finishedby": f"{s1} < {s2} AND {e1} = {e2}",
-            "t_finishes": f"{s1} > {s2} AND {e1} = {e2}",
-            "t_intersects": f"{s1} <= {e2} AND {e1} >= {s2}",
-            "t_meets": f"{e1} = {s2}",
-            "t_metby": f"{s1} = {e2}",
-            "t_overlappedby": f"{s1} > {s2} AND {s1} < {e2} AND {e1} > {e2}",
-            "t_overlaps": f"{s1} < {s2} AND {e1} > {s2} AND {e1} < {e2}",
-            "t_startedby": f"{s1} = {s2} AND {e1} > {e2}",
-            "t_starts": f"{s1} = {s2} AND {e1} < {e2}",
-        }[op]
-        return f"coalesce(({rel}), 0)"
+        ends = {"s1": s1, "e1": e1, "s2": s2, "e2": e2}
+        negated, conds = temporal.RELATIONS[op]
+        rel = join(" AND ", (sql("{} {} {}", ends[x], c, ends[y]) for x, c, y in conds))
+        return sql("coalesce(NOT ({}), 0)" if negated else "coalesce(({}), 0)", rel)
 
     # -------------------------------------------------------------------- array
-    def each(self, n: Any) -> tuple[str, str]:
-        """A ``json_each`` table source for an array operand, and a NULL test for it.
-
-        The source is repeated in the SQL, so it holds quoted literals, not ``?`` parameters.
-        """
+    def each(self, n: Any) -> tuple[Sql, Sql]:
+        """A ``json_each`` table source for an array operand, and a NOT NULL test for it."""
         if isinstance(n, dict) and "property" in n:
             path = self.cols.json_path(str(n["property"]))
             if path is not None:
-                col, lit = self.cols.json_column, sql_string(path)
-                return f"json_each({col}, {lit})", f"json_type({col}, {lit}) IS NOT NULL"
-            expr = self.cols.expr(str(n["property"]))
-            return f"json_each(json_array({expr}))", f"{expr} IS NOT NULL"
+                col = self.cols.json_column
+                return (sql(f"json_each({col}, {{}})", param(path)),
+                        sql(f"json_type({col}, {{}}) IS NOT NULL", param(path)))  # fmt: skip
+            expr = self.column(str(n["property"]))
+            return sql("json_each(json_array({}))", expr), sql("{} IS NOT NULL", expr)
         if isinstance(n, list):
-            lit = sql_string(orjson.dumps(n).decode())
-            return f"json_each({lit})", "1"
+            return sql("json_each({})", param(orjson.dumps(n).decode())), Sql("1")
         raise InvalidFilter(f"array operators need a property or an array, got {n!r}", field="filter")
 
-    def array(self, op: str, args: list[Any]) -> str:
+    def array(self, op: str, args: list[Any]) -> Sql:
         (a, a_ok), (b, b_ok) = self.each(args[0]), self.each(args[1])
-        in_a = f"(SELECT value FROM {a})"
-        in_b = f"(SELECT value FROM {b})"
+        in_a = sql("(SELECT value FROM {})", a)
+        in_b = sql("(SELECT value FROM {})", b)
         if op == "a_equals":
-            sql = (
-                f"{a_ok} AND {b_ok} AND (SELECT count(*) FROM {a}) = (SELECT count(*) FROM {b}) "
-                f"AND NOT EXISTS (SELECT 1 FROM {a} x WHERE x.value NOT IN {in_b}) "
-                f"AND NOT EXISTS (SELECT 1 FROM {b} y WHERE y.value NOT IN {in_a})"
-            )
+            out = sql(
+                "{} AND {} AND (SELECT count(*) FROM {}) = (SELECT count(*) FROM {}) "
+                "AND NOT EXISTS (SELECT 1 FROM {} x WHERE x.value NOT IN {}) "
+                "AND NOT EXISTS (SELECT 1 FROM {} y WHERE y.value NOT IN {})",
+                a_ok, b_ok, a, b, a, in_b, b, in_a,
+            )  # fmt: skip
         elif op == "a_contains":
-            sql = f"{a_ok} AND NOT EXISTS (SELECT 1 FROM {b} y WHERE y.value NOT IN {in_a})"
+            out = sql("{} AND NOT EXISTS (SELECT 1 FROM {} y WHERE y.value NOT IN {})", a_ok, b, in_a)
         elif op == "a_containedby":
-            sql = f"{a_ok} AND NOT EXISTS (SELECT 1 FROM {a} x WHERE x.value NOT IN {in_b})"
+            out = sql("{} AND NOT EXISTS (SELECT 1 FROM {} x WHERE x.value NOT IN {})", a_ok, a, in_b)
         else:
-            sql = f"EXISTS (SELECT 1 FROM {a} x WHERE x.value IN {in_b})"
-        return f"coalesce(({sql}), 0)"
-
-
-def sql_string(text: str) -> str:
-    """A quoted SQL string literal (for values that must appear more than once)."""
-    if "\x00" in text:
-        raise InvalidFilter("NUL characters are not allowed", field="filter")
-    return "'" + text.replace("'", "''") + "'"
+            out = sql("EXISTS (SELECT 1 FROM {} x WHERE x.value IN {})", a, in_b)
+        return sql("coalesce(({}), 0)", out)
 
 
 def _is_property(n: Any) -> bool:
@@ -401,15 +376,32 @@ def to_sql(expr: dict[str, Any], columns: Columns, *, internal: bool = False) ->
     """Translate validated CQL2-JSON into SQL with ``?`` parameters. ``internal`` admits
     ``sathub:rid_in`` (a probe of a kept row-id set, see ``materialize.py``), which only the
     store's resolved access-control filter holds."""
-    t = _Translator(columns, internal)
-    sql = t.node(expr)
-    return Compiled(sql=f"coalesce({sql}, 0)", params=t.params)
+    out = sql("coalesce({}, 0)", _Translator(columns, internal).node(expr))
+    return Compiled(sql=out.text, params=list(out.params))
 
 
 # Operators whose SQL is true, false or NULL and needs no coalesce() as a WHERE term: WHERE
 # takes NULL as false, exactly as the coalesce(…, 0) of to_sql does.
 _PLAIN_TERMS = set(COMPARISON) | SPATIAL | TEMPORAL | ARRAY | {
     "in", "between", "like", "isnull", "sathub:rid_in"}
+
+
+def _conjunction(parts: list[Sql]) -> Sql:
+    """``parts`` ANDed, left to right, as CASEs nested as a balanced tree: SQLite refuses an
+    expression tree deeper than 1,000, and a chain of n terms would be n deep (log₂ n here)."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    return sql("(CASE WHEN {} THEN {} ELSE 0 END)", _conjunction(parts[:mid]), _conjunction(parts[mid:]))
+
+
+def balanced_and(terms: list[str]) -> str:
+    """SQL terms ANDed as a balanced tree of parentheses (SQLite still splits it into its
+    terms for index use; a flat chain of n terms is an expression tree n deep)."""
+    if len(terms) <= 16:
+        return " AND ".join(terms)
+    mid = len(terms) // 2
+    return f"({balanced_and(terms[:mid])}) AND ({balanced_and(terms[mid:])})"
 
 
 def to_where(expr: dict[str, Any], columns: Columns, *, internal: bool = False) -> list[Compiled]:
@@ -420,8 +412,8 @@ def to_where(expr: dict[str, Any], columns: Columns, *, internal: bool = False) 
     if op == "and" and expr.get("args"):
         return [c for a in expr["args"] for c in to_where(a, columns, internal=internal)]
     if op in _PLAIN_TERMS and (op != "sathub:rid_in" or internal):
-        t = _Translator(columns, internal)
-        return [Compiled(sql=t.node(expr), params=t.params)]
+        out = _Translator(columns, internal).node(expr)
+        return [Compiled(sql=out.text, params=list(out.params))]
     return [to_sql(expr, columns, internal=internal)]
 
 
@@ -437,38 +429,3 @@ def property_names(expr: Any) -> set[str]:
         for v in expr:
             out |= property_names(v)
     return out
-
-
-def query_to_cql2(query: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Translate a STAC Query-extension object into CQL2-JSON."""
-    ops = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-    conds: list[dict[str, Any]] = []
-    if not isinstance(query, dict):
-        raise InvalidFilter("query must be an object", field="query")
-    for name, tests in query.items():
-        if not isinstance(tests, dict):
-            raise InvalidFilter(f"query.{name} must be an object of operators", field="query")
-        prop = {"property": name}
-        for op, value in tests.items():
-            if op in ops:
-                conds.append({"op": ops[op], "args": [prop, value]})
-            elif op == "startsWith":
-                conds.append({"op": "like", "args": [prop, _like_escape(str(value)) + "%"]})
-            elif op == "endsWith":
-                conds.append({"op": "like", "args": [prop, "%" + _like_escape(str(value))]})
-            elif op == "contains":
-                conds.append({"op": "like", "args": [prop, "%" + _like_escape(str(value)) + "%"]})
-            elif op == "in":
-                if not isinstance(value, list) or not value:
-                    raise InvalidFilter(f"query.{name}.in needs a non-empty list", field="query")
-                # a scalar property equal to one of the values, or an array sharing one
-                conds.append({"op": "a_overlaps", "args": [prop, value]})
-            else:
-                raise InvalidFilter(f"unknown query operator {op!r} on {name!r}", field="query")
-    if not conds:
-        return {"op": "=", "args": [1, 1]}
-    return conds[0] if len(conds) == 1 else {"op": "and", "args": conds}
-
-
-def _like_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from sathub.catalog.geometry import geometries_from_geojson
+from sathub.catalog.prepare import default_workers, is_collection
 from sathub.catalog.store import CatalogStore, Transaction
 from sathub.catalog.validate import ItemRow, item_row
 from sathub.errors import LoadError, SathubError
@@ -85,13 +86,24 @@ def load_file(
     *,
     collection: str | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> LoadStats:
-    """Load one file in one transaction (all or nothing)."""
+    """Load one file in one transaction (all or nothing). A big newline-delimited file is
+    parsed and validated by ``workers`` processes (None: one per core, at most 4; 0: none)
+    while this one writes (:mod:`sathub.catalog.prepare`), when the store takes encoded
+    rows."""
     stats = LoadStats()
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
+    big = _is_big(path)
     # a big file into an empty catalog: the store may build its indexes once, at the end
-    with store.bulk_load(large=_is_big(path)) as tx:
+    with store.bulk_load(large=big) as tx:
+        if workers is None:
+            workers = default_workers() if big else 0
+        if (workers > 0 and hasattr(tx, "put_encoded")
+                and path.suffix.lower() in (".ndjson", ".jsonl", ".geojsonl")):  # fmt: skip
+            _load_parallel(tx, path, collection, progress, workers, stats)
+            return stats
         raw: list[tuple[int, Any]] = []  # (line, item) not yet validated
         where = 0
 
@@ -111,7 +123,7 @@ def load_file(
 
         try:
             for where, rec in _records(path):
-                if _is_collection(rec):
+                if is_collection(rec):
                     flush()
                     tx.put_collection(rec, mode="upsert")
                     stats.collections += 1
@@ -137,13 +149,65 @@ def _is_big(path: Path) -> bool:
     return path.stat().st_size >= DEFER_INDEXES_BYTES
 
 
-def _is_collection(rec: Any) -> bool:
-    if not isinstance(rec, dict):
-        return False
-    if rec.get("type") == "Collection":
-        return True
-    # STAC < 1.0 collections have no "type"
-    return "type" not in rec and "extent" in rec and "geometry" not in rec
+PARALLEL_BYTES = 4 * 2**20  # per task (about 1,000 items of 4 KB)
+
+
+def _load_parallel(tx: Any, path: Path, collection: str | None,
+                   progress: Callable[[int], None] | None, workers: int, stats: LoadStats) -> None:  # fmt: skip
+    """Byte ranges of the file parsed and validated in worker processes, written here in file
+    order (the worker reads its range itself: this process only writes)."""
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from sathub.catalog.prepare import file_ranges, prepare_range
+
+    # spawn: the loading process may hold threads and open databases that a fork would copy
+    ctx = multiprocessing.get_context("spawn")
+    base = 0  # lines before the range being written
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        inflight: list[Future[Any]] = []
+        ranges = file_ranges(path, PARALLEL_BYTES)
+        try:
+            while True:
+                while len(inflight) < 3 * workers:
+                    nxt = next(ranges, None)
+                    if nxt is None:
+                        break
+                    inflight.append(pool.submit(prepare_range, path, *nxt, collection))
+                if not inflight:
+                    break
+                nlines, segments = inflight.pop(0).result()
+                for seg in segments:
+                    _write_segment(tx, path, base, seg, stats, progress)
+                base += nlines
+        finally:
+            for f in inflight:
+                f.cancel()
+
+
+def _write_segment(tx: Any, path: Path, base: int, seg: Any, stats: LoadStats,
+                   progress: Callable[[int], None] | None) -> None:  # fmt: skip
+    if seg.kind == "error":
+        raise LoadError(f"{path}:{base + seg.line}: {seg.message}", field=seg.field_name)
+    if seg.kind == "collection":
+        try:
+            tx.put_collection(seg.record, mode="upsert")
+        except SathubError as exc:
+            raise LoadError(f"{path}:{base + seg.line}: {exc.message}", field=exc.field) from exc
+        stats.collections += 1
+        return
+    if not seg.rows:
+        return
+    for coll in {r[0] for r in seg.rows}:
+        try:
+            tx.require_collection(coll)
+        except SathubError as exc:
+            line = next(n for n, r in zip(seg.lines, seg.rows, strict=True) if r[0] == coll)
+            raise LoadError(f"{path}:{base + line}: {exc.message}", field=exc.field) from exc
+    tx.put_encoded(seg.rows, seg.queryables)
+    stats.items += len(seg.rows)
+    if progress:
+        progress(len(seg.rows))
 
 
 def _flush(

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from sathub.catalog.cql2sql import parse_filter
+from sathub.catalog.cql2input import DEFAULT_LIMITS, FilterLimits, parse_filter
 from sathub.catalog.geometry import validate_bbox
 from sathub.catalog.store import SearchQuery, SortKey
 from sathub.catalog.validate import parse_datetime
@@ -142,8 +142,10 @@ def parse_geojson_param(value: Any, field: str) -> dict[str, Any] | None:
     return value  # type: ignore[no-any-return]
 
 
-def build_query(params: dict[str, Any], *, default_limit: int, max_limit: int) -> SearchQuery:
-    """Validate raw search parameters (GET or POST) into a :class:`SearchQuery`."""
+def build_query(params: dict[str, Any], *, default_limit: int, max_limit: int,
+                filter_limits: FilterLimits = DEFAULT_LIMITS) -> SearchQuery:  # fmt: skip
+    """Validate raw search parameters (GET or POST) into a :class:`SearchQuery`. A filter is
+    bounded by ``filter_limits`` before any parser sees it (``FilterLimits.of(settings)``)."""
     bbox_raw = params.get("bbox")
     intersects = parse_geojson_param(params.get("intersects"), "intersects")
     if bbox_raw is not None and intersects is not None:
@@ -165,7 +167,7 @@ def build_query(params: dict[str, Any], *, default_limit: int, max_limit: int) -
     crs = params.get("filter-crs") or params.get("filter_crs")
     if crs not in (None, "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
         raise InvalidInput("filter-crs must be CRS84", field="filter-crs")
-    cql = parse_filter(filt, lang) if filt not in (None, "", {}) else None
+    cql = parse_filter(filt, lang, filter_limits) if filt not in (None, "", {}) else None
 
     query = params.get("query")
     if isinstance(query, str) and query:

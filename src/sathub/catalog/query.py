@@ -2,7 +2,8 @@
 
 Paging is keyset paging: the token holds the sort values and row id of the last item of the
 page, and the next page starts strictly after them in a total order (the sort keys, then the
-row id). While the data is unchanged, no item is skipped or repeated.
+row id); a previous-page token holds those of the first item, and that page ends strictly
+before them. While the data is unchanged, no item is skipped or repeated either way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from sathub.catalog.cql2sql import Columns, property_names, query_to_cql2, to_where
+from sathub.catalog.cql2sql import Columns, balanced_and, property_names, to_where
+from sathub.catalog.queryext import query_to_cql2
 from sathub.catalog.geometry import bbox_geometry, geometry_from_geojson, index_boxes, to_wkb
 from sathub.catalog.store import SearchQuery, SearchResult, SortKey
 from sathub.errors import InvalidFilter, InvalidInput
@@ -49,24 +51,29 @@ class Plan:
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     columns: Columns | None = None
+    # (table, WHERE) the matches are counted on instead of ``items`` and where_sql() (same
+    # parameters): a store's copy of the rows an access filter keeps (materialize.py)
+    count_from: tuple[str, str] | None = None
 
     def add(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
         self.where.append(sql)
         self.params.extend(params)
 
     def where_sql(self) -> str:
-        return " AND ".join(self.where) if self.where else "1"
+        return balanced_and(self.where) if self.where else "1"
 
 
-def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, str]]) -> Columns:
-    """Queryables of the searched collections (all of them when none is named)."""
+def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, str]],
+                visible: set[str] | None = None, hidden: frozenset[str] = frozenset()) -> Columns:  # fmt: skip
+    """Queryables of the searched collections (all of them when none is named), among the
+    ``visible`` ones (None: all), without the ``hidden`` names."""
     names: set[str] = set()
     for coll, props in queryables.items():
-        if collections is None or coll in collections:
+        if (collections is None or coll in collections) and (visible is None or coll in visible):
             names.update(props)
 
     def is_known(name: str) -> bool:
-        return name in names or name in COMMON_METADATA
+        return (name in names or name in COMMON_METADATA) and name not in hidden
 
     return Columns(
         columns=dict(CORE_COLUMNS),
@@ -83,7 +90,8 @@ def build_search(
     queryables: dict[str, dict[str, str]],
 ) -> Plan:
     plan = Plan()
-    cols = columns_for(query.collections, queryables)
+    cols = columns_for(query.collections, queryables, query.queryable_collections,
+                       query.hidden_properties)  # fmt: skip
     plan.columns = cols
     if query.collections is not None:
         # With a spatial probe, unary + keeps the planner off items_collection_dt: lacking
@@ -174,19 +182,31 @@ def _bare(expr: str) -> str:
     return expr[len("ifnull(") : -len(tail)] if expr.startswith("ifnull(") and expr.endswith(tail) else expr
 
 
-def encode_token(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+def encode_token(values: list[Any], *, before: bool = False) -> str:
+    """A paging token: the sort values (and row id) of a page's last item, for the next page;
+    with ``before``, of its first item, for the previous page."""
+    return base64.urlsafe_b64encode(orjson.dumps({"before": values} if before else values)).decode().rstrip("=")
 
 
-def decode_token(token: str, n: int) -> list[Any]:
+def decode_token(token: str, n: int) -> tuple[bool, list[Any]]:
+    """(is it a previous-page token, the sort values)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         values = orjson.loads(raw)
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
         raise InvalidInput("invalid paging token", field="token") from exc
+    before = isinstance(values, dict) and list(values) == ["before"]
+    if before:
+        values = values["before"]
     if not isinstance(values, list) or len(values) != n:
         raise InvalidInput("paging token does not belong to this search", field="token")
-    return values
+    if not all(v is None or isinstance(v, (int, float, str)) for v in values):
+        raise InvalidInput("invalid paging token", field="token")
+    return before, values
+
+
+def _reversed(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(e, "ASC" if d == "DESC" else "DESC") for e, d in keys]
 
 
 def _after(keys: list[tuple[str, str]], values: list[Any]) -> tuple[str, list[Any]]:
@@ -212,8 +232,14 @@ def fetch_page(
     keys = _sort_exprs(query.sortby, plan.columns)
     where, params = plan.where_sql(), list(plan.params)
     page_where, page_params = where, list(params)
+    backward = False
     if query.token:
-        cond, cparams = _after(keys, decode_token(query.token, len(keys)))
+        # a previous page is read in the reversed order, from just before its successor's
+        # first item, and turned round
+        backward, values = decode_token(query.token, len(keys))
+        if backward:
+            keys = _reversed(keys)
+        cond, cparams = _after(keys, values)
         page_where = f"{where} AND {cond}"
         page_params += cparams
     select_keys = ", ".join(e for e, _ in keys)
@@ -243,28 +269,36 @@ def fetch_page(
         raise InvalidFilter(f"the filter cannot be evaluated: {exc}", field="filter") from exc
     more = len(rows) > query.limit
     rows = rows[: query.limit]
+    if backward:
+        rows.reverse()
     items = [orjson.loads(r[0]) for r in rows]
-    next_token = encode_token(list(rows[-1][1:])) if more and rows else None
+    # a page reached with a token has a neighbour on the side it came from
+    has_next = (more and not backward) or (backward and bool(query.token))
+    has_prev = (more and backward) or (not backward and bool(query.token))
+    next_token = encode_token(list(rows[-1][1:])) if has_next and rows else None
+    prev_token = encode_token(list(rows[0][1:]), before=True) if has_prev and rows else None
 
     matched: int | None = None
     estimate = False
     if count_cap > 0:
-        matched, estimate = count_matches(conn, where, params, count_cap)
+        table, cwhere = plan.count_from or ("items", where)
+        matched, estimate = count_matches(conn, cwhere, params, count_cap, table=table)
     return SearchResult(
         items=items,
         next_token=next_token,
-        prev_token=None,
+        prev_token=prev_token,
         matched=matched,
         matched_is_estimate=estimate,
     )
 
 
 def count_matches(
-    conn: sqlite3.Connection, where: str, params: list[Any], cap: int
+    conn: sqlite3.Connection, where: str, params: list[Any], cap: int, *, table: str = "items"
 ) -> tuple[int, bool]:
-    """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows."""
+    """Exact count up to ``cap``; past it, an estimate from a 1-in-K sample of rows (of
+    ``table``: ``items`` or a copy of some of its rows with the same columns)."""
     # the item JSON is joined only when the filter reads it (a lookup per row otherwise)
-    source = FROM if "c.content" in where else "items i"
+    source = f"{table} i" + (" LEFT JOIN items_content c ON c.rid = i.rid" if "c.content" in where else "")
     n = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT ?)", [*params, cap + 1]
     ).fetchone()[0]
@@ -279,7 +313,7 @@ def count_matches(
     blocks = 32
     width = max(min(128, span // blocks), 1)
     sql = (
-        "SELECT count(*) FROM items s CROSS JOIN items i ON i.rid = s.rid "
+        f"SELECT count(*) FROM {table} s CROSS JOIN {table} i ON i.rid = s.rid "
         "LEFT JOIN items_content c ON c.rid = i.rid "
         f"WHERE s.rid BETWEEN ? AND ? AND {where}"
     )

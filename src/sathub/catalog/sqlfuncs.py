@@ -56,6 +56,20 @@ def epoch(value: object) -> float | None:
     return dt.timestamp()
 
 
+def number(value: object) -> float | None:
+    """A number, or a string that spells a finite one, as a float; anything else NULL (the Query
+    extension compares numbers this way, whichever of the two an item or a client used)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            out = float(value)
+        except ValueError:
+            return None
+        return out if math.isfinite(out) else None
+    return None
+
+
 def unaccent(value: object) -> Any:
     if not isinstance(value, str):
         return value
@@ -124,6 +138,7 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function("sathub_spatial", 3, spatial, deterministic=True)
     conn.create_function("sathub_epoch", 1, epoch, deterministic=True)
     conn.create_function("sathub_unaccent", 1, unaccent, deterministic=True)
+    conn.create_function("sathub_num", 1, number, deterministic=True)
     conn.create_function("sathub_pow", 2, power, deterministic=True)
     conn.create_function("sathub_geohash", 3, geohash, deterministic=True)
     conn.create_function("sathub_geotile", 3, geotile, deterministic=True)

@@ -57,6 +57,14 @@ class SearchQuery:
     token: str | None = None  # opaque paging token from a previous page
     fields_include: set[str] | None = None
     fields_exclude: set[str] | None = None
+    # Collections whose property names a filter or sortby may use (None: all). The API gives
+    # the caller's visible collections, so a property of a hidden collection answers like an
+    # unknown one.
+    queryable_collections: set[str] | None = None
+    # Property names a filter, sortby or query may not use although items hold them (they
+    # answer like unknown ones): the API gives the lineage of derived items to callers
+    # without unrestricted access (api/scope.py)
+    hidden_properties: frozenset[str] = frozenset()
 
 
 @dataclass

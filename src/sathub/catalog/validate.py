@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import shapely
@@ -13,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 
 from sathub.catalog.geometry import geometry_from_geojson, to_wkb, validate_bbox
 from sathub.errors import InvalidDatetime, InvalidGeometry, InvalidInput
+from sathub.timeutil import parse_rfc3339
 
 # Links the API regenerates on every response; stored copies would go stale.
 GENERATED_RELS = frozenset({"self", "root", "parent", "collection", "items", "next", "prev"})
@@ -23,19 +23,11 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def parse_datetime(value: Any, *, field: str) -> float:
-    """An RFC 3339 datetime as float seconds since the epoch; InvalidDatetime otherwise."""
+    """An RFC 3339 datetime as float seconds since the epoch; InvalidDatetime otherwise
+    (:func:`sathub.timeutil.parse_rfc3339`: STAC documents carry their offset)."""
     if not isinstance(value, str) or not value:
         raise InvalidDatetime(f"{field} must be an RFC 3339 string, got {value!r}", field=field)
-    text = value.strip()
-    if len(text) < 11 or text[10] not in "Tt ":
-        raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field)
-    try:
-        dt = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field) from exc
-    if dt.tzinfo is None:
-        raise InvalidDatetime(f"{field} {value!r} has no timezone (add Z)", field=field)
-    return dt.astimezone(timezone.utc).timestamp()
+    return parse_rfc3339(value, field=field).timestamp()
 
 
 def check_id(value: Any, *, field: str) -> str:
@@ -86,10 +78,12 @@ def strip_generated_links(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def item_row(
-    item: Any, *, collection_id: str | None = None, shape: BaseGeometry | None = None
+    item: Any, *, collection_id: str | None = None, shape: BaseGeometry | None = None,
+    wkb: bytes | None = None, bounds: tuple[float, float, float, float] | None = None,
 ) -> ItemRow:
     """Validate an item (raising a 4xx error naming the field) and derive its row. ``shape``:
-    its geometry, already parsed and checked by ``geometries_from_geojson`` (bulk loads)."""
+    its geometry, already parsed and checked by ``geometries_from_geojson`` (bulk loads), with
+    its WKB and bounds when computed for many at once."""
     if not isinstance(item, dict):
         raise InvalidInput("an item must be a JSON object", field="item")
     if item.get("type") != "Feature":
@@ -137,8 +131,9 @@ def item_row(
     else:
         if shape is None:
             shape = geometry_from_geojson(geom_json, field="geometry")
-        geom = to_wkb(shape)
-        minx, miny, maxx, maxy = (float(v) for v in shape.bounds)
+            wkb = bounds = None
+        geom = to_wkb(shape) if wkb is None else wkb
+        minx, miny, maxx, maxy = (float(v) for v in (shape.bounds if bounds is None else bounds))
         if "bbox" in item:
             b = validate_bbox(item["bbox"], field="bbox")
             if b[0] > b[2]:  # crosses the antimeridian: the geometry is split, index it whole
@@ -151,8 +146,11 @@ def item_row(
     if "links" in item and not isinstance(item["links"], list):
         raise InvalidInput("item 'links' must be an array", field="links")
 
-    content = strip_generated_links(item)
-    if content.get("collection") != coll:
+    links = item.get("links")
+    generated = isinstance(links, list) and any(
+        isinstance(link, dict) and link.get("rel") in GENERATED_RELS for link in links)  # fmt: skip
+    content = strip_generated_links(item) if generated else item  # the item itself: bulk loads
+    if content.get("collection") != coll:                         # store its text as read
         content = dict(content)
         content["collection"] = coll
     if geom_json is not None and "bbox" not in content:

@@ -1,7 +1,7 @@
-"""``sathub demo``: a synthetic, deterministic Earth-observation archive over Myanmar.
-
-Two collections, generated from a seed with nothing downloaded, then ingested through the
-same path as real data (GeoTIFF + ``.sathub.json`` sidecar → :mod:`sathub.ingest.pipeline`):
+"""The demo archive's generator: a synthetic, deterministic Earth-observation archive over
+Myanmar, written as raw scenes (GeoTIFF + ``.sathub.json`` sidecar) that the demo
+(:mod:`sathub.app.demo`) ingests through the same path as real data. Nothing is downloaded.
+Two collections, from a seed:
 
 * ``demo-mandalay-rice`` — 18 Sentinel-2-like L2A scenes through 2024 over irrigated paddy
   near Kyaukse, south of Mandalay (UTM 47N, 20 m). Fields are transplanted late June – July,
@@ -16,8 +16,7 @@ same path as real data (GeoTIFF + ``.sathub.json`` sidecar → :mod:`sathub.inge
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,7 @@ import numpy as np
 import rasterio
 from pyproj import Transformer
 from rasterio.transform import from_origin
-from rich.console import Console
 
-from sathub.catalog.store import CatalogStore
-from sathub.config import Settings
-from sathub.errors import IngestError
 from sathub.ingest import synth
 from sathub.ingest.synth import SPECTRA
 
@@ -68,29 +63,6 @@ class Aoi:
 
 MANDALAY = Aoi("Kyaukse, Mandalay Region", 32647, 96.13, 21.60, 104)
 DELTA = Aoi("Bogale, Ayeyarwady Region", 32646, 95.40, 16.25, 61)
-
-
-@dataclass
-class DemoBuild:
-    root: Path
-    reports: list[Any] = field(default_factory=list)
-    skipped_generation: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.reports)
-
-    def summary(self) -> str:
-        lines = [
-            f"demo archive in {self.root}"
-            + (" (already generated)" if self.skipped_generation else "")
-        ]
-        for r in self.reports:
-            counts = ", ".join(f"{n} {k}" for k, n in sorted(r.counts().items()))
-            lines.append(f"  {r.collection}: {counts}")
-            for o in r.failed:
-                lines.append(f"    failed: {o.message}")
-        return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- scenes
@@ -424,79 +396,14 @@ def generate(root: Path, seed: int) -> list[tuple[str, Path]]:
     return [(RICE, raw / RICE), (FLOOD, raw / FLOOD)]
 
 
-Ingest = Callable[..., Any]
-
-
-def build(
-    settings: Settings,
-    store: CatalogStore,
-    *,
-    seed: int = 42,
-    workers: int = 1,
-    console: Console | None = None,
-    ingest: Ingest | None = None,
-) -> DemoBuild:
-    """Generate (unless already generated with this seed) and ingest the demo archive; its
-    collections are made in ``store`` (the installation's catalog)."""
-    from sathub.errors import NotFound
-
-    root = settings.layout.root / "demo"
-    manifest = root / "manifest.json"
-    result = DemoBuild(root=root)
-    if manifest.exists():
-        done = json.loads(manifest.read_text())
-        if done.get("seed") != seed:
-            raise IngestError(
-                f"{root} was generated with seed {done.get('seed')}; use another "
-                f"--data directory for seed {seed}"
-            )
-        result.skipped_generation = True
-        parts = [(RICE, root / "raw" / RICE), (FLOOD, root / "raw" / FLOOD)]
-    else:
-        if console:
-            console.print(f"generating the demo archive (seed {seed}) in {root}")
-        parts = generate(root, seed)
-        manifest.write_text(
-            json.dumps(
-                {"seed": seed, "collections": [RICE, FLOOD], "size_px": SIZE, "resolution_m": RES},
-                indent=1,
-            )
-        )
-    for cid, title, desc, kw in (
-        (
-            RICE,
-            "Demo: rice near Mandalay (synthetic)",
-            (
-                "Synthetic Sentinel-2-like L2A time series of 2024 over irrigated monsoon paddy "
-                "near Kyaukse, Mandalay Region, Myanmar. Ground truth fields in "
-                "demo/fields.geojson."
-            ),
-            ["rice", "agriculture", "NDVI"],
-        ),
-        (
-            FLOOD,
-            "Demo: Ayeyarwady delta flood (synthetic)",
-            (
-                "Synthetic Sentinel-2-like L2A scenes before, during and after a monsoon flood "
-                "near Bogale, Ayeyarwady Region, Myanmar. Known flood mask in "
-                "demo/flood_truth.tif."
-            ),
-            ["flood", "delta"],
-        ),
-    ):
-        try:
-            store.get_collection(cid)
-        except NotFound:
-            with store.transaction() as tx:
-                tx.put_collection(collection_doc(cid, title, desc, kw), mode="insert")
-    run: Ingest
-    if ingest is not None:
-        run = ingest
-    else:
-        from sathub.ingest.cli import run_ingest as run
-    for cid, path in parts:
-        result.reports.append(run([path], cid, settings, workers=workers, label=cid))
-    from sathub.budget.demo import build_for_settings  # the demo programme budget (docs/budget.md)
-
-    build_for_settings(settings)
-    return result
+#: The demo's collections: id, title, description, keywords.
+COLLECTIONS = [
+    (RICE, "Demo: rice near Mandalay (synthetic)",
+     "Synthetic Sentinel-2-like L2A time series of 2024 over irrigated monsoon paddy near "
+     "Kyaukse, Mandalay Region, Myanmar. Ground truth fields in demo/fields.geojson.",
+     ["rice", "agriculture", "NDVI"]),
+    (FLOOD, "Demo: Ayeyarwady delta flood (synthetic)",
+     "Synthetic Sentinel-2-like L2A scenes before, during and after a monsoon flood near "
+     "Bogale, Ayeyarwady Region, Myanmar. Known flood mask in demo/flood_truth.tif.",
+     ["flood", "delta"]),
+]  # fmt: skip

@@ -49,3 +49,38 @@ def run_ingest(params: IngestParams, ctx: JobContext) -> dict[str, Any]:
                           inst.catalog, inst.objects, workers=params.workers, replace=params.replace,
                           progress=progress, on_total=on_total)  # fmt: skip
     return report.to_dict()  # type: ignore[no-any-return]
+
+
+class VerifyParams(BaseModel):
+    checksums: bool = Field(default=True, description="Compare checksums too (reads every byte).")
+
+
+def _verify_summary(report: dict[str, Any]) -> dict[str, Any]:
+    kinds: dict[str, int] = {}
+    for p in report.get("problems", []):
+        kinds[p["kind"]] = kinds.get(p["kind"], 0) + 1
+    return {**report, "problems": report.get("problems", [])[:100], "by_kind": kinds}
+
+
+def _verify_failed(report: dict[str, Any]) -> str | None:
+    n = len(report.get("problems", []))
+    return None if report.get("ok") else f"{n} problem(s) found"
+
+
+@job_kind("verify", VerifyParams, lane="ingest", summary=_verify_summary, failed=_verify_failed)
+def run_verify(params: VerifyParams, ctx: JobContext) -> dict[str, Any]:
+    """``sathub verify`` (without ``--repair``) as a job: every asset's size and checksum, and
+    the files no item references; the report lists the problems."""
+    from sathub.ingest.verify import verify_archive
+
+    inst = ctx.resources
+    done = [0]
+
+    def progress(_: str) -> None:
+        done[0] += 1
+        ctx.progress(done[0], None)
+        ctx.check()
+
+    report = verify_archive(inst.settings, inst.catalog, inst.objects, checksums=params.checksums,
+                            progress=progress)  # fmt: skip
+    return report.to_dict()

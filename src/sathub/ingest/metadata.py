@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sathub.ingest.rasterinfo import Grid
+from sathub.timeutil import format_datetime
 from sathub.ingest.readers.base import BandInfo, Scene
 
 STAC_VERSION = "1.0.0"
@@ -62,7 +63,7 @@ class BuiltAsset:
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return format_datetime(dt)
 
 
 def proj_fields(grid: Grid) -> dict[str, Any]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sathub import timeutil
+
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return timeutil.now_iso()
 
 
 def clean_json(doc: Any) -> Any:

@@ -25,7 +25,8 @@ from typing import Literal
 
 from sgp4.api import WGS72, Satrec
 
-from sathub.errors import OrbitError
+from sathub.errors import InvalidDatetime, OrbitError
+from sathub.timeutil import parse_datetime
 
 STALE_AFTER_DAYS = 14.0
 """A prediction further than this from the element epoch warns (TLE accuracy degrades)."""
@@ -179,8 +180,7 @@ def _omm_epoch(text: str) -> datetime:
         base = datetime(int(year), 1, 1, tzinfo=UTC) + timedelta(days=int(doy) - 1)
         h, m, s = clock.split(":")
         return base + timedelta(hours=int(h), minutes=int(m), seconds=float(s))
-    value = datetime.fromisoformat(raw)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return parse_datetime(raw, field="EPOCH")
 
 
 def omm_to_element_set(fields: Mapping[str, object], *, where: str = "OMM record",
@@ -206,7 +206,7 @@ def omm_to_element_set(fields: Mapping[str, object], *, where: str = "OMM record
 
     try:
         epoch = _omm_epoch(flds["EPOCH"])
-    except ValueError:
+    except (ValueError, InvalidDatetime):
         raise OrbitError(f"{where}: EPOCH is not a time: {flds['EPOCH']!r}", field="EPOCH") from None
     try:
         norad_id = int(float(flds["NORAD_CAT_ID"]))

@@ -9,14 +9,14 @@ Leap seconds inside a window are ignored (a 1 s step at most, documented in docs
 from __future__ import annotations
 
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sathub.errors import InvalidDatetime
+from sathub.timeutil import format_datetime, parse_datetime
 
 FloatArray = NDArray[np.float64]
 SECONDS_PER_DAY = 86_400.0
@@ -24,28 +24,14 @@ _JD_UNIX_EPOCH = 2_440_587.5
 
 
 def parse_utc(text: str | datetime, *, field: str = "time") -> datetime:
-    """Parse an ISO 8601 instant; naive values are taken as UTC. Returns an aware datetime."""
-    if isinstance(text, datetime):
-        value = text
-    elif not isinstance(text, str):
-        raise InvalidDatetime(f"{field}: expected an ISO 8601 string, got {type(text).__name__}",
-                              field=field)
-    else:
-        raw = text.strip()
-        if raw.endswith(("Z", "z")):
-            raw = raw[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise InvalidDatetime(f"{field}: not an ISO 8601 time: {text!r}", field=field) from exc
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """An ISO 8601 instant as an aware UTC datetime (:func:`sathub.timeutil.parse_datetime`:
+    naive values are UTC, a date alone is its first instant)."""
+    return parse_datetime(text, field=field)
 
 
 def iso(value: datetime) -> str:
     """ISO 8601 UTC with a ``Z`` suffix and millisecond precision."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_datetime(value, timespec="milliseconds")
 
 
 def jd_split(t0: datetime, offsets_s: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from numexpr.expressions import functions as NUMEXPR_FUNCTIONS
 
 from sathub.errors import InvalidInput
-from sathub.tiles.params import RenderLimits
+from sathub.tiles.limits import RenderLimits
 
 _ALLOWED = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Constant, ast.Name, ast.Call,

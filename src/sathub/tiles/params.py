@@ -11,7 +11,7 @@ from typing import Any, Literal
 import morecantile
 
 from sathub.errors import InvalidInput, NotFound
-
+from sathub.tiles.limits import MAX_IMAGE_PX, RenderLimits
 
 MAX_ITEMS_PER_TILE = 50  # items painted into one mosaic tile at most
 MIN_ZOOM = 4  # below this, mosaic tiles are empty (a 204) without reading anything
@@ -32,7 +32,6 @@ FORMATS: dict[str, tuple[str, str]] = {  # extension → (rio-tiler driver, medi
     "webp": ("WEBP", "image/webp"),
     "tif": ("GTiff", "image/tiff; application=geotiff"),
 }
-MAX_IMAGE_PX = 4096  # longest side of a preview or crop: Settings.max_image_px's default
 MAX_BANDS_OUT = 4
 MAX_COLORMAP_ENTRIES = 1024
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode")
@@ -72,32 +71,6 @@ def check_tile(tms: morecantile.TileMatrixSet, z: int, x: int, y: int) -> None:
 def check_size(name: str, value: int | None, limit: int = MAX_IMAGE_PX) -> None:
     if value is not None and not 1 <= value <= limit:
         raise InvalidInput(f"{name} must be between 1 and {limit} px (got {value})", field=name)
-
-
-@dataclass(frozen=True)
-class RenderLimits:
-    """What one rendering request may ask for (the ``SATHUB_MAX_*`` settings of that name)."""
-
-    max_image_px: int = MAX_IMAGE_PX
-    max_tile_px: int = 1024
-    max_render_values: int = 4096 * 4096 * 3
-    max_expression_length: int = 1000
-    max_expression_outputs: int = 16
-    max_expression_nodes: int = 256
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> RenderLimits:
-        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
-
-    def check_values(self, width: int, height: int, bands: int, field: str) -> None:
-        """InvalidInput naming ``field`` when width × height × bands is over the budget."""
-        n = width * height * max(1, bands)
-        if n > self.max_render_values:
-            raise InvalidInput(
-                f"{width}×{height} px × {bands} band(s) is {n:,} values, more than "
-                f"{self.max_render_values:,} (SATHUB_MAX_RENDER_VALUES); ask for a smaller "
-                "image or fewer bands", field=field,
-            )  # fmt: skip
 
 
 def _finite(text: str, field: str) -> float:

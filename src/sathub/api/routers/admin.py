@@ -1,6 +1,7 @@
 """The access-control admin API (``/admin/…``, admin keys only): organisations, API keys,
 agreements (create, suspend, renew, terminate), collection levels, disaster activations,
-usage reports and audit verification. Every change is written to the audit log."""
+usage reports and audit verification. Every change is an admin action of the access service
+(:mod:`sathub.access.admin`): written and audited together, as the CLI does."""
 
 from __future__ import annotations
 
@@ -11,32 +12,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from sathub.access import keys, reports
-from sathub.access.activations import open_activation
-from sathub.access.dates import iso, month_of, parse_when
+from sathub.access import reports
+from sathub.access.admin import activation_view, agreement_view, key_view, org_view
+from sathub.access.dates import month_of
 from sathub.api.access import installation, service as _service
 from sathub.api.gate import actor_of, requires
 from sathub.errors import InvalidInput
+from sathub.timeutil import iso, parse_timestamp
 
 router = APIRouter(prefix="/admin", tags=["Access administration"], dependencies=[requires("admin")])
 
 
-def _audit(request: Request, action: str, resource: str, **fields: Any) -> None:
-    actor = actor_of(request)  # the route has required an admin
-    agr, act = fields.pop("agreement_id", None), fields.pop("activation_id", None)
-    _service(request).audit.append(actor.name, action, resource, agreement_id=agr,
-                                   activation_id=act, detail=fields or None)  # fmt: skip
+def _actor(request: Request) -> str:
+    return actor_of(request).name  # the route has required an admin
 
 
 def _when(value: str | None, *, end: bool = False, field: str) -> float | None:
-    return None if value is None else parse_when(value, end=end, field=field)
-
-
-def _agreement_out(a: Any) -> dict[str, Any]:
-    d = a.as_dict()
-    for k in ("signed", "valid_from", "valid_to", "acquired_from", "acquired_to"):
-        d[k] = iso(d[k])
-    return d
+    return None if value is None else parse_timestamp(value, end=end, field=field)
 
 
 class OrgIn(BaseModel):
@@ -91,51 +83,42 @@ class ActivationIn(BaseModel):
 
 @router.get("/orgs")
 def list_orgs(request: Request) -> list[dict[str, Any]]:
-    return [{**o.__dict__, "created": iso(o.created)} for o in _service(request).store.orgs()]
+    return [org_view(o) for o in _service(request).store.orgs()]
 
 
 @router.post("/orgs", status_code=201)
 def add_org(body: OrgIn, request: Request) -> dict[str, Any]:
-    org = _service(request).store.add_org(body.name, body.kind)
-    _audit(request, "admin.org.add", f"org:{org.id}", name=org.name, kind=org.kind)
-    return {**org.__dict__, "created": iso(org.created)}
+    return org_view(_service(request).add_org(_actor(request), body.name, body.kind))
 
 
 @router.get("/keys")
 def list_keys(request: Request) -> list[dict[str, Any]]:
-    return [{**k.__dict__, **{f: iso(getattr(k, f)) for f in ("created", "expires", "revoked", "last_used")}}
-            for k in _service(request).store.keys()]  # fmt: skip
+    return [key_view(k) for k in _service(request).store.keys()]
 
 
 @router.post("/keys", status_code=201)
 def issue_key(body: KeyIn, request: Request) -> dict[str, Any]:
     """Issue a key; the response is the only time the key is shown."""
-    store = _service(request).store
-    org_id = store.org(body.org).id if body.org else None
-    token, rec = keys.issue(store, body.role, org_id, label=body.label,
-                            expires=_when(body.expires, end=True, field="expires"))  # fmt: skip
-    _audit(request, "admin.key.issue", f"key:{rec.id}", role=body.role, org=body.org)
-    return {"id": rec.id, "key": token, "role": rec.role, "org_id": org_id, "expires": iso(rec.expires)}
+    token, rec = _service(request).issue_key(_actor(request), body.role, body.org, label=body.label,
+                                             expires=_when(body.expires, end=True, field="expires"))  # fmt: skip
+    return {"id": rec.id, "key": token, "role": rec.role, "org_id": rec.org_id, "expires": iso(rec.expires)}
 
 
 @router.post("/keys/{key_id}/revoke")
 def revoke_key(key_id: int, request: Request) -> dict[str, Any]:
-    _service(request).store.revoke_key(key_id)
-    _audit(request, "admin.key.revoke", f"key:{key_id}")
+    _service(request).revoke_key(_actor(request), key_id)
     return {"id": key_id, "revoked": True}
 
 
 @router.get("/agreements")
 def list_agreements(request: Request) -> list[dict[str, Any]]:
-    return [_agreement_out(a) for a in _service(request).store.agreements()]
+    return [agreement_view(a) for a in _service(request).store.agreements()]
 
 
 @router.post("/agreements", status_code=201)
 def add_agreement(body: AgreementIn, request: Request) -> dict[str, Any]:
-    store = _service(request).store
-    org = store.org(body.org)
-    a = store.add_agreement(
-        org.id, title=body.title, reference=body.reference, status=body.status,
+    a = _service(request).add_agreement(
+        _actor(request), body.org, catalog=installation(request).catalog, title=body.title, reference=body.reference, status=body.status,
         signed=_when(body.signed, field="signed"),
         valid_from=_when(body.valid_from, field="valid_from"),
         valid_to=_when(body.valid_to, end=True, field="valid_to"),
@@ -146,69 +129,52 @@ def add_agreement(body: AgreementIn, request: Request) -> dict[str, Any]:
         asset_roles=tuple(body.asset_roles) if body.asset_roles is not None else None,
         licence=body.licence, quota_bytes=body.quota_bytes, purposes=tuple(body.purposes),
     )  # fmt: skip
-    _audit(request, "admin.agreement.add", f"agreement:{a.id}", agreement_id=a.id, org=org.name)
-    return _agreement_out(a)
-
-
-def _status(request: Request, agreement_id: int, status: str, **extra: Any) -> dict[str, Any]:
-    a = _service(request).store.update_agreement(agreement_id, status=status, **extra)
-    _audit(request, f"admin.agreement.{status}", f"agreement:{a.id}", agreement_id=a.id,
-           **{k: iso(v) for k, v in extra.items()})  # fmt: skip
-    return _agreement_out(a)
+    return agreement_view(a)
 
 
 @router.post("/agreements/{agreement_id}/suspend")
 def suspend_agreement(agreement_id: int, request: Request) -> dict[str, Any]:
-    return _status(request, agreement_id, "suspended")
+    return agreement_view(_service(request).suspend_agreement(_actor(request), agreement_id))
 
 
 @router.post("/agreements/{agreement_id}/terminate")
 def terminate_agreement(agreement_id: int, request: Request) -> dict[str, Any]:
-    return _status(request, agreement_id, "terminated")
+    return agreement_view(_service(request).terminate_agreement(_actor(request), agreement_id))
 
 
 @router.post("/agreements/{agreement_id}/renew")
 def renew_agreement(agreement_id: int, body: RenewIn, request: Request) -> dict[str, Any]:
-    return _status(request, agreement_id, "active",
-                   valid_to=parse_when(body.valid_to, end=True, field="valid_to"))  # fmt: skip
+    until = parse_timestamp(body.valid_to, end=True, field="valid_to")
+    return agreement_view(_service(request).renew_agreement(_actor(request), agreement_id, until))
 
 
 @router.put("/collections/{collection_id}/access")
 def set_collection_access(collection_id: str, body: LevelIn, request: Request) -> dict[str, Any]:
-    installation(request).catalog.get_collection(collection_id)  # 404 for an unknown collection
-    changed = _service(request).store.set_collection_level(collection_id, body.level)
-    also = [c for c in changed if c != collection_id]
-    _audit(request, f"admin.collection.{body.level}", f"collection:{collection_id}",
-           **({"derived_also_restricted": also} if also else {}))  # fmt: skip
+    also = _service(request).set_collection_level(_actor(request), collection_id, body.level,
+                                                  catalog=installation(request).catalog)  # fmt: skip
     return {"collection": collection_id, "level": body.level, "derived_also_restricted": also}
 
 
 @router.get("/activations")
 def list_activations(request: Request) -> list[dict[str, Any]]:
     now = time.time()
-    return [{**a.as_dict(), "opened": iso(a.opened), "expires": iso(a.expires), "in_force": a.in_force(now)}
-            for a in _service(request).store.activations()]  # fmt: skip
+    return [activation_view(a, now) for a in _service(request).store.activations()]
 
 
 @router.post("/activations", status_code=201)
 def add_activation(body: ActivationIn, request: Request) -> dict[str, Any]:
-    actor = actor_of(request)
-    act = open_activation(
-        _service(request).store, name=body.name, aoi=body.aoi, days=body.days, orgs=body.orgs,
-        collections=body.collections, opened_by=actor.name,
+    act = _service(request).open_activation(
+        _actor(request), name=body.name, aoi=body.aoi, days=body.days, orgs=body.orgs,
+        collections=body.collections, catalog=installation(request).catalog,
         acquired_from=_when(body.acquired_from, field="acquired_from"),
         acquired_to=_when(body.acquired_to, end=True, field="acquired_to"),
     )  # fmt: skip
-    _audit(request, "admin.activation.open", f"activation:{act.id}", activation_id=act.id,
-           name=act.name, expires=iso(act.expires))  # fmt: skip
-    return {**act.as_dict(), "opened": iso(act.opened), "expires": iso(act.expires)}
+    return activation_view(act)
 
 
 @router.post("/activations/{activation_id}/close")
 def close_activation(activation_id: int, request: Request) -> dict[str, Any]:
-    act = _service(request).store.close_activation(activation_id)
-    _audit(request, "admin.activation.close", f"activation:{act.id}", activation_id=act.id)
-    return {**act.as_dict(), "expires": iso(act.expires)}
+    return activation_view(_service(request).close_activation(_actor(request), activation_id))
 
 
 @router.get("/usage/{agreement_id}", responses={200: {"content": {"text/csv": {}, "image/png": {}}}})

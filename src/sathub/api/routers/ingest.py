@@ -1,5 +1,6 @@
-"""HTTP ingest: ``POST /ingest`` starts an ``ingest`` job (``ingest:run``: admins and
-operators), ``GET /ingest/jobs/{id}`` reports it (``jobs:read``). A thin shell over the job
+"""HTTP ingest: ``POST /ingest`` starts an ``ingest`` job and ``POST /ingest/verify`` a
+``verify`` job (``ingest:run``: admins and operators), ``GET /ingest/jobs/{id}`` reports either
+(``jobs:read``). A thin shell over the job
 runner (:mod:`sathub.jobs`) and the ingest job kind (:mod:`sathub.ingest.jobs`)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from sathub.api.access import installation
 from sathub.api.gate import actor_of, requires
 from sathub.errors import InvalidInput
-from sathub.ingest.jobs import IngestParams
+from sathub.ingest.jobs import IngestParams, VerifyParams
 
 router = APIRouter(tags=["Ingest"])
 
@@ -31,6 +32,15 @@ def start_ingest(body: IngestParams, request: Request) -> dict[str, Any]:
             raise InvalidInput(f"{path!r} does not exist on the server", field=f"paths.{n}")
     job = installation(request).jobs.submit("ingest", body.model_dump(), lane="ingest",
                                             actor=actor_of(request).name)  # fmt: skip
+    return _links(request, job)
+
+
+@router.post("/ingest/verify", status_code=202, dependencies=[requires("ingest:run")])
+def start_verify(request: Request, body: VerifyParams | None = None) -> dict[str, Any]:
+    """Re-check the archive in the background (``sathub verify`` without ``--repair``): every
+    asset's size and checksum, and orphan files; poll the job's ``monitor`` link."""
+    job = installation(request).jobs.submit("verify", (body or VerifyParams()).model_dump(),
+                                            lane="ingest", actor=actor_of(request).name)  # fmt: skip
     return _links(request, job)
 
 

@@ -19,9 +19,11 @@ from fastapi.responses import Response
 from stac_fastapi.types.requests import get_base_url
 
 from sathub.api import pixels
-from sathub.api.access import access_filter, check_names, installation, require_collection_visible, visible_item
+from sathub.api.access import access_filter, installation, require_collection_visible, visible_item
 from sathub.api.gate import requires
 from sathub.api.responses import json_response
+from sathub.api.scope import scoped
+from sathub.catalog.cql2input import FilterLimits
 from sathub.catalog.params import build_query
 from sathub.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from sathub.tiles import ogc
@@ -321,7 +323,8 @@ def mosaic_register(
         raise PayloadTooLarge(f"a registered search may be at most {settings.mosaic_search_max_bytes} "
                               f"bytes of JSON (this one: {size}); SATHUB_MOSAIC_SEARCH_MAX_BYTES",
                               field="search")  # fmt: skip
-    query = build_query(dict(body), default_limit=1, max_limit=settings.max_limit)  # validate now
+    query = build_query(dict(body), default_limit=1, max_limit=settings.max_limit,  # validate now
+                        filter_limits=FilterLimits.of(settings))  # fmt: skip
     if query.intersects is not None:  # a Feature or a JSON string becomes the checked geometry
         _tile_part(query.intersects, (-180.0, -90.0, 180.0, 90.0))
         body["intersects"] = query.intersects
@@ -365,9 +368,10 @@ def _mosaic(
     else:
         q["bbox"] = [w, s, e, n]
     q["limit"] = max_items
-    query = build_query(q, default_limit=max_items, max_limit=inst.settings.max_limit)
-    check_names(request, query)
-    result = inst.catalog.search(query, extra_filter=access_filter(request))
+    query = build_query(q, default_limit=max_items, max_limit=inst.settings.max_limit,
+                        filter_limits=FilterLimits.of(inst.settings))  # fmt: skip
+    # property names as in /search: a hidden collection's or lineage's is unknown (400)
+    result = inst.catalog.search(scoped(request, query), extra_filter=access_filter(request))
     by_path: dict[str, pixels.AssetAccess] = {}
     over_quota: QuotaExceeded | None = None
     for item in result.items:  # each item decided for the caller, as a tile of it would be

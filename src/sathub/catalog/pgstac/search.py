@@ -27,7 +27,8 @@ from typing import Any
 import orjson
 import shapely
 
-from sathub.catalog.cql2sql import property_names, query_to_cql2
+from sathub.catalog.cql2sql import property_names
+from sathub.catalog.queryext import query_to_cql2
 from sathub.catalog.geometry import bbox_geometry, geometry_from_geojson
 from sathub.catalog.query import COMMON_METADATA, DEFAULT_SORT
 from sathub.catalog.store import SearchQuery
@@ -41,12 +42,17 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def known_names(collections: list[str] | None, queryables: dict[str, dict[str, str]]) -> set[str]:
+def known_names(collections: list[str] | None, queryables: dict[str, dict[str, str]],
+                visible: set[str] | None = None, hidden: frozenset[str] = frozenset()) -> set[str]:  # fmt: skip
+    """Names a filter, query or sortby may use: those of the searched collections among the
+    ``visible`` ones (None: all), without the ``hidden`` names (as catalog/query.py
+    ``columns_for``: a hidden collection's property or a derived item's lineage answers like
+    an unknown name)."""
     names: set[str] = set(CORE) | COMMON_METADATA
     for coll, props in queryables.items():
-        if collections is None or coll in collections:
+        if (collections is None or coll in collections) and (visible is None or coll in visible):
             names.update(props)
-    return names
+    return names - hidden
 
 
 def _bare(name: str) -> str:
@@ -106,7 +112,8 @@ def search_body(
         body["intersects"] = shapely.geometry.mapping(shape)
     elif query.bbox is not None:
         body["intersects"] = shapely.geometry.mapping(bbox_geometry(query.bbox))
-    known = known_names(query.collections, queryables)
+    known = known_names(query.collections, queryables, query.queryable_collections,
+                        query.hidden_properties)  # fmt: skip
     terms: list[dict[str, Any]] = []
     if query.filter:
         check_names(query.filter, known)

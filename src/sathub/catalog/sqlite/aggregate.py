@@ -10,6 +10,7 @@ from typing import Any
 
 from sathub.catalog.aggregate import AVAILABLE, DATETIME_FORMATS, check_options
 from sathub.catalog.query import FROM, Plan
+from sathub.errors import InvalidFilter
 
 
 def _buckets(rows: list[tuple[Any, int]], data_type: str = "string") -> list[dict[str, Any]]:
@@ -28,7 +29,17 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_aggregations(
+def run_aggregations(conn: sqlite3.Connection, plan: Plan, aggregations: list[str],
+                     **options: Any) -> list[dict[str, Any]]:  # fmt: skip
+    """The aggregations of the items ``plan`` selects. A filter SQLite cannot evaluate is a
+    400, as in search (catalog/query.py ``fetch_page``)."""
+    try:
+        return _run(conn, plan, aggregations, **options)
+    except sqlite3.OperationalError as exc:
+        raise InvalidFilter(f"the filter cannot be evaluated: {exc}", field="filter") from exc
+
+
+def _run(
     conn: sqlite3.Connection,
     plan: Plan,
     aggregations: list[str],

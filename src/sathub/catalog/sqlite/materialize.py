@@ -35,7 +35,7 @@ import orjson
 
 from sathub.catalog.cql2sql import to_sql
 from sathub.catalog.filters import AccessFilter, ExtraFilter, Gated, Kept, any_of
-from sathub.catalog.query import FROM, columns_for
+from sathub.catalog.query import FROM, Plan, columns_for
 
 FALSE = {"op": "=", "args": [0, 1]}
 GEOMETRY = {"property": "geometry"}
@@ -99,6 +99,18 @@ def with_box_tests(expr: Any) -> Any:
 
 
 # -------------------------------------------------------------------- kept sets
+# The columns of ``items`` a kept set's copy holds (all but the geometry), and its indexes
+# (those of ``items``, see schema.py).
+COPY_COLUMNS = ("rid", "collection", "id", "dt", "dt_start", "dt_end", "cloud_cover",
+                "minx", "maxx", "miny", "maxy")  # fmt: skip
+COPY_COLUMNS_DDL = ("rid INTEGER PRIMARY KEY, collection TEXT NOT NULL, id TEXT NOT NULL, dt REAL NOT NULL, "
+                    "dt_start REAL NOT NULL, dt_end REAL NOT NULL, cloud_cover REAL, "
+                    "minx REAL, maxx REAL, miny REAL, maxy REAL")  # fmt: skip
+COPY_INDEXES = ("collection, id", "id", "dt", "collection, dt", "dt_end", "cloud_cover",
+                "collection, cloud_cover")  # fmt: skip
+_KEY = re.compile(r"[0-9a-f]{20,}")
+_PROBE = re.compile(r"\(\+i\.rid IN temp\.(m_[0-9a-f]{20})\)")
+
 class _KeptSet(NamedTuple):
     generation: int  # of the catalog it was computed from
     rids: str  # row ids, a JSON array (copied into each connection's temporary table)
@@ -119,6 +131,24 @@ class MaterializedSets:
 
     MAX_MATERIALIZED = 8
     MATERIALIZED_ROWS = 300_000
+    # kept sets up to this size are copied with their index columns (~250 B a row per
+    # connection), larger ones as row ids only
+    COPY_ROWS = 100_000
+
+    def count_source(self, plan: Plan) -> tuple[str, str] | None:
+        """(table, WHERE) to count a search's matches on: when the plan's only access term is
+        the probe of a kept set copied with its columns, and no other term reads the geometry,
+        the copy with the probe dropped (the same rows: the copy holds exactly the set's
+        rows). None: count on ``items`` with the plan's own WHERE."""
+        copies: set[str] = self._local.__dict__.get("copies", set())
+        probes = [n for n, term in enumerate(plan.where) if _PROBE.fullmatch(term)]
+        if len(probes) != 1 or any("i.geom" in t for t in plan.where):
+            return None
+        name = _PROBE.fullmatch(plan.where[probes[0]]).group(1)  # type: ignore[union-attr]
+        if name not in copies:
+            return None
+        rest = [t for n, t in enumerate(plan.where) if n != probes[0]]
+        return f"temp.c{name[1:]}", " AND ".join(rest) if rest else "1"
 
     @contextmanager
     def _snapshot(
@@ -137,17 +167,22 @@ class MaterializedSets:
         if own:
             conn.execute("BEGIN")
         try:
-            yield any_of([self._resolve(conn, p) for p in extra_filter.parts])
+            generation = int(
+                conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+            )
+            parts = [r for r in (self._resolve(conn, p, generation) for p in extra_filter.parts)
+                     if r != FALSE]  # fmt: skip
+            yield any_of(parts) if parts else FALSE
         finally:
             if own and conn.in_transaction:
                 conn.execute("COMMIT")
 
-    def _resolve(self, conn: sqlite3.Connection, part: Any) -> dict[str, Any]:
+    def _resolve(self, conn: sqlite3.Connection, part: Any, generation: int) -> dict[str, Any]:
         if isinstance(part, Kept):
             args = [part.expr] if part.cheap is None else [part.expr, part.cheap]
-            return self._materialized(conn, part.cache_key, args)[0]
+            return self._materialized(conn, part.cache_key, args, generation)[0]
         if isinstance(part, Gated):
-            probe, n = self._materialized(conn, part.cache_key, [part.gate])
+            probe, n = self._materialized(conn, part.cache_key, [part.gate], generation)
             if n == 0:
                 return FALSE
             return {"op": "and", "args": [probe, with_box_tests(part.then)]}
@@ -155,13 +190,10 @@ class MaterializedSets:
         return out
 
     def _materialized(
-        self, conn: sqlite3.Connection, key: str, args: list[Any]
+        self, conn: sqlite3.Connection, key: str, args: list[Any], generation: int
     ) -> tuple[dict[str, Any], int]:
-        if not re.fullmatch(r"[0-9a-f]{20,}", key):
+        if not _KEY.fullmatch(key):
             raise ValueError(f"bad cache key {key!r}")
-        generation = int(
-            conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
-        )
         name = f"m_{key[:20]}"
         kept: OrderedDict[str, int] = self._local.__dict__.setdefault("materialized", OrderedDict())
         with self._sets_lock:
@@ -185,14 +217,30 @@ class MaterializedSets:
                 while len(self._sets) > self.MAX_MATERIALIZED:
                     self._sets.popitem(last=False)
         if kept.get(name) != generation:
+            copy = "c" + name[1:]
             conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+            conn.execute(f"DROP TABLE IF EXISTS temp.{copy}")
+            copies: set[str] = self._local.__dict__.setdefault("copies", set())
+            copies.discard(name)
             conn.execute(f"CREATE TEMP TABLE {name} (rid INTEGER PRIMARY KEY)")
             conn.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", (shared.rids,))
+            if shared.size <= self.COPY_ROWS:
+                # the rows' index columns too (all but the geometry), with the items table's
+                # indexes: a search whose only other terms read those columns is counted on
+                # this table alone, index-only as for an unrestricted caller (count_source)
+                conn.execute(f"CREATE TEMP TABLE {copy} ({COPY_COLUMNS_DDL})")
+                conn.execute(f"INSERT INTO temp.{copy} SELECT {', '.join('i.' + c for c in COPY_COLUMNS)} "
+                             f"FROM temp.{name} j CROSS JOIN items i ON i.rid = j.rid")  # fmt: skip
+                for n, idx in enumerate(COPY_INDEXES):
+                    conn.execute(f"CREATE INDEX temp.{copy}_{n} ON {copy} ({idx})")
+                copies.add(name)
             kept[name] = generation
         kept.move_to_end(name)
         while len(kept) > self.MAX_MATERIALIZED:
             old, _ = kept.popitem(last=False)
             conn.execute(f"DROP TABLE IF EXISTS temp.{old}")
+            conn.execute(f"DROP TABLE IF EXISTS temp.c{old[1:]}")
+            self._local.__dict__.get("copies", set()).discard(old)
         probe = {"op": "sathub:rid_in", "args": [name]}
         return ({"op": "or", "args": [*shared.as_sql, probe]} if shared.as_sql else probe), shared.size
 

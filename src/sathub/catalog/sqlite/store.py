@@ -298,6 +298,8 @@ class SQLiteStore(MaterializedSets):
         conn = self._conn()
         with self._snapshot(conn, extra_filter) as resolved:
             plan = build_search(query, resolved, self.queryables())
+            if count and resolved is not None:
+                plan.count_from = self.count_source(plan)
             return fetch_page(conn, plan, query, count_cap=self.count_cap if count else 0)
 
     def aggregate(

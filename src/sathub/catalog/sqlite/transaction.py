@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from sathub.catalog.prepare import Encoded, json_type
 from sathub.catalog.sqlite.schema import (
     _DDL,
     DEFERRED_INDEXES,
@@ -25,18 +26,15 @@ if TYPE_CHECKING:
     from sathub.catalog.sqlite.store import SQLiteStore
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+# Into an empty catalog (deferred indexes): rows appended with their row ids, no index but
+# the primary keys maintained; duplicates of (collection, id) are merged at the end.
+APPEND_ITEM = (
+    "INSERT INTO items (rid, collection, id, dt, dt_start, dt_end, cloud_cover, minx, maxx, miny, "
+    "maxy, geom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+APPEND_CONTENT = "INSERT INTO items_content (rid, content) VALUES (?, ?)"
+UNIQUE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS items_collection_id ON items (collection, id)"
+_COLUMNS = "dt, dt_start, dt_end, cloud_cover, minx, maxx, miny, maxy, geom"
 
 
 def _row_params(row: ItemRow) -> tuple[Any, ...]:
@@ -64,6 +62,8 @@ class SQLiteTransaction:
         self._queryables: dict[tuple[str, str], str] = {}
         self._collections: set[str] = set()
         self._deferred = False
+        self._appending = False  # deferred indexes, no (collection, id) index yet
+        self._next_rid = 0
         self.wrote_items = False
 
     def defer_indexes(self) -> bool:
@@ -72,14 +72,48 @@ class SQLiteTransaction:
         Returns False (nothing done) when the catalog already holds items."""
         if self.conn.execute("SELECT 1 FROM items LIMIT 1").fetchone():
             return False
-        for name in DEFERRED_INDEXES:
+        for name in (*DEFERRED_INDEXES, "items_collection_id"):
             self.conn.execute(f"DROP INDEX IF EXISTS {name}")
         for name in DEFERRED_TRIGGERS:
             self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-        self._deferred = True
+        self._deferred = self._appending = True
+        top = self.conn.execute(
+            "SELECT max(coalesce((SELECT max(rid) FROM items), 0), "
+            "coalesce((SELECT max(rid) FROM items_content), 0))"
+        ).fetchone()[0]
+        self._next_rid = int(top) + 1
         return True
 
+    def _unique(self) -> None:
+        """The (collection, id) index, after merging duplicates appended by the load: the
+        first row keeps its row id and takes the last one's columns and JSON (an upsert)."""
+        if not self._appending:
+            return
+        self._appending = False
+        try:
+            self.conn.execute(UNIQUE_INDEX)
+            return
+        except sqlite3.IntegrityError:
+            pass
+        c = self.conn
+        c.execute("DROP TABLE IF EXISTS temp.load_dups")
+        c.execute("CREATE TEMP TABLE load_dups AS SELECT collection, id, min(rid) AS keep, "
+                  "max(rid) AS last FROM items GROUP BY collection, id HAVING count(*) > 1")  # fmt: skip
+        c.execute("CREATE INDEX temp.load_dups_keep ON load_dups (keep)")
+        c.execute("CREATE INDEX temp.load_dups_key ON load_dups (collection, id)")
+        c.execute(f"UPDATE items SET ({_COLUMNS}) = (SELECT {_COLUMNS} FROM items l WHERE l.rid = "
+                  "(SELECT last FROM load_dups d WHERE d.keep = items.rid)) "
+                  "WHERE rid IN (SELECT keep FROM load_dups)")  # fmt: skip
+        c.execute("UPDATE items_content SET content = (SELECT l.content FROM items_content l WHERE l.rid = "
+                  "(SELECT last FROM load_dups d WHERE d.keep = items_content.rid)) "
+                  "WHERE rid IN (SELECT keep FROM load_dups)")  # fmt: skip
+        c.execute("DELETE FROM items WHERE rid IN (SELECT i.rid FROM items i JOIN load_dups d "
+                  "ON d.collection = i.collection AND d.id = i.id WHERE i.rid != d.keep)")  # fmt: skip
+        c.execute("DROP TABLE temp.load_dups")
+        c.execute(UNIQUE_INDEX)
+
     def _rebuild_deferred(self) -> None:
+        self._unique()
         # in row order (a sequential read; sorting spatially first was measured slower)
         self.conn.execute(
             "INSERT INTO items_rtree SELECT rid, minx, maxx, miny, maxy FROM items "
@@ -108,11 +142,36 @@ class SQLiteTransaction:
         self.put_rows([row], mode=mode)
         return row
 
+    def put_encoded(self, rows: Sequence[Encoded], queryables: dict[tuple[str, str], str]) -> None:
+        """Upsert rows validated and encoded by :mod:`sathub.catalog.prepare` (collections
+        already required by the caller)."""
+        if not rows:
+            return
+        self.wrote_items = True
+        if self._appending:
+            n = self._next_rid
+            self.conn.executemany(APPEND_ITEM, [(n + k, *r[:11]) for k, r in enumerate(rows)])
+            self.conn.executemany(APPEND_CONTENT, [(n + k, r[11]) for k, r in enumerate(rows)])
+            self._next_rid = n + len(rows)
+        else:
+            self.conn.executemany(UPSERT_ITEM, [r[:11] for r in rows])
+            self.conn.executemany(PUT_CONTENT, [(r[11], r[0], r[1]) for r in rows])
+        for k, v in queryables.items():
+            self._queryables.setdefault(k, v)
+
     def put_rows(
         self, rows: Sequence[ItemRow], *, mode: Literal["insert", "upsert"] = "upsert"
     ) -> None:
         for coll in {r.collection for r in rows}:
             self.require_collection(coll)
+        if self._appending and mode == "upsert":
+            q: dict[tuple[str, str], str] = {}
+            for r in rows:
+                for name, value in r.content["properties"].items():
+                    q.setdefault((r.collection, name), json_type(value))
+            self.put_encoded([(*_row_params(r), orjson.dumps(r.content).decode()) for r in rows], q)
+            return
+        self._unique()  # an insert checks for duplicates at once
         sql = UPSERT_ITEM if mode == "upsert" else INSERT_ITEM
         self.wrote_items = self.wrote_items or bool(rows)
         try:
@@ -129,7 +188,7 @@ class SQLiteTransaction:
         for r in rows:
             for name, value in r.content["properties"].items():
                 if (r.collection, name) not in q:
-                    q[(r.collection, name)] = _json_type(value)
+                    q[(r.collection, name)] = json_type(value)
 
     def _first_existing(self, rows: Sequence[ItemRow]) -> str:
         seen: set[tuple[str, str]] = set()
@@ -144,6 +203,7 @@ class SQLiteTransaction:
         return "?"
 
     def delete_item(self, collection_id: str, item_id: str) -> None:
+        self._unique()
         cur = self.conn.execute(
             "DELETE FROM items WHERE collection = ? AND id = ?", (collection_id, item_id)
         )

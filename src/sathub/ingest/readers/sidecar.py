@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sathub.errors import IngestError
+from sathub import timeutil
+from sathub.errors import IngestError, InvalidDatetime
 from sathub.ingest.readers.base import BandInfo
 
 SIDECAR_SUFFIX = ".sathub.json"
@@ -59,15 +60,14 @@ def sidecar_for(raster: Path) -> Path | None:
 
 
 def parse_datetime(value: Any, where: str) -> datetime:
+    """The sidecar's ``datetime`` (:func:`sathub.timeutil.parse_datetime`: UTC when no zone is
+    given, a date alone is its first instant)."""
     if not isinstance(value, str):
         raise IngestError(f"{where}: datetime must be an ISO 8601 string, got {value!r}")
     try:
-        dt = datetime.fromisoformat(value)
-    except ValueError as exc:
+        return timeutil.parse_datetime(value, field="datetime")
+    except InvalidDatetime as exc:
         raise IngestError(f"{where}: cannot parse datetime {value!r}") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def _num(doc: dict[str, Any], key: str, where: str) -> float | None:

@@ -7,13 +7,28 @@
   const state = { features: [], item: null, layer: null, tilesLoaded: 0, errors: [] };
   window.sathubViewer = state;
 
+  // Bundled basemap (static/vendor/basemap/: Natural Earth countries from world-atlas and
+  // Myanmar's states and regions), drawn as vectors: nothing is fetched from elsewhere.
+  const empty = { type: "FeatureCollection", features: [] };
   const style = {
     version: 8,
-    sources: {},
-    layers: [{ id: "background", type: "background", paint: { "background-color": "#dfe6e9" } }],
+    sources: {
+      countries: { type: "geojson", data: empty },
+      coastlines: { type: "geojson", data: empty },
+      borders: { type: "geojson", data: empty },
+      states: { type: "geojson", data: empty },
+    },
+    layers: [
+      { id: "background", type: "background", paint: { "background-color": "#c6dbe9" } },
+      { id: "countries", type: "fill", source: "countries", paint: { "fill-color": "#f2efe9" } },
+      { id: "states", type: "line", source: "states", minzoom: 4,
+        paint: { "line-color": "#a08cb8", "line-width": 0.8, "line-dasharray": [4, 3] } },
+      { id: "borders", type: "line", source: "borders", paint: { "line-color": "#8c8c8c", "line-width": 0.8 } },
+      { id: "coastlines", type: "line", source: "coastlines", paint: { "line-color": "#6f94ad", "line-width": 0.8 } },
+    ],
   };
   const map = new maplibregl.Map({
-    container: "map", style, center: [96.1, 21.6], zoom: 7,
+    container: "map", style, center: [96.1, 19.5], zoom: 4,
     attributionControl: false, preserveDrawingBuffer: true,
     canvasContextAttributes: { preserveDrawingBuffer: true },
   });
@@ -32,6 +47,31 @@
   }
   function status(text) { $("status").textContent = text; }
 
+  async function loadBasemap() {
+    const vendor = base + "static/vendor/basemap/";
+    const [world, states] = await Promise.all([getJSON(vendor + "countries-50m.json"),
+                                               getJSON(vendor + "myanmar-admin1.geojson")]);
+    const countries = world.objects.countries;
+    map.getSource("countries").setData(topojson.feature(world, countries));
+    map.getSource("coastlines").setData(topojson.mesh(world, countries, (a, b) => a === b));
+    map.getSource("borders").setData(topojson.mesh(world, countries, (a, b) => a !== b));
+    map.getSource("states").setData(states);
+    state.basemap = true;
+  }
+
+  function unionBbox(bboxes) {
+    const ok = bboxes.filter((b) => Array.isArray(b) && b.length >= 4 &&
+      !(b[0] <= -180 && b[1] <= -90 && b[2] >= 180 && b[3] >= 90)); // a placeholder extent
+    if (!ok.length) return null;
+    const d = (b) => (b.length === 6 ? [b[0], b[1], b[3], b[4]] : b);
+    return ok.map(d).reduce((u, b) => [Math.min(u[0], b[0]), Math.min(u[1], b[1]),
+                                      Math.max(u[2], b[2]), Math.max(u[3], b[3])]);
+  }
+  function fitTo(bbox) {
+    if (!bbox) return;
+    map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 40, duration: 0, maxZoom: 12 });
+  }
+
   async function loadCollections() {
     const data = await getJSON(base + "collections?limit=1000");
     for (const c of data.collections) {
@@ -42,11 +82,11 @@
     state.collections = data.collections;
   }
 
-  function searchBody() {
+  function searchBody(anywhere) {
     const body = { limit: 200 };
     const c = $("collection").value;
     if (c) body.collections = [c];
-    if ($("extent").checked) {
+    if ($("extent").checked && !anywhere) {
       const b = map.getBounds();
       body.bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()),
                    Math.min(180, b.getEast()), Math.min(90, b.getNorth())];
@@ -59,13 +99,13 @@
     return body;
   }
 
-  async function search(ev) {
+  async function search(ev, anywhere) {
     if (ev) ev.preventDefault();
     status("searching…");
     try {
       const fc = await getJSON(base + "search", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(searchBody()),
+        body: JSON.stringify(searchBody(anywhere)),
       });
       state.features = fc.features;
       map.getSource("footprints").setData({ type: "FeatureCollection", features: fc.features.map(
@@ -131,37 +171,23 @@
     if (f.bbox) map.fitBounds([[f.bbox[0], f.bbox[1]], [f.bbox[2], f.bbox[3]]], { padding: 40, duration: 0 });
   }
 
-  function rescaleFor(asset, indexes) {
-    const rb = asset["raster:bands"] || [];
-    let hi = 0;
-    const scale = rb[indexes[0] - 1] && rb[indexes[0] - 1].scale;
-    if (scale && scale > 0 && scale < 1) return "0," + Math.round(0.3 / scale); // reflectance 0–0.3
-    for (const i of indexes) {
-      const s = rb[i - 1] && rb[i - 1].statistics;
-      if (s && s.mean !== undefined && s.stddev !== undefined) hi = Math.max(hi, s.mean + 2 * s.stddev);
-    }
-    if (!hi) hi = (rb[0] && rb[0].data_type === "uint8") ? 255 : 3000;
-    return "0," + Math.round(hi);
-  }
-
   function addTiles(kind) {
+    // The item's xyz link carries sathub's default rendering (bands and stretch from the
+    // recorded statistics: STAC render extension); NDVI replaces its parameters.
     const f = state.item;
     const xyz = link(f, "xyz");
     if (!xyz) return null;
-    const [key, asset] = cogAsset(f);
-    const p = new URLSearchParams();
-    if (key) p.set("asset", key);
+    let url = xyz.href;
     if (kind === "ndvi") {
+      const [key, asset] = cogAsset(f);
       const nir = bandIndex(asset, ["nir", "nir08", "B08", "B8A"]), red = bandIndex(asset, ["red"]);
+      const p = new URLSearchParams();
+      if (key) p.set("asset", key);
       p.set("expression", `(b${nir}-b${red})/(b${nir}+b${red})`);
       p.set("rescale", "-1,1"); p.set("colormap_name", "rdylgn");
-    } else if (asset) {
-      const rgb = ["red", "green", "blue"].map((n) => bandIndex(asset, [n]));
-      if (rgb.every((x) => x)) rgb.forEach((b) => p.append("bidx", b));
-      p.set("rescale", rescaleFor(asset, rgb.every((x) => x) ? rgb : [1]));
+      url = xyz.href.split("?")[0] + "?" + p.toString();
     }
     removeTiles();
-    const url = xyz.href + "?" + p.toString();
     state.tilesLoaded = 0;
     map.addSource("item-tiles", { type: "raster", tiles: [url], tileSize: 256,
       bounds: f.bbox && f.bbox.length === 4 ? f.bbox : undefined });
@@ -187,7 +213,10 @@
       if (f) showItem(f);
     });
     map.on("data", (e) => { if (e.sourceId === "item-tiles" && e.tile) state.tilesLoaded += 1; });
-    await loadCollections().catch((e) => status("cannot list collections: " + e.message));
+    await Promise.all([
+      loadBasemap().catch((e) => status("cannot load the basemap: " + e.message)),
+      loadCollections().catch((e) => status("cannot list collections: " + e.message)),
+    ]);
     const m = /item=([^/]+)\/(.+)$/.exec(decodeURIComponent(window.location.hash));
     if (m) {
       try {
@@ -196,6 +225,15 @@
         map.getSource("footprints").setData({ type: "FeatureCollection", features: [{ type: "Feature", geometry: f.geometry, properties: { id: f.id } }] });
         showItem(f); addTiles("truecolor");
       } catch (e) { status("cannot open item: " + e.message); }
+    } else {
+      // First open: the latest items anywhere, and the map on the extent of the data.
+      fitTo(unionBbox((state.collections || []).map((c) => c.extent && c.extent.spatial &&
+                                                           c.extent.spatial.bbox && c.extent.spatial.bbox[0])));
+      try {
+        const fc = await search(null, true);
+        fitTo(unionBbox(fc.features.map((f) => f.bbox)));
+        if (fc.features.length) status("latest " + $("status").textContent);
+      } catch (e) { /* reported in the status line */ }
     }
     state.ready = true;
   });

@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[107],{70107:function(r,a,e){e.r(a);var s=e(60764);class t extends s["default"]{constructor(r){r=r||{},super(r)}}a["default"]=t}}]);

@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[1277,3658],{93658:function(r,a,e){e.r(a);var s=e(99710);a["default"]=s.fr}}]);

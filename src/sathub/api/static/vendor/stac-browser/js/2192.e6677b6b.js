@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[2192],{42192:function(r,a,s){s.r(a);const e="1.3.0",t=4;s.d(a,["DECIMALS",0,t,"DEFAULT_WMS_VERSION",0,e])}}]);

@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[2413],{54794:function(r){r.exports=JSON.parse('{"authConfig":{"description":""},"fields":{}}')}}]);

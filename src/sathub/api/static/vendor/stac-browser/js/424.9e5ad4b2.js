@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[424],{50424:function(r,e,a){a.d(e,{default:function(){return n}});var t=a(89969),s=a(50797);class n extends s.A{decodeBlock(r){return(0,t.UD)(new Uint8Array(r)).buffer}}}}]);

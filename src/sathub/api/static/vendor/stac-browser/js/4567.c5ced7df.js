@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[4567,6948],{44567:function(a,r,e){e.r(r);var t=e(99710);r["default"]=t.it}}]);

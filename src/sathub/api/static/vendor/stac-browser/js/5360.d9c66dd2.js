@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[5360],{45360:function(r,a,e){e.r(a),a["default"]={PRELOAD:"preload",USE_INTERIM_TILES_ON_ERROR:"useInterimTilesOnError"}}}]);

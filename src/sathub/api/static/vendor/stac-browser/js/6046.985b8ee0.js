@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[3665,6046],{46046:function(a,r,e){e.r(r);var s=e(99710);r["default"]=s.es}}]);

@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self["webpackChunk_radiantearth_stac_browser"])?self["webpackChunk_radiantearth_stac_browser"]:self["webpackChunk_radiantearth_stac_browser"]=[]).push([[286,7905],{67905:function(a,r,e){e.r(r);var t=e(99710);r["default"]=t.it}}]);

@@ -1,0 +1,170 @@
+"""Parse and validate chunks of newline-delimited items in worker processes for a bulk load.
+
+A big ``.ndjson`` file is read by the loading process in chunks of lines; each chunk is parsed,
+validated (:func:`~sathub.catalog.validate.item_row`, the same checks as one item at a time) and
+its rows encoded (index columns, compact item JSON, the property types seen) by a worker
+process, while the loading process only writes what the workers return, in file order. A chunk
+stops at its first bad record, and the loader reports that record's line: the same error, file
+and line as the serial path, and the load (one transaction) writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sathub.errors import SathubError
+
+#: (collection, id, dt, dt_start, dt_end, cloud_cover, minx, maxx, miny, maxy, geom, JSON text)
+Encoded = tuple[Any, ...]
+
+
+@dataclass
+class Segment:
+    """A run of items, a collection record, or the first error of a chunk (in file order)."""
+
+    kind: str  # "rows" | "collection" | "error"
+    line: int = 0  # of the collection record or of the failing record
+    rows: list[Encoded] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # of the rows
+    queryables: dict[tuple[str, str], str] = field(default_factory=dict)
+    record: Any = None  # the collection
+    message: str = ""
+    field_name: str | None = None
+
+
+def is_collection(rec: Any) -> bool:
+    """A STAC collection document (not an item)."""
+    if not isinstance(rec, dict):
+        return False
+    if rec.get("type") == "Collection":
+        return True
+    # STAC < 1.0 collections have no "type"
+    return "type" not in rec and "extent" in rec and "geometry" not in rec
+
+
+def default_workers() -> int:
+    """Worker processes for a big load: one per core the process may use, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def _encode(row: Any, text: str | None) -> Encoded:
+    """The row's columns and JSON: ``text`` (the line read) when the item is stored as read."""
+    return (row.collection, row.id, row.dt, row.dt_start, row.dt_end, row.cloud_cover, row.minx,
+            row.maxx, row.miny, row.maxy, row.geom,
+            text if text is not None else orjson.dumps(row.content).decode())  # fmt: skip
+
+
+def file_ranges(path: Path, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) byte ranges of about ``size`` bytes that start and end at line breaks."""
+    total = path.stat().st_size
+    with path.open("rb") as f:
+        start = 0
+        while start < total:
+            f.seek(min(start + size, total))
+            if f.tell() < total:
+                f.readline()
+            end = f.tell()
+            yield start, end
+            start = end
+
+
+def prepare_range(path: Path, start: int, end: int, collection: str | None) -> tuple[int, list[Segment]]:
+    """:func:`prepare_chunk` on the lines of a byte range; line numbers relative to the
+    range (the caller adds the lines before it). Returns (lines in the range, segments)."""
+    with path.open("rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    return len(lines), prepare_chunk(numbered, collection)
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> list[Segment]:
+    """Parse, validate and encode one chunk of (line number, line) pairs."""
+    import numpy as np
+    import shapely
+
+    from sathub.catalog.geometry import geometries_from_geojson
+    from sathub.catalog.validate import item_row
+
+    out: list[Segment] = []
+    pending: list[tuple[int, Any, bytes | None]] = []
+
+    def flush() -> bool:
+        if not pending:
+            return True
+        seg = Segment("rows")
+        where = pending[-1][0]
+        try:
+            shapes = geometries_from_geojson(
+                [r.get("geometry") if isinstance(r, dict) else None for _, r, _ in pending]
+            )
+            # WKB and bounds of the chunk's shapes at once
+            have = [k for k, g in enumerate(shapes) if g is not None]
+            wkbs: list[Any] = [None] * len(shapes)
+            bounds: list[Any] = [None] * len(shapes)
+            if have:
+                arr = np.array([shapes[k] for k in have], dtype=object)
+                for k, w, b in zip(have, shapely.to_wkb(arr, output_dimension=2),
+                                   shapely.bounds(arr).tolist(), strict=True):  # fmt: skip
+                    wkbs[k], bounds[k] = w, tuple(b)
+            q = seg.queryables
+            for (where, rec, line), shape, wkb, bnd in zip(pending, shapes, wkbs, bounds, strict=True):
+                row = item_row(rec, shape=shape, wkb=wkb, bounds=bnd)
+                seg.rows.append(_encode(row, line.decode().strip() if line is not None and row.content is rec else None))
+                seg.lines.append(where)
+                for name, value in row.content["properties"].items():
+                    if (row.collection, name) not in q:
+                        q[(row.collection, name)] = json_type(value)
+        except SathubError as exc:
+            out.append(seg)
+            out.append(Segment("error", where, message=exc.message, field_name=exc.field))
+            return False
+        pending.clear()
+        out.append(seg)
+        return True
+
+    for lineno, raw in lines:
+        line: bytes | None = raw
+        try:
+            rec = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:  # reported first, as the serial reader does
+            out.append(Segment("error", lineno, message=f"malformed JSON: {exc}"))
+            return out
+        if is_collection(rec):
+            if not flush():
+                return out
+            out.append(Segment("collection", lineno, record=rec))
+            continue
+        if collection is not None and isinstance(rec, dict):
+            rec = {**rec, "collection": collection}
+            line = None  # not the item as read
+        pending.append((lineno, rec, line))
+    flush()
+    return out

@@ -1,0 +1,5 @@
+"""``python -m sathub.cli``: the ``sathub`` command."""
+
+from sathub.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""Bulk loads parsed in worker processes and appended into an empty catalog give the same
+catalog as the serial path and as writing the items one at a time: every item round-trips, a
+duplicate (collection, id) in the file is an upsert (the last one wins), every index and the
+R-tree are complete, and a bad record anywhere fails the whole load naming its line."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from test_access_fixtures import box, collection, item
+
+import sathub.catalog.loader as loader
+from sathub.catalog.sqlite import SQLiteStore
+from sathub.catalog.sqlite.schema import DEFERRED_INDEXES
+from sathub.catalog.store import SearchQuery
+from sathub.errors import LoadError
+
+NOW = 1.7e9
+
+
+def _items(n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        w, s = rng.uniform(-170, 160), rng.uniform(-80, 70)
+        it = item(f"s{k}", rng.choice(["a", "b"]), box(w, s, w + rng.uniform(0.1, 5), s + 1),
+                  NOW - rng.uniform(0, 1e8))  # fmt: skip
+        it["properties"]["eo:cloud_cover"] = round(rng.uniform(0, 100), 2)
+        if k % 7 == 0:  # links the API regenerates are dropped from the stored item
+            it["links"] = [{"rel": "self", "href": "x"}, {"rel": "license", "href": "l"}]
+        out.append(it)
+    return out
+
+
+def _file(tmp: Path, lines: list[bytes]) -> Path:
+    f = tmp / "items.ndjson"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    return f
+
+
+@pytest.fixture
+def big(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file counts as big (indexes deferred) and is cut into many worker tasks."""
+    monkeypatch.setattr(loader, "DEFER_INDEXES_BYTES", 1)
+    monkeypatch.setattr(loader, "PARALLEL_BYTES", 20_000)
+
+
+def _store(path: Path) -> SQLiteStore:
+    s = SQLiteStore(path)
+    for c in ("a", "b"):
+        s.create_collection(collection(c))
+    return s
+
+
+def _state(s: SQLiteStore) -> tuple[Any, ...]:
+    conn = s._conn()
+    items = sorted((orjson.dumps(i, option=orjson.OPT_SORT_KEYS) for i in s.iter_items()))
+    rtree = conn.execute("SELECT count(*) FROM items_rtree").fetchone()[0]
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    queryables = s.queryables()
+    hits = s.search(SearchQuery(bbox=(-50, -40, 50, 40), limit=500))
+    return items, rtree, indexes, queryables, sorted(i["id"] for i in hits.items), hits.matched
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_parallel_and_appended_load_equals_item_by_item(tmp_path: Path, workers: int) -> None:
+    its = _items(400, 1)
+    dup = {**its[3], "properties": {**its[3]["properties"], "eo:cloud_cover": 99.5}}
+    records = [*its, dup, its[10]]  # two rewrites: the last copy of each wins
+    path = _file(tmp_path, [orjson.dumps(r) for r in records[:200]] + [b"", b"  "]
+                 + [orjson.dumps(r) for r in records[200:]])  # fmt: skip
+    loaded = _store(tmp_path / "loaded.db")
+    stats = loader.load_file(loaded, path, workers=workers)
+    assert stats.items == len(records)
+    reference = _store(tmp_path / "reference.db")
+    for r in records:
+        reference.bulk_upsert([r])
+    got, want = _state(loaded), _state(reference)
+    assert got == want
+    assert got[1] == len(its)  # one R-tree entry per item
+    assert set(DEFERRED_INDEXES) | {"items_collection_id"} <= got[2]
+    assert loaded.get_item("a" if its[3]["collection"] == "a" else "b", its[3]["id"])["properties"][
+        "eo:cloud_cover"] == 99.5  # fmt: skip
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("bad", [b'{"type": "Feature", "id": "x"}', b'{"type": "Feat', b'[1, 2]',
+                                 orjson.dumps({**item("z", "nope", box(0, 0, 1, 1), NOW)})])  # fmt: skip
+def test_a_bad_record_fails_the_load_at_its_line(tmp_path: Path, workers: int, bad: bytes) -> None:
+    lines = [orjson.dumps(r) for r in _items(300, 2)]
+    lines.insert(237, bad)
+    path = _file(tmp_path, lines)
+    s = _store(tmp_path / "c.db")
+    with pytest.raises(LoadError, match=r"items\.ndjson:238: "):
+        loader.load_file(s, path, workers=workers)
+    assert s.counts() == {"a": 0, "b": 0}
+    assert s._conn().execute("SELECT count(*) FROM items_content").fetchone()[0] == 0
+
+
+@pytest.mark.usefixtures("big")
+def test_parallel_load_into_a_catalog_with_items_upserts(tmp_path: Path) -> None:
+    its = _items(120, 3)
+    s = _store(tmp_path / "c.db")
+    s.bulk_upsert(its[:50])
+    changed = [{**it, "properties": {**it["properties"], "platform": "x"}} for it in its]
+    loader.load_file(s, _file(tmp_path, [orjson.dumps(r) for r in changed]), workers=2)
+    reference = _store(tmp_path / "reference.db")
+    reference.bulk_upsert(its[:50])
+    reference.bulk_upsert(changed)
+    assert _state(s) == _state(reference)
+    assert sum(s.counts().values()) == len(its)
+
+
+@pytest.mark.usefixtures("big")
+def test_collection_override_and_collection_records(tmp_path: Path) -> None:
+    its = _items(60, 4)
+    lines = [orjson.dumps(collection("c"))] + [orjson.dumps(r) for r in its]
+    s = SQLiteStore(tmp_path / "c.db")
+    stats = loader.load_file(s, _file(tmp_path, lines), collection="c", workers=2)
+    assert (stats.collections, stats.items) == (1, len(its))
+    assert {i["collection"] for i in s.iter_items()} == {"c"}
+    assert s.counts() == {"c": len(its)}
