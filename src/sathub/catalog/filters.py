@@ -116,8 +116,16 @@ def filter_collections(collections: list[dict[str, Any]], expr: CQL2) -> list[di
     """The collection documents that match a CQL2-JSON filter on their top-level fields
     (evaluated by the cql2 library: for backends that hold few collections)."""
     compiled = _compiled(orjson.dumps(expr, option=orjson.OPT_SORT_KEYS).decode())
-    return [c for c in collections
-            if compiled.matches({**c, "properties": {**c, **(c.get("properties") or {})}})]
+    return [c for c in collections if compiled.matches(_as_feature(c))]
+
+
+def _as_feature(doc: dict[str, Any]) -> dict[str, Any]:
+    """A collection document as the evaluator reads it: its top-level fields, also under
+    ``properties``. A document's own ``properties`` (any JSON value: the catalog does not
+    constrain it) never stands in for a top-level field (the access layer hides by ``id``)."""
+    own = doc.get("properties")
+    top = {k: v for k, v in doc.items() if k != "properties"}
+    return {**top, "properties": {**(own if isinstance(own, dict) else {}), **top}}
 
 
 def plain_cql2(extra: ExtraFilter) -> CQL2 | None:

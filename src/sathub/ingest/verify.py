@@ -60,6 +60,15 @@ def object_checksum(objects: ObjectStore, key: str, size: int) -> str:
     return "1220" + h.hexdigest()
 
 
+def _opens(objects: ObjectStore, key: str) -> str | None:
+    """What reading ``key`` opens (the local store: the file after resolving symlinks inside
+    its root), so that the object an item reads through a link is never taken for an orphan."""
+    try:
+        return objects.gdal_path(key)
+    except NotFound:
+        return None
+
+
 def verify_archive(
     settings: Settings,
     store: CatalogStore,
@@ -72,6 +81,7 @@ def verify_archive(
     """Check every asset of every item; list missing, corrupt and orphan objects."""
     report = VerifyReport()
     referenced: set[str] = set()
+    reached: set[str] = set()  # what the referenced keys open (a key may lead to another's object)
     orphans: dict[str, str] = {}  # location → key
     for item in store.iter_items():
         ref = f"{item.get('collection')}/{item['id']}"
@@ -90,6 +100,7 @@ def verify_archive(
             except NotFound:
                 report.problems.append(Problem("missing", where, "file does not exist", ref))
                 continue
+            reached.add(_opens(objects, key) or key)
             size = info.size
             report.checked_bytes += size
             want_size = asset.get("file:size")
@@ -102,7 +113,7 @@ def verify_archive(
             if checksums and want and object_checksum(objects, key, size) != want:
                 report.problems.append(Problem("corrupt", where, "checksum mismatch", ref))
     for key in objects.list():
-        if key not in referenced:
+        if key not in referenced and (_opens(objects, key) or key) not in reached:
             orphans[objects.location(key)] = key
             report.problems.append(Problem("orphan", objects.location(key), "no item references it"))
     for d in staging.stale_dirs(settings.layout.staging):
