@@ -182,16 +182,20 @@ def tile_links(item: dict[str, Any], base: str, render: tuple[str, dict[str, Any
     if not _raster_keys(item):
         return []
     url = f"{base}collections/{item.get('collection')}/items/{item.get('id')}/tiles/WebMercatorQuad"
-    query, extra = "", {}
+    query, wmts_query, extra = "", "", {}
     if render:
-        query = "?" + urlencode(defaults.query_params(render[1]), safe=",")
+        params = defaults.query_params(render[1])
+        query = "?" + urlencode(params, safe=",")
+        # GDAL's WMTS connection string ("WMTS:url,layer=…", what QGIS uses) splits on commas:
+        # the WMTS link spells them %2C (the server reads both)
+        wmts_query = "?" + urlencode(params)
         extra = {"render": render[0]}
     return [
         {"rel": "xyz", "type": "image/png", "title": "Map tiles (WebMercatorQuad)",
          "href": url + "/{z}/{x}/{y}.png" + query, **extra},
         {"rel": "tilejson", "type": JSON, "title": "TileJSON", "href": url + "/tilejson.json" + query, **extra},
         {"rel": "wmts", "type": "application/xml", "title": "WMTS GetCapabilities",
-         "href": url + "/WMTSCapabilities.xml" + query, "wmts:layer": item.get("id"), **extra},
+         "href": url + "/WMTSCapabilities.xml" + wmts_query, "wmts:layer": item.get("id"), **extra},
         {"rel": "alternate", "type": "text/html", "title": "Map viewer",
          "href": f"{base}viewer#item={item.get('collection')}/{item.get('id')}"},
     ]  # fmt: skip
