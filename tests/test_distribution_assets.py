@@ -313,5 +313,6 @@ def test_vsicurl_window_read_transfers_a_small_fraction(tmp_path: Path) -> None:
     print(f"vsicurl window read: {counter} of {size} bytes ({counter['bytes'] / size:.2%})")
     assert counter["requests"] >= 1
     # typically 2.5–3.3 %; on a loaded machine the server may read a few chunks ahead of a
-    # request GDAL has already given up on (seen: 8.8 %), still far below the whole file
-    assert counter["bytes"] < 0.12 * size, (counter, size)
+    # request GDAL has already given up on (seen: 8.8 %), and GDAL builds differ in how far
+    # they read ahead (seen: 14.3 % in 3 requests on a fresh install): far below the whole file
+    assert counter["bytes"] < 0.25 * size, (counter, size)
