@@ -25,18 +25,24 @@ def _number(value: Any) -> float | None:
     return None if isinstance(value, bool) else number(value)
 
 
-def _query_comparison(name: str, op: str, value: Any) -> dict[str, Any]:
+def _query_comparison(name: str, op: str, value: Any, portable: bool) -> dict[str, Any]:
     """One comparison: numerically when the value spells a number (see the module docstring)."""
     prop = {"property": name}
     n = _number(value)
     if n is None or name in TEXT_PROPERTIES or name in TIMESTAMP_PROPERTIES:
         return {"op": QUERY_OPS[op], "args": [prop, value]}
+    if portable:  # standard CQL2 only: the number against the property as stored
+        return {"op": QUERY_OPS[op], "args": [prop, n]}
     return {"op": QUERY_OPS[op], "args": [{"op": NUMBER, "args": [prop]}, n]}
 
 
-def query_to_cql2(query: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def query_to_cql2(query: dict[str, dict[str, Any]], *, portable: bool = False) -> dict[str, Any]:
     """Translate a STAC Query-extension object into CQL2-JSON (with ``sathub:num``, see
-    :func:`_query_comparison`). Values are JSON scalars (lists of them for ``in``)."""
+    :func:`_query_comparison`). Values are JSON scalars (lists of them for ``in``).
+
+    ``portable``: standard CQL2 only, for a backend that evaluates CQL2 itself (pgstac): a
+    value that spells a number compares as that number with the property as stored, so a
+    property stored as a numeric string does not match it there."""
     conds: list[dict[str, Any]] = []
     if not isinstance(query, dict):
         raise InvalidFilter("query must be an object", field="query")
@@ -50,7 +56,7 @@ def query_to_cql2(query: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 raise InvalidFilter(f"query.{name}.{op} must be a string, number or boolean",
                                     field="query")  # fmt: skip
             if op in QUERY_OPS:
-                conds.append(_query_comparison(name, op, value))
+                conds.append(_query_comparison(name, op, value, portable))
             elif op == "startsWith":
                 conds.append({"op": "like", "args": [prop, _like_escape(str(value)) + "%"]})
             elif op == "endsWith":
@@ -67,7 +73,7 @@ def query_to_cql2(query: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 # value that spells a number matches a property that spells the same number
                 cond: dict[str, Any] = {"op": "a_overlaps", "args": [prop, value]}
                 nums = sorted({n for v in value if (n := _number(v)) is not None})
-                if nums and name not in TEXT_PROPERTIES and name not in TIMESTAMP_PROPERTIES:
+                if nums and not portable and name not in (TEXT_PROPERTIES | TIMESTAMP_PROPERTIES):
                     numeric = {"op": "in", "args": [{"op": NUMBER, "args": [prop]}, nums]}
                     cond = {"op": "or", "args": [cond, numeric]}
                 conds.append(cond)

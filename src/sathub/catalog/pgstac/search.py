@@ -119,7 +119,7 @@ def search_body(
         check_names(query.filter, known)
         terms.append(query.filter)
     if query.query:
-        q = query_to_cql2(query.query)
+        q = query_to_cql2(query.query, portable=True)  # pgstac knows no sathub:num
         check_names(q, known, "query")
         terms.append(q)
     if query.q:
