@@ -15,6 +15,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.types.json import Jsonb
 
+from sathub.catalog.prepare import json_type
 from sathub.catalog.store import Collection, Item, Mode
 from sathub.catalog.validate import ItemRow, check_collection, item_row
 from sathub.errors import Conflict, InvalidGeometry, NotFound
@@ -25,20 +26,6 @@ if TYPE_CHECKING:
 # pgstac reads a property through a wrapper chosen by the JSON-schema type of its queryable
 PGSTAC_TYPES = {"number": {"type": "number"}}
 STAGING = {"insert": "items_staging", "upsert": "items_staging_upsert"}
-
-
-def json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 class PgstacTransaction:
