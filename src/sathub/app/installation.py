@@ -125,7 +125,20 @@ class Installation:
     def access(self) -> AccessService:
         from sathub.access.service import AccessService
 
-        return AccessService.for_settings(self.settings)
+        store = None
+        if self.settings.pg_dsn:  # the access state beside the catalog (area pgaccess, issue 14)
+            from sathub.access.pg_store import PgAccessStore
+
+            store = PgAccessStore(self.state_pool)
+        return AccessService.for_settings(self.settings, store=store)
+
+    @part
+    def state_pool(self) -> Any:
+        """Connections to ``SATHUB_PG_DSN`` for the state stores (a psycopg_pool pool)."""
+        from sathub.access.pg_store import open_pool
+
+        assert self.settings.pg_dsn
+        return open_pool(self.settings.pg_dsn, max_size=self.settings.pg_pool_size)
 
     @part
     def budget(self) -> BudgetService:
@@ -136,11 +149,18 @@ class Installation:
     @part
     def sessions(self) -> ConsoleSessions:
         """Console sessions (``DATA/sessions.db``): API keys exchanged for browser sessions."""
-        from sathub.access.sessions import ConsoleSessions
+        from sathub.access.sessions import ConsoleSessions, SessionStore
         from sathub.access.sessions_sqlite import SQLiteSessionStore
 
         s = self.settings
-        return ConsoleSessions(SQLiteSessionStore(s.layout.sessions_db), self.access,
+        store: SessionStore
+        if s.pg_dsn:
+            from sathub.access.sessions_pg import PgSessionStore
+
+            store = PgSessionStore(self.state_pool)
+        else:
+            store = SQLiteSessionStore(s.layout.sessions_db)
+        return ConsoleSessions(store, self.access,
                                idle_s=s.console_idle_minutes * 60,
                                max_s=s.console_session_hours * 3600)  # fmt: skip
 
@@ -183,7 +203,7 @@ class Installation:
         sessions = self.__dict__.pop("sessions", None)
         if sessions is not None:
             sessions.store.close()
-        for name in ("catalog", "access"):
+        for name in ("catalog", "access", "state_pool"):
             part = self.__dict__.pop(name, None)
             if part is not None:
                 part.close()
