@@ -118,3 +118,32 @@ def test_a_change_in_one_process_reaches_another_processes_cache(tmp_path: Path)
             svc.actor(f"Bearer {token}", time.time())
         assert [a.title for a in svc.actor_for_key_id(key.id, now - 1).agreements] == ["late"]  # type: ignore[union-attr]
         assert svc.audit.verify().ok
+
+
+def test_cli_verifies_the_chain_in_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sathub init``, ``sathub orgs add`` and ``sathub audit verify`` with ``SATHUB_PG_DSN``:
+    the chain is in PostgreSQL (not in the data directory), verifies, and an edit made in the
+    database is named."""
+    import json
+
+    import psycopg
+    from typer.testing import CliRunner
+
+    from sathub.cli import app as cli_app
+
+    dsn, data = new_database(), tmp_path / "data"
+    monkeypatch.setenv("SATHUB_PG_DSN", dsn)
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["init", str(data)]).exit_code == 0
+    r = runner.invoke(cli_app, ["orgs", "add", "Acme", "--kind", "company", "--data", str(data)])
+    assert r.exit_code == 0, r.output
+    assert not (data / "access.db").exists()
+    r = runner.invoke(cli_app, ["audit", "verify", "--data", str(data), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    with psycopg.connect(dsn) as c:
+        n = c.execute("SELECT count(*) FROM sathub.audit_log").fetchone()
+        assert n is not None and result["ok"] and result["records"] == n[0] >= 3
+        c.execute("UPDATE sathub.access_orgs SET name = 'Mallory'")
+    r = runner.invoke(cli_app, ["audit", "verify", "--data", str(data)])
+    assert r.exit_code == 1 and "edited outside the API" in r.stderr, r.stderr
