@@ -228,6 +228,8 @@ def test_audit_chain_quota_and_verify(world: World) -> None:
         log.record_tile("key:1", "c/i2", nbytes=100, agreement_id=agr.id, activation_id=None,
                         now=hour * 3600 + 5, quota=agr)  # fmt: skip
     assert log.flush_tiles(NOW) == 1  # the hour is over: one record for its three tiles
+    log.record_tile("key:2", "c/i3", nbytes=7, agreement_id=None, activation_id=None)  # this hour
+    assert log.flush_tiles() == 0 and log.flush_tiles(everything=True) == 1
     tiles = [r for r in log.records(agreement_id=agr.id) if r["action"] == "tiles"]
     assert [(t["bytes"], t["detail"]["requests"]) for t in tiles] == [(300, 3)]
     result = log.verify()
