@@ -224,13 +224,18 @@ class PgAccessStore(SQLAccessStore):
             with self.write_lock:
                 yield current
             return
-        with self.write_lock, unavailable_as_503(), self.pool.connection() as c, c.transaction():
-            c.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            self._local.tx = _TxConn(c)
+        with self.write_lock, unavailable_as_503(), self.pool.connection() as c:
+            c.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # one round trip
+            self._local.tx = tx = _TxConn(c)
             try:
-                yield self._local.tx
-            finally:
+                yield tx
+            except BaseException:
                 self._local.tx = None
+                if not c.broken:
+                    c.execute("ROLLBACK")
+                raise
+            self._local.tx = None
+            c.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[_TxConn]:
