@@ -4,9 +4,10 @@
 A runner (one store object, one API worker or CLI process) is alive while it holds a session
 advisory lock on a connection of its own, opened at its first write and kept until
 :meth:`PgJobStore.close`; PostgreSQL drops the lock when that process dies, so
-:meth:`is_live` is exact across machines. :meth:`transition` is one conditional ``UPDATE … WHERE
-status = expected``: PostgreSQL's row lock makes the second of two concurrent claims see the
-first's status and match nothing, so a job is claimed by exactly one runner.
+:meth:`is_live` is exact across machines. :meth:`transition` selects the row ``WHERE status =
+expected FOR UPDATE``: the second of two concurrent claims waits for the first's commit, then
+sees its status and matches nothing, so a job is claimed by exactly one runner. Documents are
+``json`` (kept as written; ``jsonb`` refuses ``\u0000``, which a job's text may hold).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.errors import BackendUnavailable
@@ -29,11 +30,11 @@ from sathub.jobs.store import _valid
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS sathub;
 CREATE TABLE IF NOT EXISTS sathub.jobs_records (
-    lane text NOT NULL, id text NOT NULL, created text NOT NULL DEFAULT '', runner bigint,
-    doc jsonb NOT NULL, PRIMARY KEY (lane, id));
+    lane text NOT NULL, id text NOT NULL, status text NOT NULL, created text NOT NULL DEFAULT '',
+    runner bigint, doc json NOT NULL, PRIMARY KEY (lane, id));
 CREATE INDEX IF NOT EXISTS jobs_records_created ON sathub.jobs_records (created DESC);
 CREATE TABLE IF NOT EXISTS sathub.jobs_results (
-    lane text NOT NULL, id text NOT NULL, doc jsonb NOT NULL, PRIMARY KEY (lane, id));
+    lane text NOT NULL, id text NOT NULL, doc json NOT NULL, PRIMARY KEY (lane, id));
 """
 
 _LOCK_HELD = """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -58,8 +59,9 @@ def _dumps(doc: Any) -> str:
     return json.dumps(doc, default=str)
 
 
-def _doc(record: dict[str, Any]) -> Jsonb:
-    return Jsonb(clean_json(record), dumps=_dumps)
+def _doc(record: dict[str, Any]) -> Json:
+    """A document as ``json`` (kept as written: ``jsonb`` would refuse a ``\\u0000``)."""
+    return Json(clean_json(record), dumps=_dumps)
 
 
 class PgJobStore:
@@ -89,10 +91,11 @@ class PgJobStore:
         self._alive()
         with connection(self.pool) as conn:
             conn.execute(
-                "INSERT INTO sathub.jobs_records VALUES (%s, %s, %s, %s, %s) ON CONFLICT (lane, id) "
-                "DO UPDATE SET created = excluded.created, runner = excluded.runner, doc = excluded.doc",
-                (record["lane"], record["id"], str(record.get("created") or ""), self.runner,
-                 _doc(record)))  # fmt: skip
+                "INSERT INTO sathub.jobs_records VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (lane, id) "
+                "DO UPDATE SET status = excluded.status, created = excluded.created, "
+                "runner = excluded.runner, doc = excluded.doc",
+                (record["lane"], record["id"], str(record["status"]), str(record.get("created") or ""),
+                 self.runner, _doc(record)))  # fmt: skip
 
     def get(self, lane: str, job_id: str) -> dict[str, Any] | None:
         if not _valid(lane, job_id):
@@ -128,11 +131,16 @@ class PgJobStore:
             return None
         self._alive()
         with connection(self.pool) as conn:
-            row = conn.execute(
-                "UPDATE sathub.jobs_records SET doc = doc || %s, runner = %s "
-                "WHERE lane = %s AND id = %s AND doc->>'status' = %s RETURNING doc",
-                (_doc(fields), self.runner, lane, job_id, expect)).fetchone()  # fmt: skip
-        return None if row is None else dict(row[0])
+            # the row lock: a concurrent claimer waits, then sees the new status and no row
+            row = conn.execute("SELECT doc FROM sathub.jobs_records WHERE lane = %s AND id = %s "
+                               "AND status = %s FOR UPDATE", (lane, job_id, expect)).fetchone()  # fmt: skip
+            if row is None:
+                return None
+            doc = clean_json({**row[0], **fields})
+            conn.execute("UPDATE sathub.jobs_records SET status = %s, runner = %s, doc = %s "
+                         "WHERE lane = %s AND id = %s",
+                         (str(doc["status"]), self.runner, _doc(doc), lane, job_id))  # fmt: skip
+        return doc
 
     def is_live(self, lane: str, job_id: str) -> bool:
         if not _valid(lane, job_id):

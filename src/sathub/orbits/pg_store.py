@@ -1,6 +1,6 @@
 """The :class:`~sathub.orbits.store.OrbitStore` in PostgreSQL (``SATHUB_PG_DSN``): tables
 ``sathub.orbits_satellites``, ``sathub.orbits_elements`` and ``sathub.orbits_orders``, made
-idempotently on open. Documents are ``jsonb``; an order's change runs under ``SELECT … FOR
+idempotently on open. Documents are ``json`` (kept as written; ``jsonb`` refuses ``\u0000``); an order's change runs under ``SELECT … FOR
 UPDATE`` of its row, so concurrent API workers apply one status change after the other and the
 second sees the first (a transition the first made impossible is refused)."""
 
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.errors import BackendUnavailable
@@ -20,12 +20,12 @@ from sathub.orbits.store import Doc, epoch_of
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS sathub;
 CREATE TABLE IF NOT EXISTS sathub.orbits_satellites (
-    norad_id bigint PRIMARY KEY, doc jsonb NOT NULL);
+    norad_id bigint PRIMARY KEY, doc json NOT NULL);
 CREATE TABLE IF NOT EXISTS sathub.orbits_elements (
-    norad_id bigint NOT NULL, epoch timestamptz NOT NULL, doc jsonb NOT NULL,
+    norad_id bigint NOT NULL, epoch timestamptz NOT NULL, doc json NOT NULL,
     PRIMARY KEY (norad_id, epoch));
 CREATE TABLE IF NOT EXISTS sathub.orbits_orders (
-    id text PRIMARY KEY, created timestamptz NOT NULL DEFAULT now(), doc jsonb NOT NULL);
+    id text PRIMARY KEY, created timestamptz NOT NULL DEFAULT now(), doc json NOT NULL);
 """
 
 
@@ -65,7 +65,7 @@ class PgOrbitStore:
         with connection(self.pool) as conn, conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO sathub.orbits_satellites VALUES (%s, %s) ON CONFLICT (norad_id) DO {action}",
-                [(int(d["norad_id"]), Jsonb(d)) for d in docs])  # fmt: skip
+                [(int(d["norad_id"]), Json(d)) for d in docs])  # fmt: skip
 
     def add_elements(self, records: list[tuple[int, Doc]]) -> int:
         added = 0
@@ -73,7 +73,7 @@ class PgOrbitStore:
             for norad_id, record in records:
                 cur = conn.execute(
                     "INSERT INTO sathub.orbits_elements VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    (int(norad_id), epoch_of(record), Jsonb(record)))  # fmt: skip
+                    (int(norad_id), epoch_of(record), Json(record)))  # fmt: skip
                 added += cur.rowcount
         return added
 
@@ -88,7 +88,7 @@ class PgOrbitStore:
     def add_order(self, doc: Doc) -> None:
         with connection(self.pool) as conn:
             conn.execute("INSERT INTO sathub.orbits_orders (id, doc) VALUES (%s, %s)",
-                         (doc["id"], Jsonb(doc)))  # fmt: skip
+                         (doc["id"], Json(doc)))  # fmt: skip
 
     def order(self, order_id: str) -> Doc | None:
         if "\x00" in order_id:  # PostgreSQL text holds no NUL: no order has that id
@@ -110,7 +110,7 @@ class PgOrbitStore:
             if row is None:
                 return None
             new = change(dict(row[0]))
-            conn.execute("UPDATE sathub.orbits_orders SET doc = %s WHERE id = %s", (Jsonb(new), order_id))
+            conn.execute("UPDATE sathub.orbits_orders SET doc = %s WHERE id = %s", (Json(new), order_id))
             return new
 
     def close(self) -> None:
