@@ -29,6 +29,9 @@ def settings_for(backend: str, data: Path) -> Settings:
 def installation(backend: str, tmp: Path) -> Iterator[Installation]:
     """A new installation of ``backend`` in ``tmp``."""
     with Installation.create(settings_for(backend, tmp / "data")) as inst:
+        on_pg = backend == "postgresql"
+        for part in (inst.orbits, inst.budget.store):  # the backend is the one asked for
+            assert type(part).__name__.startswith("Pg") == on_pg, part
         yield inst
 
 
