@@ -148,8 +148,9 @@ class Installation:
 
         s = self.settings
         assert s.pg_dsn
+        # checked when taken: after a restart of the server, no request gets a dead connection
         return ConnectionPool(s.pg_dsn, min_size=1, max_size=s.pg_pool_size, timeout=10,
-                              name="sathub-state", open=True)  # fmt: skip
+                              check=ConnectionPool.check_connection, name="sathub-state", open=True)  # fmt: skip
 
     @part
     def orbits(self) -> OrbitStore:
