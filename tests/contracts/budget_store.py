@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_support import MAKER, Resolver, small_year
+from budget_support import Resolver, small_year
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from state_support import BACKENDS, installation

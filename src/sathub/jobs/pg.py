@@ -79,7 +79,7 @@ class PgJobStore:
         with self._lock:
             if self._held is None:
                 try:
-                    conn = psycopg.connect(self.pool.conninfo, autocommit=True, connect_timeout=10)
+                    conn = psycopg.connect(str(self.pool.conninfo), autocommit=True, connect_timeout=10)
                 except psycopg.OperationalError as exc:
                     raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
                                              backend="postgresql") from exc  # fmt: skip

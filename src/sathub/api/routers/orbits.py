@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
