@@ -1,8 +1,8 @@
 """Orbits API: satellites, element sets, passes, ground tracks, opportunities, orders, design.
 
-A thin shell over :mod:`sathub.orbits`; the installation's :class:`OrbitStore` keeps the state. Element sets come
-either inline (``elements``: TLE/3LE or OMM text) or from the registry (``norad_ids``; the set
-nearest the requested time is used).
+A thin shell over :mod:`sathub.orbits`; the installation's :class:`OrbitStore` keeps the state.
+Element sets come either inline (``elements``: TLE/3LE or OMM text) or from the registry
+(``norad_ids``; the set nearest the requested time is used).
 
 Permissions: the registry is readable by everyone (``orbits:read``); computations need a key
 (``orbits:plan``); registry changes are for operators and admins (``orbits:write``), audited.
