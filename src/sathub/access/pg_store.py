@@ -117,8 +117,10 @@ def translate(sql: str) -> str:
 
 def open_pool(dsn: str, *, max_size: int = 10, timeout: float = 10.0) -> ConnectionPool:
     """A pool of autocommit connections for the state stores (built by the Installation)."""
+    # checked when taken: after a restart of the server, no request gets a dead connection
     return ConnectionPool(dsn, min_size=1, max_size=max_size, kwargs={"autocommit": True},
-                          timeout=timeout, name="sathub-state", open=True)  # fmt: skip
+                          check=ConnectionPool.check_connection, timeout=timeout,
+                          name="sathub-state", open=True)  # fmt: skip
 
 
 @contextmanager
