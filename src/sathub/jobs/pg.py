@@ -160,4 +160,10 @@ class PgJobStore:
         with self._lock:
             if self._held is not None:
                 held, self._held = self._held, None
-                held.close()  # the session ends: its advisory lock with it
+                try:  # released now: the server frees a closed session's locks only when its
+                    # backend has exited, later than close() returns (another runner asking
+                    # at once would still see this one live)
+                    held.execute("SELECT pg_advisory_unlock(%s)", (self.runner,))
+                except psycopg.Error:
+                    pass  # the server is gone: so is the lock
+                held.close()
