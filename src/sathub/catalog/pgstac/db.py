@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from sathub.errors import BackendUnavailable, SettingError
+from sathub.errors import BackendTimeout, BackendUnavailable, SettingError
 
 # sathub's own tables: the generation of the catalog (bumped by every write transaction, in
 # any worker: caches of every worker key on it), queryables seen per collection with their
@@ -101,19 +101,34 @@ def installed_version(dsn: str) -> str | None:
         return None if row is None else str(row[0])
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("SET search_path TO pgstac, public")
-    conn.commit()
+STATEMENT_TIMEOUT_SETTING = "SATHUB_PG_STATEMENT_TIMEOUT_MS"
+
+
+def _configurer(statement_timeout_ms: int) -> Any:
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SET search_path TO pgstac, public")
+        # every query of the catalog is bounded (0: not); bulk loads lift it per transaction
+        conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        conn.commit()
+
+    return configure
 
 
 class Pools:
-    """The writer pool, and the reader pool (the writer's when no reader is configured)."""
+    """The writer pool, and the reader pool (the writer's when no reader is configured).
 
-    def __init__(self, dsn: str, reader_dsn: str | None = None, *, max_size: int = 10) -> None:
+    A connection is checked when it is taken from the pool (one empty round trip): after
+    PostgreSQL restarts, the pool's dead connections are replaced instead of failing requests.
+    """
+
+    def __init__(self, dsn: str, reader_dsn: str | None = None, *, max_size: int = 10,
+                 statement_timeout_ms: int = 30_000) -> None:  # fmt: skip
         self.dsn = dsn
         self.reader_dsn = reader_dsn or dsn
-        kw: dict[str, Any] = {"min_size": 1, "max_size": max_size, "configure": _configure,
-                              "timeout": 30, "open": True}  # fmt: skip
+        self.statement_timeout_ms = statement_timeout_ms
+        kw: dict[str, Any] = {"min_size": 1, "max_size": max_size, "open": True,
+                              "configure": _configurer(statement_timeout_ms), "timeout": 30,
+                              "check": ConnectionPool.check_connection}  # fmt: skip
         self.writer = ConnectionPool(dsn, name="sathub-writer", **kw)
         self.reader = self.writer if self.reader_dsn == dsn else ConnectionPool(
             self.reader_dsn, name="sathub-reader", **kw)  # fmt: skip
@@ -138,10 +153,16 @@ class Pools:
 
 @contextmanager
 def unavailable_as_503() -> Iterator[None]:
+    """PostgreSQL's failures as sathub's errors: a query cancelled by ``statement_timeout`` is
+    :class:`BackendTimeout` (504 naming the setting; the pool has rolled its connection back),
+    a server that cannot be reached :class:`BackendUnavailable` (503 naming PostgreSQL)."""
     try:
         yield
+    except pgerrors.QueryCanceled as exc:
+        raise BackendTimeout(
+            f"PostgreSQL cancelled the query after the statement timeout "
+            f"({STATEMENT_TIMEOUT_SETTING}): {str(exc).strip().splitlines()[0]}",
+            backend="postgresql", field=STATEMENT_TIMEOUT_SETTING) from exc  # fmt: skip
     except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, pgerrors.QueryCanceled):
-            raise
         raise BackendUnavailable(f"PostgreSQL is unavailable: {str(exc).strip()}",
                                  backend="postgresql") from exc  # fmt: skip

@@ -39,8 +39,10 @@ RAISED = (pgerrors.RaiseException, pgerrors.InvalidParameterValue, pgerrors.Unde
 class PgstacStore:
     """A :class:`~sathub.catalog.store.CatalogStore` on a pgstac database."""
 
-    def __init__(self, dsn: str, reader_dsn: str | None = None, *, pool_size: int = 10) -> None:
-        self.pools = Pools(dsn, reader_dsn, max_size=pool_size)
+    def __init__(self, dsn: str, reader_dsn: str | None = None, *, pool_size: int = 10,
+                 statement_timeout_ms: int = 30_000) -> None:  # fmt: skip
+        self.pools = Pools(dsn, reader_dsn, max_size=pool_size,
+                           statement_timeout_ms=statement_timeout_ms)  # fmt: skip
         self._lock = threading.Lock()
         self._queryables_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         with self.pools.read() as conn:
@@ -66,10 +68,12 @@ class PgstacStore:
         """One transaction through pgstac's staging tables (as ``pypgstac load`` does); the
         planner's statistics of the items refreshed after a large load."""
         with self.transaction() as tx:
+            tx.conn.execute("SET LOCAL statement_timeout = 0")  # a load is not a query
             yield tx
             wrote = tx.wrote_items
         if large and wrote:
             with self.pools.write() as conn:
+                conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("ANALYZE pgstac.items")
 
     def widen_partitions(self, collections: set[str]) -> None:
