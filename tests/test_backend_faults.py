@@ -85,10 +85,18 @@ def _pg_up(pg: PgCluster) -> None:
         pg.start()
 
 
+def _own_db(pg: PgCluster, name: str) -> str:
+    """A new, empty pgstac database on the module's cluster."""
+    _pg_up(pg)
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE postgres")
+    return pg.dsn(name)
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 def test_postgresql_down_between_requests_is_503_then_recovers(own_pg: PgCluster, tmp_path: Path) -> None:
-    _pg_up(own_pg)
-    settings = Settings(data=tmp_path / "data", pg_dsn=own_pg.dsn())
+    settings = Settings(data=tmp_path / "data", pg_dsn=_own_db(own_pg, "between"))
     inst = Installation.create(settings)
     inst.catalog.create_collection(COLLECTION)
     inst.catalog.create_item(_item(1))
@@ -97,7 +105,7 @@ def test_postgresql_down_between_requests_is_503_then_recovers(own_pg: PgCluster
     with TestClient(create_app(inst), raise_server_exceptions=False) as c:
         for url in urls:
             assert c.get(url).status_code == 200, url
-        own_pg.stop("immediate")  # PostgreSQL dies between two requests
+        own_pg.stop("fast")  # PostgreSQL goes away between two requests (sessions cut)
         try:
             for url in urls:
                 _is_503(c.get(url), "postgresql", "PostgreSQL")
@@ -117,12 +125,11 @@ def test_postgresql_down_between_requests_is_503_then_recovers(own_pg: PgCluster
 
 
 def test_postgresql_down_at_startup_serves_503_until_it_answers(own_pg: PgCluster, tmp_path: Path) -> None:
-    _pg_up(own_pg)
-    settings = Settings(data=tmp_path / "data", pg_dsn=own_pg.dsn())
+    settings = Settings(data=tmp_path / "data", pg_dsn=_own_db(own_pg, "startup"))
     inst = Installation.create(settings)
     inst.catalog.create_collection(COLLECTION)
     inst.close()
-    own_pg.stop("immediate")
+    own_pg.stop("fast")
     try:
         inst = Installation.open(settings)  # does not raise: the catalog is built on first use
         with TestClient(create_app(inst), raise_server_exceptions=False) as c:
@@ -289,11 +296,7 @@ def test_s3_failing_during_an_ingest_publishes_no_item(tmp_path: Path, monkeypat
 
 def test_a_failed_catalog_commit_leaves_no_object(own_pg: PgCluster, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    _pg_up(own_pg)
-    with psycopg.connect(own_pg.dsn(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS commitfail")
-        conn.execute("CREATE DATABASE commitfail")
-    dsn = own_pg.dsn("commitfail")
+    dsn = _own_db(own_pg, "commitfail")
     server = S3Server().start()
     try:
         server.create_bucket("commit")
@@ -305,7 +308,7 @@ def test_a_failed_catalog_commit_leaves_no_object(own_pg: PgCluster, tmp_path: P
 
         def stop_pg_after_the_last_upload(n: int) -> None:
             if n == n_files:
-                own_pg.stop("immediate")  # the transaction cannot commit now
+                own_pg.stop("fast")  # the transaction cannot commit now
 
         from sathub.ingest.prepare import prepare_scene
 

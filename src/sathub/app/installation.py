@@ -232,7 +232,7 @@ def open_pgstac(s: Settings, *, create: bool) -> CatalogStore:
     else:
         pg.ensure_sathub(s.pg_dsn)
     return PgstacStore(s.pg_dsn, s.pg_reader_dsn, pool_size=s.pg_pool_size,
-                       statement_timeout_ms=s.pg_statement_timeout_ms)  # fmt: skip
+                       statement_timeout_ms=s.pg_statement_timeout_ms, count_cap=s.count_cap)  # fmt: skip
 
 
 def check_creatable(root: Path) -> None:

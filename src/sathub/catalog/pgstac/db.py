@@ -10,6 +10,7 @@ login a start-up error naming the setting.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -114,11 +115,27 @@ def _configurer(statement_timeout_ms: int) -> Any:
     return configure
 
 
+FIRST_WAIT_S = 1.0  # a pool that gives no connection within this asks the server directly
+POOL_WAIT_S = 30.0  # then (the server answers: the pool is busy) waits this long at most
+
+
+def probe(dsn: str) -> None:
+    """Connect once: :class:`BackendUnavailable` when the server cannot be reached."""
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        raise BackendUnavailable(f"PostgreSQL is unreachable ({describe(dsn)}): "
+                                 f"{str(exc).strip()}", backend="postgresql") from exc  # fmt: skip
+
+
 class Pools:
     """The writer pool, and the reader pool (the writer's when no reader is configured).
 
-    A connection is checked when it is taken from the pool (one empty round trip): after
-    PostgreSQL restarts, the pool's dead connections are replaced instead of failing requests.
+    Faults: a connection is checked when it is taken from the pool (one empty round trip), so
+    dead ones are replaced. A pool that gives no connection within ``FIRST_WAIT_S`` asks the
+    server directly: unreachable, the request fails at once (503 naming PostgreSQL) instead of
+    waiting for the pool, and the next requests ask the server first; once it answers again the
+    pool is made anew (psycopg_pool's own reconnection backs off for minutes).
     """
 
     def __init__(self, dsn: str, reader_dsn: str | None = None, *, max_size: int = 10,
@@ -126,22 +143,65 @@ class Pools:
         self.dsn = dsn
         self.reader_dsn = reader_dsn or dsn
         self.statement_timeout_ms = statement_timeout_ms
-        kw: dict[str, Any] = {"min_size": 1, "max_size": max_size, "open": True,
-                              "configure": _configurer(statement_timeout_ms), "timeout": 30,
-                              "check": ConnectionPool.check_connection}  # fmt: skip
-        self.writer = ConnectionPool(dsn, name="sathub-writer", **kw)
-        self.reader = self.writer if self.reader_dsn == dsn else ConnectionPool(
-            self.reader_dsn, name="sathub-reader", **kw)  # fmt: skip
+        self._max_size = max_size
+        self._lock = threading.Lock()
+        self._down: set[str] = set()  # DSNs whose server did not answer
+        self.writer = self._pool(dsn, "sathub-writer")
+        self.reader = self.writer if self.reader_dsn == dsn else self._pool(self.reader_dsn, "sathub-reader")
+
+    def _pool(self, dsn: str, name: str) -> ConnectionPool:
+        return ConnectionPool(dsn, name=name, min_size=1, max_size=self._max_size, open=True,
+                              configure=_configurer(self.statement_timeout_ms), timeout=POOL_WAIT_S,
+                              check=ConnectionPool.check_connection)  # fmt: skip
+
+    def _renew(self, dsn: str) -> None:
+        """New pools for ``dsn`` (its server is back); the old ones closed."""
+        with self._lock:
+            if dsn not in self._down:
+                return
+            old = [p for p in {self.writer, self.reader} if p.conninfo == dsn]
+            if self.writer.conninfo == dsn:
+                self.writer = self._pool(dsn, "sathub-writer")
+            if self.reader_dsn == dsn:
+                self.reader = self.writer if self.reader_dsn == self.dsn else self._pool(dsn, "sathub-reader")
+            self._down.discard(dsn)
+        for pool in old:
+            pool.close(timeout=1)
+
+    @contextmanager
+    def connection(self, reader: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        dsn = self.reader_dsn if reader else self.dsn
+        if dsn in self._down:
+            probe(dsn)  # still away: 503 at once
+            self._renew(dsn)
+        pool = self.reader if reader else self.writer
+        try:
+            conn = pool.getconn(timeout=FIRST_WAIT_S)
+        except PoolTimeout:
+            try:
+                probe(dsn)
+            except BackendUnavailable:
+                self._down.add(dsn)
+                raise
+            conn = pool.getconn()  # the server answers: the pool is busy, wait for it
+        try:
+            yield conn
+        except psycopg.OperationalError:
+            if conn.broken:
+                self._down.add(dsn)  # the next request asks the server first
+            raise
+        finally:
+            pool.putconn(conn)
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
-        with unavailable_as_503(), self.reader.connection() as conn:
+        with unavailable_as_503(), self.connection(reader=True) as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection in one transaction (committed when the block ends, else rolled back)."""
-        with unavailable_as_503(), self.writer.connection() as conn:
+        with unavailable_as_503(), self.connection(reader=False) as conn:
             with conn.transaction():
                 yield conn
 
