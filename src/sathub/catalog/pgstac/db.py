@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.errors import BackendTimeout, BackendUnavailable, SettingError
@@ -184,11 +185,20 @@ class Pools:
                 self._down.add(dsn)
                 raise
             conn = pool.getconn()  # the server answers: the pool is busy, wait for it
+        # as psycopg_pool's connection(): the block's transaction committed when it ends,
+        # rolled back when it raises
         try:
             yield conn
-        except psycopg.OperationalError:
-            if conn.broken:
+            if conn.info.transaction_status == TransactionStatus.INTRANS:
+                conn.commit()
+        except BaseException as exc:
+            if isinstance(exc, psycopg.OperationalError) and conn.broken:
                 self._down.add(dsn)  # the next request asks the server first
+            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                try:
+                    conn.rollback()
+                except psycopg.Error:
+                    pass
             raise
         finally:
             pool.putconn(conn)
