@@ -205,6 +205,17 @@ def pixels(content: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(content)))
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (0 when it is gone)."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
+    except psutil.Error:
+        return 0.0
+
+
 def bench_s3(args: argparse.Namespace) -> int:
     """The same COG through sathub from local disk and from S3 (moto): ratio, p50, p99."""
     from sathub.app import Installation
@@ -257,9 +268,12 @@ def bench_s3(args: argparse.Namespace) -> int:
             for port in (lp, sp):
                 run([url(port, t) for t in tiles[:10]], 2)  # warm-up
             for _ in range(2):
-                for name, port in (("local", lp), ("s3", sp)):
+                for name, port, proc in (("local", lp, procs[0]), ("s3", sp, procs[1])):
                     loads.append(os.getloadavg()[0])
+                    c0, m0 = cpu_s(proc.pid), cpu_s(server.proc.pid if server.proc else 0)
                     r = run([url(port, t) for t in tiles], clients)
+                    r["server_cpu_ms"] = (cpu_s(proc.pid) - c0) / len(tiles) * 1000
+                    r["s3_cpu_ms"] = (cpu_s(server.proc.pid if server.proc else 0) - m0) / len(tiles) * 1000
                     results.setdefault((name, clients), []).append(r)
                     log(f"{name} x{clients}: {r}")
 
@@ -270,7 +284,9 @@ def bench_s3(args: argparse.Namespace) -> int:
             lo, s3r = best("local", clients), best("s3", clients)
             return (f"| {clients} | {lo['tps']:.1f} | {lo['p50']:.0f} / {lo['p99']:.0f} | {s3r['tps']:.1f} | "
                     f"{s3r['p50']:.0f} / {s3r['p99']:.0f} | **{s3r['tps'] / lo['tps']:.2f}×** | "
-                    f"{s3r['p50'] / lo['p50']:.2f}× / {s3r['p99'] / lo['p99']:.2f}× | {lo['errors'] + s3r['errors']:.0f} |")  # fmt: skip
+                    f"{s3r['p50'] / lo['p50']:.2f}× / {s3r['p99'] / lo['p99']:.2f}× | "
+                    f"{lo['server_cpu_ms']:.0f} | {s3r['server_cpu_ms']:.0f} + {s3r['s3_cpu_ms']:.0f} | "
+                    f"{lo['errors'] + s3r['errors']:.0f} |")  # fmt: skip
 
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
         text = "\n".join([
@@ -287,8 +303,8 @@ def bench_s3(args: argparse.Namespace) -> int:
             "fixed order, each server measured twice interleaved, the better run kept. "
             f"Same pixels from both: **{same}**.", "",
             "| clients | local tiles/s | local p50 / p99 ms | S3 tiles/s | S3 p50 / p99 ms | "
-            "throughput S3/local | p50 / p99 S3/local | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "throughput S3/local | p50 / p99 S3/local | CPU ms/tile local | CPU ms/tile S3: sathub + moto | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             row(1), row(4), "",
             "Notes: every tile request opens the COG anew (rio-tiler), so from S3 it costs a HEAD and "
             "the header's ranged GET before the tile's blocks (GDAL's `/vsicurl/` caches the file "
