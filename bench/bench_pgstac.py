@@ -163,8 +163,11 @@ def same_results(s_base: str, p_base: str, headers: dict[str, str], seed: int) -
             ok = True
             for _ in range(5):
                 body = make(rng)
-                a = c.post(f"{s_base}/search", json=body, headers=headers).json()
-                b = c.post(f"{p_base}/search", json=body).json()
+                ra, rb = c.post(f"{s_base}/search", json=body, headers=headers), c.post(f"{p_base}/search", json=body)
+                for who, r in (("sathub", ra), ("peer", rb)):
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{who}: POST /search {r.status_code}: {r.text[:500]} (body {body})")
+                a, b = ra.json(), rb.json()
                 ok &= [f["id"] for f in a["features"]] == [f["id"] for f in b["features"]]
             out[name] = ok
     return out
