@@ -28,6 +28,7 @@ STATUS: dict[type[errors.SathubError], int] = {
     errors.QuotaExceeded: 429,
     errors.IngestError: 422,
     errors.BackendUnavailable: 503,
+    errors.BackendTimeout: 504,
 }
 
 
