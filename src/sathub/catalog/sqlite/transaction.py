@@ -114,14 +114,37 @@ class SQLiteTransaction:
 
     def _rebuild_deferred(self) -> None:
         self._unique()
-        # in row order (a sequential read; sorting spatially first was measured slower)
-        self.conn.execute(
-            "INSERT INTO items_rtree SELECT rid, minx, maxx, miny, maxy FROM items "
-            "WHERE minx IS NOT NULL"
-        )
+        self._fill_rtree()
         for name in (*DEFERRED_INDEXES, *DEFERRED_TRIGGERS):
             self.conn.execute(_DDL[name])
         self._deferred = False
+
+    COPY_RTREE = True  # False: always insert entry by entry (the tests compare both)
+
+    def _fill_rtree(self) -> None:
+        """Fill the (empty) R*Tree with every item's bbox. It is built in an in-memory
+        temporary R*Tree (~6 µs an entry, where inserting into the file's tree under a page
+        cache full of the load's dirty pages took 30-50 µs), whose node, parent and row id
+        tables are then copied into the file's: the same tree, in the same transaction. When
+        the two trees' node sizes differ or the file's is not empty, entries are inserted."""
+        c = self.conn
+        select = "SELECT rid, minx, maxx, miny, maxy FROM items WHERE minx IS NOT NULL"
+        c.execute("DROP TABLE IF EXISTS temp.load_rtree")
+        c.execute("CREATE VIRTUAL TABLE temp.load_rtree USING rtree (rid, minx, maxx, miny, maxy)")
+        try:
+            # in row order (a sequential read; sorting spatially first was measured slower)
+            c.execute(f"INSERT INTO temp.load_rtree {select}")
+            size = "SELECT length(data) FROM {}.{}_node WHERE nodeno = 1"
+            empty = c.execute("SELECT 1 FROM main.items_rtree_rowid LIMIT 1").fetchone() is None
+            if self.COPY_RTREE and empty and (c.execute(size.format("temp", "load_rtree")).fetchone()
+                          == c.execute(size.format("main", "items_rtree")).fetchone()):  # fmt: skip
+                for part in ("node", "parent", "rowid"):
+                    c.execute(f"DELETE FROM main.items_rtree_{part}")
+                    c.execute(f"INSERT INTO main.items_rtree_{part} SELECT * FROM temp.load_rtree_{part}")
+            else:
+                c.execute(f"INSERT INTO main.items_rtree {select}")
+        finally:
+            c.execute("DROP TABLE temp.load_rtree")
 
     def require_collection(self, collection_id: str) -> None:
         if collection_id in self._collections:
