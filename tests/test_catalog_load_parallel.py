@@ -61,7 +61,7 @@ def _state(s: SQLiteStore) -> tuple[Any, ...]:
     conn = s._conn()
     items = sorted((orjson.dumps(i, option=orjson.OPT_SORT_KEYS) for i in s.iter_items()))
     rtree = conn.execute("SELECT count(*) FROM items_rtree").fetchone()[0]
-    # the tree built apart and copied in is a sound R*Tree holding the same boxes
+    # the packed tree is a sound R*Tree holding the same (float32-rounded) boxes
     assert conn.execute("SELECT rtreecheck('items_rtree')").fetchone()[0] == "ok"
     boxes = conn.execute("SELECT i.collection, i.id, r.minx, r.maxx, r.miny, r.maxy FROM items_rtree r "
                          "JOIN items i ON i.rid = r.rid ORDER BY 1, 2").fetchall()  # fmt: skip
@@ -134,12 +134,12 @@ def test_collection_override_and_collection_records(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("big")
-@pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.parametrize("pack", [True, False])
 def test_rtree_built_apart_takes_later_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              copy: bool) -> None:  # fmt: skip
-    """The R*Tree a deferred load copies in (or fills entry by entry) answers like a
-    brute-force scan, before and after later writes."""
-    monkeypatch.setattr(SQLiteTransaction, "COPY_RTREE", copy)
+                                              pack: bool) -> None:  # fmt: skip
+    """The R*Tree a deferred load packs (or fills entry by entry) answers like a brute-force
+    scan, before and after later writes, and passes SQLite's own rtreecheck()."""
+    monkeypatch.setattr(SQLiteTransaction, "PACK_RTREE", pack)
     s = _store(tmp_path / "c.db")
     its = _items(600, 5)
     loader.load_file(s, _file(tmp_path, [orjson.dumps(r) for r in its]), workers=0)
