@@ -88,7 +88,7 @@ class AccessMiddleware:
         status = {"code": 500}
         query = scope.get("query_string", b"").decode("latin-1")[:2000]
         resource = path + (f"?{query}" if query else "")
-        done = []  # one record per request, committed before its answer's last byte
+        done: list[int] = []  # one record per request, committed before its answer's last byte
 
         def write(code: int) -> None:
             if done:
