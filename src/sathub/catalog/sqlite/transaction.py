@@ -123,7 +123,7 @@ class SQLiteTransaction:
 
     def _fill_rtree(self) -> None:
         """Fill the (empty) R*Tree with every item's bbox: packed in one pass
-        (:mod:`~sathub.catalog.sqlite.rtree_pack`, ~1-2 µs an entry, where inserting entries
+        (:mod:`~sathub.catalog.sqlite.rtree_pack`, ~5 µs an entry under load, where inserting entries
         one by one cost 12 µs in memory and 30-50 µs in the file under a page cache full of
         the load's dirty pages). Entries are inserted one by one when the tree is not empty."""
         c = self.conn
