@@ -10,12 +10,24 @@ Jobs of one *lane* (``ingest``, ``analytics``) run one at a time on that lane's 
 Each record is kept by a :class:`~sathub.jobs.store.JobStore` at every state change, so it
 survives a restart: a job that was ``queued`` or ``running`` when its process died reads back as
 ``failed`` with that reason. Status: ``queued → running → succeeded | failed | cancelled``.
+
+Several API workers (``sathub serve --workers N``, or several machines) share one job store, so
+a job is polled and cancelled through any of them. Its record names its *owner* (host, process,
+runner) and carries a ``heartbeat`` that the owner rewrites every :data:`HEARTBEAT_S` with the
+progress; another worker reads a ``queued`` or ``running`` job as failed when its owner is
+known dead (a process of this host that is gone) or silent for :data:`STALE_S`. A cancel
+through another worker is written to the record (``cancel_requested``) and the owner acts on it
+at its next heartbeat.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import time
 import uuid
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +38,14 @@ from pydantic import BaseModel, ValidationError
 from sathub.errors import InvalidInput, NotFound, SathubError
 from sathub.jobs.records import clean_json, now_iso
 from sathub.jobs.store import JobStore
+from sathub.timeutil import parse_datetime
+
+HEARTBEAT_S = 5.0  # an owner rewrites its unfinished jobs' records this often
+STALE_S = 30.0  # an unfinished job whose record is older than this: its owner is gone
+HOST = socket.gethostname()
+_RUNNERS: weakref.WeakValueDictionary[str, JobRunner] = weakref.WeakValueDictionary()
+UNFINISHED = ("queued", "running")
+DIED = "the server stopped while the job ran"
 
 
 class Cancelled(SathubError):
@@ -118,6 +138,11 @@ class JobRunner:
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._lanes: dict[str, ThreadPoolExecutor] = {}
+        self.token = uuid.uuid4().hex[:12]
+        self.owner = f"{HOST}:{os.getpid()}:{self.token}"
+        self._beating = False
+        self._stop = threading.Event()
+        _RUNNERS[self.token] = self
 
     # ------------------------------------------------------------------ submit
     def submit(self, kind_name: str, params: dict[str, Any], *, actor: str | None = None,
@@ -132,15 +157,19 @@ class JobRunner:
         job: dict[str, Any] = {"id": job_id, "kind": k.name, "lane": k.lane, "status": "queued",
                "parameters": model.model_dump(mode="json", by_alias=True, exclude_none=True),
                "actor": actor, "created": now_iso(), "started": None, "finished": None,
-               "error": None, "progress": {"done": 0, "total": None}, "summary": None}  # fmt: skip
+               "error": None, "progress": {"done": 0, "total": None}, "summary": None,
+               "owner": self.owner}  # fmt: skip
         with self._lock:
             self._jobs[job_id] = job
             self._cancel[job_id] = threading.Event()
-            self.store.put(job)
+            self._put(job)
             queued = dict(job)
             pool = self._lanes.get(k.lane)
             if pool is None:
                 pool = self._lanes[k.lane] = ThreadPoolExecutor(1, thread_name_prefix=f"sathub-{k.lane}")
+            if not self._beating:
+                self._beating = True
+                threading.Thread(target=self._beat, name="sathub-jobs-heartbeat", daemon=True).start()
         pool.submit(self._run, job_id, model)
         return queued
 
@@ -154,7 +183,32 @@ class JobRunner:
     def _update(self, job_id: str, **fields: Any) -> None:
         with self._lock:
             self._jobs[job_id].update(fields)
-            self.store.put(self._jobs[job_id])
+            self._put(self._jobs[job_id])
+
+    def _put(self, job: dict[str, Any]) -> None:
+        """Write one of this runner's records (holding ``_lock``): first take in a cancel
+        requested through another worker, then stamp the heartbeat."""
+        if job["status"] in UNFINISHED and not job.get("cancel_requested"):
+            stored = self.store.get(job["lane"], job["id"])
+            if stored is not None and stored.get("cancel_requested"):
+                job["cancel_requested"] = True
+                self._cancel[job["id"]].set()
+                if job["status"] == "queued":
+                    job.update(status="cancelled", finished=now_iso())
+        job["heartbeat"] = now_iso()
+        self.store.put(job)
+
+    def _beat(self) -> None:
+        """Rewrite the unfinished jobs' records every HEARTBEAT_S (progress included); ends
+        when none is left (the next submit starts it again)."""
+        while not self._stop.wait(HEARTBEAT_S):
+            with self._lock:
+                live = [j for j in self._jobs.values() if j["status"] in UNFINISHED]
+                if not live:
+                    self._beating = False
+                    return
+                for job in live:
+                    self._put(job)
 
     def _run(self, job_id: str, model: BaseModel) -> None:
         job = self._jobs[job_id]
@@ -197,8 +251,12 @@ class JobRunner:
         for ln in lanes:
             found = self.store.get(ln, job_id)
             if found is not None:
-                if found.get("status") in ("queued", "running"):
-                    found.update(status="failed", error="the server stopped while the job ran")
+                if found.get("status") in UNFINISHED:
+                    mine = _live_copy(found)
+                    if mine is not None:
+                        return mine
+                    if _owner_gone(found):
+                        found.update(status="failed", error=DIED)
                 return found
         raise NotFound(f"{lane or ''} job {job_id!r} not found".strip())
 
@@ -219,10 +277,22 @@ class JobRunner:
             ev = self._cancel.get(job_id)
             if ev is not None:
                 ev.set()
-            if self._jobs[job_id]["status"] == "queued":
-                self._jobs[job_id].update(status="cancelled", finished=now_iso())
-                self.store.put(self._jobs[job_id])
+            mine = self._jobs.get(job_id)
+            if mine is not None and mine["status"] == "queued":
+                mine.update(status="cancelled", finished=now_iso())
+                self._put(mine)
+        if mine is None:  # another worker's job: its owner acts at its next heartbeat
+            owner = _RUNNERS.get(str(job.get("owner", "")).rpartition(":")[2])
+            if owner is not None and owner is not self and job_id in owner._jobs:
+                return owner.cancel(job_id, lane=lane)
+            stored = self.store.get(job["lane"], job_id)
+            if stored is not None and stored.get("status") in UNFINISHED:
+                self.store.put(stored | {"cancel_requested": True})
         return self.get(job_id, lane=lane)
+
+    def close(self) -> None:
+        """Stop the heartbeat (the jobs of this runner then read as failed elsewhere)."""
+        self._stop.set()
 
     def result(self, job_id: str, *, lane: str | None = None) -> dict[str, Any]:
         job = self.get(job_id, lane=lane)
@@ -232,3 +302,39 @@ class JobRunner:
         if doc is None:
             raise NotFound(f"the result of job {job_id!r} is missing")
         return doc
+
+
+def _live_copy(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The in-memory record of a job another runner of this process owns, if it still does."""
+    host, _, rest = str(record.get("owner", "")).partition(":")
+    pid, _, token = rest.partition(":")
+    if host != HOST or pid != str(os.getpid()):
+        return None
+    runner = _RUNNERS.get(token)
+    if runner is None:
+        return None
+    with runner._lock:
+        job = runner._jobs.get(record["id"])
+        return dict(job) if job is not None else None
+
+
+def _owner_gone(record: dict[str, Any]) -> bool:
+    """Whether the owner of an unfinished job is known dead or has been silent too long."""
+    host, _, rest = str(record.get("owner", "")).partition(":")
+    pid, _, _ = rest.partition(":")
+    if not host or not pid.isdigit():
+        return True  # a record without an owner (written before owners were kept)
+    if host == HOST:
+        if int(pid) == os.getpid():
+            return True  # this process, but no runner of it has the job: it was lost
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    try:
+        beat = parse_datetime(str(record.get("heartbeat")), field="heartbeat")
+    except SathubError:
+        return True
+    return time.time() - beat.timestamp() > STALE_S
