@@ -126,6 +126,10 @@ class ApiServer:
 
     def start(self, timeout: float = 120) -> ApiServer:
         self.proc.start()
+        return self.start_wait(timeout)
+
+    def start_wait(self, timeout: float = 120) -> ApiServer:
+        """Wait until the started server answers."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if not self.proc.alive():
