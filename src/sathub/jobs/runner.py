@@ -40,8 +40,8 @@ from sathub.jobs.records import clean_json, now_iso
 from sathub.jobs.store import JobStore
 from sathub.timeutil import parse_datetime
 
-HEARTBEAT_S = 5.0  # an owner rewrites its unfinished jobs' records this often
-STALE_S = 30.0  # an unfinished job whose record is older than this: its owner is gone
+HEARTBEAT_S = 2.0  # an owner rewrites its unfinished jobs' records this often
+STALE_S = 20.0  # an unfinished job whose record is older than this: its owner is gone
 HOST = socket.gethostname()
 _RUNNERS: weakref.WeakValueDictionary[str, JobRunner] = weakref.WeakValueDictionary()
 UNFINISHED = ("queued", "running")
@@ -217,6 +217,9 @@ class JobRunner:
             return
         k = KINDS[job["kind"]]
         self._update(job_id, status="running", started=now_iso())
+        if cancel.is_set():  # cancelled through another worker while it was queued
+            self._update(job_id, status="cancelled", finished=now_iso())
+            return
 
         def progress(done: int, total: int | None) -> None:  # in memory: no write per step
             with self._lock:
