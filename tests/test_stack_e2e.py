@@ -181,6 +181,51 @@ def test_ingest_search_tile_download_zonal_audit(stack: dict[str, Any], tmp_path
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_flood_job_on_the_cluster_writes_back_to_the_bucket_and_catalog(
+    stack: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's delta scenes (generated small, with their ground truth) ingested through
+    nginx, a flood job on the Dask cluster: its map is a COG in the bucket, its item in pgstac,
+    its area within the bounds tests/test_analytics_flood.py sets against the truth."""
+    import rasterio
+    from shapely.geometry import mapping
+
+    from sathub.analytics.scene import to_crs
+    from sathub.ingest import demo
+
+    st, inst, op = stack["stack"], stack["inst"], stack["op"]
+    monkeypatch.setattr(demo, "SIZE", 300)
+    demo.generate(tmp_path / "demo", 42)
+    r = op.post("/ingest", json={"paths": [str(tmp_path / "demo" / "raw" / demo.FLOOD)],
+                                 "collection": demo.FLOOD})  # fmt: skip
+    assert wait_job(lambda: op.get(f"/ingest/jobs/{r.json()['id']}"))["status"] == "succeeded"
+    with rasterio.open(tmp_path / "demo" / "flood_truth.tif") as src:
+        truth, aoi = src.read(1), mapping(to_crs(box(*src.bounds), src.crs, "EPSG:4326"))
+        cell_km2 = abs(src.transform.a * src.transform.e) / 1e6
+    body = {"kind": "flood", "collection": demo.FLOOD, "aoi": aoi, "mask": "spectral",
+            "before": "2024-01-01/2024-07-31", "after": "2024-08-01/2024-08-20"}  # fmt: skip
+    r = op.post("/analytics/jobs", json=body)
+    assert r.status_code == 202, r.text
+    job = wait_job(lambda: op.get(f"/analytics/jobs/{r.json()['id']}"))
+    assert job["status"] == "succeeded", (job["error"], job)
+    res = op.get(f"/analytics/jobs/{job['id']}/result").json()
+    true_km2 = (truth == 1).sum() * cell_km2
+    assert 0.8 * true_km2 < res["flooded_km2_total"] < 1.1 * true_km2, (res["flooded_km2_total"], true_km2)
+    derived = next(lk["href"] for lk in job["links"] if lk["rel"] == "derived_item")
+    assert derived.startswith(st.nginx.url + "/") and op.get(derived).status_code == 200  # type: ignore[union-attr]
+    item = inst.catalog.get_item(res["item"]["collection"], res["item"]["id"])  # in pgstac
+    key = f"{st.s3['s3_prefix']}/{item['assets']['flood']['href']}"
+    assert key in _bucket_keys(st.s3)
+    _boto(st.s3).download_file(st.s3["s3_bucket"], key, str(tmp_path / "flood.tif"))
+    with rasterio.open(tmp_path / "flood.tif") as src:
+        assert src.dtypes[0] == "uint8" and src.nodata == 255 and (src.read(1) == 1).any()
+    from distributed import Client
+
+    with Client(st.dask.address, timeout="30s") as client:  # type: ignore[union-attr]
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert "water_task" in prefixes  # the scenes were classified on this cluster
+
+
 def test_a_server_killed_mid_ingest_and_under_load(stack: dict[str, Any], tmp_path: Path) -> None:
     st, op = stack["stack"], stack["op"]
     src = copy_real_imagery(tmp_path / "in")

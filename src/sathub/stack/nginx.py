@@ -18,11 +18,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from sathub.stack.postgres import HOST, free_port
+from sathub.stack.s3server import _die_with_parent
 
 #: the address nginx connects to the API workers from (loopback: any 127.x.y.z is local)
 PROXY_BIND = "127.0.0.2"
@@ -97,10 +99,13 @@ class Nginx:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         conf = self.root / "nginx.conf"
         conf.write_text(render_config(self.root, self.port, self.upstreams))
-        log = open(self.root / "nginx.out", "ab")
-        self.proc = subprocess.Popen(
-            [nginx_binary(), "-p", str(self.root), "-c", str(conf), "-e", str(self.root / "error.log"),
-             "-g", "daemon off;"], stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+        main = threading.current_thread() is threading.main_thread()
+        with open(self.root / "nginx.out", "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [nginx_binary(), "-p", str(self.root), "-c", str(conf), "-e",
+                 str(self.root / "error.log"), "-g", "daemon off;"],
+                stdout=log, stderr=log, start_new_session=True,
+                preexec_fn=_die_with_parent if main else None)  # fmt: skip
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -35,11 +35,11 @@ class Proc:
 
     def start(self) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")
         main = threading.current_thread() is threading.main_thread()
-        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=out, env=self.env,
-                                     start_new_session=True,
-                                     preexec_fn=_die_with_parent if main else None)  # fmt: skip
+        with open(self.log, "ab") as out:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=out, env=self.env,
+                                         start_new_session=True,
+                                         preexec_fn=_die_with_parent if main else None)  # fmt: skip
         return self
 
     @property
