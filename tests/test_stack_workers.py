@@ -84,6 +84,9 @@ def test_a_write_through_one_server_is_read_through_the_other(stack: dict[str, A
     assert cb.get("/collections/shared").json()["description"] == "changed"
     assert ca.delete("/collections/shared/items/i1").status_code in (200, 204)
     assert cb.get("/collections/shared/items/i1").status_code == 404
+    # a mosaic search registered through A is known to B (content-addressed, kept in DATA)
+    sid = ca.post("/mosaic/register", json={"collections": ["shared"]}).json()["id"]
+    assert cb.get(f"/mosaic/{sid}/tiles/WebMercatorQuad/tilejson.json").status_code == 200
     # a key revoked (here, by the admin CLI's store) is refused by every server at once
     store = stack["inst"].access.store
     doomed, rec = keys.issue(store, "operator", None)
