@@ -236,7 +236,8 @@ def test_a_server_killed_mid_ingest_and_under_load(stack: dict[str, Any], tmp_pa
         r = op.post("/ingest", json={"paths": [str(src)], "collection": "crash"})
         assert r.status_code == 202, r.text
         job_url = f"/ingest/jobs/{r.json()['id']}"
-        owner = int(r.json()["owner"].split(":")[1])  # the API process running the ingest
+        # the API process running the ingest, as the job store records it
+        owner = int(stack["inst"].jobs.owner(r.json()["id"]).split(":")[1])
         assert owner in [a.proc.pid for a in st.apis]
         wait_until(lambda: op.get(job_url).json()["status"] == "running", 120, "ingest running")
         os.kill(owner, signal.SIGKILL)

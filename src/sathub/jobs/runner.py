@@ -139,7 +139,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._lanes: dict[str, ThreadPoolExecutor] = {}
         self.token = uuid.uuid4().hex[:12]
-        self.owner = f"{HOST}:{os.getpid()}:{self.token}"
+        self._owner = f"{HOST}:{os.getpid()}:{self.token}"
         self._beating = False
         self._stop = threading.Event()
         _RUNNERS[self.token] = self
@@ -158,7 +158,7 @@ class JobRunner:
                "parameters": model.model_dump(mode="json", by_alias=True, exclude_none=True),
                "actor": actor, "created": now_iso(), "started": None, "finished": None,
                "error": None, "progress": {"done": 0, "total": None}, "summary": None,
-               "owner": self.owner}  # fmt: skip
+               "owner": self._owner}  # fmt: skip
         with self._lock:
             self._jobs[job_id] = job
             self._cancel[job_id] = threading.Event()
@@ -171,7 +171,7 @@ class JobRunner:
                 self._beating = True
                 threading.Thread(target=self._beat, name="sathub-jobs-heartbeat", daemon=True).start()
         pool.submit(self._run, job_id, model)
-        return queued
+        return _public(queued)
 
     def run_now(self, kind_name: str, params: dict[str, Any], *, actor: str | None = None,
                 progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -246,6 +246,13 @@ class JobRunner:
     # ------------------------------------------------------------------ report
     def get(self, job_id: str, *, lane: str | None = None) -> dict[str, Any]:
         """A job's record (NotFound for an unknown id, or one of another lane)."""
+        return _public(self._record(job_id, lane=lane))
+
+    def owner(self, job_id: str, *, lane: str | None = None) -> str:
+        """``host:pid:runner`` of the process that runs (or ran) a job."""
+        return str(self._record(job_id, lane=lane).get("owner", ""))
+
+    def _record(self, job_id: str, *, lane: str | None = None) -> dict[str, Any]:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None and (lane is None or job["lane"] == lane):
@@ -273,9 +280,9 @@ class JobRunner:
     def cancel(self, job_id: str, *, lane: str | None = None) -> dict[str, Any]:
         """Cancel a queued job at once, a running one at its next check (a finished job is
         returned unchanged)."""
-        job = self.get(job_id, lane=lane)
+        job = self._record(job_id, lane=lane)
         if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
+            return _public(job)
         with self._lock:
             ev = self._cancel.get(job_id)
             if ev is not None:
@@ -305,6 +312,12 @@ class JobRunner:
         if doc is None:
             raise NotFound(f"the result of job {job_id!r} is missing")
         return doc
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as callers see it: without the owner (a host name and process id) and the
+    cross-worker cancel flag."""
+    return {k: v for k, v in record.items() if k not in ("owner", "cancel_requested")}
 
 
 def _live_copy(record: dict[str, Any]) -> dict[str, Any] | None:

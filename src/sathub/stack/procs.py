@@ -140,7 +140,8 @@ class ApiServer:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"sathub serve did not answer in {timeout:.0f} s")
+        raise RuntimeError(f"sathub serve did not answer in {timeout:.0f} s: "
+                           f"{self.proc.log.read_text()[-2000:]}")  # fmt: skip
 
     def worker_pids(self) -> list[int]:
         """The processes serving requests (the children of uvicorn's supervisor, or itself)."""
