@@ -119,7 +119,8 @@ def requests_mix(items: list[tuple[str, str, list[float], str | None]], n: int, 
             cx, cy, d = (w + e) / 2, (s + nn) / 2, rng.uniform(0.2, 3)
             end = dt.date.fromisoformat(str(when)[:10])
             span = f"{end - dt.timedelta(days=365)}T00:00:00Z/{end}T23:59:59Z"
-            out.append(("POST", "/search", {"bbox": [cx - d, cy - d, cx + d, cy + d], "limit": 10,
+            bbox = [max(-180, cx - d), max(-90, cy - d), min(180, cx + d), min(90, cy + d)]
+            out.append(("POST", "/search", {"bbox": bbox, "limit": 10,
                                             "datetime": span}))
         elif r < 0.8:
             c, i, _, _ = rng.choice(items)
@@ -128,8 +129,9 @@ def requests_mix(items: list[tuple[str, str, list[float], str | None]], n: int, 
             c, i, (w, s, e, nn), _ = rng.choice(scenes)
             z = rng.randint(10, 13)
             t = WM.tile(rng.uniform(w, e), rng.uniform(s, nn), z)
-            out.append(("GET", f"/collections/{c}/items/{i}/tiles/WebMercatorQuad/{z}/{t.x}/{t.y}.png"
-                               "?bidx=1&bidx=2&bidx=3&rescale=0,3000", None))
+            query = ("asset=B4&bidx=1&rescale=0,1" if i.startswith("LC8")  # one file per band
+                     else "bidx=1&bidx=2&bidx=3&rescale=0,3000")
+            out.append(("GET", f"/collections/{c}/items/{i}/tiles/WebMercatorQuad/{z}/{t.x}/{t.y}.png?{query}", None))
     return out
 
 

@@ -170,7 +170,7 @@ def test_ingest_search_tile_download_zonal_audit(stack: dict[str, Any], tmp_path
     assert abs(rows[0]["count"] - arr.count()) < 0.02 * arr.count(), (rows[0], arr.count())
     from distributed import Client
 
-    with Client(st.dask.address, timeout="30s") as client:  # type: ignore[union-attr]
+    with Client(st.dask.address, timeout="120s") as client:  # type: ignore[union-attr]
         prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
         assert len(client.scheduler_info()["workers"]) == 2
     assert "scene_rows_batch" in prefixes  # the job's tasks ran on this cluster
@@ -221,7 +221,7 @@ def test_flood_job_on_the_cluster_writes_back_to_the_bucket_and_catalog(
         assert src.dtypes[0] == "uint8" and src.nodata == 255 and (src.read(1) == 1).any()
     from distributed import Client
 
-    with Client(st.dask.address, timeout="30s") as client:  # type: ignore[union-attr]
+    with Client(st.dask.address, timeout="120s") as client:  # type: ignore[union-attr]
         prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
     assert "water_task" in prefixes  # the scenes were classified on this cluster
 

@@ -91,13 +91,13 @@ class DaskCluster:
             for i in range(n_workers)
         ]
 
-    def start(self, timeout: float = 120) -> DaskCluster:
+    def start(self, timeout: float = 300) -> DaskCluster:
         self.scheduler.start().wait_port(self.port, timeout)
         for w in self.workers:
             w.start()
         from distributed import Client
 
-        with Client(self.address, timeout="30s") as client:
+        with Client(self.address, timeout=f"{timeout:.0f}s") as client:
             client.wait_for_workers(len(self.workers), timeout=timeout)
         return self
 
@@ -124,11 +124,11 @@ class ApiServer:
         self.proc = Proc([_exe("sathub"), "serve", "--host", HOST, "--port", str(self.port),
                           "--workers", str(workers)], Path(root) / f"{name}.log", env)  # fmt: skip
 
-    def start(self, timeout: float = 120) -> ApiServer:
+    def start(self, timeout: float = 300) -> ApiServer:
         self.proc.start()
         return self.start_wait(timeout)
 
-    def start_wait(self, timeout: float = 120) -> ApiServer:
+    def start_wait(self, timeout: float = 300) -> ApiServer:
         """Wait until the started server answers."""
         deadline = time.time() + timeout
         while time.time() < deadline:
