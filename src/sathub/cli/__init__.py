@@ -21,6 +21,7 @@ from sathub.cli import (
     orbits,
     orders,
     serve,
+    stack,
 )
 from sathub.cli.common import SathubGroup
 
@@ -81,6 +82,7 @@ analytics.register(app)  # analytics
 budget_reports.register(budget.app)
 budget.register(app)  # budget
 learn.register(app)  # learn
+stack.register(app)  # stack up
 
 
 def main() -> None:
