@@ -18,6 +18,7 @@ from sathub.cli import (
     catalog,
     ingest,
     learn,
+    migrate,
     orbits,
     orders,
     serve,
@@ -81,6 +82,7 @@ analytics.register(app)  # analytics
 budget_reports.register(budget.app)
 budget.register(app)  # budget
 learn.register(app)  # learn
+migrate.register(app)  # migrate
 
 
 def main() -> None:
