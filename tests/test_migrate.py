@@ -33,6 +33,7 @@ from sathub.cli import app as cli
 from sathub.cli.migrate import side_settings
 from sathub.storage.keys import is_key
 
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo archive, plus every other kind of state: an organisation, keys, an agreement,
@@ -112,17 +113,23 @@ SEARCHES = [{"limit": 5}, {"limit": 4, "sortby": [{"field": "id", "direction": "
              "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 50]}}]  # fmt: skip
 
 
-def _state(settings: Any) -> dict[str, Any]:
-    """What an installation serves and holds, read through the API and the stores."""
+def _state(settings: Any, *, api: bool = True) -> dict[str, Any]:
+    """What an installation serves (``api``: its search pages and item documents) and holds
+    (asset bytes, access rows and audit chain, budget, jobs, orbits)."""
     inst = Installation.open(settings)
     try:
-        with TestClient(create_app(inst)) as client:
-            searches = [_pages(client, body) for body in SEARCHES]
-            items = {}
-            for c in client.get("/collections").json()["collections"]:
-                for page in _pages(client, {"collections": [c["id"]], "limit": 50}):
-                    for i in page:
-                        items[(c["id"], i["id"])] = i
+        searches: list[Any] = []
+        items = {}
+        if api:
+            with TestClient(create_app(inst)) as client:
+                searches = [_pages(client, body) for body in SEARCHES]
+                for c in client.get("/collections").json()["collections"]:
+                    for page in _pages(client, {"collections": [c["id"]], "limit": 50}):
+                        for i in page:
+                            items[(c["id"], i["id"])] = i
+        else:
+            for i in inst.catalog.iter_items():
+                items[(i["collection"], i["id"])] = {k: v for k, v in i.items() if k != "links"}
         digests = {}
         for item in inst.catalog.iter_items():
             for name, a in item["assets"].items():
@@ -147,6 +154,32 @@ def _state(settings: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def reference(source: Path) -> dict[str, Any]:
     return _state(side_settings(source, None, "--source-env"))
+
+
+@pytest.fixture(scope="module")
+def stored(source: Path) -> dict[str, Any]:
+    return _state(side_settings(source, None, "--source-env"), api=False)
+
+
+def _nothing_visible_before_its_bytes(settings: Any) -> int:
+    """Every item the target's catalog shows has all its assets in the target store, whole;
+    returns how many items it shows."""
+    from sathub.errors import NotFound
+
+    inst = Installation.open(settings)
+    n = 0
+    try:
+        for item in inst.catalog.iter_items():
+            n += 1
+            for a in item["assets"].values():
+                if is_key(a["href"]):
+                    try:
+                        assert inst.objects.stat(a["href"]).size == a["file:size"], a["href"]
+                    except NotFound:
+                        raise AssertionError(f"{item['id']} is visible before its asset {a['href']}") from None
+    finally:
+        inst.close()
+    return n
 
 
 # ----------------------------------------------------------------------------- tests
@@ -214,26 +247,37 @@ def _cmd(source: Path, target: Path, env: Path) -> list[str]:
             "--target-env", str(env), "--batch", "4"]  # fmt: skip
 
 
-def test_kill_9_at_random_points_then_rerun(source: Path, reference: dict[str, Any], tmp_path: Path) -> None:
+def test_kill_9_at_random_points_then_rerun(source: Path, stored: dict[str, Any], tmp_path: Path) -> None:
+    """Ten runs killed with SIGKILL (half at a random checkpoint of the ~90 a run passes: an
+    asset copied, a batch of 4 items committed, a state file staged or renamed…; half after
+    a random delay once the run has started), each followed by a re-run to completion: the
+    target ends with the source's documents, asset bytes, state and a verifying chain."""
     rng = random.Random(int(os.environ.get("SATHUB_MIGRATE_SEED", "14")))
-    killed = 0
+    killed, shown = 0, []
     for trial in range(10):
         tdir = tmp_path / f"t{trial}"
         tdir.mkdir()
         env, target = _pg_s3(tdir), tdir / "data"
         penv = dict(os.environ)
-        if trial % 2 == 0:  # at a random checkpoint (an asset, a batch, a state file…)
-            penv["SATHUB_MIGRATE_CRASH_AT"] = str(rng.randint(1, 80))
-            proc = subprocess.run(_cmd(source, target, env), env=penv, capture_output=True, timeout=300)
+        if trial % 2 == 0:  # at a random checkpoint
+            penv["SATHUB_MIGRATE_CRASH_AT"] = str(rng.randint(1, 90))
+            proc = subprocess.run(_cmd(source, target, env), check=False, env=penv, capture_output=True, timeout=300)
             killed += proc.returncode == -signal.SIGKILL
-        else:  # after a random delay
-            proc2 = subprocess.Popen(_cmd(source, target, env), env=penv, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(rng.uniform(1.0, 6.0))
-            proc2.send_signal(signal.SIGKILL)
-            killed += proc2.wait() == -signal.SIGKILL
-        rerun = subprocess.run(_cmd(source, target, env), capture_output=True, timeout=300)
-        assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
-        assert _state(side_settings(target, env, "--target-env")) == reference, f"trial {trial}"
+        else:  # after a random delay once the target exists (the run has started)
+            run = subprocess.Popen(_cmd(source, target, env), env=penv, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+            deadline = time.monotonic() + 60
+            while not (target / "secrets").exists() and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 2.0))
+            run.send_signal(signal.SIGKILL)
+            killed += run.wait() == -signal.SIGKILL
+        settings = side_settings(target, env, "--target-env")
+        if (target / "secrets").exists():
+            shown.append(_nothing_visible_before_its_bytes(settings))
+        rerun = _run(str(source), str(target), "--target-env", str(env))  # in this process: faster
+        assert rerun.exit_code == 0, rerun.output[-2000:]
+        assert _state(settings, api=False) == stored, f"trial {trial}"
         shutil.rmtree(target, ignore_errors=True)
-    assert killed >= 7  # most trials really died mid-way (a few may finish before the kill)
+    assert killed >= 8, killed  # the runs really died mid-way
+    assert len(set(shown)) >= 3, shown  # at different points (items visible at the kill)

@@ -27,6 +27,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ from sathub.storage.base import ObjectStore
 from sathub.storage.keys import is_key, normalize_key
 
 CRASH_ENV = "SATHUB_MIGRATE_CRASH_AT"
+THREADS = 8  # objects copied at the same time (object stores answer each request slowly)
 
 
 class MigrationFailed(SathubError):
@@ -192,46 +194,70 @@ def _catalog(src: Installation, dst: Installation, report: MigrationReport, *, d
                 tx.put_collection(coll, mode="upsert")
             colls.copied += 1
             crash(f"collection:{coll['id']}")
-    for coll in sc.list_collections():
-        cid = coll["id"]
-        have = {} if cid not in have_colls and not dry_run and colls.copied else _items_of(dc, cid)
-        pending: list[dict[str, Any]] = []
-        for item in sc.iter_items(cid):
-            items.source += 1
-            keys = _asset_keys(item)
-            sizes = [_size(src.objects, k, a, item) for k, a in keys]
-            assets.source += len(keys)
-            nbytes.source += sum(sizes)
-            if have.get(item["id"]) == _doc_key(item):
-                items.present += 1
-                assets.present += len(keys)
-                nbytes.present += sum(sizes)
-                continue
-            if dry_run:
-                for (key, _a), size in zip(keys, sizes, strict=True):
-                    if _present(dst.objects, key, size):
-                        assets.present += 1
-                        nbytes.present += size
-                continue
-            for (key, asset), size in zip(keys, sizes, strict=True):
-                if _copy_object(src.objects, dst.objects, key, asset, size, item):
-                    assets.copied += 1
-                    nbytes.copied += size
-                    crash(f"asset:{key}")
-                else:
-                    assets.present += 1
-                    nbytes.present += size
-            pending.append(item)
-            if len(pending) >= batch:
-                _commit(dc, cid, pending, items, crash)
-        if pending:
-            _commit(dc, cid, pending, items, crash)
-        say(f"{cid}: {items.source:,} items so far")
+    with ThreadPoolExecutor(THREADS) as pool:
+        for coll in sc.list_collections():
+            cid = coll["id"]
+            have = _items_of(dc, cid)
+            for chunk in _chunks(sc.iter_items(cid), batch):
+                _batch(src, dst, cid, chunk, have, report, pool, dry_run=dry_run, crash=crash)
+            say(f"{cid}: {items.source:,} items so far")
     if not dry_run:
         counts = dc.counts()
         colls.target = len(dc.list_collections())
         items.target = sum(counts.values())
         _check_objects(src, dst, report)
+
+
+def _chunks(it: Iterator[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for x in it:
+        chunk.append(x)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _batch(src: Installation, dst: Installation, cid: str, chunk: list[dict[str, Any]],
+           have: dict[str, bytes], report: MigrationReport, pool: ThreadPoolExecutor, *,
+           dry_run: bool, crash: _Crash) -> None:  # fmt: skip
+    """One batch of items: their assets copied and verified (in parallel), then the items
+    committed in one transaction."""
+    items, assets, nbytes = (report.row(k) for k in ("items", "assets", "asset bytes"))
+    sizes = list(pool.map(lambda it: [_size(src.objects, k, a, it) for k, a in _asset_keys(it)], chunk))
+    todo: list[tuple[str, dict[str, Any], int, dict[str, Any]]] = []
+    pending = []
+    for item, sz in zip(chunk, sizes, strict=True):
+        items.source += 1
+        assets.source += len(sz)
+        nbytes.source += sum(sz)
+        if have.get(item["id"]) == _doc_key(item):
+            items.present += 1
+            assets.present += len(sz)
+            nbytes.present += sum(sz)
+            continue
+        pending.append(item)
+        todo += [(k, a, size, item) for (k, a), size in zip(_asset_keys(item), sz, strict=True)]
+    if dry_run:
+        there = pool.map(lambda t: _present(dst.objects, t[0], t[2]), todo)
+    else:
+        def copy(t: tuple[str, dict[str, Any], int, dict[str, Any]]) -> bool:
+            done = _copy_object(src.objects, dst.objects, *t)
+            if done:
+                crash(f"asset:{t[0]}")
+            return not done
+
+        there = pool.map(copy, todo)
+    for (_k, _a, size, _i), present in zip(todo, list(there), strict=True):
+        if present:
+            assets.present += 1
+            nbytes.present += size
+        elif not dry_run:
+            assets.copied += 1
+            nbytes.copied += size
+    if pending and not dry_run:
+        _commit(dst.catalog, cid, pending, items, crash)
 
 
 def _items_of(store: Any, cid: str) -> dict[str, bytes]:
@@ -273,9 +299,8 @@ def _copy_object(s: ObjectStore, d: ObjectStore, key: str, asset: dict[str, Any]
                  item: dict[str, Any]) -> bool:  # fmt: skip
     """Put ``key`` into ``d`` unless it is there with the right checksum; True if copied."""
     want = asset.get("file:checksum")
-    if _present(d, key, size):
-        if object_checksum(d, key, size) == (want or object_checksum(s, key, size)):
-            return False
+    if _present(d, key, size) and object_checksum(d, key, size) == (want or object_checksum(s, key, size)):
+        return False
     stream = _Chunks(s.open_range(key, 0, size - 1, chunk_size=4 << 20) if size else iter(()))
     d.put(key, io.BufferedReader(stream, 4 << 20), media_type=asset.get("type"))
     got = "1220" + stream.sha.hexdigest()
@@ -289,17 +314,18 @@ def _copy_object(s: ObjectStore, d: ObjectStore, key: str, asset: dict[str, Any]
 
 def _check_objects(src: Installation, dst: Installation, report: MigrationReport) -> None:
     """Every asset the target's items reference is in the target store with its size."""
-    missing = 0
-    for item in dst.catalog.iter_items():
-        for key, asset in _asset_keys(item):
-            want = asset.get("file:size")
-            try:
-                info = dst.objects.stat(key)
-            except NotFound:
-                missing += 1
-                continue
-            if want is not None and info.size != want:
-                missing += 1
+    wanted = [(key, asset.get("file:size")) for item in dst.catalog.iter_items()
+              for key, asset in _asset_keys(item)]  # fmt: skip
+
+    def bad(kw: tuple[str, int | None]) -> bool:
+        try:
+            size = dst.objects.stat(kw[0]).size
+        except NotFound:
+            return True
+        return kw[1] is not None and size != kw[1]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        missing = sum(pool.map(bad, wanted))
     assets = report.row("assets")
     assets.target = assets.source - missing if missing else assets.source
     report.row("asset bytes").target = report.row("asset bytes").source if not missing else None
