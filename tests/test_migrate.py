@@ -51,6 +51,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(demo_settings().data, root)  # the demo archive built once per process
     with Installation.open(Settings(data=root)) as inst:
         inst.access.bootstrap()
+        with inst.catalog.transaction() as tx:  # whole-number coordinates (PostGIS: 96, not 96.0)
+            tx.put_collection({"type": "Collection", "stac_version": "1.0.0", "id": "plain",
+                               "description": "no assets", "license": "CC-BY-4.0", "links": [],
+                               "extent": {"spatial": {"bbox": [[96, 21, 96, 21]]},
+                                          "temporal": {"interval": [["2024-01-01T00:00:00Z", None]]}}})  # fmt: skip
+            tx.put_item({"type": "Feature", "stac_version": "1.0.0", "id": "p1", "collection": "plain",
+                         "geometry": {"type": "Point", "coordinates": [96.0, 21.0]}, "bbox": [96.0, 21.0, 96.0, 21.0],
+                         "properties": {"datetime": "2024-05-01T00:00:00Z"}, "links": [], "assets": {}})  # fmt: skip
         acc = inst.access
         org = acc.add_org("test", "Partner agency", "company")
         acc.issue_key("test", "partner", org.id, label="partner key")
@@ -193,7 +201,7 @@ def test_dry_run_counts_everything_and_writes_nothing(source: Path, tmp_path: Pa
     doc = orjson.loads(r.stdout)
     rows = {k["kind"]: k for k in doc["kinds"]}
     files = [p for p in (source / "assets").rglob("*") if p.is_file()]
-    expect = {"collections": 2, "items": _sqlite_count(source / "catalog.db", "items"),
+    expect = {"collections": 3, "items": _sqlite_count(source / "catalog.db", "items"),
               "assets": len(files), "asset bytes": sum(p.stat().st_size for p in files),
               "orgs": 1, "keys": 2, "agreements": 1, "audit records": _sqlite_count(source / "access.db", "audit"),
               "jobs": 1, "orders": 1, "satellites": len(json.loads((source / "orbits" / "registry.json").read_text())["satellites"])}  # fmt: skip

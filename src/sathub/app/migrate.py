@@ -124,9 +124,20 @@ class _Chunks(io.RawIOBase):
 
 def _doc_key(doc: dict[str, Any]) -> bytes:
     """What two backends must agree on for an item or a collection: the document without the
-    links each backend derives."""
-    return hashlib.sha256(orjson.dumps({k: v for k, v in doc.items() if k != "links"},
+    links each backend derives, numbers compared as numbers (PostGIS writes ``90`` for
+    ``90.0``)."""
+    return hashlib.sha256(orjson.dumps(_numbers({k: v for k, v in doc.items() if k != "links"}),
                                        option=orjson.OPT_SORT_KEYS)).digest()  # fmt: skip
+
+
+def _numbers(v: Any) -> Any:
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, dict):
+        return {k: _numbers(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_numbers(x) for x in v]
+    return v
 
 
 def _asset_keys(item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
