@@ -240,3 +240,18 @@ def test_unknown_names_are_errors(tmp_path: Path, args: list[str]) -> None:
     r = runner.invoke(app, [*args, "--data", str(data)])
     assert r.exit_code == 2, r.output
     assert r.stderr.startswith("error: ") and ("not found" in r.stderr or "unknown" in r.stderr), r.stderr
+
+
+def test_learn_knows_a_data_directory_on_either_catalog_backend(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sathub learn` asks the installation what a data directory is: with the catalog in
+    PostgreSQL there is no catalog.db, and the directory (its secrets) is still an archive."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["learn", "--data", str(empty), "--render", "--only", "nope"])
+    assert r.exit_code == 2 and "no archive" in r.output
+    pg = tmp_path / "pg"
+    (pg / "secrets").mkdir(parents=True)
+    monkeypatch.setenv("SATHUB_PG_DSN", "postgresql://nobody@127.0.0.1:1/none")
+    r = runner.invoke(app, ["learn", "--data", str(pg), "--render", "--only", "nope"])
+    assert r.exit_code == 2 and "no archive" not in r.output and "no such tutorial" in r.output, r.output

@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
         folder = tutorials_dir(settings)
         if not folder.is_dir():
             fail(f"no tutorials at {folder} (set SATHUB_TUTORIALS)", 2)
-        if not (settings.data / "catalog.db").exists():
+        from sathub.app.installation import is_data_directory
+
+        if not is_data_directory(settings.data, settings):
             fail(f"no archive at {settings.data}: build the demo first with "
                  f"`sathub demo --data {settings.data} --no-serve`", 2)  # fmt: skip
         if render:
