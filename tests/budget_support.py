@@ -10,6 +10,7 @@ from sathub.access.service import AccessService
 from sathub.budget.config import BudgetConfig
 from sathub.budget.service import BudgetService
 from sathub.budget.sqlite import SQLiteBudgetStore
+from sathub.budget.store import BudgetStore
 from sathub.config import Settings
 
 MAKER = "finance:thida"
@@ -49,16 +50,25 @@ class Env:
         return make_service(self.root, self.access, self.service.config)
 
 
-def make_service(root: Path, access: AccessService, config: BudgetConfig | None = None) -> BudgetService:
-    return BudgetService(SQLiteBudgetStore(root / "budget.db"), access.audit,
+def make_service(root: Path, access: AccessService, config: BudgetConfig | None = None,
+                 pg_dsn: str | None = None) -> BudgetService:  # fmt: skip
+    """A service on ``DATA/budget.db``, or (``pg_dsn``) on that PostgreSQL database."""
+    store: BudgetStore = SQLiteBudgetStore(root / "budget.db")
+    if pg_dsn is not None:
+        from psycopg_pool import ConnectionPool
+
+        from sathub.budget.pg import PgBudgetStore
+
+        store = PgBudgetStore(ConnectionPool(pg_dsn, min_size=1, max_size=4, open=True))
+    return BudgetService(store, access.audit,
                          config or BudgetConfig(currency="USD", rate_max_age_days=200), Resolver())  # fmt: skip
 
 
-def make_env(root: Path, config: BudgetConfig | None = None) -> Env:
+def make_env(root: Path, config: BudgetConfig | None = None, pg_dsn: str | None = None) -> Env:
     settings = Settings(data=root)
     settings.layout.create()
     access = AccessService.for_layout(settings.layout)
-    svc = make_service(root, access, config)
+    svc = make_service(root, access, config, pg_dsn)
     return Env(root, svc, access)
 
 

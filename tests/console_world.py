@@ -51,7 +51,7 @@ def _satellites(inst: Installation) -> None:
     from sathub.orbits.registry import Registry, Satellite
     from sathub.orbits.sensors import Sensor
 
-    reg = Registry(inst.orbits_dir)
+    reg = Registry(inst.orbits)
     epoch = datetime.now(UTC).replace(second=0, microsecond=0)
     camera = Sensor(name="MMCAM", swath_km=60, max_off_nadir_deg=30, gsd_m=5)
     text = ""
@@ -66,7 +66,6 @@ def _satellites(inst: Installation) -> None:
     if SHARED_TLE.exists():  # real satellites, with element sets a year old or more: stale
         lines = SHARED_TLE.read_text().splitlines()[:9]
         reg.add_elements(parse_elements("\n".join(lines) + "\n"))
-    reg.save()
 
 
 def build(tmp: Path, demo: Settings) -> ConsoleWorld:
@@ -110,11 +109,10 @@ def build(tmp: Path, demo: Settings) -> ConsoleWorld:
     _satellites(inst)
     from sathub.orbits.orders import OrderBook, OrderRequest
 
-    book = OrderBook(inst.orbits_dir)
+    book = OrderBook(inst.orbits)
     book.create(OrderRequest(aoi=_box(96.0, 21.5, 96.3, 21.8), start=datetime.now(UTC),
                              end=datetime.fromtimestamp(now + 3 * DAY, UTC), priority="urgent"),
                 org_id=w.orgs["ytu"], created_by="setup")  # fmt: skip
-    book.save()
     import json
 
     fc = json.loads((data / "demo" / "fields.geojson").read_text())

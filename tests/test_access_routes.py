@@ -60,8 +60,11 @@ def route_key(methods: tuple[str, ...], path: str) -> str:
 # ------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module", params=["sqlite", "pgstac"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PixelWorld:
-    """The matrix's world on each catalog backend (SQLite, pgstac)."""
-    return build(tmp_path_factory.mktemp(f"matrix-{request.param}") / "data", request.param)
+    """The matrix's world on each backend: SQLite, or PostgreSQL holding the pgstac catalog
+    and the access state (keys, agreements, quotas, the audit chain) in one database."""
+    w = build(tmp_path_factory.mktemp(f"matrix-{request.param}") / "data", request.param)
+    assert w.inst.access.store.backend == ("postgresql" if request.param == "pgstac" else "sqlite")
+    return w
 
 
 @pytest.fixture(scope="module")

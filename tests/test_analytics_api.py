@@ -118,7 +118,9 @@ def test_bad_requests_auth_cancel_and_restart(client) -> None:  # type: ignore[n
     assert fresh.result(first["id"])["item"]["collection"] == "derived-composite"
     # a job that was running when its process died reads back as failed, with that reason
     rec = fresh.get(first["id"]) | {"id": "0" * 32, "status": "running"}
-    fresh.store.put(rec)
+    dead = FileJobStore(client.settings.layout.jobs)
+    dead.put(rec)
+    dead.close()
     assert fresh.get("0" * 32) | {} == rec | {"status": "failed", "error": "the server stopped while the job ran"}
 
 

@@ -130,7 +130,6 @@ def test_links_and_revenue_in_a_real_data_directory(data: Path) -> None:
 
     reg = Registry(data)
     reg.upsert(Satellite(norad_id=62345, name="TESTSAT"))
-    reg.save()
     access = AccessService.for_layout(Settings(data=data).layout)
     org = access.store.add_org("Partner", "government")
     agreement = access.store.add_agreement(org.id, title="t", collections=("c",))

@@ -400,7 +400,7 @@ def test_operator_orders_an_opportunity(world: ConsoleWorld, server: Server, bro
 def _orders(world: ConsoleWorld) -> list[Any]:
     from sathub.orbits.orders import OrderBook
 
-    return OrderBook(world.inst.orbits_dir).list_orders()
+    return OrderBook(world.inst.orbits).list_orders()
 
 
 def test_analyst_runs_a_zonal_job_and_sees_its_chart(world: ConsoleWorld, server: Server, browser) -> None:  # type: ignore[no-untyped-def]

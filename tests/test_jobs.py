@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from sathub.errors import InvalidInput, NotFound
-from sathub.jobs import KINDS, FileJobStore, JobContext, JobRunner, job_kind
+from sathub.jobs import KINDS, FileJobStore, JobContext, JobRunner, JobStore, job_kind
 
 GATE = threading.Event()
 
@@ -39,10 +39,31 @@ def _wait(runner: JobRunner, job_id: str) -> dict[str, Any]:
     raise AssertionError("job did not finish")
 
 
+def _store(backend: str, tmp_path: Path) -> JobStore:
+    """A job store of ``backend`` over ``tmp_path`` (the same state each time it is asked)."""
+    if backend == "postgresql":
+        from pg_support import new_database
+        from psycopg_pool import ConnectionPool
+
+        from sathub.jobs.pg import PgJobStore
+
+        dsn = _DSNS.setdefault(tmp_path, new_database())
+        return PgJobStore(ConnectionPool(dsn, min_size=1, max_size=4, open=True))
+    return FileJobStore(tmp_path / "jobs")
+
+
+_DSNS: dict[Path, str] = {}
+
+
+@pytest.fixture(params=["embedded", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture()
-def runner(tmp_path: Path) -> JobRunner:
+def runner(backend: str, tmp_path: Path) -> JobRunner:
     GATE.set()
-    return JobRunner(FileJobStore(tmp_path / "jobs"), resources=None)
+    return JobRunner(_store(backend, tmp_path), resources=None)
 
 
 def test_kinds_are_registered_and_parameters_checked_before_queueing(runner: JobRunner) -> None:
@@ -83,13 +104,36 @@ def test_cancel_queued_and_running(runner: JobRunner) -> None:
     assert _wait(runner, second["id"])["status"] == "cancelled"
 
 
-def test_records_survive_a_restart(runner: JobRunner, tmp_path: Path) -> None:
+def test_records_survive_a_restart(runner: JobRunner, backend: str, tmp_path: Path) -> None:
     job = _wait(runner, runner.submit("test-count", {"n": 2})["id"])
-    fresh = JobRunner(FileJobStore(tmp_path / "jobs"), resources=None)
+    fresh = JobRunner(_store(backend, tmp_path), resources=None)
     assert fresh.get(job["id"]) == job and fresh.result(job["id"])["n"] == 2
-    fresh.store.put(job | {"id": "a" * 32, "status": "running"})
+    dead = _store(backend, tmp_path)  # a process that wrote a running job, then died
+    dead.put(job | {"id": "a" * 32, "status": "running"})
+    assert fresh.get("a" * 32)["status"] == "running"  # its runner is alive: as it is
+    dead.close()
     assert fresh.get("a" * 32)["status"] == "failed"
     assert [j["id"] for j in fresh.list("testlane")] != []
     for bad in ("../../etc/passwd", "a" * 65, "x y", ""):
         with pytest.raises(NotFound):
             fresh.get(bad)
+
+
+def test_another_worker_sees_live_jobs_and_cancels_queued_ones(runner: JobRunner, backend: str,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    """Two workers on one store: a job of the first is reported as it is by the second (not as
+    failed: its runner is alive), and the second's cancel of a queued job keeps the first from
+    ever starting it."""
+    GATE.clear()
+    first = runner.submit("test-count", {"n": 50})
+    second = runner.submit("test-count", {"n": 1})
+    other = JobRunner(_store(backend, tmp_path), resources=None)
+    assert other.get(first["id"])["status"] in ("queued", "running")
+    assert other.get(second["id"])["status"] == "queued"
+    assert other.cancel(second["id"])["status"] == "cancelled"
+    runner.cancel(first["id"])
+    GATE.set()
+    assert _wait(runner, first["id"])["status"] == "cancelled"
+    assert _wait(runner, second["id"])["status"] == "cancelled"
+    assert runner.store.get("testlane", second["id"])["started"] is None  # never started
+    assert other.get(second["id"])["status"] == "cancelled"

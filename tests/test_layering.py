@@ -40,11 +40,7 @@ SQLITE_MODULES = {
     "catalog/sqlite/": "the catalog store on SQLite",
     "catalog/query.py": "the catalog store on SQLite: search SQL and keyset paging",
     "catalog/sqlfuncs.py": "the catalog store on SQLite: SQL functions",
-    "access/store.py": "state store: organisations, keys, agreements, activations, quotas",
-    "access/audit.py": "state store: the audit chain",
-    "access/audit_state.py": "state store: the audit chain",
-    "access/audit_verify.py": "state store: the audit chain (verification reads it directly)",
-    "access/quotas.py": "state store: quotas (charged in the audit's transaction)",
+    "access/store.py": "the access state store on SQLite (behind access/state.py's AccessState)",
     "budget/sqlite.py": "state store: budget lines (already behind budget/store.py)",
     "access/sessions_sqlite.py": "state store: console sessions (behind access/sessions.py's SessionStore)",
 }

@@ -14,12 +14,16 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "orbits"
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason="shared data not present")
 
 
-@pytest.fixture()
-def client(tmp_path: Path) -> TestClient:
-    """The app with an operator's key (registry writes and orders need one)."""
-    from conftest import issue_key, new_installation
+@pytest.fixture(params=["embedded", "postgresql"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> TestClient:
+    """The app with an operator's key (registry writes and orders need one), on each backend
+    of the orbits state (files in the data directory; PostgreSQL)."""
+    from conftest import issue_key
+    from state_support import settings_for
 
-    inst = new_installation(tmp_path)
+    from sathub.app import Installation
+
+    inst = Installation.create(settings_for(request.param, tmp_path / "data"))
     c = TestClient(create_app(inst))
     c.headers["Authorization"] = f"Bearer {issue_key(inst, 'operator')}"
     c.inst = inst  # type: ignore[attr-defined]

@@ -45,7 +45,6 @@ def test_registry_satcat_and_elements(tmp_path: Path) -> None:
         sets = load_elements(DATA / "eo_satellites_2025-10-04.txt")
         assert reg.add_elements(sets) == 12
         assert reg.add_elements(sets) == 0  # same epochs: nothing new
-        reg.save()
         again = Registry(tmp_path)
         (es,) = again.elements_at([40697], EPOCH)
         assert es.norad_id == 40697 and again.get(59371).name == "RESURS-P 4"
@@ -109,7 +108,6 @@ def test_order_lifecycle(tmp_path: Path) -> None:
     with pytest.raises(Conflict):
         book.transition(flood.id, "cancelled")
     book.transition(routine.id, "cancelled")
-    book.save()
     again = OrderBook(tmp_path)
     assert again.get(flood.id).status == "delivered"
     assert [h.status for h in again.get(flood.id).history] == [

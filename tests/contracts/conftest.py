@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-SUITES = {"catalog_store.py", "object_store.py", "session_store.py"}
+SUITES = {"access_store.py", "catalog_store.py", "object_store.py", "session_store.py",
+          "job_store.py", "orbit_store.py", "budget_store.py"}  # fmt: skip
 
 
 def pytest_collect_file(file_path: Path, parent: Any) -> Any:

@@ -3,9 +3,9 @@ sessions): random sequences of adds, reads, touches, deletes and purges, checked
 against a plain dict that does what the contract says (hypothesis), and a session's fields
 kept exactly.
 
-Every test runs once per entry of :data:`IMPLEMENTATIONS` (today SQLite, ``DATA/sessions.db``,
-built by :class:`sathub.app.Installation`); a shared database for several workers adds itself
-there and gets the whole suite.
+Every test runs once per entry of :data:`IMPLEMENTATIONS`, built by
+:class:`sathub.app.Installation`: SQLite (``DATA/sessions.db``) and PostgreSQL
+(``sathub.access_sessions``, shared by several workers).
 """
 
 from __future__ import annotations
@@ -32,9 +32,19 @@ def sqlite_store(tmp: Path) -> Iterator[SessionStore]:
         yield inst.sessions.store
 
 
+@contextmanager
+def pg_store(tmp: Path) -> Iterator[SessionStore]:
+    """``sathub.access_sessions`` of a new database (``SATHUB_PG_DSN``)."""
+    from pg_support import pg_settings
+
+    with Installation.create(pg_settings(tmp / "data")) as inst:
+        yield inst.sessions.store
+
+
 # name → a fresh, empty store in a temporary directory
 IMPLEMENTATIONS: dict[str, Callable[[Path], AbstractContextManager[SessionStore]]] = {
     "sqlite": sqlite_store,
+    "postgresql": pg_store,
 }
 
 IDS = st.sampled_from([f"{n:064x}" for n in range(6)])  # few ids: operations meet each other

@@ -9,13 +9,13 @@ from typing import Any
 
 from sathub.access.geo import check_aoi
 from sathub.access.models import DAY_S, Activation
-from sathub.access.store import AccessStore
+from sathub.access.state import AccessState
 from sathub.errors import InvalidInput
 
 MAX_DAYS = 365
 
 
-def open_activation(store: AccessStore, *, name: str, aoi: Any, days: float,
+def open_activation(store: AccessState, *, name: str, aoi: Any, days: float,
                     acquired_from: float | None = None, acquired_to: float | None = None,
                     orgs: list[str] | None = None, collections: list[str] | None = None,
                     opened_by: str = "", now: float | None = None) -> Activation:  # fmt: skip

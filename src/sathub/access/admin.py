@@ -19,7 +19,7 @@ from sathub.timeutil import iso
 
 if TYPE_CHECKING:
     from sathub.access.audit import AuditLog
-    from sathub.access.store import AccessStore
+    from sathub.access.state import AccessState
     from sathub.catalog.store import CatalogStore
 
 AGREEMENT_TIMES = ("signed", "valid_from", "valid_to", "acquired_from", "acquired_to")
@@ -65,7 +65,7 @@ def _check_collections(catalog: CatalogStore | None, collections: Any) -> None:
 class AdminActions:
     """Mixed into :class:`~sathub.access.service.AccessService` (its ``store`` and ``audit``)."""
 
-    store: AccessStore
+    store: AccessState
     audit: AuditLog
 
     def add_org(self, actor: str, name: str, kind: str) -> Organisation:

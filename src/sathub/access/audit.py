@@ -23,7 +23,6 @@ resource, bytes, outcome and the bytes charged against the agreement's quota, an
 from __future__ import annotations
 
 import hmac
-import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +44,7 @@ from sathub.access.audit_config import AuditConfig
 from sathub.access.audit_state import digest_of, snapshot
 from sathub.access.models import Agreement
 from sathub.access.quotas import charge_in
-from sathub.access.store import AccessStore
+from sathub.access.state import AccessState, StateConn
 from sathub.errors import AuditUnavailable
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ def denied(reason: str) -> str:
 
 
 class AuditLog:
-    def __init__(self, store: AccessStore, secrets_dir: Path, config: AuditConfig | None = None) -> None:
+    def __init__(self, store: AccessState, secrets_dir: Path, config: AuditConfig | None = None) -> None:
         self.store = store
         self.config = config or AuditConfig.default(Path(secrets_dir))
         self.akey = self.config.key
@@ -118,7 +117,9 @@ class AuditLog:
                 self._pending_tampered(c, (*pk, *row[:2]))  # never count on top of an edited row
                 row = None
             counts = (row[0] + 1, row[1] + int(nbytes)) if row else (1, int(nbytes))
-            c.execute("INSERT OR REPLACE INTO tile_pending VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            c.execute("INSERT INTO tile_pending VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                      "(hour, actor, resource, agreement_id, activation_id, charged) DO UPDATE SET "
+                      "requests = excluded.requests, bytes = excluded.bytes, mac = excluded.mac",
                       (*pk, *counts, pending_mac(self.akey, (*pk, *counts))))  # fmt: skip
         self.flush_tiles(now)
 
@@ -149,18 +150,18 @@ class AuditLog:
                 written += 1
         return written
 
-    def _pending_tampered(self, c: sqlite3.Connection, row: Sequence[Any]) -> None:
+    def _pending_tampered(self, c: StateConn, row: Sequence[Any]) -> None:
         """A pending row whose MAC fails: its content goes into the chain as evidence (verify
         reports it), the row is dropped, and counting starts again."""
         self._append_in(c, "sathub", "audit.pending.tampered", str(row[2]),
                         detail={"row": list(row[:8])})  # fmt: skip
         c.execute(f"DELETE FROM tile_pending WHERE {_PENDING_PK}", tuple(row[:6]))
 
-    def _state_changed(self, c: sqlite3.Connection, kind: str, ident: object) -> None:
+    def _state_changed(self, c: StateConn, kind: str, ident: object) -> None:
         """The store's hook: a chained row changed inside transaction ``c``."""
         self._append_in(c, "store", "state", f"{kind}:{ident}", detail={"sha256": digest_of(c, kind, ident)})
 
-    def _append_in(self, c: sqlite3.Connection, actor: str, action: str, resource: str, *,
+    def _append_in(self, c: StateConn, actor: str, action: str, resource: str, *,
                    nbytes: int = 0, outcome: str = OK, agreement_id: int | None = None,
                    activation_id: int | None = None, detail: dict[str, Any] | None = None,
                    ts: float | None = None, charged: int | None = None,
@@ -183,7 +184,8 @@ class AuditLog:
         digest = record_digest(self.key, prev, record, FMT)
         c.execute(f"INSERT INTO audit ({', '.join(RECORD)}, fmt, prev, hash) "
                   f"VALUES ({', '.join('?' * (len(RECORD) + 3))})", (*record, FMT, prev, digest))
-        c.execute("INSERT OR REPLACE INTO audit_head VALUES (1, ?, ?, ?, ?)",
+        c.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                  "seq = excluded.seq, hash = excluded.hash, ts = excluded.ts, mac = excluded.mac",
                   (seq, digest, ts, head_mac(self.akey, seq, digest, ts)))  # fmt: skip
         if self.config.anchors and seq % self.config.anchor_every == 0:
             line = make_line(self.akey, seq, digest, ts)
@@ -196,20 +198,20 @@ class AuditLog:
         return seq
 
     # ---------------------------------------------------------------- head checks
-    def _head_matches(self, c: sqlite3.Connection, last: Any) -> bool:
+    def _head_matches(self, c: StateConn, last: Any) -> bool:
         head = c.execute("SELECT seq, hash, ts, mac FROM audit_head WHERE id = 1").fetchone()
         if head is None or last is None:  # a started log always has both
             return False
         return (head[0], head[1]) == (last[0], last[1]) and hmac.compare_digest(
             head[3], head_mac(self.akey, head[0], head[1], head[2]))
 
-    def _record_verifies(self, c: sqlite3.Connection, seq: int) -> bool:
+    def _record_verifies(self, c: StateConn, seq: int) -> bool:
         row = c.execute(f"SELECT {', '.join(RECORD)}, fmt, prev, hash FROM audit WHERE seq = ?",
                         (seq,)).fetchone()  # fmt: skip
         return row is not None and hmac.compare_digest(
             record_digest(self.key, row[-2], row[:11], row[-3]), row[-1])
 
-    def _head_mismatch(self, c: sqlite3.Connection, last: Any) -> None:
+    def _head_mismatch(self, c: StateConn, last: Any) -> None:
         """The head does not match the log's end: records were removed or the head edited —
         or this process holds another key. Evidence goes into the chain; a wrong key refuses."""
         head = c.execute("SELECT seq, hash, ts, mac FROM audit_head WHERE id = 1").fetchone()
@@ -230,9 +232,8 @@ class AuditLog:
         quota counters as they are, so that later changes can be checked (reason ``new``,
         ``upgrade`` for a log of the first format, or ``head missing``, which verify reports);
         the first layout's pending tiles are written to the chain."""
-        c = self.store.conn()
-        legacy_sql = "SELECT 1 FROM sqlite_master WHERE name = 'tile_pending_v1'"
-        if c.execute("SELECT 1 FROM audit_head").fetchone() and not c.execute(legacy_sql).fetchone():
+        legacy = self.store.has_legacy_pending()
+        if self.store.conn().execute("SELECT 1 FROM audit_head").fetchone() and not legacy:
             return
         with self.store.tx() as c:
             if c.execute("SELECT 1 FROM audit_head").fetchone() is None:
@@ -245,10 +246,11 @@ class AuditLog:
                     return
                 reason = ("new" if last is None and not rows else
                           "upgrade" if last is not None and last[1] is None else "head missing")  # fmt: skip
-                usage = {f"{a}:{m}": [b, n] for a, m, b, n in c.execute("SELECT * FROM usage")}
+                usage = {f"{a}:{m}": [b, n] for a, m, b, n in c.execute(
+                    "SELECT agreement_id, month, bytes, requests FROM usage")}  # fmt: skip
                 self._append_in(c, "sathub", "state.baseline", "*", check_head=False,
                                 detail={"reason": reason, "rows": rows, "usage": usage})  # fmt: skip
-            if c.execute(legacy_sql).fetchone():
+            if legacy:
                 for hour, actor, resource, agr, act, n, nbytes in c.execute(
                         "SELECT hour, actor, resource, agreement_id, activation_id, requests, bytes "
                         "FROM tile_pending_v1 ORDER BY hour, actor, resource").fetchall():  # fmt: skip
@@ -260,7 +262,7 @@ class AuditLog:
     # --------------------------------------------------------------------- reading
     def records(self, *, agreement_id: int | None = None, since: float | None = None,
                 until: float | None = None, activation_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        sql = f"SELECT {', '.join(RECORD)} FROM audit WHERE 1"
+        sql = f"SELECT {', '.join(RECORD)} FROM audit WHERE 1 = 1"
         params: list[Any] = []
         if agreement_id is not None:
             sql += " AND agreement_id = ?"

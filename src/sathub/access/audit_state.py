@@ -7,9 +7,9 @@ outside the API is named. ``keys.last_used`` is left out (it changes on every us
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-
 import orjson
+
+from sathub.access.state import StateConn
 
 #: kind → (table, key column, columns digested); a row's resource is ``kind:key``.
 TABLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -26,14 +26,14 @@ def row_digest(row: tuple[object, ...]) -> str:
     return hashlib.sha256(orjson.dumps(list(row))).hexdigest()
 
 
-def digest_of(c: sqlite3.Connection, kind: str, ident: object) -> str | None:
+def digest_of(c: StateConn, kind: str, ident: object) -> str | None:
     """The digest of one row as stored now (None: the row does not exist)."""
     table, keycol, cols = TABLES[kind]
     row = c.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE {keycol} = ?", (ident,)).fetchone()
     return None if row is None else row_digest(tuple(row))
 
 
-def snapshot(c: sqlite3.Connection) -> dict[str, str]:
+def snapshot(c: StateConn) -> dict[str, str]:
     """``kind:key`` → digest of every chained row."""
     out: dict[str, str] = {}
     for kind, (table, _, cols) in TABLES.items():

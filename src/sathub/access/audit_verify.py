@@ -10,7 +10,6 @@ size belongs to a committed record, or to one rolled back by a crash).
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ from sathub.access.audit_anchor import AnchorLine, FileAnchor, SyslogAnchor, lin
 from sathub.access.audit_chain import GENESIS, RECORD, head_mac, pending_mac, record_digest
 from sathub.access.audit_state import compare, snapshot
 from sathub.access.dates import iso, month_of
+from sathub.access.state import StateConn
 
 if TYPE_CHECKING:
     from sathub.access.audit import AuditLog
@@ -81,9 +81,7 @@ def verify(log: AuditLog, anchor_files: Sequence[Path] = ()) -> VerifyResult:
     files = [a.path for a in cfg.anchors if isinstance(a, FileAnchor)]
     with store.tx():  # the write lock: anchor lines up to these sizes belong to committed records
         sizes = {p: p.stat().st_size if p.exists() else None for p in files}
-    c = store.conn()
-    c.execute("BEGIN")
-    try:
+    with store.snapshot() as c:
         p = _records(c, log, problems)
         checked.append(f"hash chain: {p.n} records" + (f" (1..{p.last_seq})" if p.n else ""))
         if p.n == 0:
@@ -106,13 +104,11 @@ def verify(log: AuditLog, anchor_files: Sequence[Path] = ()) -> VerifyResult:
         sources += [(f"{f} (--anchor-file)", f, None) for f in anchor_files]
         for name, path, limit in sources:
             _anchor(c, log, p, name, read_lines(path, limit), problems, checked, not_checked)
-    finally:
-        c.execute("COMMIT")
     _limits(log, p, files, sizes, anchor_files, not_checked)
     return VerifyResult(not problems, p.n, problems.final(), checked, not_checked)
 
 
-def _records(c: sqlite3.Connection, log: AuditLog, problems: list[str]) -> _Pass:
+def _records(c: StateConn, log: AuditLog, problems: list[str]) -> _Pass:
     p = _Pass(last_hash=GENESIS)
     prev, expected = GENESIS, 1
     for row in c.execute(f"SELECT {', '.join(RECORD)}, fmt, prev, hash FROM audit ORDER BY seq"):
@@ -173,7 +169,7 @@ def _detail(text: str) -> dict[str, Any]:
     return d if isinstance(d, dict) else {}
 
 
-def _head(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str], checked: list[str]) -> None:
+def _head(c: StateConn, log: AuditLog, p: _Pass, problems: list[str], checked: list[str]) -> None:
     head = c.execute("SELECT seq, hash, ts, mac FROM audit_head WHERE id = 1").fetchone()
     if head is None:
         problems.append("the head row (audit_head) is missing")
@@ -187,7 +183,7 @@ def _head(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str], c
         checked.append(f"head: record {head[0]}, signed")
 
 
-def _legacy_head(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str],
+def _legacy_head(c: StateConn, log: AuditLog, p: _Pass, problems: list[str],
                  checked: list[str]) -> None:  # fmt: skip
     """``secrets/audit.head`` of the first format, when it is still there."""
     try:
@@ -208,7 +204,7 @@ def _legacy_head(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[
         checked.append(f"head file of the first format: record {seq}")
 
 
-def _pending(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str],
+def _pending(c: StateConn, log: AuditLog, p: _Pass, problems: list[str],
              checked: list[str], not_checked: list[str]) -> None:  # fmt: skip
     n = 0
     for row in c.execute("SELECT hour, actor, resource, agreement_id, activation_id, charged, "
@@ -228,7 +224,7 @@ def _pending(c: sqlite3.Connection, log: AuditLog, p: _Pass, problems: list[str]
                            "written to the log")  # fmt: skip
 
 
-def _usage(c: sqlite3.Connection, p: _Pass, problems: list[str], checked: list[str]) -> None:
+def _usage(c: StateConn, p: _Pass, problems: list[str], checked: list[str]) -> None:
     table = {(int(a), m): [int(b), int(n)] for a, m, b, n in
              c.execute("SELECT agreement_id, month, bytes, requests FROM usage")}  # fmt: skip
     bad = 0
@@ -243,7 +239,7 @@ def _usage(c: sqlite3.Connection, p: _Pass, problems: list[str], checked: list[s
         checked.append(f"quota counters: {len(table)} agreement-months equal the charges in the log")
 
 
-def _anchor(c: sqlite3.Connection, log: AuditLog, p: _Pass, name: str,
+def _anchor(c: StateConn, log: AuditLog, p: _Pass, name: str,
             lines: Iterable[AnchorLine | int], problems: list[str], checked: list[str],
             not_checked: list[str]) -> None:  # fmt: skip
     """Each valid line's (seq, hash) against the log; a later line for the same seq supersedes

@@ -9,7 +9,7 @@ import secrets
 import time
 
 from sathub.access.models import Actor, ApiKey
-from sathub.access.store import AccessStore
+from sathub.access.state import AccessState
 
 PREFIX = "sh_"
 TOKEN_RE = re.compile(r"^sh_[A-Za-z0-9_-]{43}$")  # token_urlsafe(32) is 43 characters
@@ -23,7 +23,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(store: AccessStore, role: str, org_id: int | None, *, label: str = "",
+def issue(store: AccessState, role: str, org_id: int | None, *, label: str = "",
           expires: float | None = None) -> tuple[str, ApiKey]:  # fmt: skip
     """A new key: ``(token, record)``. The token is never stored; show it once."""
     token = new_token()
@@ -35,7 +35,7 @@ class KeyRejected(Exception):
     """A bearer token that is malformed, unknown, expired or revoked (the reason is the message)."""
 
 
-def find_key(store: AccessStore, token: str) -> ApiKey:
+def find_key(store: AccessState, token: str) -> ApiKey:
     """The key record of a bearer token (whatever its state), or KeyRejected."""
     if not TOKEN_RE.match(token):
         raise KeyRejected("malformed API key")
@@ -54,7 +54,7 @@ def check_key(key: ApiKey, now: float) -> None:
         raise KeyRejected("this API key has expired")
 
 
-def authenticate(store: AccessStore, token: str, now: float | None = None) -> Actor:
+def authenticate(store: AccessState, token: str, now: float | None = None) -> Actor:
     """The actor a bearer token stands for, or KeyRejected."""
     now = time.time() if now is None else now
     key = find_key(store, token)

@@ -8,12 +8,11 @@ charged only together with the audit record that carries them, in one transactio
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from sathub.access.dates import month_of, next_month_start
 from sathub.access.models import Agreement
-from sathub.access.store import AccessStore
+from sathub.access.state import AccessState, StateConn
 from sathub.errors import QuotaExceeded
 
 
@@ -26,13 +25,13 @@ def _exceeded(agreement: Agreement, so_far: int, nbytes: int, now: float) -> Quo
         retry_after_s=retry, field="quota")  # fmt: skip
 
 
-def _used(c: sqlite3.Connection, agreement_id: int, month: str) -> tuple[int, int]:
+def _used(c: StateConn, agreement_id: int, month: str) -> tuple[int, int]:
     row = c.execute("SELECT bytes, requests FROM usage WHERE agreement_id = ? AND month = ?",
                     (agreement_id, month)).fetchone()  # fmt: skip
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def charge_in(c: sqlite3.Connection, agreement: Agreement, nbytes: int, now: float) -> None:
+def charge_in(c: StateConn, agreement: Agreement, nbytes: int, now: float) -> None:
     """Inside the caller's write transaction: count ``nbytes`` (one request) against the
     agreement's month of ``now``, or raise QuotaExceeded (nothing counted)."""
     month = month_of(now)
@@ -40,11 +39,11 @@ def charge_in(c: sqlite3.Connection, agreement: Agreement, nbytes: int, now: flo
     if agreement.quota_bytes is not None and so_far + nbytes > agreement.quota_bytes:
         raise _exceeded(agreement, so_far, nbytes, now)
     c.execute("INSERT INTO usage VALUES (?, ?, ?, 1) ON CONFLICT (agreement_id, month) DO "
-              "UPDATE SET bytes = bytes + excluded.bytes, requests = requests + 1",
+              "UPDATE SET bytes = usage.bytes + excluded.bytes, requests = usage.requests + 1",
               (agreement.id, month, int(nbytes)))  # fmt: skip
 
 
-def check(store: AccessStore, agreement: Agreement, nbytes: int = 0, now: float | None = None) -> None:
+def check(store: AccessState, agreement: Agreement, nbytes: int = 0, now: float | None = None) -> None:
     """Raise QuotaExceeded when ``nbytes`` more would not fit this month, or with
     ``nbytes=0`` when nothing is left (nothing is counted): for routes that learn the size only
     after the work, e.g. a rendered tile, and charge it afterwards."""
@@ -55,6 +54,6 @@ def check(store: AccessStore, agreement: Agreement, nbytes: int = 0, now: float 
         raise _exceeded(agreement, so_far, nbytes, now)
 
 
-def used(store: AccessStore, agreement_id: int, month: str) -> tuple[int, int]:
+def used(store: AccessState, agreement_id: int, month: str) -> tuple[int, int]:
     """(bytes, requests) counted for an agreement in a month ``YYYY-MM``."""
     return _used(store.conn(), agreement_id, month)

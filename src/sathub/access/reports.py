@@ -10,7 +10,7 @@ from typing import Any
 
 from sathub.access.audit import AuditLog
 from sathub.access.dates import iso, month_of, next_month_start
-from sathub.access.store import AccessStore
+from sathub.access.state import AccessState
 from sathub.errors import InvalidInput
 
 
@@ -22,7 +22,7 @@ def month_bounds(month: str) -> tuple[float, float]:
     return start, next_month_start(start)
 
 
-def usage(store: AccessStore, audit: AuditLog, agreement_id: int, month: str) -> dict[str, Any]:
+def usage(store: AccessState, audit: AuditLog, agreement_id: int, month: str) -> dict[str, Any]:
     """Bytes and requests per day and per action, with totals, quota and the records."""
     agreement = store.agreement(agreement_id)
     audit.flush_tiles()

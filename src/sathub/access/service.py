@@ -20,13 +20,16 @@ from sathub.access.admin import AdminActions
 from sathub.access.audit import AuditLog
 from sathub.access.audit_config import AuditConfig
 from sathub.access.models import Actor, ApiKey
+from sathub.access.state import AccessState
 from sathub.access.store import AccessStore
 from sathub.errors import NotFound, Unauthorized
 
 
 class AccessService(AdminActions):
-    def __init__(self, root: Path, secrets_dir: Path, *, audit: AuditConfig | None = None) -> None:
-        self.store = AccessStore(Path(root) / "access.db")
+    def __init__(self, root: Path, secrets_dir: Path, *, audit: AuditConfig | None = None,
+                 store: AccessState | None = None) -> None:  # fmt: skip
+        """``store``: the state store the installation built (default: ``root/access.db``)."""
+        self.store: AccessState = store if store is not None else AccessStore(Path(root) / "access.db")
         self.audit = AuditLog(self.store, secrets_dir, audit)
         self.secrets_dir = Path(secrets_dir)
         # Resolved actors by key digest, kept while the access store's version is unchanged
@@ -37,11 +40,12 @@ class AccessService(AdminActions):
         self._cache_lock = threading.Lock()
 
     @classmethod
-    def for_settings(cls, settings: Any) -> AccessService:
+    def for_settings(cls, settings: Any, store: AccessState | None = None) -> AccessService:
         """The service of an installation (:class:`sathub.config.Settings`), with the audit
-        key and anchors it configures; InvalidInput names a setting that cannot be used."""
+        key and anchors it configures; InvalidInput names a setting that cannot be used.
+        ``store``: the state store :class:`sathub.app.Installation` built (default: SQLite)."""
         layout = settings.layout
-        return cls(layout.root, layout.secrets, audit=AuditConfig.from_settings(settings))
+        return cls(layout.root, layout.secrets, audit=AuditConfig.from_settings(settings), store=store)
 
     @classmethod
     def for_layout(cls, layout: object) -> AccessService:

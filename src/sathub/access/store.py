@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,53 +103,38 @@ def _activation(row_id: int, content: str) -> Activation:
     return Activation(id=row_id, **d)
 
 
-class AccessStore:
-    """Organisations, keys, agreements, activations and usage on one SQLite file."""
+class SQLAccessStore:
+    """The domain methods of the access state store, in SQL both backends speak; a subclass
+    gives the connections (:meth:`conn`, :meth:`tx`, :meth:`snapshot`, :meth:`close`)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self.write_lock = threading.RLock()
-        #: Called as ``on_change(conn, kind, key)`` inside every transaction that changes a row
-        #: the audit chains (kinds of :data:`sathub.access.audit_state.TABLES`); set by the
-        #: audit log.
-        self.on_change: Callable[[sqlite3.Connection, str, object], None] | None = None
-        with self.tx() as c:
-            _migrate(c)
+    backend = "sql"
+    #: the database's unique-violation errors (a name taken)
+    unique_violation: tuple[type[Exception], ...] = ()
+    #: Called as ``on_change(conn, kind, key)`` inside every transaction that changes a row
+    #: the audit chains (kinds of :data:`sathub.access.audit_state.TABLES`); set by the
+    #: audit log.
+    on_change: Callable[[Any, str, object], None] | None = None
+    write_lock: Any  # a threading.RLock: one writer of this process at a time
 
-    def _changed(self, c: sqlite3.Connection, kind: str, key: object) -> None:
+    def conn(self) -> Any:
+        raise NotImplementedError
+
+    def tx(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def has_legacy_pending(self) -> bool:
+        """The first layout's pending tile rows are still to be written (SQLite only)."""
+        return False
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _changed(self, c: Any, kind: str, key: object) -> None:
         if self.on_change is not None:
             self.on_change(c, kind, key)
-
-    def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = c
-        return c
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``). Nested in another of this thread, it
-        joins it: an admin action writes its change and its audit record together, and an error
-        anywhere rolls back both."""
-        c = self.conn()
-        if c.in_transaction:
-            with self.write_lock:
-                yield c
-            return
-        with self.write_lock:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                yield c
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
 
     # ----------------------------------------------------------- organisations
     def add_org(self, name: str, kind: str) -> Organisation:
@@ -161,12 +146,12 @@ class AccessStore:
         now = time.time()
         try:
             with self.tx() as c:
-                cur = c.execute("INSERT INTO orgs (name, kind, created) VALUES (?, ?, ?)",
-                                (name, kind, now))  # fmt: skip
-                self._changed(c, "org", cur.lastrowid)
-        except sqlite3.IntegrityError as exc:
+                new_id = int(c.execute("INSERT INTO orgs (name, kind, created) VALUES (?, ?, ?) "
+                                       "RETURNING id", (name, kind, now)).fetchone()[0])  # fmt: skip
+                self._changed(c, "org", new_id)
+        except self.unique_violation as exc:
             raise Conflict(f"organisation {name!r} already exists", field="name") from exc
-        return Organisation(int(cur.lastrowid or 0), name, kind, now)
+        return Organisation(new_id, name, kind, now)
 
     def orgs(self) -> list[Organisation]:
         return [Organisation(*r) for r in self.conn().execute(
@@ -193,11 +178,12 @@ class AccessStore:
             raise InvalidInput("a partner key belongs to an organisation (--org)", field="org")
         now = time.time()
         with self.tx() as c:
-            cur = c.execute(
+            new_id = int(c.execute(
                 "INSERT INTO keys (key_hash, prefix, role, org_id, label, created, expires) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (key_hash, prefix, role, org_id, label, now, expires))
-            self._changed(c, "key", cur.lastrowid)
-        return ApiKey(int(cur.lastrowid or 0), prefix, role, org_id, label, now, expires, None, None)
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (key_hash, prefix, role, org_id, label, now, expires)).fetchone()[0])
+            self._changed(c, "key", new_id)
+        return ApiKey(new_id, prefix, role, org_id, label, now, expires, None, None)
 
     def key_by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
         row = self.conn().execute(
@@ -244,10 +230,10 @@ class AccessStore:
         with self.tx() as c:
             if not c.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
                 raise NotFound(f"organisation {org_id} not found", field="org")
-            cur = c.execute("INSERT INTO agreements (org_id, content) VALUES (?, ?)",
-                            (org_id, content.decode()))  # fmt: skip
-            self._changed(c, "agreement", cur.lastrowid)
-        return self.agreement(int(cur.lastrowid or 0))
+            new_id = int(c.execute("INSERT INTO agreements (org_id, content) VALUES (?, ?) RETURNING id",
+                                   (org_id, content.decode())).fetchone()[0])  # fmt: skip
+            self._changed(c, "agreement", new_id)
+        return self.agreement(new_id)
 
     def agreement(self, agreement_id: int) -> Agreement:
         row = self.conn().execute("SELECT id, org_id, content FROM agreements WHERE id = ?",
@@ -303,7 +289,7 @@ class AccessStore:
         """Record that ``collection`` holds products derived from ``source``; a restricted
         source restricts the collection at once."""
         with self.tx() as c:
-            c.execute("INSERT OR IGNORE INTO derived_from VALUES (?, ?)", (collection, source))
+            c.execute("INSERT INTO derived_from VALUES (?, ?) ON CONFLICT DO NOTHING", (collection, source))
         if source in self.restricted_collections() and collection not in self.restricted_collections():
             self.set_collection_level(collection, "restricted")
 
@@ -319,10 +305,10 @@ class AccessStore:
     def add_activation(self, activation: Activation) -> Activation:
         body = {k: v for k, v in activation.as_dict().items() if k != "id"}
         with self.tx() as c:
-            cur = c.execute("INSERT INTO activations (content) VALUES (?)",
-                            (orjson.dumps(body).decode(),))  # fmt: skip
-            self._changed(c, "activation", cur.lastrowid)
-        return self.activation(int(cur.lastrowid or 0))
+            new_id = int(c.execute("INSERT INTO activations (content) VALUES (?) RETURNING id",
+                                   (orjson.dumps(body).decode(),)).fetchone()[0])  # fmt: skip
+            self._changed(c, "activation", new_id)
+        return self.activation(new_id)
 
     def activation(self, activation_id: int) -> Activation:
         row = self.conn().execute("SELECT id, content FROM activations WHERE id = ?",
@@ -367,11 +353,74 @@ class AccessStore:
         """Bumped by every committed change of what an actor is built from (see VERSION)."""
         return int(self.conn().execute("SELECT n FROM access_version WHERE id = 1").fetchone()[0])
 
+
+
+class AccessStore(SQLAccessStore):
+    """Organisations, keys, agreements, activations and usage on one SQLite file."""
+
+    backend = "sqlite"
+    unique_violation = (sqlite3.IntegrityError,)
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        self.on_change = None
+        with self.tx() as c:
+            _migrate(c)
+
+    def conn(self) -> sqlite3.Connection:
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = c
+        return c
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``). Nested in another of this thread, it
+        joins it: an admin action writes its change and its audit record together, and an error
+        anywhere rolls back both."""
+        c = self.conn()
+        if c.in_transaction:
+            with self.write_lock:
+                yield c
+            return
+        with self.write_lock:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: everything read in it is one committed state."""
+        c = self.conn()
+        c.execute("BEGIN")
+        try:
+            yield c
+        finally:
+            c.execute("COMMIT")
+
+    def has_legacy_pending(self) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE name = 'tile_pending_v1'"
+        return self.conn().execute(sql).fetchone() is not None
+
     def close(self) -> None:
         c = getattr(self._local, "conn", None)
         if c is not None:
             c.close()
             self._local = threading.local()
+
+
 
 
 def _migrate(c: sqlite3.Connection) -> None:

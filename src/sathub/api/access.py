@@ -31,7 +31,7 @@ from sathub.access.policy import grants_filter, visible_collections
 from sathub.api.gate import actor_of
 from sathub.api.middleware import send_json
 from sathub.api.sessions import session_actor
-from sathub.errors import Forbidden, NotFound, Unauthorized
+from sathub.errors import BackendUnavailable, Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
@@ -72,6 +72,9 @@ class AccessMiddleware:
             return
         except Forbidden as exc:  # a console session's request without its CSRF token
             await send_json(send, 403, exc.to_dict())
+            return
+        except BackendUnavailable as exc:  # the access state's database (issue 14): 503, named
+            await send_json(send, 503, exc.to_dict(), exc.headers)
             return
         if actor.role == "anonymous" and inst.settings.dev_open_writes:
             actor = Actor(role="operator", name="anonymous (development mode)",

@@ -90,5 +90,5 @@ def build(inst: Installation, *, seed: int = 42, workers: int = 1,
     run = ingest or _ingest
     for cid, path in parts:
         result.reports.append(run(inst, [path], cid, workers=workers, label=cid))
-    result.budget = budget_demo.build(inst.budget, Path(inst.settings.layout.root))
+    result.budget = budget_demo.build(inst.budget, inst.orbits)
     return result

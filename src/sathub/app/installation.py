@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sathub.budget.service import BudgetService
     from sathub.catalog.store import CatalogStore
     from sathub.jobs import JobRunner
+    from sathub.orbits.store import OrbitStore
     from sathub.storage.base import ObjectStore
     from sathub.tiles.searches import SearchRegistry
 
@@ -125,22 +126,60 @@ class Installation:
     def access(self) -> AccessService:
         from sathub.access.service import AccessService
 
-        return AccessService.for_settings(self.settings)
+        store = None
+        if self.settings.pg_dsn:  # the access state beside the catalog (area pgaccess, issue 14)
+            from sathub.access.pg_store import PgAccessStore
+
+            store = PgAccessStore(self.state_pool)
+        return AccessService.for_settings(self.settings, store=store)
+
+    @part
+    def state_pool(self) -> Any:
+        """Connections to ``SATHUB_PG_DSN`` for the state stores (access, sessions, jobs, orbits,
+        budget: tables in the schema ``sathub`` beside pgstac's), a psycopg_pool pool."""
+        from sathub.access.pg_store import open_pool
+
+        assert self.settings.pg_dsn
+        return open_pool(self.settings.pg_dsn, max_size=self.settings.pg_pool_size)
 
     @part
     def budget(self) -> BudgetService:
         from sathub.budget.service import BudgetService
 
-        return BudgetService.for_settings(self.settings, audit=self.access.audit)
+        store = None
+        if self.settings.pg_dsn:
+            from sathub.budget.pg import PgBudgetStore
+
+            store = PgBudgetStore(self.state_pool)
+        return BudgetService.for_settings(self.settings, audit=self.access.audit, store=store,
+                                          orbits=self.orbits)  # fmt: skip
+
+    @part
+    def orbits(self) -> OrbitStore:
+        """Satellites, element sets and orders (``DATA/orbits/``, or PostgreSQL)."""
+        if self.settings.pg_dsn:
+            from sathub.orbits.pg_store import PgOrbitStore
+
+            return PgOrbitStore(self.state_pool)
+        from sathub.orbits.store import FileOrbitStore
+
+        return FileOrbitStore(self.settings.layout.root)
 
     @part
     def sessions(self) -> ConsoleSessions:
         """Console sessions (``DATA/sessions.db``): API keys exchanged for browser sessions."""
-        from sathub.access.sessions import ConsoleSessions
+        from sathub.access.sessions import ConsoleSessions, SessionStore
         from sathub.access.sessions_sqlite import SQLiteSessionStore
 
         s = self.settings
-        return ConsoleSessions(SQLiteSessionStore(s.layout.sessions_db), self.access,
+        store: SessionStore
+        if s.pg_dsn:
+            from sathub.access.sessions_pg import PgSessionStore
+
+            store = PgSessionStore(self.state_pool)
+        else:
+            store = SQLiteSessionStore(s.layout.sessions_db)
+        return ConsoleSessions(store, self.access,
                                idle_s=s.console_idle_minutes * 60,
                                max_s=s.console_session_hours * 3600)  # fmt: skip
 
@@ -162,19 +201,22 @@ class Installation:
         """Background jobs of every registered kind (ingest, analytics), records in the store."""
         import sathub.analytics.jobs  # noqa: F401 - registers the analytics job kinds
         import sathub.ingest.jobs  # noqa: F401 - registers the ingest job kind
-        from sathub.jobs import FileJobStore, JobRunner
+        from sathub.jobs import FileJobStore, JobRunner, JobStore
 
-        return JobRunner(FileJobStore(self.settings.layout.jobs), self)
+        store: JobStore
+        if self.settings.pg_dsn:
+            from sathub.jobs.pg import PgJobStore
+
+            store = PgJobStore(self.state_pool)
+        else:
+            store = FileJobStore(self.settings.layout.jobs)
+        return JobRunner(store, self)
 
     def executor(self, scheduler: str | None = None, **options: Any) -> Any:
         """A Dask executor: ``scheduler`` or the configured one, else an embedded cluster."""
         from sathub.analytics.executor import Executor
 
         return Executor(scheduler or self.settings.dask_scheduler, **options)
-
-    @property
-    def orbits_dir(self) -> Path:
-        return self.settings.layout.root
 
     def close(self) -> None:
         budget = self.__dict__.pop("budget", None)
@@ -183,7 +225,13 @@ class Installation:
         sessions = self.__dict__.pop("sessions", None)
         if sessions is not None:
             sessions.store.close()
-        for name in ("catalog", "access"):
+        jobs = self.__dict__.pop("jobs", None)
+        if jobs is not None:
+            jobs.store.close()
+        orbits = self.__dict__.pop("orbits", None)
+        if orbits is not None:
+            orbits.close()
+        for name in ("catalog", "access", "state_pool"):  # the pool last: the stores use it
             part = self.__dict__.pop(name, None)
             if part is not None:
                 part.close()

@@ -4,8 +4,8 @@ incoming funds; Stop/Warn/Ignore controls and maker–checker approval; links to
 ground stations, agreements and acquisition orders; reports, charts, CSV/XLSX, IATI 2.03 and a
 Fiscal Data Package. Money is :class:`~decimal.Decimal` (integer minor units in the store).
 
-Everything lives in ``DATA/budget.db`` (:mod:`sathub.budget.sqlite`) behind the
-:class:`~sathub.budget.store.BudgetStore` contract; every change goes through
+Everything lives in ``DATA/budget.db`` (:mod:`sathub.budget.sqlite`), or in PostgreSQL
+(:mod:`sathub.budget.pg`), behind the :class:`~sathub.budget.store.BudgetStore` contract; every change goes through
 :class:`~sathub.budget.service.BudgetService` and into the hash-chained audit log. This
 package never imports :mod:`sathub.api`. See docs/budget.md.
 """

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sathub.budget.service import BudgetService
+
+if TYPE_CHECKING:
+    from sathub.orbits.store import OrbitStore
 
 FINANCE = "demo:finance-officer"
 APPROVER = "demo:budget-approver"
@@ -61,7 +65,7 @@ LINES = [
 YEARS = [("FY2024", dt.date(2024, 4, 1)), ("FY2025", dt.date(2025, 4, 1)), ("FY2026", dt.date(2026, 4, 1))]
 
 
-def build(svc: BudgetService, data_dir: Path | None = None) -> str:
+def build(svc: BudgetService, data_dir: Path | OrbitStore | None = None) -> str:
     """Create the demo budget (idempotent: nothing happens when FY2024 exists). With
     ``data_dir``, MMSAT-1 is registered (status planned) in the orbits registry and linked."""
     if any(y.code == "FY2024" for y in svc.store.years()):
@@ -80,7 +84,6 @@ def build(svc: BudgetService, data_dir: Path | None = None) -> str:
         reg.upsert(Satellite(norad_id=SATELLITE_NORAD, name="MMSAT-1", operator="National space agency",
                              owner_type="government", country="MM", status="planned", orbit_class="LEO",
                              launch=Launch(date=dt.date(2026, 7, 1), vehicle="rideshare")))  # fmt: skip
-        reg.save()
         svc.link(FINANCE, "project", "MMSAT1", "satellite", SATELLITE_NORAD)
         svc.link(FINANCE, "project", "LAUNCH", "satellite", SATELLITE_NORAD)
     ids: dict[tuple[str, str, str, str], int] = {}

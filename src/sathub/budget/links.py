@@ -5,23 +5,28 @@ registry yet."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sathub.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from sathub.orbits.store import OrbitStore
 
 
 class DataDirResolver:
     """Resolves link targets in one data directory (read at each call: other processes write
     the registry and the order book)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, orbits: OrbitStore | None = None) -> None:
         self.root = settings.layout.root
+        self.orbits: OrbitStore | Path = orbits if orbits is not None else Path(self.root)
 
     def resolve(self, kind: str, ref: str) -> str:
         if kind == "satellite":
             from sathub.orbits.registry import Registry
 
-            return str(Registry(self.root).get(_int(ref, "satellite")).norad_id)
+            return str(Registry(self.orbits).get(_int(ref, "satellite")).norad_id)
         if kind == "agreement":
             from sathub.access.store import AccessStore
 
@@ -33,7 +38,7 @@ class DataDirResolver:
         if kind == "order":
             from sathub.orbits.orders import OrderBook
 
-            return OrderBook(self.root).get(ref).id
+            return OrderBook(self.orbits).get(ref).id
         raise NotFound(f"unknown link kind {kind!r}", field="kind")
 
 

@@ -54,8 +54,10 @@ class BudgetService(Ledger):
         self._seed()
 
     @classmethod
-    def for_settings(cls, settings: Any, audit: Audit | None = None) -> BudgetService:
-        """The embedded service of a data directory (``DATA/budget.db``; audit in access.db)."""
+    def for_settings(cls, settings: Any, audit: Audit | None = None, *, store: BudgetStore | None = None,
+                     orbits: Any = None) -> BudgetService:  # fmt: skip
+        """The service of a data directory: ``store`` (default: the embedded ``DATA/budget.db``),
+        links resolved in ``orbits`` (default: the data directory's files); audit in access.db."""
         from sathub.budget.links import DataDirResolver
         from sathub.budget.sqlite import SQLiteBudgetStore
 
@@ -63,8 +65,10 @@ class BudgetService(Ledger):
             from sathub.access.service import AccessService
 
             audit = AccessService.for_layout(settings.layout).audit
-        return cls(SQLiteBudgetStore(Path(settings.layout.root) / "budget.db"), audit,
-                   BudgetConfig.from_settings(settings), DataDirResolver(settings))  # fmt: skip
+        if store is None:
+            store = SQLiteBudgetStore(Path(settings.layout.root) / "budget.db")
+        return cls(store, audit, BudgetConfig.from_settings(settings),
+                   DataDirResolver(settings, orbits))  # fmt: skip
 
     def _seed(self) -> None:
         if self.store.categories():

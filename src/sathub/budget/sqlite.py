@@ -90,6 +90,8 @@ _TX_COLS = ("id, kind, year, project, funding, line_id, currency, amount_minor, 
 _VERSION_COLS = "id, year, number, status, reason, created_by, created_at, approved_by, approved_at"
 _LINE_COLS = ("id, year, project, category, funding, currency, control_commitment, "
               "control_expenditure, description, created_by")  # fmt: skip
+# what an INSERT names: every column but the id the database assigns
+_TX_NEW, _LINE_NEW = _TX_COLS.removeprefix("id, "), _LINE_COLS.removeprefix("id, ")
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -162,7 +164,7 @@ class _Ops:
                                f"budget line {line_id}", "line"))  # fmt: skip
 
     def lines(self, *, year: str | None = None, project: str | None = None) -> list[Line]:
-        sql, params = f"SELECT {_LINE_COLS} FROM lines WHERE 1", []
+        sql, params = f"SELECT {_LINE_COLS} FROM lines WHERE 1 = 1", []
         if year is not None:
             sql += " AND year = ?"
             params.append(year)
@@ -191,7 +193,7 @@ class _Ops:
     def transactions(self, *, year: str | None = None, line_id: int | None = None,
                      kind: str | None = None, commitment_id: int | None = None,
                      project: str | None = None) -> list[Transaction]:  # fmt: skip
-        sql, params = f"SELECT {_TX_COLS} FROM transactions WHERE 1", []
+        sql, params = f"SELECT {_TX_COLS} FROM transactions WHERE 1 = 1", []
         for col, value in (("year", year), ("line_id", line_id), ("kind", kind),
                            ("commitment_id", commitment_id), ("project", project)):  # fmt: skip
             if value is not None:
@@ -209,20 +211,20 @@ class _Ops:
             """SELECT
                  (SELECT a.minor FROM amounts a JOIN versions v ON v.id = a.version_id
                    WHERE a.line_id = l.id AND v.status = 'approved' ORDER BY v.number DESC LIMIT 1),
-                 (SELECT total(amount_line_minor) FROM transactions WHERE line_id = l.id
+                 (SELECT coalesce(sum(amount_line_minor), 0) FROM transactions WHERE line_id = l.id
                    AND kind = 'commitment' AND status = 'approved'),
-                 (SELECT total(amount_line_minor) FROM transactions WHERE line_id = l.id
+                 (SELECT coalesce(sum(amount_line_minor), 0) FROM transactions WHERE line_id = l.id
                    AND kind = 'commitment' AND status = 'pending'),
-                 (SELECT total(amount_line_minor) FROM transactions WHERE line_id = l.id
+                 (SELECT coalesce(sum(amount_line_minor), 0) FROM transactions WHERE line_id = l.id
                    AND kind IN ('disbursement', 'expenditure')),
-                 (SELECT total(amount_line_minor) FROM transactions WHERE line_id = l.id
+                 (SELECT coalesce(sum(amount_line_minor), 0) FROM transactions WHERE line_id = l.id
                    AND kind IN ('disbursement', 'expenditure') AND commitment_id IS NULL)
                FROM lines l WHERE l.id = ?""", (line_id,), f"budget line {line_id}", "line")  # fmt: skip
         revised, committed, pending, spent, direct = (int(v or 0) for v in row)
         return Position(line_id, revised, committed, pending, spent, direct)
 
     def spent_on(self, commitment_id: int) -> int:
-        rows = self._all("SELECT total(amount_minor) FROM transactions WHERE commitment_id = ?", (commitment_id,))
+        rows = self._all("SELECT coalesce(sum(amount_minor), 0) FROM transactions WHERE commitment_id = ?", (commitment_id,))
         return int(rows[0][0] or 0) if rows else 0
 
     def rates_between(self, a: str, b: str, first: dt.date, last: dt.date) -> list[Rate]:
@@ -238,7 +240,7 @@ class _Ops:
 
     def links(self, *, owner: str | None = None, owner_id: str | None = None,
               kind: str | None = None, ref: str | None = None) -> list[Link]:  # fmt: skip
-        sql, params = "SELECT owner, owner_id, kind, ref, note FROM links WHERE 1", []
+        sql, params = "SELECT owner, owner_id, kind, ref, note FROM links WHERE 1 = 1", []
         for col, value in (("owner", owner), ("owner_id", owner_id), ("kind", kind), ("ref", ref)):
             if value is not None:
                 sql += f" AND {col} = ?"
@@ -268,13 +270,18 @@ class _Ops:
 
     # ------------------------------------------------------------------ writes
     def _exec(self, sql: str, params: tuple[Any, ...], conflict: str | None = None,
-              field: str | None = None) -> sqlite3.Cursor:  # fmt: skip
+              field: str | None = None) -> Any:  # fmt: skip
         try:
             return self._conn().execute(sql, params)
         except sqlite3.IntegrityError as exc:
             if conflict is None:
                 raise
             raise Conflict(conflict, field=field) from exc
+
+    def _insert(self, sql: str, params: tuple[Any, ...], conflict: str | None = None,
+                field: str | None = None) -> int:  # fmt: skip
+        """An INSERT of one row; the id the database gave it."""
+        return int(self._exec(sql, params, conflict, field).lastrowid or 0)
 
     def lock_line(self, line_id: int) -> None:
         """SQLite: the write transaction holds the database lock already."""
@@ -301,23 +308,21 @@ class _Ops:
                    f"funding source {source.code!r} already exists", "funding")  # fmt: skip
 
     def insert_line(self, line: Line) -> int:
-        cur = self._exec(
-            f"INSERT INTO lines ({_LINE_COLS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        return self._insert(
+            f"INSERT INTO lines ({_LINE_NEW}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (line.year, line.project, line.category, line.funding, line.currency,
              line.control_commitment, line.control_expenditure, line.description, line.created_by),
             f"a line for {line.project} × {line.category} × {line.year} × {line.funding} already exists",
             "line")  # fmt: skip
-        return int(cur.lastrowid or 0)
 
     def set_controls(self, line_id: int, commitment: str, expenditure: str) -> None:
         self._exec("UPDATE lines SET control_commitment = ?, control_expenditure = ? WHERE id = ?",
                    (commitment, expenditure, line_id))  # fmt: skip
 
     def insert_version(self, year: str, number: int, reason: str, by: str, at: float) -> int:
-        cur = self._exec("INSERT INTO versions (year, number, status, reason, created_by, created_at) "
-                         "VALUES (?, ?, 'draft', ?, ?, ?)", (year, number, reason, by, at),
-                         f"version {number} of {year} already exists", "version")  # fmt: skip
-        return int(cur.lastrowid or 0)
+        return self._insert("INSERT INTO versions (year, number, status, reason, created_by, created_at) "
+                            "VALUES (?, ?, 'draft', ?, ?, ?)", (year, number, reason, by, at),
+                            f"version {number} of {year} already exists", "version")  # fmt: skip
 
     def approve_version(self, version_id: int, by: str, at: float) -> None:
         self._exec("UPDATE versions SET status = 'approved', approved_by = ?, approved_at = ? WHERE id = ?",
@@ -335,9 +340,8 @@ class _Ops:
         values = list(tx.__dict__.values())
         values[8] = tx.value_date.isoformat()
         values[11] = tx.rate_date.isoformat() if tx.rate_date else None
-        cur = self._exec(f"INSERT INTO transactions ({_TX_COLS}) VALUES (NULL{', ?' * 20})",
-                         tuple(values[1:]))  # fmt: skip
-        return int(cur.lastrowid or 0)
+        return self._insert(f"INSERT INTO transactions ({_TX_NEW}) VALUES (?{', ?' * 19})",
+                            tuple(values[1:]))  # fmt: skip
 
     def set_status(self, tx_id: int, status: str) -> None:
         self._exec("UPDATE transactions SET status = ? WHERE id = ?", (status, tx_id))
@@ -350,8 +354,7 @@ class _Ops:
                    "approver")  # fmt: skip
 
     def upsert_rates(self, rates: list[Rate]) -> int:
-        c = self._conn()
-        c.executemany("INSERT INTO rates VALUES (?, ?, ?, ?) ON CONFLICT (base, quote, day) "
+        self._conn().executemany("INSERT INTO rates VALUES (?, ?, ?, ?) ON CONFLICT (base, quote, day) "
                       "DO UPDATE SET rate = excluded.rate",
                       [(r.day.isoformat(), r.base, r.quote, r.rate) for r in rates])  # fmt: skip
         return len(rates)

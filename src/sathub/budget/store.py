@@ -1,12 +1,12 @@
 """The budget's storage contract. Callers (the service, reports, exports) use only these
-Protocols; :mod:`sathub.budget.sqlite` is the embedded implementation (``DATA/budget.db``) and a
-PostgreSQL one can be added beside it without touching them.
+Protocols; :mod:`sathub.budget.sqlite` is the embedded implementation (``DATA/budget.db``),
+:mod:`sathub.budget.pg` the PostgreSQL one.
 
 Writes happen inside :meth:`BudgetStore.write`: one transaction that sees a consistent state
 and excludes every other writer of the same line until it ends. The service calls
 :meth:`BudgetWriter.lock_line` before it reads a line's balance; SQLite takes the database's
-write lock at ``BEGIN IMMEDIATE`` already (so the call does nothing there), PostgreSQL would
-take ``SELECT … FOR UPDATE`` on the line's row. Amounts cross this boundary as integer minor
+write lock at ``BEGIN IMMEDIATE`` already (so the call does nothing there), PostgreSQL takes
+``SELECT … FOR UPDATE`` on the line's row. Amounts cross this boundary as integer minor
 units, exchange rates as decimal text: never a float.
 """
 

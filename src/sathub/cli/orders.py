@@ -49,9 +49,8 @@ def orders_create(
     except ValidationError as exc:
         raise InvalidInput(str(exc.errors()[0]["msg"]), field="order") from None
     with installation(data) as inst:
-        book = OrderBook(inst.orbits_dir)
+        book = OrderBook(inst.orbits)
         order = book.create(req)
-        book.save()
     print(order.id)
 
 
@@ -61,7 +60,7 @@ def orders_list(data: DataOpt = DEFAULT_DATA, format: FormatOpt = "table") -> No
     from sathub.orbits.orders import OrderBook
 
     with installation(data) as inst:
-        orders = OrderBook(inst.orbits_dir).list_orders()
+        orders = OrderBook(inst.orbits).list_orders()
     emit([_row(o) for o in orders], ORDER_COLUMNS, format)
 
 
@@ -74,10 +73,9 @@ def orders_plan(order_id: Annotated[str, typer.Argument(help="The order's id.")]
     from sathub.orbits.sensors import KNOWN_SENSORS
 
     with installation(data) as inst:
-        book = OrderBook(inst.orbits_dir)
+        book = OrderBook(inst.orbits)
         book.get(order_id)  # an unknown order is an error before the elements are read
         order = book.plan(order_id, load_sets(tle, norad), KNOWN_SENSORS)
-        book.save()
     emit(_opp_rows(order.opportunities, format), OPP_COLUMNS, format,
          title=f"order {order.id}: {order.status}")  # fmt: skip
 
@@ -94,9 +92,8 @@ def orders_status(
     from sathub.orbits.orders import OrderBook
 
     with installation(data) as inst:
-        book = OrderBook(inst.orbits_dir)
+        book = OrderBook(inst.orbits)
         order = book.transition(order_id, status, note=note, item_id=item_id)
-        book.save()
     print(f"{order.id}: {order.status}")
 
 

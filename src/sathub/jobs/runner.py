@@ -9,7 +9,10 @@ the field) or run a job in the foreground with :meth:`JobRunner.run_now` — the
 Jobs of one *lane* (``ingest``, ``analytics``) run one at a time on that lane's worker thread.
 Each record is kept by a :class:`~sathub.jobs.store.JobStore` at every state change, so it
 survives a restart: a job that was ``queued`` or ``running`` when its process died reads back as
-``failed`` with that reason. Status: ``queued → running → succeeded | failed | cancelled``.
+``failed`` with that reason (one that another live worker runs reads as it is). Status:
+``queued → running → succeeded | failed | cancelled``; the store's atomic transitions make a
+queued job start at most once, and a cancel from any worker stop it before it starts (a
+running job is stopped by the worker that runs it).
 """
 
 from __future__ import annotations
@@ -162,7 +165,12 @@ class JobRunner:
         if cancel.is_set():
             return
         k = KINDS[job["kind"]]
-        self._update(job_id, status="running", started=now_iso())
+        claimed = self.store.transition(k.lane, job_id, "queued", {"status": "running", "started": now_iso()})
+        with self._lock:
+            if claimed is None:  # cancelled (by another worker, too) before it could start
+                self._jobs[job_id].update(self.store.get(k.lane, job_id) or {"status": "cancelled"})
+                return
+            self._jobs[job_id].update(status="running", started=claimed["started"])
 
         def progress(done: int, total: int | None) -> None:  # in memory: no write per step
             with self._lock:
@@ -197,7 +205,7 @@ class JobRunner:
         for ln in lanes:
             found = self.store.get(ln, job_id)
             if found is not None:
-                if found.get("status") in ("queued", "running"):
+                if found.get("status") in ("queued", "running") and not self.store.is_live(ln, job_id):
                     found.update(status="failed", error="the server stopped while the job ran")
                 return found
         raise NotFound(f"{lane or ''} job {job_id!r} not found".strip())
@@ -218,10 +226,11 @@ class JobRunner:
         with self._lock:
             ev = self._cancel.get(job_id)
             if ev is not None:
-                ev.set()
-            if self._jobs[job_id]["status"] == "queued":
-                self._jobs[job_id].update(status="cancelled", finished=now_iso())
-                self.store.put(self._jobs[job_id])
+                ev.set()  # a running job of this worker stops at its next check
+            cancelled = self.store.transition(job["lane"], job_id, "queued",
+                                              {"status": "cancelled", "finished": now_iso()})  # fmt: skip
+            if cancelled is not None and job_id in self._jobs:
+                self._jobs[job_id].update(status="cancelled", finished=cancelled["finished"])
         return self.get(job_id, lane=lane)
 
     def result(self, job_id: str, *, lane: str | None = None) -> dict[str, Any]:

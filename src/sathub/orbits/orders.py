@@ -3,13 +3,13 @@
 An order asks for an AOI in a time window with a priority (``disaster`` first). The planner
 proposes opportunities (:func:`sathub.orbits.coverage.find_opportunities`); the order then
 moves ``received → planned → acquired`` (linked to an ingested item id) ``→ delivered``, or
-ends ``failed`` / ``cancelled``. Stored as ``<data>/orbits/orders.json``.
+ends ``failed`` / ``cancelled``. Kept by an :class:`~sathub.orbits.store.OrbitStore`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from sathub.errors import Conflict, InvalidInput, NotFound
 from sathub.orbits.coverage import find_opportunities, normalise_aoi
 from sathub.orbits.elements import ElementSet
 from sathub.orbits.sensors import Sensor
-from sathub.orbits.store import orbits_dir, read_json, write_json
+from sathub.orbits.store import FileOrbitStore, OrbitStore
 from sathub.orbits.timeutil import parse_utc
 
 Priority = Literal["disaster", "urgent", "high", "normal", "low"]
@@ -76,14 +76,12 @@ def _now() -> datetime:
 
 
 class OrderBook:
-    """The orders of one data directory."""
+    """The orders of one installation, kept by an :class:`OrbitStore` (a data directory: its
+    JSON files). Every change is written when the method returns; a status change is checked
+    and applied in one atomic step of the store (two concurrent ones cannot both apply)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = orbits_dir(data_dir) / "orders.json"
-        self._orders = {k: Order.model_validate(v) for k, v in read_json(self.path, {}).items()}
-
-    def save(self) -> None:
-        write_json(self.path, {k: v.model_dump(mode="json") for k, v in self._orders.items()})
+    def __init__(self, store: OrbitStore | Path) -> None:
+        self.store: OrbitStore = FileOrbitStore(store) if isinstance(store, Path) else store
 
     def create(self, request: OrderRequest, *, org_id: int | None = None,
                created_by: str = "") -> Order:
@@ -96,37 +94,42 @@ class OrderBook:
         order = Order(**request.model_dump(), id=uuid.uuid4().hex[:12], created=now,
                       org_id=org_id, created_by=created_by,
                       history=[StatusChange(status="received", at=now)])
-        self._orders[order.id] = order
+        self.store.add_order(order.model_dump(mode="json"))
         return order
 
     def get(self, order_id: str) -> Order:
-        try:
-            return self._orders[order_id]
-        except KeyError:
-            raise NotFound(f"unknown order {order_id!r}", field="order_id") from None
+        doc = self.store.order(order_id)
+        if doc is None:
+            raise NotFound(f"unknown order {order_id!r}", field="order_id")
+        return Order.model_validate(doc)
 
     def list_orders(self, status: str | None = None, *, org_id: int | None = None,
                     every_org: bool = True) -> list[Order]:
         """Orders by priority (disaster response first), then by creation time; only those of
         ``org_id`` unless ``every_org``."""
-        orders = [o for o in self._orders.values() if (status is None or o.status == status)
-                  and (every_org or o.org_id == org_id)]
+        orders = [o for o in map(Order.model_validate, self.store.orders())
+                  if (status is None or o.status == status) and (every_org or o.org_id == org_id)]
         return sorted(orders, key=lambda o: (PRIORITY_RANK[o.priority], o.created))
+
+    def _update(self, order_id: str, change: Callable[[Order], None]) -> Order:
+        """``change`` applied to the current order, in one atomic step of the store."""
+
+        def apply(doc: dict[str, Any]) -> dict[str, Any]:
+            order = Order.model_validate(doc)
+            change(order)
+            return order.model_dump(mode="json")
+
+        doc = self.store.update_order(order_id, apply)
+        if doc is None:
+            raise NotFound(f"unknown order {order_id!r}", field="order_id")
+        return Order.model_validate(doc)
 
     def transition(self, order_id: str, status: OrderStatus, note: str | None = None,
                    item_id: str | None = None) -> Order:
-        order = self.get(order_id)
-        if status not in TRANSITIONS[order.status]:
-            raise Conflict(f"order {order_id} is {order.status}; cannot become {status}",
-                           field="status")
-        if status == "acquired":
-            if not item_id:
-                raise InvalidInput("an acquired order needs the ingested item id",
-                                   field="item_id")
-            order.item_id = item_id
-        order.status = status
-        order.history.append(StatusChange(status=status, at=_now(), note=note))
-        return order
+        if status == "acquired" and not item_id:
+            self.get(order_id)  # an unknown order is a 404 first
+            raise InvalidInput("an acquired order needs the ingested item id", field="item_id")
+        return self._update(order_id, lambda order: _transition(order, status, note, item_id))
 
     def plan(self, order_id: str, sets: Sequence[ElementSet],
              sensors: dict[int, list[Sensor]], *, max_opportunities: int = 10) -> Order:
@@ -146,9 +149,23 @@ class OrderBook:
         opps = find_opportunities(sets, chosen, order.aoi, order.start, order.end,
                                   min_coverage=order.min_coverage)
         opps.sort(key=lambda o: (-round(o.coverage_fraction, 2), o.center_time))
-        order.opportunities = [o.to_dict() for o in opps[:max_opportunities]]
-        if order.opportunities:
-            self.transition(order_id, "planned",
-                            note=f"{len(opps)} opportunities, best coverage "
-                                 f"{opps[0].coverage_fraction:.0%}")
-        return order
+        found = [o.to_dict() for o in opps[:max_opportunities]]
+
+        def planned(current: Order) -> None:
+            current.opportunities = found
+            if found:
+                _transition(current, "planned", f"{len(opps)} opportunities, best coverage "
+                                                f"{opps[0].coverage_fraction:.0%}", None)
+
+        return self._update(order_id, planned)
+
+
+def _transition(order: Order, status: OrderStatus, note: str | None, item_id: str | None) -> None:
+    """Move ``order`` to ``status`` (Conflict when its current status does not allow it)."""
+    if status not in TRANSITIONS[order.status]:
+        raise Conflict(f"order {order.id} is {order.status}; cannot become {status}",
+                       field="status")
+    if status == "acquired":
+        order.item_id = item_id
+    order.status = status
+    order.history.append(StatusChange(status=status, at=_now(), note=note))

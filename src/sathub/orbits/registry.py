@@ -1,6 +1,6 @@
 """Satellite registry: identity, owner, launch, status, orbit class, sensors, element history.
 
-Stored as ``<data>/orbits/registry.json`` (see :mod:`sathub.orbits.store`). Import from
+Kept by an :class:`~sathub.orbits.store.OrbitStore` (embedded: ``<data>/orbits/registry.json``). Import from
 CelesTrak SATCAT CSV (identity, launch, status, orbit class) and from element files
 (TLE/3LE/OMM; every distinct epoch is kept, :meth:`Registry.elements_at` picks the nearest).
 """
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sathub.errors import InvalidInput, NotFound
 from sathub.orbits.elements import ElementHistory, ElementSet, parse_elements
 from sathub.orbits.sensors import KNOWN_SENSORS, Sensor
-from sathub.orbits.store import orbits_dir, read_json, write_json
+from sathub.orbits.store import FileOrbitStore, OrbitStore
 
 OwnerType = Literal["government", "private", "international", "unknown"]
 Status = Literal["planned", "operational", "partially operational", "backup", "spare",
@@ -84,45 +84,44 @@ def _float(value: str | None) -> float | None:
         return None
 
 
+def _with_known_sensors(sat: Satellite) -> Satellite:
+    if not sat.sensors and sat.norad_id in KNOWN_SENSORS:
+        return sat.model_copy(update={"sensors": KNOWN_SENSORS[sat.norad_id]})
+    return sat
+
+
 class Registry:
-    """The satellite registry of one data directory."""
+    """The satellite registry of one installation, kept by an :class:`OrbitStore` (a data
+    directory: its JSON files). Every change is written when the method returns."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = orbits_dir(data_dir) / "registry.json"
-        raw = read_json(self.path, {"satellites": {}, "elements": {}})
-        self._sats = {int(k): Satellite.model_validate(v) for k, v in raw["satellites"].items()}
-        self._elements = {int(k): [ElementRecord.model_validate(r) for r in v]
-                          for k, v in raw["elements"].items()}
+    def __init__(self, store: OrbitStore | Path) -> None:
+        self.store: OrbitStore = FileOrbitStore(store) if isinstance(store, Path) else store
 
-    def save(self) -> None:
-        write_json(self.path, {
-            "satellites": {str(k): v.model_dump(mode="json") for k, v in self._sats.items()},
-            "elements": {str(k): [r.model_dump(mode="json", exclude_none=True) for r in v]
-                         for k, v in self._elements.items()},
-        })
+    def _sats(self) -> dict[int, Satellite]:
+        return {k: Satellite.model_validate(v) for k, v in self.store.satellites().items()}
 
     # -- satellites
     def upsert(self, sat: Satellite) -> Satellite:
-        if not sat.sensors and sat.norad_id in KNOWN_SENSORS:
-            sat = sat.model_copy(update={"sensors": KNOWN_SENSORS[sat.norad_id]})
-        self._sats[sat.norad_id] = sat
+        sat = _with_known_sensors(sat)
+        self.store.put_satellites([sat.model_dump(mode="json")])
         return sat
 
     def get(self, norad_id: int) -> Satellite:
         try:
-            return self._sats[norad_id]
+            return self._sats()[norad_id]
         except KeyError:
             raise NotFound(f"unknown satellite NORAD {norad_id}", field="norad_id") from None
 
     def satellites(self) -> list[Satellite]:
-        return [self._sats[k] for k in sorted(self._sats)]
+        sats = self._sats()
+        return [sats[k] for k in sorted(sats)]
 
     def import_satcat_csv(self, text: str) -> int:
         """Upsert satellites from a CelesTrak SATCAT CSV; returns how many rows."""
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames or "NORAD_CAT_ID" not in reader.fieldnames:
             raise InvalidInput("not a SATCAT CSV: no NORAD_CAT_ID column", field="file")
-        n = 0
+        known, rows = self._sats(), []
         for lineno, row in enumerate(reader, 2):
             try:
                 norad_id = int(row["NORAD_CAT_ID"])
@@ -133,8 +132,8 @@ class Registry:
             status = _SATCAT_STATUS.get((row.get("OPS_STATUS_CODE") or "").strip(), "unknown")
             if row.get("DECAY_DATE"):
                 status = "decayed"
-            old = self._sats.get(norad_id)
-            self.upsert(Satellite(
+            old = known.get(norad_id)
+            rows.append(_with_known_sensors(Satellite(
                 norad_id=norad_id, cospar_id=row.get("OBJECT_ID") or None,
                 name=row.get("OBJECT_NAME") or str(norad_id),
                 operator=old.operator if old else None,
@@ -146,34 +145,36 @@ class Registry:
                 status=status,
                 orbit_class=orbit_class(_float(row.get("PERIOD")), _float(row.get("APOGEE")),
                                         _float(row.get("PERIGEE"))),
-                sensors=old.sensors if old else []))
-            n += 1
-        return n
+                sensors=old.sensors if old else [])))
+        self.store.put_satellites([s.model_dump(mode="json") for s in rows])
+        return len(rows)
 
     # -- elements
     def add_elements(self, sets: Iterable[ElementSet], *, register_unknown: bool = True) -> int:
         """Keep every new epoch; satellites not yet registered are added (name, ids)."""
-        added = 0
+        sets = list(sets)
+        known = self.store.satellites()
+        unknown: dict[int, ElementSet] = {}
         for es in sets:
-            if es.norad_id not in self._sats:
-                if not register_unknown:
-                    raise NotFound(f"unknown satellite NORAD {es.norad_id}", field="norad_id")
-                self.upsert(Satellite(norad_id=es.norad_id, name=es.name,
-                                      cospar_id=es.cospar_id))
-            bucket = self._elements.setdefault(es.norad_id, [])
-            if any(r.epoch == es.epoch for r in bucket):
-                continue
-            bucket.append(ElementRecord(epoch=es.epoch, line1=es.line1, line2=es.line2,
-                                        omm=None if es.line1 else es.fields))
-            bucket.sort(key=lambda r: r.epoch)
-            added += 1
-        return added
+            if es.norad_id not in known:
+                unknown.setdefault(es.norad_id, es)
+        if unknown and not register_unknown:
+            raise NotFound(f"unknown satellite NORAD {min(unknown)}", field="norad_id")
+        if unknown:
+                self.store.put_satellites([_with_known_sensors(Satellite(
+                norad_id=es.norad_id, name=es.name, cospar_id=es.cospar_id)).model_dump(mode="json")
+                for es in unknown.values()], only_new=True)  # fmt: skip
+        return self.store.add_elements([
+            (es.norad_id, ElementRecord(epoch=es.epoch, line1=es.line1, line2=es.line2,
+                                        omm=None if es.line1 else es.fields)
+             .model_dump(mode="json", exclude_none=True)) for es in sets])  # fmt: skip
 
     def history(self) -> ElementHistory:
         hist = ElementHistory()
-        for norad_id, records in self._elements.items():
-            name = self._sats[norad_id].name if norad_id in self._sats else str(norad_id)
-            for r in records:
+        sats = self.store.satellites()
+        for norad_id, docs in self.store.elements().items():
+            name = sats[norad_id]["name"] if norad_id in sats else str(norad_id)
+            for r in (ElementRecord.model_validate(d) for d in docs):
                 if r.line1 and r.line2:
                     sets = parse_elements(f"{name}\n{r.line1}\n{r.line2}\n", "tle")
                 else:

@@ -169,7 +169,7 @@ def registry(request: Request, now: datetime | None = None) -> list[dict[str, An
     from sathub.orbits.registry import Registry
 
     now = now or datetime.now(UTC)
-    hist = Registry(installation(request).orbits_dir).history()
+    hist = Registry(installation(request).orbits).history()
     rows = satellites(request)["satellites"]
     for s in rows:
         sets = hist.history(s["norad_id"])

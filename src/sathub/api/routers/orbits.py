@@ -1,8 +1,8 @@
 """Orbits API: satellites, element sets, passes, ground tracks, opportunities, orders, design.
 
-A thin shell over :mod:`sathub.orbits`; storage lives in ``<data>/orbits/``. Element sets come
-either inline (``elements``: TLE/3LE or OMM text) or from the registry (``norad_ids``; the set
-nearest the requested time is used).
+A thin shell over :mod:`sathub.orbits`; the installation's :class:`OrbitStore` keeps the state.
+Element sets come either inline (``elements``: TLE/3LE or OMM text) or from the registry
+(``norad_ids``; the set nearest the requested time is used).
 
 Permissions: the registry is readable by everyone (``orbits:read``); computations need a key
 (``orbits:plan``); registry changes are for operators and admins (``orbits:write``), audited.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -33,6 +32,7 @@ from sathub.orbits.orders import Order, OrderBook, OrderRequest, OrderStatus
 from sathub.orbits.passes import find_passes
 from sathub.orbits.registry import Registry, Satellite
 from sathub.orbits.sensors import KNOWN_SENSORS, Sensor
+from sathub.orbits.store import OrbitStore
 from sathub.orbits.timeutil import iso, parse_utc
 
 router = APIRouter(prefix="/orbits", tags=["orbits"])
@@ -41,8 +41,8 @@ ORDERS_READ, ORDERS_CREATE = requires("orders:read"), requires("orders:create")
 ORDERS_MANAGE = requires("orders:manage")
 
 
-def _data(request: Request) -> Path:
-    return installation(request).orbits_dir
+def _data(request: Request) -> OrbitStore:
+    return installation(request).orbits
 
 
 def _sees_every_order(actor: Actor) -> bool:
@@ -198,7 +198,6 @@ def put_satellite(request: Request, norad_id: int, body: Satellite) -> dict[str,
         raise InvalidInput("norad_id in the path and body differ", field="norad_id")
     reg = Registry(_data(request))
     sat = reg.upsert(body)
-    reg.save()
     audit(request, "orbits.satellite.put", f"satellite:{norad_id}", name=sat.name)
     return sat.model_dump(mode="json")
 
@@ -209,7 +208,6 @@ def post_elements(request: Request, text: str = Body(..., media_type="text/plain
     """Add element sets (TLE/3LE/OMM text) to the registry's history."""
     reg = Registry(_data(request))
     added = reg.add_elements(parse_elements(text))
-    reg.save()
     audit(request, "orbits.elements.add", "orbits:elements", added=added)
     return {"added": added}
 
@@ -220,7 +218,6 @@ def post_satcat(request: Request, text: str = Body(..., media_type="text/plain")
     """Import a CelesTrak SATCAT CSV into the registry."""
     reg = Registry(_data(request))
     n = reg.import_satcat_csv(text)
-    reg.save()
     audit(request, "orbits.satcat.import", "orbits:satcat", imported=n)
     return {"imported": n}
 
@@ -230,7 +227,6 @@ def create_order(request: Request, body: OrderRequest) -> dict[str, Any]:
     actor = actor_of(request)
     book = OrderBook(_data(request))
     order = book.create(body, org_id=actor.org_id, created_by=actor.name)
-    book.save()
     audit(request, "orbits.order.create", f"order:{order.id}", priority=order.priority,
           org=actor.org_name)  # fmt: skip
     return order.model_dump(mode="json")
@@ -267,7 +263,6 @@ def plan_order(request: Request, order_id: str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         order = book.plan(order_id, sets, sensors)
-    book.save()
     audit(request, "orbits.order.plan", f"order:{order_id}", status=order.status,
           opportunities=len(order.opportunities))  # fmt: skip
     return order.model_dump(mode="json")
@@ -277,7 +272,6 @@ def plan_order(request: Request, order_id: str,
 def order_status(request: Request, order_id: str, body: StatusRequest) -> dict[str, Any]:
     book = OrderBook(_data(request))
     order = book.transition(order_id, body.status, note=body.note, item_id=body.item_id)
-    book.save()
     audit(request, "orbits.order.status", f"order:{order_id}", status=body.status)
     return order.model_dump(mode="json")
 

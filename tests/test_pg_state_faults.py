@@ -1,0 +1,54 @@
+"""PostgreSQL gone mid-request, for the state it keeps (jobs, orbits, budget): every request
+that needs it answers 503 naming PostgreSQL (with Retry-After), never a 500; and once the
+server is back, the same requests answer as before (nothing was half-written)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+from conftest import issue_key
+from fastapi.testclient import TestClient
+from pg_support import cluster
+
+from sathub.api.app import create_app
+from sathub.app import Installation
+from sathub.config import Settings
+
+READS = ["/orbits/satellites", "/orbits/orders", "/budget/years", "/ingest/jobs/0123abcd"]
+
+
+def test_postgresql_gone_mid_request_is_a_503_naming_it(tmp_path: Path) -> None:
+    from sathub.catalog.pgstac.db import migrate
+    from sathub.stack.postgres import PgCluster
+
+    cluster()  # the test cluster's availability checks (binaries, PostGIS, pypgstac)
+    root = Path(tempfile.mkdtemp(prefix="sathub-pgfault-"))  # a directory the server user reaches
+    pg = PgCluster(root / "pg").start()  # its own server: this test stops it
+    try:
+        with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE state")
+        migrate(pg.dsn("state"))
+        inst = Installation.create(Settings(data=tmp_path / "data", pg_dsn=pg.dsn("state")))
+        with TestClient(create_app(inst), raise_server_exceptions=False) as client:
+            client.headers["Authorization"] = f"Bearer {issue_key(inst, 'admin')}"
+            before = {path: client.get(path) for path in READS}
+            assert [r.status_code for r in before.values()] == [200, 200, 200, 404], before
+            pg.stop("fast")  # the server goes away: every connection of the pool is cut
+            for path in READS:
+                r = client.get(path)
+                assert r.status_code == 503, (path, r.status_code, r.text)
+                assert "PostgreSQL" in r.json()["description"] and r.headers["Retry-After"]
+            r = client.put("/orbits/satellites/99001", json={"norad_id": 99001, "name": "DOWN-1"})
+            assert r.status_code == 503, r.text
+            pg.start()
+            for path, old in before.items():
+                r = client.get(path)
+                assert (r.status_code, r.json()) == (old.status_code, old.json()), path
+            assert all(s["norad_id"] != 99001 for s in client.get("/orbits/satellites").json()["satellites"])
+        inst.close()
+    finally:
+        pg.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
