@@ -66,18 +66,16 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
         inst.jobs.store.put({"id": "a1b2", "lane": "analytics", "kind": "zonal", "status": "done",
                              "created": "2026-01-01T00:00:00Z"})  # fmt: skip
         inst.jobs.store.put_result("analytics", "a1b2", {"rows": [1, 2, 3]})
-        reg = Registry(inst.orbits_dir)
+        reg = Registry(inst.orbits)
         reg.upsert(Satellite(norad_id=40697, name="SENTINEL-2A"))
         reg.add_elements(parse_tle(
             "SENTINEL-2A\n1 40697U 15028A   25276.64126228  .00000414  00000+0  17471-3 0  9996\n"
             "2 40697  98.5698 350.1648 0001175  96.4135 263.7182 14.30817766537043\n"))  # fmt: skip
-        reg.save()
         now = datetime.now(UTC)
-        book = OrderBook(inst.orbits_dir)
+        book = OrderBook(inst.orbits)
         book.create(OrderRequest(
             aoi={"type": "Polygon", "coordinates": [[[96, 21], [96.5, 21], [96.5, 21.5], [96, 21]]]},
             start=now, end=now + timedelta(days=3)), org_id=org.id)  # fmt: skip
-        book.save()
     return root
 
 
@@ -146,15 +144,20 @@ def _state(settings: Any, *, api: bool = True) -> dict[str, Any]:
                     body = b"".join(inst.objects.open_range(a["href"], 0, info.size - 1))
                     digests[(item["collection"], item["id"], name)] = "1220" + hashlib.sha256(body).hexdigest()
                     assert digests[(item["collection"], item["id"], name)] == a["file:checksum"]
-        audit = inst.access.audit.verify()
+        audit = inst.access.audit.verify()  # the chain as the target server checks it
         assert audit.ok, audit.problems
-        root = settings.layout.root
+        acc, budget, orbits = inst.access.store, inst.budget.store, inst.orbits
         return {"searches": searches, "items": items, "assets": digests, "audit_records": audit.records,
-                "access": {t: _sqlite_count(root / "access.db", t)
-                           for t in ("orgs", "keys", "agreements", "audit")},
-                "budget": _sqlite_count(root / "budget.db", "lines"),
-                "jobs": [(r["id"], inst.jobs.store.get_result(r["lane"], r["id"])) for r in inst.jobs.store.list()],
-                "orbits": {p.name: p.read_bytes() for p in sorted((root / "orbits").glob("*.json"))}}  # fmt: skip
+                "access": {"orgs": sorted(map(repr, acc.orgs())), "keys": sorted(map(repr, acc.keys())),
+                           "agreements": sorted(map(repr, acc.agreements())),
+                           "activations": sorted(map(repr, acc.activations())),
+                           "restricted": sorted(acc.restricted_collections())},
+                "budget": {"years": sorted(map(repr, budget.years())), "lines": sorted(map(repr, budget.lines())),
+                           "transactions": sorted(map(repr, budget.transactions()))},
+                "jobs": sorted((r["id"], repr(r), repr(inst.jobs.store.get_result(r["lane"], r["id"])))
+                               for r in inst.jobs.store.list()),
+                "orbits": {"satellites": orbits.satellites(), "elements": orbits.elements(),
+                           "orders": sorted(orbits.orders(), key=lambda o: o["id"])}}  # fmt: skip
     finally:
         inst.close()
 
@@ -207,7 +210,9 @@ def test_dry_run_counts_everything_and_writes_nothing(source: Path, tmp_path: Pa
               "jobs": 1, "orders": 1, "satellites": len(json.loads((source / "orbits" / "registry.json").read_text())["satellites"])}  # fmt: skip
     assert {k: rows[k]["source"] for k in expect} == expect
     assert rows["budget rows"]["source"] > 0 and rows["element sets"]["source"] >= 1
-    assert all(r["present"] == 0 and r["target"] is None for r in doc["kinds"] if r["kind"] != "audit records")
+    assert all(r["present"] == 0 and r["target"] is None for r in doc["kinds"] if r["kind"] not in ("audit records", "audit heads"))  # the blank target's own init record
+    assert "not copied" in rows["console sessions"]["store"]  # ephemeral: said, not copied
+    assert rows["orgs"]["store"] == rows["budget rows"]["store"] == "PostgreSQL (schema sathub)"
     assert not target.exists()  # nothing written
 
 
@@ -217,9 +222,13 @@ def test_to_postgres_and_s3_and_back(source: Path, reference: dict[str, Any], tm
     r = _run(str(source), str(pg), "--target-env", str(env), "-f", "json")
     assert r.exit_code == 0, r.output
     settings = side_settings(pg, env, "--target-env")
-    with Installation.open(settings) as inst:
+    with Installation.open(settings) as inst:  # the target server's stores, all on PostgreSQL + S3
         assert type(inst.catalog).__name__ == "PgstacStore" and type(inst.objects).__name__ == "S3Store"
+        assert [type(x).__name__ for x in (inst.access.store, inst.budget.store, inst.orbits, inst.jobs.store)] == [
+            "PgAccessStore", "PgBudgetStore", "PgOrbitStore", "PgJobStore"]  # fmt: skip
     assert not any(p.is_file() for p in (pg / "assets").rglob("*"))  # the bytes are in the bucket
+    for name in ("access.db", "budget.db", "orbits/registry.json", "orbits/orders.json"):
+        assert not (pg / name).exists() or name == "access.db" and not _sqlite_count(pg / name, "orgs"), name
     assert _state(settings) == reference
     # a second run finds everything in place
     again = _run(str(source), str(pg), "--target-env", str(env), "-f", "json")
@@ -234,6 +243,13 @@ def test_to_postgres_and_s3_and_back(source: Path, reference: dict[str, Any], tm
     r = _run(str(pg), str(back), "--source-env", str(env))
     assert r.exit_code == 0, r.output
     assert _state(side_settings(back, None, "--target-env")) == reference
+    # the target's PostgreSQL sequences follow the copied ids: new rows get new ids
+    with Installation.open(settings) as inst:
+        org = inst.access.add_org("test", "After the move", "company")
+        _token, key = inst.access.issue_key("test", "partner", org.id, label="new")
+        assert org.id > max(o.id for o in inst.access.store.orgs() if o.id != org.id)
+        assert key.id > max(k.id for k in inst.access.store.keys() if k.id != key.id)
+        assert inst.access.audit.verify().ok
 
 
 def test_bad_input_exits_2_naming_the_problem(source: Path, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from sathub.app.installation import Installation
+from sathub.config import Settings
 from sathub.app.migrate_state import StateKind, kinds
 from sathub.errors import InvalidInput, NotFound, SathubError
 from sathub.ingest.verify import object_checksum
@@ -169,8 +170,10 @@ def check_audit_keys(src: Installation, dst: Installation) -> None:
 
 
 def migrate(src: Installation, dst: Installation, *, dry_run: bool = False, batch: int = 200,
-            say: Callable[[str], None] | None = None) -> MigrationReport:  # fmt: skip
-    """Copy ``src`` into ``dst`` (see the module); the report counts every kind."""
+            say: Callable[[str], None] | None = None, target: Settings | None = None) -> MigrationReport:  # fmt: skip
+    """Copy ``src`` into ``dst`` (see the module); the report counts every kind. ``target``:
+    the settings whose stores the report names (a dry run's stand-in names the real target)."""
+    target = target or dst.settings
     t0 = time.perf_counter()
     check_pair(src, dst)
     check_audit_keys(src, dst)
@@ -178,8 +181,12 @@ def migrate(src: Installation, dst: Installation, *, dry_run: bool = False, batc
     crash = _Crash()
     say = say or (lambda _m: None)
     _catalog(src, dst, report, dry_run=dry_run, batch=batch, say=say, crash=crash)
+    report.row("collections").store = report.row("items").store = (
+        "PgstacStore" if target.pg_dsn else "SQLiteStore")
+    report.row("assets").store = report.row("asset bytes").store = (
+        "S3Store" if target.s3_bucket else "LocalStore")
     for kind in kinds():
-        _state(kind, src, dst, report, dry_run=dry_run, say=say, crash=crash)
+        _state(kind, src, dst, report, dry_run=dry_run, say=say, crash=crash, target=target)
     if not dry_run:
         _audit(dst, report)
     report.seconds = time.perf_counter() - t0
@@ -346,23 +353,21 @@ def _check_objects(src: Installation, dst: Installation, report: MigrationReport
 
 # ------------------------------------------------------------------------- state
 def _state(kind: StateKind, src: Installation, dst: Installation, report: MigrationReport, *,
-           dry_run: bool, say: Callable[[str], None], crash: _Crash) -> None:  # fmt: skip
+           dry_run: bool, say: Callable[[str], None], crash: _Crash, target: Settings) -> None:  # fmt: skip
     before = kind.counts(dst)
     want = kind.counts(src)
     if not dry_run:
-        if kind.name == "access":
-            dst.__dict__.pop("access", None)  # the file is replaced: no connection may hold it
         kind.copy(src, dst, crash)
         crash(f"state:{kind.name}")
     after = kind.counts(dst) if not dry_run else None
     for label, n in want.items():
         row = report.row(label)
-        row.source, row.store = n, kind.store(dst)
+        row.source, row.store = n, kind.store(target)
         row.present = min(before.get(label, 0), n)
         if after is not None:
             row.target = after.get(label, 0)
             row.copied = max(0, row.target - row.present) if row.target != before.get(label) else 0
-            if row.target != n:
+            if kind.copied and row.target != n:
                 report.problems.append(f"{label}: the source has {n}, the target {row.target}")
     say(f"{kind.name}: done")
 

@@ -1,25 +1,27 @@
 """The installation's state beside the catalog and the assets, as ``sathub migrate`` copies it.
 
 Each kind of state is one :class:`StateKind`: it counts what a side holds (per kind of record),
-says which store holds it on a side, and copies it from one installation to another so that a
-re-run after a crash ends in the same state (idempotent, compare by key or by digest).
+says which store holds it on a side, and copies it from one installation to another through
+the TARGET INSTALLATION'S STORES (embedded SQLite or PostgreSQL, whichever its settings name),
+so that a re-run after a crash ends in the same state (idempotent, compare by key or digest).
 
-- Jobs go through the :class:`~sathub.jobs.store.JobStore` contract (record by record): the
-  target's configured job store is filled, whatever it is.
-- Access (organisations, keys, agreements, activations, usage, collection levels and the audit
-  chain), the budget and console sessions have no export contract yet (their PostgreSQL stores
-  are in progress, issue 14.2): they are embedded SQLite files, copied as one consistent
-  snapshot (SQLite's online backup into a temporary file, renamed over the target's file:
-  nothing half-written). The audit chain digests the access rows it chains, so the rows are
-  copied as they are (same ids, same bytes) and the chain verifies on the target with the same
-  key.
-- The orbit registry (satellites and element sets), the order book and the registered mosaic
-  searches are JSON files, copied atomically.
+- Access (organisations, keys, agreements, activations, usage, collection levels, derived-from
+  links, the audit chain with its signed head and pending tile uses) and the budget: row copies,
+  table by table, in ONE write transaction of the target's store (``tx()`` of the access store,
+  ``write()`` of the budget store; both speak the embedded table names, which the PostgreSQL
+  stores map to the schema ``sathub``). Rows keep their ids and bytes, so the audit chain's
+  digests of the access rows still verify with the same key; on PostgreSQL the identity
+  sequences are moved past the copied ids. A kill leaves the target's rows as they were.
+- Jobs through the :class:`~sathub.jobs.store.JobStore` contract, the orbit registry (satellites,
+  element sets) and the order book through the :class:`~sathub.orbits.store.OrbitStore`
+  contract, record by record (what the target has, same document, is skipped).
+- Console sessions are not copied: they are ephemeral (users sign in again on the target).
+- Registered mosaic searches are files of the data directory on every backend, copied atomically.
 
-A target file is only replaced when it is blank (what ``sathub init`` makes), identical to the
-source, or what an earlier run of the migration wrote (its digest is in the target's journal,
-``DATA/migrate.json``); anything else is a Conflict (exit 2): the target holds state of
-another installation.
+The target's access or budget rows are only replaced when they are blank (what ``sathub init``
+makes), identical to the source's, or what an earlier run of the migration wrote (their digest
+is in the target's journal, ``DATA/migrate.json``); anything else is a Conflict (exit 2): the
+target holds state of another installation.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import os
 import sqlite3
 import tempfile
+from contextlib import closing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,7 @@ from sathub.errors import Conflict
 
 if TYPE_CHECKING:
     from sathub.app.installation import Installation
+    from sathub.config import Settings
 
 JOURNAL = "migrate.json"
 
@@ -77,121 +81,242 @@ class StateKind:
 
     name: str
     counts: Callable[[Installation], dict[str, int]]
-    store: Callable[[Installation], str]
+    store: Callable[[Settings], str]  # from the target's settings: a dry run's stand-in names the real one
     copy: Callable[[Installation, Installation, Callable[[str], None]], int]
+    copied: bool = True  # False: counted and named, not copied (sessions)
 
 
-# ------------------------------------------------------------------ SQLite files
+# ------------------------------------------------------------------ row copies
+#: access tables (embedded names) in the order of their foreign keys → label in the report
 ACCESS_TABLES = {"orgs": "orgs", "keys": "keys", "agreements": "agreements",
-                 "activations": "activations", "collection levels": "collection_access",
-                 "usage rows": "usage", "audit records": "audit"}  # fmt: skip
+                 "activations": "activations", "collection_access": "collection levels",
+                 "derived_from": "derived-from links", "usage": "usage rows",
+                 "audit": "audit records", "audit_head": "audit heads",
+                 "tile_pending": "pending tile uses"}  # fmt: skip
+BUDGET_TABLES = ("years", "projects", "categories", "fundings", "lines", "versions", "amounts",
+                 "transactions", "approvals", "rates", "links", "stations", "prices", "bookings")  # fmt: skip
+
+Rows = dict[str, list[tuple[Any, ...]]]  # table → rows, each (column, value) pairs sorted
 
 
-def _ro(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+def _norm(v: Any) -> Any:
+    """SQLite keeps 3.0 in a REAL column as 3.0, PostgreSQL's bigint gives 3: one spelling."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    return v
 
 
-def _tables(c: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in c.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]  # fmt: skip
+def _read_rows(conn: Any, tables: tuple[str, ...] | list[str]) -> Rows:
+    out: Rows = {}
+    for t in tables:
+        cur = conn.execute(f"SELECT * FROM {t}")
+        cols = [d[0] for d in cur.description]
+        rows = [tuple(sorted((c, _norm(v)) for c, v in zip(cols, row, strict=True)))
+                for row in cur.fetchall()]  # fmt: skip
+        # ids ascending (a row may reference an earlier one: an expenditure its commitment)
+        out[t] = sorted(rows, key=lambda r: (dict(r).get("id") or 0, repr(r)))
+    return out
 
 
-def sqlite_counts(path: Path, tables: dict[str, str] | None = None) -> dict[str, int]:
-    """Rows per table (``tables``: label → table; default every table) of a SQLite file."""
-    if not path.is_file():
-        return {label: 0 for label in tables or {}}
-    with _ro(path) as c:
-        names = set(_tables(c))
-        pick = tables or {t: t for t in sorted(names)}
-        return {label: (c.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] if t in names else 0)
-                for label, t in pick.items()}  # fmt: skip
-
-
-def sqlite_digest(path: Path) -> str | None:
-    """A digest of every row of every table, in primary-key order (None: no file)."""
-    if not path.is_file():
-        return None
+def rows_digest(rows: Rows) -> str:
     h = hashlib.sha256()
-    c = _ro(path)
-    try:
-        for t in _tables(c):
-            h.update(f"\0table {t}\0".encode())
-            ncols = len(c.execute(f'PRAGMA table_info("{t}")').fetchall())
-            order = ", ".join(str(i + 1) for i in range(ncols))
-            for row in c.execute(f'SELECT * FROM "{t}" ORDER BY {order}'):
-                h.update(repr(row).encode())
-    finally:
-        c.close()
+    for t in sorted(rows):
+        h.update(f"\0table {t}\0".encode())
+        for text in sorted(map(repr, rows[t])):
+            h.update(text.encode())
     return h.hexdigest()
 
 
-def _copy_sqlite(src: Path, dst: Path, *, blank: Callable[[Path], bool], journal_key: str,
-                 root: Path, crash: Callable[[str], None]) -> int:  # fmt: skip
-    """Replace ``dst`` with a consistent snapshot of ``src`` (see the module's rules)."""
-    if not src.is_file():
-        return 0
-    want = sqlite_digest(src)
-    have = sqlite_digest(dst)
-    if have == want:
+def _executemany(conn: Any, sql: str, params: list[tuple[Any, ...]]) -> None:
+    if not params:
+        return
+    pg = getattr(conn, "pg", None)  # the access store's PostgreSQL transaction
+    if pg is not None:
+        from sathub.access.pg_store import translate
+
+        with pg.cursor() as cur:
+            cur.executemany(translate(sql), params)
+    else:
+        conn.executemany(sql, params)
+
+
+def _replace_rows(conn: Any, want: Rows, order: tuple[str, ...] | list[str]) -> None:
+    """Make the target's tables hold exactly ``want`` (children emptied first, parents filled first)."""
+    for t in reversed(order):
+        conn.execute(f"DELETE FROM {t}")
+    for t in order:
+        if not want.get(t):
+            continue
+        cols = [c for c, _v in want[t][0]]
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        _executemany(conn, f"INSERT INTO {t} ({names}) VALUES ({marks})",
+                     [tuple(v for _c, v in row) for row in want[t]])  # fmt: skip
+
+
+def _setval(pg: Any, tables: list[str]) -> None:
+    """PostgreSQL identity columns: the next id follows the copied ones."""
+    for t in tables:
+        pg.execute(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), m) FROM "
+                   f"(SELECT max(id) AS m FROM {t}) x WHERE m IS NOT NULL "
+                   f"AND pg_get_serial_sequence('{t}', 'id') IS NOT NULL")  # fmt: skip
+
+
+def _guarded_replace(name: str, want: Rows, have: Rows, blank: Callable[[Rows], bool], root: Path,
+                     write: Callable[[], None], crash: Callable[[str], None]) -> int:  # fmt: skip
+    """The journal's rule (see the module), then ``write()`` (one transaction of the target)."""
+    want_d, have_d = rows_digest(want), rows_digest(have)
+    if want_d == have_d:
         return 0
     journal = read_journal(root)
-    if have is not None and not blank(dst) and journal.get("written", {}).get(journal_key) != have:
-        raise Conflict(f"{dst} holds other data than the source's {src.name} (not blank, not "
-                       "written by an earlier migration): migrate into a new data directory",
-                       field="target")  # fmt: skip
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        source = _ro(src)
-        out = sqlite3.connect(tmp)
-        try:
-            source.backup(out)
-            out.execute("PRAGMA journal_mode=DELETE")  # a self-contained file, no -wal beside it
-        finally:
-            out.close()
-            source.close()
-        crash(f"state:{journal_key}:staged")
-        journal.setdefault("written", {})[journal_key] = sqlite_digest(tmp)
-        write_journal(root, journal)  # before the rename: a crash after it finds its own file
-        for suffix in ("-wal", "-shm", "-journal"):  # a stale log must never meet the new file
-            Path(f"{dst}{suffix}").unlink(missing_ok=True)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return sum(sqlite_counts(dst).values())
+    written = journal.setdefault("written", {}).get(name)
+    ours = have_d == written or (isinstance(written, list) and have_d in written)
+    if not blank(have) and not ours:
+        raise Conflict(f"the target's {name} state holds other data than the source's (not "
+                       "blank, not written by an earlier migration): migrate into a new "
+                       "installation", field="target")  # fmt: skip
+    prior = written if isinstance(written, list) else ([written] if written else [])
+    journal["written"][name] = [*prior[-4:], want_d]  # before the commit: a re-run finds its own rows
+    write_journal(root, journal)
+    crash(f"state:{name}:staged")
+    write()
+    return sum(len(v) for v in want.values())
 
 
-def _access_blank(path: Path) -> bool:
+# ------------------------------------------------------------------ access
+def _access_rows(inst: Installation) -> Rows:
+    with inst.access.store.snapshot() as c:
+        return _read_rows(c, list(ACCESS_TABLES))
+
+
+def _access_blank(rows: Rows) -> bool:
     """What ``sathub init`` leaves: no organisation, agreement or activation, only admin keys."""
-    with _ro(path) as c:
-        names = set(_tables(c))
-        for t in ("orgs", "agreements", "activations", "usage"):
-            if t in names and c.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone():
-                return False
-        return "keys" not in names or not c.execute(
-            "SELECT 1 FROM keys WHERE role != 'admin' OR org_id IS NOT NULL LIMIT 1").fetchone()
+    if any(rows.get(t) for t in ("orgs", "agreements", "activations", "usage")):
+        return False
+    return all(dict(k).get("role") == "admin" and dict(k).get("org_id") is None
+               for k in rows.get("keys", []))  # fmt: skip
 
 
-def _empty(path: Path) -> bool:
-    return not any(sqlite_counts(path).values())
+def _access_counts(inst: Installation) -> dict[str, int]:
+    rows = _access_rows(inst)
+    return {label: len(rows[t]) for t, label in ACCESS_TABLES.items()}
 
 
-def _sqlite_kind(name: str, file: Callable[[Installation], Path], tables: dict[str, str] | None,
-                 blank: Callable[[Path], bool]) -> StateKind:  # fmt: skip
-    def counts(inst: Installation) -> dict[str, int]:
-        got = sqlite_counts(file(inst), tables)
-        return got if tables else {f"{name} rows": sum(got.values())}
+def _copy_access(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
+    want, have = _access_rows(src), _access_rows(dst)
+    store = dst.access.store
 
-    def copy(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
-        return _copy_sqlite(file(src), file(dst), blank=blank, journal_key=name,
-                            root=dst.settings.layout.root, crash=crash)  # fmt: skip
+    def write() -> None:
+        with store.tx() as c:
+            _replace_rows(c, want, list(ACCESS_TABLES))
+            pg = getattr(c, "pg", None)
+            if pg is not None:
+                from sathub.access.pg_store import TABLES
 
-    def store(inst: Installation) -> str:
-        return f"embedded SQLite (DATA/{file(inst).relative_to(inst.settings.layout.root)})"
+                _setval(pg, [TABLES[t] for t in ("orgs", "keys", "agreements", "activations")])
+            crash("state:access:written")  # a kill here rolls the whole copy back
 
-    return StateKind(name, counts, store, copy)
+    return _guarded_replace("access", want, have, _access_blank, dst.settings.layout.root, write, crash)
+
+
+def _backend(s: Settings, embedded: str) -> str:
+    if s.pg_dsn:
+        return "PostgreSQL (schema sathub)"
+    return f"embedded SQLite (DATA/{embedded})"
+
+
+# ------------------------------------------------------------------ budget
+def _budget_rows(inst: Installation) -> Rows:
+    if not inst.settings.pg_dsn and not inst.settings.layout.budget_db.is_file():
+        return {t: [] for t in BUDGET_TABLES}  # never used: nothing to open (nor to create)
+    with inst.budget.store.write() as ops:  # one transaction: one consistent state
+        return _read_rows(ops._conn(), BUDGET_TABLES)  # type: ignore[attr-defined]  # the stores' shared SQL
+
+
+def _copy_budget(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
+    want = _budget_rows(src)
+    if not any(want.values()):
+        return 0
+    have = _budget_rows(dst)
+    store = dst.budget.store
+
+    def write() -> None:
+        with store.write() as ops:
+            c = ops._conn()  # type: ignore[attr-defined]  # the stores' shared SQL
+            _replace_rows(c, want, BUDGET_TABLES)
+            pg = getattr(ops, "_pg", None)
+            if pg is not None:
+                _setval(pg, [f"sathub.budget_{t}" for t in ("lines", "versions", "transactions")])
+            crash("state:budget:written")
+
+    return _guarded_replace("budget", want, have, _budget_blank, dst.settings.layout.root, write, crash)
+
+
+def _budget_blank(rows: Rows) -> bool:
+    """What a new installation's budget holds: at most its reference tables (categories,
+    funding kinds, stations, rates), no year, project, line or transaction."""
+    return not any(rows.get(t) for t in ("years", "projects", "lines", "versions", "amounts",
+                                         "transactions", "approvals", "links", "prices", "bookings"))
+
+
+def _budget_counts(inst: Installation) -> dict[str, int]:
+    return {"budget rows": sum(len(v) for v in _budget_rows(inst).values())}
+
+
+# ------------------------------------------------------------------ sessions (not copied)
+def _session_counts(inst: Installation) -> dict[str, int]:
+    if inst.settings.pg_dsn:
+        with inst.state_pool.connection() as c:
+            row = c.execute("SELECT count(*) FROM sathub.access_sessions").fetchone()
+        return {"console sessions": int(row[0]) if row else 0}
+    path = inst.settings.layout.sessions_db
+    if not path.is_file():
+        return {"console sessions": 0}
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)) as c:
+        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        n = c.execute("SELECT count(*) FROM sessions").fetchone()[0] if "sessions" in names else 0
+    return {"console sessions": int(n)}
+
+
+# ------------------------------------------------------------------ orbits (contract)
+def _orbit_counts(inst: Installation) -> dict[str, int]:
+    o = inst.orbits
+    return {"satellites": len(o.satellites()),
+            "element sets": sum(len(v) for v in o.elements().values()),
+            "orders": len(o.orders())}  # fmt: skip
+
+
+def _copy_orbits(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
+    s, d = src.orbits, dst.orbits
+    n = 0
+    have = d.satellites()
+    todo = [doc for norad, doc in sorted(s.satellites().items()) if have.get(norad) != doc]
+    if todo:
+        d.put_satellites(todo)
+        n += len(todo)
+        crash("state:orbits:satellites")
+    for norad, records in sorted(s.elements().items()):
+        n += d.add_elements([(norad, r) for r in records])  # a known epoch is kept, not doubled
+        crash(f"state:orbits:elements:{norad}")
+    for order in s.orders():
+        current = d.order(order["id"])
+        if current == order:
+            continue
+        if current is None:
+            d.add_order(order)
+        else:
+            d.update_order(order["id"], _replace_with(order))
+        n += 1
+        crash(f"state:orbits:order:{order['id']}")
+    return n
+
+
+def _replace_with(doc: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda _old: doc
+
+
+def _orbit_store(s: Settings) -> str:
+    return _backend(s, "") if s.pg_dsn else "embedded files (DATA/orbits)"
 
 
 # ------------------------------------------------------------------ JSON files
@@ -220,22 +345,7 @@ def _file_kind(name: str, rel: str, counts: Callable[[Path], dict[str, int]]) ->
         return n
 
     return StateKind(name, lambda inst: counts(inst.settings.layout.root),
-                     lambda inst: f"embedded files (DATA/{rel})", copy)  # fmt: skip
-
-
-def _json(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
-
-
-def _orbit_counts(root: Path) -> dict[str, int]:
-    reg = _json(root / "orbits" / "registry.json", {})
-    orders = _json(root / "orbits" / "orders.json", {})
-    return {"satellites": len(reg.get("satellites", {})),
-            "element sets": sum(len(v) for v in reg.get("elements", {}).values()),
-            "orders": len(orders)}  # fmt: skip
+                     lambda _s: f"embedded files (DATA/{rel})", copy)  # fmt: skip
 
 
 # ------------------------------------------------------------------ jobs (contract)
@@ -258,24 +368,20 @@ def _copy_jobs(src: Installation, dst: Installation, crash: Callable[[str], None
     return n
 
 
-def _job_store(inst: Installation) -> str:
-    store = inst.jobs.store
-    where = getattr(store, "root", None)
-    if isinstance(where, Path) and where.is_relative_to(inst.settings.layout.root):
-        return f"{type(store).__name__} (DATA/{where.relative_to(inst.settings.layout.root)})"
-    return type(store).__name__
+def _job_store(s: Settings) -> str:
+    return "PgJobStore (PostgreSQL, schema sathub)" if s.pg_dsn else "FileJobStore (DATA/jobs)"
 
 
 def kinds() -> list[StateKind]:
     """Every kind of state, in the order the migration copies them."""
     return [
-        _sqlite_kind("access", lambda i: i.settings.layout.root / "access.db", ACCESS_TABLES,
-                     _access_blank),
-        _sqlite_kind("budget", lambda i: i.settings.layout.budget_db, None, _empty),
-        _sqlite_kind("sessions", lambda i: i.settings.layout.sessions_db,
-                     {"console sessions": "sessions"}, lambda p: True),
+        StateKind("access", _access_counts, lambda s: _backend(s, "access.db"), _copy_access),
+        StateKind("budget", _budget_counts, lambda s: _backend(s, "budget.db"), _copy_budget),
+        StateKind("sessions", _session_counts,
+                  lambda _s: "not copied: sessions are ephemeral (users sign in again)",
+                  lambda _s, _d, _c: 0, copied=False),
         StateKind("jobs", _job_counts, _job_store, _copy_jobs),
-        _file_kind("orbits", "orbits", _orbit_counts),
+        StateKind("orbits", _orbit_counts, _orbit_store, _copy_orbits),
         _file_kind("searches", "searches",
                    lambda root: {"mosaic searches": len(_files(root, "searches"))}),
     ]

@@ -83,7 +83,7 @@ def migrate(
         else:
             dst = _target(s_settings, t_settings)
         with dst:
-            report = run(src, dst, dry_run=dry_run, batch=batch,
+            report = run(src, dst, dry_run=dry_run, batch=batch, target=t_settings,
                          say=lambda m: err.print(f"[dim]{m}[/]"))  # fmt: skip
     if format == "json":
         print_json(report.to_dict())
@@ -110,23 +110,21 @@ def _blank_target(src_settings: Any, settings: Any) -> Any:
 
 
 def _target(src_settings: Any, settings: Any) -> Any:
-    """The target installation; a new data directory gets the source's secrets first (the
-    audit key, the signing key), so that the chain verifies and signed links stay valid."""
+    """The target installation, made (or completed, after a crash while it was being made:
+    ``Installation.create`` is idempotent) with the source's secrets first (the audit key,
+    the signing key), so that the chain verifies and signed links stay valid. A key the
+    target already has is kept (a different audit key is refused before anything is copied)."""
     import shutil
 
     from sathub.app import Installation
-    from sathub.app.installation import is_data_directory
 
-    root = settings.layout.root
-    if not is_data_directory(root, settings):
-        layout = settings.layout
-        layout.create()
-        for f in sorted(src_settings.layout.secrets.glob("*.key")):
-            dest = layout.secrets / f.name
-            if not dest.exists():
-                shutil.copy2(f, dest)
-        inst = Installation.create(settings)
-        inst.close()
+    layout = settings.layout
+    layout.create()
+    for f in sorted(src_settings.layout.secrets.glob("*.key")):
+        dest = layout.secrets / f.name
+        if not dest.exists():
+            shutil.copy2(f, dest)
+    Installation.create(settings).close()
     return Installation.open(settings)
 
 
