@@ -61,7 +61,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          "properties": {"datetime": "2024-05-01T00:00:00Z"}, "links": [], "assets": {}})  # fmt: skip
         acc = inst.access
         org = acc.add_org("test", "Partner agency", "company")
-        acc.issue_key("test", "partner", org.id, label="partner key")
+        token, _key = acc.issue_key("test", "partner", org.id, label="partner key")
+        inst.sessions.open(token)  # a console session: counted by the dry run, not copied
         acc.add_agreement("test", org.id, title="rice", collections=("demo-mandalay-rice",))
         inst.jobs.store.put({"id": "a1b2", "lane": "analytics", "kind": "zonal", "status": "done",
                              "created": "2026-01-01T00:00:00Z"})  # fmt: skip
@@ -207,7 +208,7 @@ def test_dry_run_counts_everything_and_writes_nothing(source: Path, tmp_path: Pa
     expect = {"collections": 3, "items": _sqlite_count(source / "catalog.db", "items"),
               "assets": len(files), "asset bytes": sum(p.stat().st_size for p in files),
               "orgs": 1, "keys": 2, "agreements": 1, "audit records": _sqlite_count(source / "access.db", "audit"),
-              "jobs": 1, "orders": 1, "satellites": len(json.loads((source / "orbits" / "registry.json").read_text())["satellites"])}  # fmt: skip
+              "jobs": 1, "orders": 1, "console sessions": 1, "satellites": len(json.loads((source / "orbits" / "registry.json").read_text())["satellites"])}  # fmt: skip
     assert {k: rows[k]["source"] for k in expect} == expect
     assert rows["budget rows"]["source"] > 0 and rows["element sets"]["source"] >= 1
     assert all(r["present"] == 0 and r["target"] is None for r in doc["kinds"] if r["kind"] not in ("audit records", "audit heads"))  # the blank target's own init record

@@ -9,12 +9,13 @@ backends are filled whatever they are:
    :class:`~sathub.storage.base.ObjectStore` into the target's and read back, its checksum
    compared with the item's ``file:checksum`` (or the source object's); only then is the batch
    committed to the target catalog (no item is visible before its bytes);
-3. the other state, kind by kind (:mod:`sathub.app.migrate_state`);
+3. the other state, kind by kind, into the target installation's stores
+   (:mod:`sathub.app.migrate_state`);
 4. a check: every count of the source equals the target's, every referenced object is in the
    target store, and the target's audit chain verifies.
 
 Re-running after a crash at any point continues: what is in place (same document, same object
-size and checksum, same state digest) is skipped. ``dry_run`` counts and compares only.
+size and checksum, same rows or documents) is skipped. ``dry_run`` counts and compares only.
 
 For tests, ``SATHUB_MIGRATE_CRASH_AT=N`` kills the process (SIGKILL) at its N-th checkpoint.
 """

@@ -29,9 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import tempfile
-from contextlib import closing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,13 +267,10 @@ def _session_counts(inst: Installation) -> dict[str, int]:
         with inst.state_pool.connection() as c:
             row = c.execute("SELECT count(*) FROM sathub.access_sessions").fetchone()
         return {"console sessions": int(row[0]) if row else 0}
-    path = inst.settings.layout.sessions_db
-    if not path.is_file():
+    if not inst.settings.layout.sessions_db.is_file():
         return {"console sessions": 0}
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)) as c:
-        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        n = c.execute("SELECT count(*) FROM sessions").fetchone()[0] if "sessions" in names else 0
-    return {"console sessions": int(n)}
+    row = inst.sessions.store.conn().execute("SELECT count(*) FROM sessions").fetchone()  # type: ignore[attr-defined]
+    return {"console sessions": int(row[0])}
 
 
 # ------------------------------------------------------------------ orbits (contract)
