@@ -267,6 +267,30 @@ def test_bad_input_exits_2_naming_the_problem(source: Path, tmp_path: Path) -> N
     assert r.exit_code == 2 and "audit key" in r.output
 
 
+def test_rerun_follows_the_source_and_refuses_a_target_used_since(source: Path, tmp_path: Path) -> None:
+    """A re-run replaces rows it wrote itself (the source moved on: a new organisation arrives);
+    access rows the target's server changed since (not the migration's) are refused, exit 2."""
+    from sathub.config import Settings
+
+    src = tmp_path / "src"
+    shutil.copytree(source, src)
+    env, pg = _pg_s3(tmp_path), tmp_path / "pg"
+    assert _run(str(src), str(pg), "--target-env", str(env)).exit_code == 0
+    with Installation.open(Settings(data=src)) as inst:
+        inst.access.add_org("test", "Late partner", "company")
+    r = _run(str(src), str(pg), "--target-env", str(env))
+    assert r.exit_code == 0, r.output
+    settings = side_settings(pg, env, "--target-env")
+    with Installation.open(settings) as inst:
+        assert "Late partner" in {o.name for o in inst.access.store.orgs()}
+        assert inst.access.audit.verify().ok
+        inst.access.add_org("test", "Made on the target", "company")  # the new server in use
+    r = _run(str(src), str(pg), "--target-env", str(env))
+    assert r.exit_code == 2 and "access state holds other data" in r.output, r.output
+    with Installation.open(settings) as inst:  # nothing was replaced
+        assert "Made on the target" in {o.name for o in inst.access.store.orgs()}
+
+
 def _cmd(source: Path, target: Path, env: Path) -> list[str]:
     return [sys.executable, "-m", "sathub.cli", "migrate", str(source), str(target),
             "--target-env", str(env), "--batch", "4"]  # fmt: skip
