@@ -2,7 +2,8 @@
 
 References are independent of the migration: the source's own API answers (search pages and
 item documents), the SHA-256 of every asset's bytes against its ``file:checksum``, row counts
-read with the sqlite3 module, the files on disk, and ``sathub audit verify`` on the target.
+read with the sqlite3 module, what the target server reads through its own stores (orgs,
+keys, agreements, budget, jobs, satellites, orders), and the audit chain verified on the target.
 The kill trials run the real command in a subprocess and SIGKILL it at a random checkpoint or
 after a random delay; a re-run must end in the reference state.
 """
@@ -298,7 +299,8 @@ def _cmd(source: Path, target: Path, env: Path) -> list[str]:
 
 def test_kill_9_at_random_points_then_rerun(source: Path, stored: dict[str, Any], tmp_path: Path) -> None:
     """Ten runs killed with SIGKILL (half at a random checkpoint of the ~90 a run passes: an
-    asset copied, a batch of 4 items committed, a state file staged or renamed…; half after
+    asset copied, a batch of 4 items committed, the access or budget rows inside their
+    transaction, a job or an order written…; half after
     a random delay once the run has started), each followed by a re-run to completion: the
     target ends with the source's documents, asset bytes, state and a verifying chain."""
     rng = random.Random(int(os.environ.get("SATHUB_MIGRATE_SEED", "14")))
