@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATA ?= demo-data
 PORT ?= 8080
 
-.PHONY: demo test install serve bench conformance clean learn
+.PHONY: demo test install serve bench conformance clean learn stack
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ learn: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/sathub serve --data $(DATA) --port $(PORT)
+
+# the scale-out stack on this machine: PostgreSQL, S3 server, Dask, 2 API servers behind nginx
+# (docs/deploy.md); Ctrl-C stops it
+stack: $(STAMP)
+	$(BIN)/sathub stack up
 
 test: $(STAMP)
 	$(BIN)/ruff check --select F src tests bench

@@ -6,9 +6,15 @@ filter ANDed inside the SQL, count). Reports p50/p90 per query and the partner's
 The peer here is sathub itself without the access filter (admin): the target is an overhead
 of at most 20 %.
 
+``--http``: the same searches over HTTP against a ``sathub serve`` process, admin and partner
+requests interleaved one by one (A P A P …, then P A P A … in the next round) so that a change
+in the machine's load hits both alike; ``--rounds`` rounds of ``--repeat`` pairs per query;
+the overhead is the median over rounds of each round's p50 ratio (and the p50 of all requests).
+
 Usage::
 
     .venv/bin/python bench/bench_access.py --items 50000 --agreements 50 --out docs/benchmarks.md
+    .venv/bin/python bench/bench_access.py --http --rounds 7 --repeat 40 --out docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import os
 import platform
 import random
 import re
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import httpx
 from fastapi.testclient import TestClient
 
 from sathub.access import keys
@@ -124,12 +134,128 @@ def timed(client: TestClient, method: str, params: dict[str, Any], headers: dict
     return times, matched
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    sathub = Path(sys.executable).parent / "sathub"
+    proc = subprocess.Popen([str(sathub), "serve", "--data", str(data), "--port", str(port)],
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("sathub serve exited")
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise SystemExit("sathub serve did not start")
+
+
+def http_rounds(base: str, tokens: dict[str, str], rounds: int, repeat: int) -> list[tuple[Any, ...]]:
+    """Per query: ``rounds`` rounds of ``repeat`` admin/partner pairs, interleaved request by
+    request over one keep-alive connection per role."""
+    rows = []
+    clients = {who: httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[who]}"},
+                                 timeout=60) for who in ("admin", "partner")}  # fmt: skip
+
+    def one(who: str, method: str, params: dict[str, Any]) -> tuple[float, int]:
+        c = clients[who]
+        t0 = time.perf_counter()
+        r = c.get("/search", params=params) if method == "GET" else c.post("/search", json=params)
+        dt_ = time.perf_counter() - t0
+        assert r.status_code == 200, r.text
+        return dt_, r.json().get("numberMatched", 0)
+
+    try:
+        for name, (method, params) in QUERIES.items():
+            for who in ("admin", "partner", "admin", "partner"):  # warm up
+                one(who, method, params)
+            times: dict[str, list[float]] = {"admin": [], "partner": []}
+            matched: dict[str, int] = {}
+            ratios, loads = [], []
+            for k in range(rounds):
+                order = ("admin", "partner") if k % 2 == 0 else ("partner", "admin")
+                loads.append(os.getloadavg()[0])
+                mine: dict[str, list[float]] = {"admin": [], "partner": []}
+                for _ in range(repeat):
+                    for who in order:
+                        t, matched[who] = one(who, method, params)
+                        mine[who].append(t)
+                ratios.append(statistics.median(mine["partner"]) / statistics.median(mine["admin"]))
+                for who in mine:
+                    times[who].extend(mine[who])
+            a50, p50 = (statistics.median(times[w]) * 1e3 for w in ("admin", "partner"))
+            a90, p90 = (statistics.quantiles(times[w], n=10)[-1] * 1e3 for w in ("admin", "partner"))
+            rows.append((name, a50, a90, matched["admin"], p50, p90, matched["partner"],
+                         statistics.median(ratios) - 1, min(ratios) - 1, max(ratios) - 1,
+                         statistics.median(loads)))  # fmt: skip
+    finally:
+        for c in clients.values():
+            c.close()
+    return rows
+
+
+def http_main(args: argparse.Namespace, data: Path, tokens: dict[str, str]) -> None:
+    proc, base = serve(data)
+    try:
+        rows = http_rounds(base, tokens, args.rounds, args.repeat)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    cmd = (f"bench/bench_access.py --http --items {args.items} --agreements {args.agreements} "
+           f"--rounds {args.rounds} --repeat {args.repeat}")  # fmt: skip
+    header = ("| query | admin p50 ms | admin p90 ms | admin matched | partner p50 ms | partner p90 ms "
+              "| partner matched | overhead (median of rounds) | rounds min / max | load avg |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    lines = [f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:,} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:,} | "
+             f"**{r[7] * 100:+.0f} %** | {r[8] * 100:+.0f} % / {r[9] * 100:+.0f} % | {r[10]:.1f} |"
+             for r in rows]  # fmt: skip
+    table = header + "\n" + "\n".join(lines)
+    worst = max(r[7] for r in rows)
+    verdict = f"worst overhead: {worst * 100:+.0f} % (target <= +20 %{': met' if worst <= 0.2 else ': NOT met'})"
+    print(table)
+    print(verdict)
+    if args.out:
+        section = (
+            "### Over HTTP\n\n"
+            f"`python {cmd}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+            f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}; one `sathub serve` "
+            "process, one keep-alive connection per role, admin and partner requests interleaved "
+            "one by one (the order swapped every round). Overhead: the median over rounds of the "
+            "round's partner p50 / admin p50 − 1 (the min and max show the spread); load avg: the "
+            "machine's median 1-minute load average over the rounds.\n\n"
+            f"{table}\n\n{verdict[0].upper() + verdict[1:]}.\n"
+        )
+        text = args.out.read_text() if args.out.exists() else ""
+        pattern = re.compile(r"^### Over HTTP\n.*?(?=^##|\Z)", re.DOTALL | re.MULTILINE)
+        if pattern.search(text):
+            text = pattern.sub(lambda m: section + "\n", text)
+        else:  # at the end of the ## Access section
+            m = re.search(r"^## Access\n.*?(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
+            at = m.end() if m else len(text)
+            text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
+        args.out.write_text(text)
+        print(f"wrote the Access / Over HTTP section of {args.out}", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=50_000)
     ap.add_argument("--agreements", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--out", type=Path, help="write the '## Access' section of this Markdown file")
+    ap.add_argument("--http", action="store_true", help="over HTTP against `sathub serve`, interleaved")
+    ap.add_argument("--rounds", type=int, default=7, help="with --http: rounds per query")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sathub-bench-access-") as tmp:
         data = Path(tmp) / "data"
@@ -137,6 +263,9 @@ def main() -> None:
         tokens = build(data, args.items, args.agreements)
         print(f"built {args.items} items, {args.agreements} agreements in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)  # fmt: skip
+        if args.http:
+            http_main(args, data, tokens)
+            return
         rows = []
         with TestClient(create_app(Installation.open(Settings(data=data)))) as client:
             for name, (method, params) in QUERIES.items():

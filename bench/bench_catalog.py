@@ -316,9 +316,10 @@ def pct(values: list[float], p: float) -> float:
     return s[f] + (s[c] - s[f]) * (k - f)
 
 
-def run_queries(base: str, reps: int, seed: int, max_s: float, results: dict[str, Any]) -> None:
-    """Sequential latencies per query type (ms), then a concurrent throughput run."""
-    with httpx.Client(timeout=60.0) as client:
+def run_queries(base: str, reps: int, seed: int, max_s: float, results: dict[str, Any],
+                headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Sequential latencies per query type (ms); ``headers`` on every request (e.g. a key)."""
+    with httpx.Client(timeout=60.0, headers=headers) as client:
         for name, make in QUERIES.items():
             rng = random.Random(seed)
             for _ in range(5):  # warm-up
@@ -364,7 +365,8 @@ def run_queries(base: str, reps: int, seed: int, max_s: float, results: dict[str
             f"({len(lat)} requests)")
 
 
-def throughput(base: str, clients: int, seconds: float, seed: int) -> tuple[float, int]:
+def throughput(base: str, clients: int, seconds: float, seed: int,
+               headers: dict[str, str] | None = None) -> tuple[float, int]:  # fmt: skip
     """Requests/s of the (a)(b)(c) mix from ``clients`` threads for ``seconds``."""
     counts = [0] * clients
     errors = [0] * clients
@@ -373,7 +375,7 @@ def throughput(base: str, clients: int, seconds: float, seed: int) -> tuple[floa
 
     def worker(k: int) -> None:
         rng = random.Random(seed * 100 + k)
-        with httpx.Client(timeout=60.0) as client:
+        with httpx.Client(timeout=60.0, headers=headers) as client:
             i = k
             while time.monotonic() < stop:
                 r = client.post(f"{base}/search", json=makers[i % len(makers)](rng))

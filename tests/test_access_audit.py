@@ -246,3 +246,35 @@ def test_log_emptied_while_serving_leaves_evidence(log: AuditLog) -> None:
     assert [r["action"] for r in log.records()] == ["audit.head.mismatch", "download"]
     r = log.verify()
     assert not r.ok and any("no baseline" in p for p in r.problems)
+
+
+def test_partner_search_record_is_committed_before_the_answer_ends(world: World) -> None:
+    """Each partner search (answered, refused or failed validation) has its one record
+    committed when the last byte of its answer is sent, not after."""
+    app = create_app(world.settings)
+    at_last_byte: list[int] = []
+
+    def searches() -> list[dict[str, Any]]:
+        return [r for r in world.service.audit.records() if r["action"] == "search"]
+
+    async def outer(scope: Any, receive: Any, send: Any) -> None:
+        async def spy(message: Any) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                at_last_byte.append(len(searches()))
+            await send(message)
+
+        await app(scope, receive, spy if scope["type"] == "http" else send)
+
+    h = auth(world, "partnerA")
+    with TestClient(outer) as c:
+        codes = [c.get("/search?collections=res", headers=h).status_code,
+                 c.post("/search", json={"collections": ["res"], "limit": 1}, headers=h).status_code,
+                 c.get("/collections/res/items", headers=h).status_code,
+                 c.get("/search?bbox=1,2", headers=h).status_code,
+                 c.get("/aggregate?aggregations=total_count", headers=h).status_code]  # fmt: skip
+    assert codes[:3] == [200, 200, 200] and codes[3] == 400, codes
+    assert at_last_byte == [1, 2, 3, 4, 5]
+    recs = searches()
+    assert [r["outcome"] for r in recs] == [str(c) for c in codes]
+    assert [r["detail"]["method"] if isinstance(r["detail"], dict) else json.loads(r["detail"])["method"]
+            for r in recs] == ["GET", "POST", "GET", "GET", "GET"]  # fmt: skip

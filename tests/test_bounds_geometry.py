@@ -157,3 +157,34 @@ def test_well_formed_rings_pass_the_structural_check(points: list[tuple[float, f
     """Any closed ring of ≥ 4 in-range positions passes the structure check (validity,
     e.g. self-intersection, is GEOS's to judge afterwards)."""
     check_geojson({"type": "Polygon", "coordinates": [_closed_ring(points)]})
+
+
+_coord = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-181, 181),
+                   st.integers(-200, 200), st.booleans(), st.just("1.5"), st.none())  # fmt: skip
+_position = st.one_of(st.lists(_coord, min_size=0, max_size=4), st.tuples(_coord, _coord),
+                      st.lists(st.floats(-180, 180), min_size=2, max_size=2))  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_position, min_size=1, max_size=6), st.booleans())
+def test_the_fast_position_path_decides_like_the_general_check(points: list[Any], in_range: bool) -> None:
+    """The shortcut for [lon, lat] float pairs accepts and refuses exactly what the general
+    per-position check does, with the same reason."""
+
+    def outcome(run: Any) -> str:
+        try:
+            run()
+        except InvalidGeometry as exc:
+            return exc.message
+        return "ok"
+
+    def reference() -> None:  # every position through the general check
+        walk = geometry._Walk("geometry", 1000, in_range)
+        for p in points:
+            walk.position(p)
+        if len(walk.dims) > 1:
+            walk.fail("positions mix 2 and 3 coordinates (with and without elevation) in one geometry")
+
+    got = outcome(lambda: check_geojson({"type": "MultiPoint", "coordinates": points},
+                                        check_range=in_range))  # fmt: skip
+    assert got == outcome(reference)

@@ -16,6 +16,7 @@ from test_access_fixtures import box, collection, item
 import sathub.catalog.loader as loader
 from sathub.catalog.sqlite import SQLiteStore
 from sathub.catalog.sqlite.schema import DEFERRED_INDEXES
+from sathub.catalog.sqlite.transaction import SQLiteTransaction
 from sathub.catalog.store import SearchQuery
 from sathub.errors import LoadError
 
@@ -60,10 +61,14 @@ def _state(s: SQLiteStore) -> tuple[Any, ...]:
     conn = s._conn()
     items = sorted((orjson.dumps(i, option=orjson.OPT_SORT_KEYS) for i in s.iter_items()))
     rtree = conn.execute("SELECT count(*) FROM items_rtree").fetchone()[0]
+    # the packed tree is a sound R*Tree holding the same (float32-rounded) boxes
+    assert conn.execute("SELECT rtreecheck('items_rtree')").fetchone()[0] == "ok"
+    boxes = conn.execute("SELECT i.collection, i.id, r.minx, r.maxx, r.miny, r.maxy FROM items_rtree r "
+                         "JOIN items i ON i.rid = r.rid ORDER BY 1, 2").fetchall()  # fmt: skip
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     queryables = s.queryables()
     hits = s.search(SearchQuery(bbox=(-50, -40, 50, 40), limit=500))
-    return items, rtree, indexes, queryables, sorted(i["id"] for i in hits.items), hits.matched
+    return items, rtree, indexes, queryables, sorted(i["id"] for i in hits.items), hits.matched, boxes
 
 
 @pytest.mark.usefixtures("big")
@@ -126,3 +131,36 @@ def test_collection_override_and_collection_records(tmp_path: Path) -> None:
     assert (stats.collections, stats.items) == (1, len(its))
     assert {i["collection"] for i in s.iter_items()} == {"c"}
     assert s.counts() == {"c": len(its)}
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("pack", [True, False])
+def test_rtree_built_apart_takes_later_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              pack: bool) -> None:  # fmt: skip
+    """The R*Tree a deferred load packs (or fills entry by entry) answers like a brute-force
+    scan, before and after later writes, and passes SQLite's own rtreecheck()."""
+    monkeypatch.setattr(SQLiteTransaction, "PACK_RTREE", pack)
+    s = _store(tmp_path / "c.db")
+    its = _items(600, 5)
+    loader.load_file(s, _file(tmp_path, [orjson.dumps(r) for r in its]), workers=0)
+    by_id = {it["id"]: it for it in its}
+    for k in range(0, 100, 3):  # move, delete and add items afterwards
+        it = its[k]
+        s.update_item(it["collection"], it["id"], {**it, "bbox": [0, 0, 1, 1],
+                      "geometry": box(0, 0, 1, 1)})  # fmt: skip
+        by_id[it["id"]] = {**it, "bbox": [0, 0, 1, 1]}
+    for it in its[100:130]:
+        s.delete_item(it["collection"], it["id"])
+        del by_id[it["id"]]
+    conn = s._conn()
+    assert conn.execute("SELECT rtreecheck('items_rtree')").fetchone()[0] == "ok"
+    rng = random.Random(7)
+    for _ in range(20):
+        w, so = rng.uniform(-180, 150), rng.uniform(-90, 60)
+        q = (w, so, w + rng.uniform(1, 60), so + rng.uniform(1, 40))
+        want = sorted(i for i, it in by_id.items() if it["bbox"][0] <= q[2] and it["bbox"][2] >= q[0]
+                      and it["bbox"][1] <= q[3] and it["bbox"][3] >= q[1])  # fmt: skip
+        got = sorted(r[0] for r in conn.execute(
+            "SELECT i.id FROM items_rtree r JOIN items i ON i.rid = r.rid "
+            "WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?", (q[0], q[2], q[1], q[3])))
+        assert got == want, q

@@ -375,3 +375,19 @@ def test_a_catalog_from_before_the_json_table_is_migrated_on_open(tmp_path: Path
     store.close()
     assert "content" not in {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(items)")}
     SQLiteStore(path).close()  # opening again is a no-op
+
+
+@pytest.mark.parametrize("extent, field", [
+    ({"spatial": "world"}, "extent.spatial"),
+    ({"spatial": {"bbox": "0,0,1,1"}}, "extent.spatial.bbox"),
+    ({"temporal": ["2020-01-01T00:00:00Z", None]}, "extent.temporal"),
+    ({"temporal": {"interval": 7}}, "extent.temporal.interval"),
+])  # fmt: skip
+def test_a_collection_extent_of_the_wrong_shape_is_invalid_input(store: SQLiteStore, extent: Any,
+                                                                  field: str) -> None:
+    """Found by schemathesis as admin: ``extent.spatial`` given as a string was a 500."""
+    with pytest.raises(InvalidInput) as err:
+        store.create_collection(collection("c2") | {"extent": extent})
+    assert err.value.field == field
+    with pytest.raises(NotFound):
+        store.get_collection("c2")

@@ -75,3 +75,15 @@ def test_job_runs_and_reports(client, tmp_path: Path) -> None:
     assert job["status"] == "failed" and job["summary"]["counts"] == {"ingested": 1, "failed": 1}
     assert client.get("/collections/c/items/good").status_code == 200
     assert client.get("/ingest/jobs/nope", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["", ".", "data", "./x/.."])
+def test_relative_paths_are_refused_before_a_job_starts(client, path: str) -> None:
+    """A relative path ("" is the working directory) named whatever directory the server
+    process was started in: schemathesis's admin ingested the repository (".venv" walked in
+    a background thread) and starved the requests that followed."""
+    auth = {"Authorization": "Bearer s3cret"}
+    r = client.post("/ingest", json={"paths": [path], "collection": "c"}, headers=auth)
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "paths.0" and "absolute" in r.json()["description"]
+    assert list(client.app.state.installation.settings.layout.root.glob("jobs/ingest-*")) == []

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
         default=10, ge=1, le=200,
         description="Largest number of PostgreSQL connections per pool and API worker.",
     )
+    # faults (issue 14, area pgbench): a query of the catalog that runs longer is cancelled (504)
+    pg_statement_timeout_ms: int = Field(
+        default=30_000, ge=0,
+        description="PostgreSQL statement_timeout of the catalog's queries (ms; 0: none).",
+    )
 
     # scale-out (issue 14): assets on an S3-compatible store when s3_bucket is set
     s3_bucket: str | None = Field(

@@ -19,6 +19,7 @@ Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
     ├── OrbitError              bad element sets, propagation failures          → 400
     ├── AuditUnavailable        the audit cannot record (anchor unwritable, wrong key) → 503
     ├── BackendUnavailable      PostgreSQL or the object store cannot be reached → 503
+    │   └── BackendTimeout      a query ran past SATHUB_PG_STATEMENT_TIMEOUT_MS  → 504
     └── SettingError            a setting that cannot work (bad credentials…)   → start-up error
 """
 
@@ -129,6 +130,11 @@ class BackendUnavailable(SathubError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "backend": self.backend}
+
+
+class BackendTimeout(BackendUnavailable):
+    """A backend cancelled an operation that ran past its configured time limit (``field``
+    names the setting). Nothing was written (504, Retry-After)."""
 
 
 class SettingError(SathubError):

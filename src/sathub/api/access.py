@@ -8,7 +8,8 @@ and bytes of assets is :mod:`sathub.api.pixels`; the policy itself is
 - :class:`AccessMiddleware` sets ``request.state.actor``; a malformed, unknown, expired or
   revoked key is a 401 with ``WWW-Authenticate: Bearer``; no header is the anonymous public,
   unless a console session cookie counts (:mod:`sathub.api.sessions`: the key it stands for).
-  Partner searches are audited here.
+  Partner searches are audited here, each record committed before the answer's last byte
+  (by the search endpoint itself when it answers: :func:`audit_search`).
 - :func:`access_filter`: the caller's grants as an access filter (plain CQL2 with caching
   hints), which the store ANDs inside every search, item read and aggregation;
   :func:`collections_filter` the same for the collection list.
@@ -88,21 +89,33 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         status = {"code": 500}
+        query = scope.get("query_string", b"").decode("latin-1")[:2000]
+        resource = path + (f"?{query}" if query else "")
+        done: list[int] = []  # one record per request, committed before its answer's last byte
+
+        def write(code: int) -> None:
+            if done:
+                return
+            done.append(code)
+            service.audit.append(actor.name, "search", resource, outcome=str(code),
+                                 detail={"method": scope.get("method"), "org": actor.org_name})  # fmt: skip
+
+        # the search endpoint writes it in its own worker thread as it answers (no second
+        # hop: audit_search); any other answer (an error, /aggregate) is audited here
+        state["search_audit"] = write
 
         async def capture(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not done:
+                await run_in_threadpool(write, status["code"])
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")[:2000]
-            await run_in_threadpool(
-                service.audit.append, actor.name, "search", path + (f"?{query}" if query else ""),
-                outcome=str(status["code"]),
-                detail={"method": scope.get("method"), "org": actor.org_name},
-            )  # fmt: skip
+            if not done:  # no answer sent (the app raised)
+                await run_in_threadpool(write, status["code"])
 
 
 # ------------------------------------------------------------------------ helpers
@@ -215,5 +228,14 @@ def audit(request: Request, action: str, resource: str, *, actor: Actor | None =
                 activation_id=activation_id, detail=detail or None, quota=quota)  # fmt: skip
 
 
-__all__ = ["AccessMiddleware", "access_filter", "audit", "collections_filter", "installation", "now_of", "redact_lineage",
+def audit_search(request: Request, status: int) -> None:
+    """Called by a search endpoint in its worker thread with the answer it is about to return:
+    a partner's search record is committed there, before the answer is sent, instead of on a
+    second thread hop in :class:`AccessMiddleware` (a no-op for other callers)."""
+    write = getattr(request.state, "search_audit", None)
+    if write is not None:
+        write(status)
+
+
+__all__ = ["AccessMiddleware", "access_filter", "audit", "audit_search", "collections_filter", "installation", "now_of", "redact_lineage",
            "require_collection_visible", "service", "visible_collection_ids", "visible_item"]  # fmt: skip

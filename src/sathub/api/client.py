@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sathub.api import landing, links
-from sathub.api.access import (access_filter, collections_filter, installation, redact_lineage,
-                               require_collection_visible, visible_collection_ids)
+from sathub.api.access import (access_filter, audit_search, collections_filter, installation,
+                               redact_lineage, require_collection_visible, visible_collection_ids)
 from sathub.api.collections import search_collections
 from sathub.api.responses import json_response
 from sathub.api.scope import scoped, visible_queryables
@@ -205,7 +205,9 @@ class CoreClient(BaseCoreClient):
             if result.matched_is_estimate:
                 out["sathub:matched_is_estimate"] = True
         # rendered here with orjson: FastAPI's generic encoder costs more than the search
-        return json_response(out, media_type=GEOJSON)
+        response = json_response(out, media_type=GEOJSON)
+        audit_search(request, response.status_code)  # a partner's record, before the answer
+        return response
 
 
 @attr.s

@@ -28,6 +28,7 @@ STATUS: dict[type[errors.SathubError], int] = {
     errors.QuotaExceeded: 429,
     errors.IngestError: 422,
     errors.BackendUnavailable: 503,
+    errors.BackendTimeout: 504,
 }
 
 
@@ -70,7 +71,8 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    # called by the exception handler, not inside an ``except``: the traceback given explicitly
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response(
         {"code": "InternalError", "description": "an unexpected error occurred; it was logged"},
         status=500,

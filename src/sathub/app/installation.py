@@ -8,13 +8,14 @@ change in the API, the CLI or the domain packages.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from sathub.config import Settings
-from sathub.errors import InvalidInput
+from sathub.errors import BackendUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     from sathub.access.service import AccessService
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+log = logging.getLogger("sathub.app")
 
 
 class part(Generic[T]):  # noqa: N801 - used as a decorator, like cached_property
@@ -85,10 +87,17 @@ class Installation:
         if create:
             inst.catalog  # noqa: B018 - creates the catalog database
             inst.access  # noqa: B018 - and the access database
-        if settings.pg_dsn:
-            inst.catalog  # noqa: B018 - a wrong scale-out setting stops the opening, named
-        if settings.s3_bucket:
-            inst.objects  # noqa: B018 - the bucket answers with these credentials
+        # a wrong scale-out setting stops the opening, named (SettingError); a backend that
+        # cannot be reached yet does not: its part is built on first use, and until then every
+        # request that needs it answers 503 naming it (sathub serve starts before its database)
+        for needed, name in ((settings.pg_dsn, "catalog"), (settings.s3_bucket, "objects")):
+            if needed:
+                try:
+                    getattr(inst, name)
+                except BackendUnavailable as exc:
+                    if create:
+                        raise
+                    log.warning("%s; serving 503 until it answers", exc.message)
         return inst
 
     @classmethod
@@ -270,7 +279,8 @@ def open_pgstac(s: Settings, *, create: bool) -> CatalogStore:
             "make it with `sathub init`", field="SATHUB_PG_DSN")  # fmt: skip
     else:
         pg.ensure_sathub(s.pg_dsn)
-    return PgstacStore(s.pg_dsn, s.pg_reader_dsn, pool_size=s.pg_pool_size)
+    return PgstacStore(s.pg_dsn, s.pg_reader_dsn, pool_size=s.pg_pool_size,
+                       statement_timeout_ms=s.pg_statement_timeout_ms, count_cap=s.count_cap)  # fmt: skip
 
 
 def check_creatable(root: Path) -> None:

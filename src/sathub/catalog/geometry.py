@@ -85,8 +85,18 @@ class _Walk:
         if self.left < 0:
             self.fail(f"the geometry has more than {self.limit} vertices (limit "
                       "SATHUB_MAX_GEOMETRY_VERTICES); simplify it")  # fmt: skip
+        position = self.position
+        fast = 0
         for p in arr:
-            self.position(p)
+            # the common case, [lon, lat] of two floats in range, without the general checks
+            # (a range test is False for NaN and infinities; type() is float excludes bool)
+            if (self.check_range and type(p) is list and len(p) == 2 and type(p[0]) is float
+                    and type(p[1]) is float and -180.0 <= p[0] <= 180.0 and -90.0 <= p[1] <= 90.0):  # fmt: skip
+                fast += 1
+            else:
+                position(p)
+        if fast:
+            self.dims.add(2)
         return arr
 
     def ring(self, value: Any) -> None:

@@ -159,6 +159,22 @@ def item_row(
     return ItemRow(coll, item_id, dt, dt_start, dt_end, cloud, minx, maxx, miny, maxy, geom, content)
 
 
+def _member_list(extent: dict[str, Any], part: str, name: str) -> list[Any]:
+    """``extent[part][name]``, checked to be an object holding a list (absent: empty)."""
+    inner = extent.get(part)
+    if inner is None:
+        return []
+    if not isinstance(inner, dict):
+        raise InvalidInput(f"collection 'extent.{part}' must be an object", field=f"extent.{part}")
+    value = inner.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"collection 'extent.{part}.{name}' must be an array",
+                           field=f"extent.{part}.{name}")  # fmt: skip
+    return value
+
+
 def check_collection(doc: Any) -> dict[str, Any]:
     """Validate a collection document; return it without generated links."""
     if not isinstance(doc, dict):
@@ -172,9 +188,9 @@ def check_collection(doc: Any) -> dict[str, Any]:
     if extent is not None:
         if not isinstance(extent, dict):
             raise InvalidInput("collection 'extent' must be an object", field="extent")
-        for b in (extent.get("spatial") or {}).get("bbox") or []:
+        for b in _member_list(extent, "spatial", "bbox"):
             validate_bbox(b, field="extent.spatial.bbox")
-        for interval in (extent.get("temporal") or {}).get("interval") or []:
+        for interval in _member_list(extent, "temporal", "interval"):
             if not isinstance(interval, list) or len(interval) != 2:
                 raise InvalidDatetime(
                     "extent.temporal.interval entries must be [start, end]",

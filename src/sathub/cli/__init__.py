@@ -22,6 +22,7 @@ from sathub.cli import (
     orbits,
     orders,
     serve,
+    stack,
 )
 from sathub.cli.common import SathubGroup
 
@@ -83,6 +84,7 @@ budget_reports.register(budget.app)
 budget.register(app)  # budget
 learn.register(app)  # learn
 migrate.register(app)  # migrate
+stack.register(app)  # stack up
 
 
 def main() -> None:

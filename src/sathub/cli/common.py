@@ -52,6 +52,7 @@ from sathub.errors import (
     OrbitError,
     PayloadTooLarge,
     SathubError,
+    SettingError,
     Unauthorized,
 )
 
@@ -62,7 +63,8 @@ EXIT_FAILED = 1  # an operation was tried and failed
 EXIT_USAGE = 2  # bad input or usage (typer's usage errors exit 2 too)
 #: SathubError classes that mean "the input was wrong" (exit 2); every other one exits 1.
 USAGE_ERRORS: tuple[type[SathubError], ...] = (InvalidInput, NotFound, Conflict, Forbidden,
-                                               OrbitError, PayloadTooLarge, Unauthorized)  # fmt: skip
+                                               OrbitError, PayloadTooLarge, Unauthorized,
+                                               SettingError)  # fmt: skip
 DEFAULT_DATA = Path("sathub-data")
 MAX_WARNINGS = 5
 

@@ -26,6 +26,10 @@ def serve(
     port: PortOpt = None,
     root_path: Annotated[str, typer.Option(
         envvar="SATHUB_ROOT_PATH", help="Path prefix behind a reverse proxy.")] = "",
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64,
+        help="API worker processes on the one port (uvicorn's supervisor restarts one that "
+        "dies; docs/deploy.md).")] = 1,
 ) -> None:
     """Serve a data directory: STAC API, downloads, tiles, viewer (until interrupted)."""
     from sathub.api.server import serve as run
@@ -34,7 +38,7 @@ def serve(
 
     inst = Installation.open(load_settings(data=data, **_listen(host, port, root_path=root_path)))
     inst.access  # noqa: B018 - unusable access or audit settings are an error now, not later
-    run(inst)
+    run(inst, workers=workers)
 
 
 def demo(

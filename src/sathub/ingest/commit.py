@@ -17,16 +17,18 @@ them); a crash after 4 leaves the old version's objects as orphans.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from sathub.catalog.store import CatalogStore
-from sathub.errors import IngestError, NotFound, SathubError
+from sathub.errors import BackendUnavailable, IngestError, NotFound, SathubError
 from sathub.ingest import staging
 from sathub.ingest.prepare import Prepared
 from sathub.storage.base import ObjectStore
 from sathub.storage.keys import is_key, normalize_key
 
 Status = Literal["ingested", "replaced", "unchanged"]
+log = logging.getLogger("sathub.ingest")
 
 
 def find_existing(store: CatalogStore, item_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -58,7 +60,9 @@ def _exists(objects: ObjectStore, key: str) -> bool:
 def commit(
     store: CatalogStore, prep: Prepared, objects: ObjectStore, *, replace: bool, source: str
 ) -> Status:
-    """Publish ``prep``; returns what happened. Raises IngestError (nothing published)."""
+    """Publish ``prep``; returns what happened. Raises IngestError (nothing published), or
+    BackendUnavailable naming PostgreSQL or S3 when one of them fails (nothing published; the
+    objects already put are deleted when the store answers)."""
     existing = find_existing(store, prep.scene_id)
     elsewhere = [c for c, _ in existing if c != prep.collection_id]
     if elsewhere:
@@ -79,6 +83,9 @@ def commit(
                 objects.put(key, src)
                 if not existed:
                     put.append(key)
+    except BackendUnavailable:  # PostgreSQL or S3 away: a 503 naming it, not the scene's fault
+        _unput(objects, put)
+        raise
     except SathubError as exc:
         _unput(objects, put)
         raise IngestError(
@@ -87,6 +94,9 @@ def commit(
     except OSError as exc:
         _unput(objects, put)
         raise IngestError(f"{source}: cannot store {objects.location(key)}: {exc}") from exc
+    except BaseException:  # the commit itself failed (e.g. the database): no object stays
+        _unput(objects, put)
+        raise
     staging.remove(prep.staging_dir)
     if old is not None:
         for stale in sorted(asset_keys(old) - asset_keys(prep.item)):
@@ -96,5 +106,11 @@ def commit(
 
 
 def _unput(objects: ObjectStore, keys: list[str]) -> None:
+    """Delete the objects this commit put (best effort: when the store itself is away they
+    stay as orphans, which no item names and ``sathub verify --repair`` deletes)."""
     for key in keys:
-        objects.delete(key)
+        try:
+            objects.delete(key)
+        except (SathubError, OSError) as exc:
+            log.warning("cannot delete %s after a failed commit (an orphan for `sathub verify "
+                        "--repair`): %s", key, exc)  # fmt: skip

@@ -53,7 +53,7 @@ class S3Server:
     def create_bucket(self, name: str) -> None:
         """A new bucket (moto's server takes an unsigned path-style ``PUT /bucket``)."""
         req = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
-        urllib.request.urlopen(req, timeout=30).close()
+        urllib.request.urlopen(req, timeout=120).close()  # a loaded machine: moto is Python
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

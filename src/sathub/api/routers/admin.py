@@ -6,9 +6,9 @@ usage reports and audit verification. Every change is an admin action of the acc
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,10 @@ from sathub.api.access import installation, service as _service
 from sathub.api.gate import actor_of, requires
 from sathub.errors import InvalidInput
 from sathub.timeutil import iso, parse_timestamp
+
+# Ids are SQLite (and PostgreSQL) 64-bit integers: a larger one is a 422 naming the parameter,
+# not an OverflowError from the driver (a 500, found by schemathesis's stateful phase).
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 router = APIRouter(prefix="/admin", tags=["Access administration"], dependencies=[requires("admin")])
 
@@ -105,7 +109,7 @@ def issue_key(body: KeyIn, request: Request) -> dict[str, Any]:
 
 
 @router.post("/keys/{key_id}/revoke")
-def revoke_key(key_id: int, request: Request) -> dict[str, Any]:
+def revoke_key(key_id: Id, request: Request) -> dict[str, Any]:
     _service(request).revoke_key(_actor(request), key_id)
     return {"id": key_id, "revoked": True}
 
@@ -133,17 +137,17 @@ def add_agreement(body: AgreementIn, request: Request) -> dict[str, Any]:
 
 
 @router.post("/agreements/{agreement_id}/suspend")
-def suspend_agreement(agreement_id: int, request: Request) -> dict[str, Any]:
+def suspend_agreement(agreement_id: Id, request: Request) -> dict[str, Any]:
     return agreement_view(_service(request).suspend_agreement(_actor(request), agreement_id))
 
 
 @router.post("/agreements/{agreement_id}/terminate")
-def terminate_agreement(agreement_id: int, request: Request) -> dict[str, Any]:
+def terminate_agreement(agreement_id: Id, request: Request) -> dict[str, Any]:
     return agreement_view(_service(request).terminate_agreement(_actor(request), agreement_id))
 
 
 @router.post("/agreements/{agreement_id}/renew")
-def renew_agreement(agreement_id: int, body: RenewIn, request: Request) -> dict[str, Any]:
+def renew_agreement(agreement_id: Id, body: RenewIn, request: Request) -> dict[str, Any]:
     until = parse_timestamp(body.valid_to, end=True, field="valid_to")
     return agreement_view(_service(request).renew_agreement(_actor(request), agreement_id, until))
 
@@ -173,12 +177,12 @@ def add_activation(body: ActivationIn, request: Request) -> dict[str, Any]:
 
 
 @router.post("/activations/{activation_id}/close")
-def close_activation(activation_id: int, request: Request) -> dict[str, Any]:
+def close_activation(activation_id: Id, request: Request) -> dict[str, Any]:
     return activation_view(_service(request).close_activation(_actor(request), activation_id))
 
 
 @router.get("/usage/{agreement_id}", responses={200: {"content": {"text/csv": {}, "image/png": {}}}})
-def usage_report(agreement_id: int, request: Request, month: str | None = None,
+def usage_report(agreement_id: Id, request: Request, month: str | None = None,
                  format: Literal["json", "csv", "png"] = "json") -> Response:  # fmt: skip
     """Usage of an agreement in a month (``YYYY-MM``, default this month): JSON, CSV or PNG."""
     s = _service(request)

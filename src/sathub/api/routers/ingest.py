@@ -26,9 +26,13 @@ def _links(request: Request, job: dict[str, Any]) -> dict[str, Any]:
 @router.post("/ingest", status_code=202, dependencies=[requires("ingest:run")])
 def start_ingest(body: IngestParams, request: Request) -> dict[str, Any]:
     """Start ingesting ``paths`` into ``collection``; returns the job (poll its ``monitor``
-    link). Paths that do not exist on the server are refused before a job starts."""
+    link). Paths must be absolute (a relative one, ``""`` included, would name the server
+    process's working directory, which no client knows); paths that do not exist on the
+    server are refused before a job starts."""
     for n, path in enumerate(body.paths):
-        if "\x00" in path or not Path(path).exists():
+        if "\x00" in path or not Path(path).is_absolute():
+            raise InvalidInput(f"{path!r} is not an absolute path on the server", field=f"paths.{n}")
+        if not Path(path).exists():
             raise InvalidInput(f"{path!r} does not exist on the server", field=f"paths.{n}")
     job = installation(request).jobs.submit("ingest", body.model_dump(), lane="ingest",
                                             actor=actor_of(request).name)  # fmt: skip

@@ -22,7 +22,7 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
-from sathub.catalog.pgstac.db import Pools
+from sathub.catalog.pgstac.db import Pools, unavailable_as_503
 from sathub.catalog.pgstac.search import search_body, unwrap_token, wrap_token
 from sathub.catalog.pgstac.transaction import PgstacTransaction
 from sathub.catalog.store import Collection, Item, Mode, SearchQuery, SearchResult
@@ -39,8 +39,11 @@ RAISED = (pgerrors.RaiseException, pgerrors.InvalidParameterValue, pgerrors.Unde
 class PgstacStore:
     """A :class:`~sathub.catalog.store.CatalogStore` on a pgstac database."""
 
-    def __init__(self, dsn: str, reader_dsn: str | None = None, *, pool_size: int = 10) -> None:
-        self.pools = Pools(dsn, reader_dsn, max_size=pool_size)
+    def __init__(self, dsn: str, reader_dsn: str | None = None, *, pool_size: int = 10,
+                 statement_timeout_ms: int = 30_000, count_cap: int = 10_000) -> None:  # fmt: skip
+        self.count_cap = count_cap
+        self.pools = Pools(dsn, reader_dsn, max_size=pool_size,
+                           statement_timeout_ms=statement_timeout_ms)  # fmt: skip
         self._lock = threading.Lock()
         self._queryables_cache: tuple[int, dict[str, dict[str, str]]] | None = None
         with self.pools.read() as conn:
@@ -66,10 +69,12 @@ class PgstacStore:
         """One transaction through pgstac's staging tables (as ``pypgstac load`` does); the
         planner's statistics of the items refreshed after a large load."""
         with self.transaction() as tx:
+            tx.conn.execute("SET LOCAL statement_timeout = 0")  # a load is not a query
             yield tx
             wrote = tx.wrote_items
         if large and wrote:
             with self.pools.write() as conn:
+                conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("ANALYZE pgstac.items")
 
     def widen_partitions(self, collections: set[str]) -> None:
@@ -81,7 +86,7 @@ class PgstacStore:
         default; a collection partitioned by year or month keeps pgstac's own behaviour, as
         does one made in the same transaction.) A lock that does not come within 0.5 s (another
         writer holds the partition) leaves it to pgstac, which is only slower for readers."""
-        with self.pools.writer.connection() as conn:
+        with unavailable_as_503(), self.pools.connection() as conn:
             conn.execute("SET lock_timeout = '500ms'")
             for coll in sorted(collections):
                 try:
@@ -234,27 +239,34 @@ class PgstacStore:
         if query.token:
             body["token"] = unwrap_token(self._token_key, query.token, extra)
         # readonly: a search writes nothing (pgstac would otherwise record every search and
-        # cache its count for a day, stale after the next write); counts are exact
+        # cache its count for a day, stale after the next write)
+        # context off: pgstac's count is exact and unbounded (every match of a broad filter
+        # counted on every page: ~85% of such a search's time at 10^4..10^6 items); the count
+        # is made here instead, exact up to count_cap, then the planner's estimate (the
+        # SQLite store's rule, SATHUB_COUNT_CAP)
         # nohydrate: pgstac returns each item without what it shares with its collection
         # (with the collection's base item beside it) and the items are completed here, as
         # stac-fastapi-pgstac's API-side hydration does: hydrating in plpgsql was ~85% of a
         # 100-item search's time
-        body["conf"] = {"context": "on" if count else "off", "readonly": True,
-                        "context_stats_ttl": "0", "nohydrate": True}
+        body["conf"] = {"context": "off", "readonly": True, "nohydrate": True}
+        matched: int | None = None
+        estimate = False
         with self.pools.read() as conn:
             page = run(conn, "SELECT search(%s)", [Jsonb(body)])[0]
             features = hydrated(conn, page.get("features") or [])
+            if count and self.count_cap > 0:
+                matched, estimate = count_matches(conn, body, self.count_cap)
         tokens: dict[str, str | None] = {"next": None, "prev": None}
         for link in page.get("links") or []:
             rel = link.get("rel")
             if rel in tokens and "token=" in str(link.get("href")):
                 tokens[rel] = str(link["href"]).split("token=", 1)[1]
-        matched = page.get("numberMatched") if count else None
         return SearchResult(
             items=features,
             next_token=wrap_token(self._token_key, tokens["next"], extra),
             prev_token=wrap_token(self._token_key, tokens["prev"], extra),
-            matched=None if matched is None else int(matched),
+            matched=matched,
+            matched_is_estimate=estimate,
         )
 
     def aggregate(self, query: SearchQuery, aggregations: list[str],
@@ -270,6 +282,22 @@ class PgstacStore:
             return run_aggregations(
                 conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
                 geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+
+
+def count_matches(conn: psycopg.Connection[Any], body: dict[str, Any], cap: int) -> tuple[int, bool]:
+    """Items matching the search ``body`` (pgstac's own WHERE clause for it): when PostgreSQL's
+    planner expects at most ``cap``, counted exactly (at most ``cap + 1`` rows read); when it
+    expects more, or the count passes ``cap``, the planner's estimate (as pgstac's ``context:
+    auto``; at least ``cap + 1`` then). A broad filter is thus never counted row by row: pgstac
+    evaluates a property filter on each row's JSON (no index), ~15 µs a row."""
+    where = str(run(conn, "SELECT stac_search_to_where(%s)", [Jsonb({**body, "token": None})])[0])
+    # no parameters: psycopg leaves the clause's own % (LIKE patterns) alone
+    plan = run(conn, f"EXPLAIN (FORMAT JSON) SELECT 1 FROM items WHERE {where}", None)[0]
+    expected = int(plan[0]["Plan"]["Plan Rows"])
+    if expected > cap:
+        return expected, True
+    n = int(run(conn, f"SELECT count(*) FROM (SELECT 1 FROM items WHERE {where} LIMIT {int(cap) + 1}) s", None)[0])
+    return (n, False) if n <= cap else (max(expected, cap + 1), True)
 
 
 def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -292,7 +320,7 @@ def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> l
     return out
 
 
-def run(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> Any:
+def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> Any:
     """One row of a pgstac call; pgstac's refusals of a query become 400s naming the field."""
     try:
         with conn.cursor(row_factory=tuple_row) as cur:

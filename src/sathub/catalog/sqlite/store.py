@@ -279,16 +279,17 @@ class SQLiteStore(MaterializedSets):
 
     # --------------------------------------------------------------- queryables
     def queryables(self) -> dict[str, dict[str, str]]:
-        """Property name → JSON type, per collection (cached until the next write)."""
+        """Property name → JSON type, per collection (cached under the catalog generation,
+        which a write in any process bumps: another API worker's write is seen)."""
+        conn = self._conn()
+        gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
         cached = self._queryable_cache
-        if cached is not None and cached[0] == self._version:
+        if cached is not None and cached[0] == gen:
             return cached[1]
         out: dict[str, dict[str, str]] = {}
-        for coll, name, typ in self._conn().execute(
-            "SELECT collection, name, type FROM queryables"
-        ):
+        for coll, name, typ in conn.execute("SELECT collection, name, type FROM queryables"):
             out.setdefault(coll, {})[name] = typ
-        self._queryable_cache = (self._version, out)
+        self._queryable_cache = (gen, out)
         return out
 
     # ----------------------------------------------------------------- search

@@ -114,14 +114,33 @@ class SQLiteTransaction:
 
     def _rebuild_deferred(self) -> None:
         self._unique()
-        # in row order (a sequential read; sorting spatially first was measured slower)
-        self.conn.execute(
-            "INSERT INTO items_rtree SELECT rid, minx, maxx, miny, maxy FROM items "
-            "WHERE minx IS NOT NULL"
-        )
+        self._fill_rtree()
         for name in (*DEFERRED_INDEXES, *DEFERRED_TRIGGERS):
             self.conn.execute(_DDL[name])
         self._deferred = False
+
+    PACK_RTREE = True  # False: insert entry by entry (the tests compare both)
+
+    def _fill_rtree(self) -> None:
+        """Fill the (empty) R*Tree with every item's bbox: packed in one pass
+        (:mod:`~sathub.catalog.sqlite.rtree_pack`, ~5 µs an entry under load, where inserting entries
+        one by one cost 12 µs in memory and 30-50 µs in the file under a page cache full of
+        the load's dirty pages). Entries are inserted one by one when the tree is not empty."""
+        c = self.conn
+        select = "SELECT rid, minx, maxx, miny, maxy FROM items WHERE minx IS NOT NULL"
+        empty = c.execute("SELECT 1 FROM main.items_rtree_rowid LIMIT 1").fetchone() is None
+        if not (self.PACK_RTREE and empty):
+            # in row order (a sequential read; sorting spatially first was measured slower)
+            c.execute(f"INSERT INTO main.items_rtree {select}")
+            return
+        import numpy as np
+
+        from sathub.catalog.sqlite.rtree_pack import pack
+
+        rows = np.array(c.execute(select).fetchall(), dtype=np.float64).reshape(-1, 5)
+        if len(rows):
+            size = c.execute("SELECT length(data) FROM main.items_rtree_node WHERE nodeno = 1").fetchone()[0]
+            pack(c, "main.items_rtree", rows, int(size))
 
     def require_collection(self, collection_id: str) -> None:
         if collection_id in self._collections:
