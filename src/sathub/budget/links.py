@@ -18,9 +18,11 @@ class DataDirResolver:
     """Resolves link targets in one data directory (read at each call: other processes write
     the registry and the order book)."""
 
-    def __init__(self, settings: Any, orbits: OrbitStore | None = None) -> None:
+    def __init__(self, settings: Any, orbits: OrbitStore | None = None, agreements: Any = None) -> None:
         self.root = settings.layout.root
         self.orbits: OrbitStore | Path = orbits if orbits is not None else Path(self.root)
+        # the installation's access store (SQLite or PostgreSQL); None: the data directory's file
+        self.agreements = agreements
 
     def resolve(self, kind: str, ref: str) -> str:
         if kind == "satellite":
@@ -28,6 +30,8 @@ class DataDirResolver:
 
             return str(Registry(self.orbits).get(_int(ref, "satellite")).norad_id)
         if kind == "agreement":
+            if self.agreements is not None:
+                return str(self.agreements.agreement(_int(ref, "agreement")).id)
             from sathub.access.store import AccessStore
 
             store = AccessStore(self.root / "access.db")

@@ -68,7 +68,7 @@ class BudgetService(Ledger):
         if store is None:
             store = SQLiteBudgetStore(Path(settings.layout.root) / "budget.db")
         return cls(store, audit, BudgetConfig.from_settings(settings),
-                   DataDirResolver(settings, orbits))  # fmt: skip
+                   DataDirResolver(settings, orbits, getattr(audit, "store", None)))  # fmt: skip
 
     def _seed(self) -> None:
         if self.store.categories():
