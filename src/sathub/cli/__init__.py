@@ -18,6 +18,7 @@ from sathub.cli import (
     catalog,
     ingest,
     learn,
+    migrate,
     orbits,
     orders,
     serve,
@@ -82,6 +83,7 @@ analytics.register(app)  # analytics
 budget_reports.register(budget.app)
 budget.register(app)  # budget
 learn.register(app)  # learn
+migrate.register(app)  # migrate
 stack.register(app)  # stack up
 
 
