@@ -58,14 +58,14 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         inst: Installation = scope["app"].state.installation
-        service = inst.access
         auth = None
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 auth = value.decode("latin-1")
                 break
         now = time.time()
-        try:  # database reads: off the event loop
+        try:  # database reads (and the access store's first opening): off the event loop
+            service = await run_in_threadpool(getattr, inst, "access")
             found = None if auth else await run_in_threadpool(session_actor, scope, inst, now)
             actor = found[1] if found else await run_in_threadpool(service.actor, auth, now)
         except Unauthorized as exc:
