@@ -49,7 +49,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sathub.orbits.registry import Registry, Satellite
 
     root = tmp_path_factory.mktemp("migrate") / "src"
-    shutil.copytree(demo_settings().data, root)  # the demo archive built once per process
+    # a demo archive of its own: the one built once per process is shared with the analytics
+    # tests of the same xdist worker, which publish derived collections into it
+    shutil.copytree(demo_settings.__wrapped__().data, root)
     with Installation.open(Settings(data=root)) as inst:
         inst.access.bootstrap()
         with inst.catalog.transaction() as tx:  # whole-number coordinates (PostGIS: 96, not 96.0)

@@ -23,6 +23,8 @@ bucket and prefix, through obstore (Rust's ``object_store`` crate; docs/dependen
 
 from __future__ import annotations
 
+import re
+
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -36,6 +38,8 @@ from sathub.errors import BackendUnavailable, NotFound, SettingError
 from sathub.storage.base import ObjectInfo
 from sathub.storage.keys import check_prefix, key_parts
 from sathub.storage.local import media_type_for
+
+_REFUSED = re.compile(r"(?<![\d.])40[13](?![\d.])")
 
 MAX_S3_KEY = 1024  # bytes (UTF-8) of a whole S3 key, prefix included
 SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a non-seekable stream is kept in memory up to this
@@ -133,8 +137,12 @@ class S3Store:
             if "NoSuchBucket" in text:
                 raise SettingError(f"SATHUB_S3_BUCKET: bucket {self.config.bucket!r} does not exist",
                                    field="SATHUB_S3_BUCKET") from exc  # fmt: skip
-            if any(s in text for s in ("403", "401", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-                                       "AccessDenied")):  # fmt: skip
+            if "error sending request" in text or "ConnectError" in text:
+                raise _unavailable(exc) from exc  # never reached: not a credentials question
+            # a status 401/403, not the digits of an elapsed time ("… in 401.57ms" was read as
+            # refused credentials when the endpoint was down)
+            if _REFUSED.search(text) or any(s in text for s in (
+                    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")):  # fmt: skip
                 raise SettingError(
                     "SATHUB_S3_ACCESS_KEY_ID / SATHUB_S3_SECRET_ACCESS_KEY: the S3 endpoint "
                     f"refused them for bucket {self.config.bucket!r}",
