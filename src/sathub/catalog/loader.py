@@ -150,6 +150,7 @@ def _is_big(path: Path) -> bool:
 
 
 PARALLEL_BYTES = 4 * 2**20  # per task (about 1,000 items of 4 KB)
+COMPRESS = True  # item JSON of a parallel load compressed with a trained dictionary (itemzip)
 
 
 def _load_parallel(tx: Any, path: Path, collection: str | None,
@@ -159,12 +160,20 @@ def _load_parallel(tx: Any, path: Path, collection: str | None,
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from sathub.catalog.prepare import file_ranges, prepare_range
+    from sathub.catalog.prepare import file_ranges, init_worker, prepare_range
 
     # spawn: the loading process may hold threads and open databases that a fork would copy
     ctx = multiprocessing.get_context("spawn")
     base = 0  # lines before the range being written
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    zdict = None  # the item JSON compressed with a dictionary trained on the file's first items
+    if COMPRESS and hasattr(tx, "add_dictionary"):
+        from sathub.catalog.sqlite.itemzip import sample_lines, train
+
+        zdict = train(sample_lines(path))
+        if zdict is not None:
+            tx.add_dictionary(*zdict)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                             initargs=(zdict and zdict[1],)) as pool:  # fmt: skip
         inflight: list[Future[Any]] = []
         ranges = file_ranges(path, PARALLEL_BYTES)
         try:

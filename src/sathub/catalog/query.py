@@ -79,7 +79,7 @@ def columns_for(collections: list[str] | None, queryables: dict[str, dict[str, s
         columns=dict(CORE_COLUMNS),
         timestamps=set(TIMESTAMPS),
         geometry="i.geom",
-        json_column="c.content",
+        json_column="item_json(c.content)",
         is_known=is_known,
     )
 
@@ -148,9 +148,9 @@ def build_search(
             plan.add(compiled.sql, compiled.params)
     if query.q:
         text = (
-            "lower(coalesce(json_extract(c.content, '$.properties.title'), '') || ' ' || "
-            "coalesce(json_extract(c.content, '$.properties.description'), '') || ' ' || "
-            "coalesce(json_extract(c.content, '$.properties.keywords'), '') || ' ' || i.id)"
+            "lower(coalesce(json_extract(item_json(c.content), '$.properties.title'), '') || ' ' || "
+            "coalesce(json_extract(item_json(c.content), '$.properties.description'), '') || ' ' || "
+            "coalesce(json_extract(item_json(c.content), '$.properties.keywords'), '') || ' ' || i.id)"
         )
         terms = [t.strip().lower() for t in query.q if t.strip()]
         if terms:
@@ -246,7 +246,7 @@ def fetch_page(
     if "c.content" in page_where or "c.content" in select_keys:
         order = ", ".join(f"{e} {d}" for e, d in keys)
         sql = (
-            f"SELECT c.content, {select_keys} FROM {FROM} WHERE {page_where} "
+            f"SELECT item_json(c.content), {select_keys} FROM {FROM} WHERE {page_where} "
             f"ORDER BY {order} LIMIT ?"
         )
     else:
@@ -259,7 +259,7 @@ def fetch_page(
         outer = ", ".join(f"p.k{n}" for n in range(len(keys)))
         outer_order = ", ".join(f"p.k{n} {d}" for n, (_, d) in enumerate(keys))
         sql = (
-            f"SELECT c.content, {outer} FROM (SELECT i.rid AS rid, {inner_keys} FROM items i "
+            f"SELECT item_json(c.content), {outer} FROM (SELECT i.rid AS rid, {inner_keys} FROM items i "
             f"WHERE {page_where} ORDER BY {order_raw} LIMIT ?) p "
             f"LEFT JOIN items_content c ON c.rid = p.rid ORDER BY {outer_order}"
         )

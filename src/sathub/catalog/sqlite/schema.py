@@ -61,6 +61,8 @@ CREATE TRIGGER IF NOT EXISTS items_rtree_delete AFTER DELETE ON items BEGIN
     DELETE FROM items_rtree WHERE rid = old.rid;
     DELETE FROM items_content WHERE rid = old.rid;
 END;
+-- zstd dictionaries that compressed item JSON names (itemzip.py; content TEXT: uncompressed)
+CREATE TABLE IF NOT EXISTS item_dicts (id INTEGER PRIMARY KEY, dict BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS queryables (
     collection TEXT NOT NULL,
     name TEXT NOT NULL,

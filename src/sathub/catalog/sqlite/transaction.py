@@ -142,6 +142,11 @@ class SQLiteTransaction:
             size = c.execute("SELECT length(data) FROM main.items_rtree_node WHERE nodeno = 1").fetchone()[0]
             pack(c, "main.items_rtree", rows, int(size))
 
+    def add_dictionary(self, dict_id: int, data: bytes) -> None:
+        """A compression dictionary that the item JSON written next may name
+        (:mod:`~sathub.catalog.sqlite.itemzip`)."""
+        self.conn.execute("INSERT INTO item_dicts (id, dict) VALUES (?, ?)", (dict_id, data))
+
     def require_collection(self, collection_id: str) -> None:
         if collection_id in self._collections:
             return
