@@ -77,6 +77,12 @@ QUERIES: list[tuple[SearchQuery, Any]] = [
                  limit=1000),
      lambda p: {"rice", "flood"} <= set(p["keywords"])),
     (SearchQuery(q=["mekong"], limit=1000), lambda p: "mekong" in p["title"].lower()),
+    (SearchQuery(filter={"op": "or", "args": [
+        {"op": "and", "args": [{"op": "=", "args": [{"property": "platform"}, "landsat-9"]},
+                               {"op": "<", "args": [{"property": "view:sun_elevation"}, 20]}]},
+        {"op": "like", "args": [{"property": "title"}, "%Irrawaddy"]}]}, limit=1000),
+     lambda p: (p["platform"] == "landsat-9" and p["view:sun_elevation"] < 20)
+     or p["title"].endswith("Irrawaddy")),
     (SearchQuery(query={"platform": {"in": ["landsat-9", "sentinel-2b"]}}, limit=1000),
      lambda p: p["platform"] in ("landsat-9", "sentinel-2b")),
 ]  # fmt: skip

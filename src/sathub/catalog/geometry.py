@@ -198,11 +198,22 @@ def geometries_from_geojson(geoms: list[Any]) -> list[BaseGeometry | None]:
     idx = [i for i, g in enumerate(geoms) if _structurally_valid(g)]
     if not idx:
         return out
-    try:
-        texts = [orjson.dumps(geoms[i]).decode() for i in idx]
-    except (TypeError, orjson.JSONEncodeError):
-        return out
-    shapes = shapely.from_geojson(texts, on_invalid="ignore")
+    # one-ring Polygons of [x, y] positions (footprints, the common case) are built from one
+    # coordinate array; the others go through GEOS's GeoJSON reader
+    simple = [k for k, i in enumerate(idx) if _one_ring_2d(geoms[i])]
+    other = [k for k, i in enumerate(idx) if not _one_ring_2d(geoms[i])] if len(simple) < len(idx) else []
+    shapes = np.empty(len(idx), dtype=object)
+    if simple:
+        rings = [geoms[idx[k]]["coordinates"][0] for k in simple]
+        coords = np.array([p for r in rings for p in r], dtype=np.float64)
+        which = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+        shapes[simple] = shapely.polygons(shapely.linearrings(coords, indices=which))
+    if other:
+        try:
+            texts = [orjson.dumps(geoms[idx[k]]).decode() for k in other]
+        except (TypeError, orjson.JSONEncodeError):
+            return out
+        shapes[other] = shapely.from_geojson(texts, on_invalid="ignore")
     ok = ~shapely.is_missing(shapes)
     ok[ok] &= shapely.is_valid(shapes[ok]) & ~shapely.is_empty(shapes[ok])
     if ok.any():
@@ -222,6 +233,14 @@ def geometries_from_geojson(geoms: list[Any]) -> list[BaseGeometry | None]:
     for k in np.flatnonzero(ok):
         out[idx[k]] = shapes[k]
     return out
+
+
+def _one_ring_2d(g: dict[str, Any]) -> bool:
+    """A Polygon without holes of [x, y] positions (after :func:`_structurally_valid`: every
+    position then has as many numbers as the first)."""
+    if g["type"] != "Polygon" or len(g["coordinates"]) != 1:
+        return False
+    return len(g["coordinates"][0][0]) == 2
 
 
 def _structurally_valid(g: Any) -> bool:

@@ -142,6 +142,7 @@ def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> lis
 
     out: list[Segment] = []
     pending: list[tuple[int, Any, bytes | None]] = []
+    names: dict[str, set[str]] = {}  # property names typed in the segment, per collection
 
     def flush() -> bool:
         if not pending:
@@ -166,9 +167,15 @@ def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> lis
                 row = item_row(rec, shape=shape, wkb=wkb, bounds=bnd)
                 seg.rows.append(_encode(row, line if row.content is rec else None))
                 seg.lines.append(where)
-                for name, value in row.content["properties"].items():
-                    if (row.collection, name) not in q:
-                        q[(row.collection, name)] = json_type(value)
+                # property names not seen yet in the collection (a set difference: items of a
+                # collection mostly share their names), typed by their first value
+                props = row.content["properties"]
+                seen = names.setdefault(row.collection, set())
+                new = props.keys() - seen
+                if new:
+                    for name in new:
+                        q[(row.collection, name)] = json_type(props[name])
+                    seen |= new
         except SathubError as exc:
             out.append(seg)
             out.append(Segment("error", where, message=exc.message, field_name=exc.field))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
@@ -41,7 +42,8 @@ def train(samples: list[bytes], dict_id: int | None = None) -> tuple[int, bytes]
     if dict_id is None:
         dict_id = 2**15 + secrets.randbelow(2**31 - 2**15)
     try:
-        d = zstandard.train_dictionary(DICT_SIZE, samples, dict_id=dict_id, level=LEVEL)
+        d = zstandard.train_dictionary(DICT_SIZE, list[bytes | bytearray | memoryview](samples),
+                                       dict_id=dict_id, level=LEVEL)  # fmt: skip
     except zstandard.ZstdError:
         return None
     return d.dict_id(), d.as_bytes()
@@ -73,10 +75,15 @@ def register(conn: sqlite3.Connection) -> None:
     """``item_json(content)`` on ``conn``: TEXT as it is, a BLOB decompressed with the
     dictionary its frame names (read from ``item_dicts`` once per connection)."""
     cache: dict[int, zstandard.ZstdDecompressor] = {}
+    # the last frame and its text: a filter on several properties reads one row's JSON as
+    # many times (json_extract(item_json(c.content), …) per property)
+    last: list[Any] = [b"", ""]
 
     def item_json(value: str | bytes | None) -> str | None:
         if value is None or isinstance(value, str):
             return value
+        if value == last[0]:
+            return str(last[1])
         dict_id = zstandard.get_frame_parameters(value).dict_id
         dec = cache.get(dict_id)
         if dec is None:
@@ -85,6 +92,8 @@ def register(conn: sqlite3.Connection) -> None:
                 raise ValueError(f"item JSON compressed with dictionary {dict_id}, which is not in item_dicts")
             d = zstandard.ZstdCompressionDict(row[0], dict_type=zstandard.DICT_TYPE_FULLDICT)
             dec = cache[dict_id] = zstandard.ZstdDecompressor(dict_data=d)
-        return dec.decompress(value).decode()
+        text = dec.decompress(value).decode()
+        last[0], last[1] = value, text
+        return text
 
     conn.create_function("item_json", 1, item_json, deterministic=True)

@@ -112,9 +112,12 @@ class SQLiteStore(MaterializedSets):
         thousand items a small cache rereads them from disk."""
         conn = self._conn()
         conn.execute(f"PRAGMA cache_size=-{max(self.BULK_CACHE_MB, self.cache_mb) * 1024}")
+        # CREATE INDEX may sort with a helper thread (the parse workers are done by then)
+        conn.execute("PRAGMA threads=2")
         try:
             yield
         finally:
+            conn.execute("PRAGMA threads=0")
             conn.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
             conn.execute("PRAGMA shrink_memory")
 
