@@ -36,6 +36,7 @@ import math
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -498,19 +499,24 @@ def bench_sathub(items: Path, n: int, args: argparse.Namespace, work: Path) -> d
     load_file(store, coll_file)
     log(f"sathub: loading {n:,} items")
     la0 = os.getloadavg()[0]
+    cpu0 = (_rusage(resource.RUSAGE_SELF), _rusage(resource.RUSAGE_CHILDREN))
     t0 = time.perf_counter()
     stats = load_file(store, items)
     load_s = time.perf_counter() - t0
     la1 = os.getloadavg()[0]
+    # CPU of this (writing) process and of the parse workers (reaped when the load ends)
+    cpu = (_rusage(resource.RUSAGE_SELF) - cpu0[0], _rusage(resource.RUSAGE_CHILDREN) - cpu0[1])
     assert stats.items == n, stats
     conn = store._conn()  # type: ignore[attr-defined]  # the SQLite store: measure its file
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     inst.close()
     db_bytes = sum(p.stat().st_size for p in data.glob("catalog.db*"))
     res: dict[str, Any] = {"load_s": load_s, "load_rate": n / load_s, "load_loadavg": (la0, la1),
-                           "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip
+                           "db_bytes": db_bytes, "bytes_per_item": db_bytes / n,
+                           "cpu_us": (cpu[0] / n * 1e6, cpu[1] / n * 1e6)}  # fmt: skip
     log(f"sathub: loaded in {load_s:.1f} s = {n / load_s:,.0f} items/s; "
-        f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item")
+        f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item; CPU per item "
+        f"{res['cpu_us'][0]:.0f} µs writer + {res['cpu_us'][1]:.0f} µs workers")
     if args.load_only:
         return res
 
@@ -572,6 +578,34 @@ def as_pg_user(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _rusage(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def _pg_cpu(pgdir: Path) -> float:
+    """CPU seconds of a PostgreSQL cluster so far: its live processes, and the backends that
+    have ended (reaped by the postmaster: its cutime and cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        pm = int((pgdir / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        f = text[text.rindex(")") + 2:].split()  # fields from the 3rd (state)
+        pid, ppid = int(stat.parent.name), int(f[1])
+        if pid == pm or ppid == pm:
+            total += (int(f[11]) + int(f[12])) / tick  # utime, stime
+            if pid == pm:
+                total += (int(f[13]) + int(f[14])) / tick  # cutime, cstime
+    return total
+
+
 def bench_peer(items: Path, n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     py = ensure_peer()
     venv_bin = py.parent
@@ -610,10 +644,12 @@ def bench_peer(items: Path, n: int, args: argparse.Namespace, work: Path) -> dic
              "--method", "insert_ignore"], env=env, stdout=subprocess.DEVNULL)  # fmt: skip
         log(f"peer: pypgstac load items ({n:,})")
         la0 = os.getloadavg()[0]
+        cpu0 = (_rusage(resource.RUSAGE_CHILDREN), _pg_cpu(pgdir))
         t0 = time.perf_counter()
         run([str(venv_bin / "pypgstac"), "load", "items", str(items), "--dsn", dsn,
              "--method", "insert"], env=env, stdout=subprocess.DEVNULL)  # fmt: skip
         load_s = time.perf_counter() - t0
+        cpu = (_rusage(resource.RUSAGE_CHILDREN) - cpu0[0], _pg_cpu(pgdir) - cpu0[1])
         psql = ["psql", "-X", "-q", "-t", "-A", dsn, "-c"]
         subprocess.run([*psql, "VACUUM ANALYZE"], check=True, stdout=subprocess.DEVNULL)
         db_bytes = int(subprocess.run([*psql, "SELECT pg_database_size('postgres')"],
@@ -623,9 +659,11 @@ def bench_peer(items: Path, n: int, args: argparse.Namespace, work: Path) -> dic
         assert count == n, (count, n)
         res: dict[str, Any] = {"load_s": load_s, "load_rate": n / load_s,
                                "load_loadavg": (la0, os.getloadavg()[0]),
-                               "db_bytes": db_bytes, "bytes_per_item": db_bytes / n}  # fmt: skip
+                               "db_bytes": db_bytes, "bytes_per_item": db_bytes / n,
+                               "cpu_us": (cpu[0] / n * 1e6, cpu[1] / n * 1e6)}  # fmt: skip
         log(f"peer: loaded in {load_s:.1f} s = {n / load_s:,.0f} items/s; "
-            f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item")
+            f"{db_bytes / 2**20:.0f} MB = {db_bytes / n:,.0f} B/item; CPU per item "
+            f"{res['cpu_us'][0]:.0f} µs pypgstac + {res['cpu_us'][1]:.0f} µs PostgreSQL")
         if args.load_only:
             return res
 
@@ -733,17 +771,21 @@ def load_table(cmd: str, n: int, loads: list[tuple[dict[str, Any], dict[str, Any
     """The bulk-load rows of every round (sathub, then the peer, on the same items file)."""
     out = [f"`{cmd}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {n:,} items, {machine_note()}", "",
            "| round | sathub items/s | load avg | pypgstac items/s | load avg | sathub/peer | "
-           "sathub B/item | peer B/item |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+           "sathub B/item | peer B/item | sathub CPU µs/item (writer + workers) | "
+           "peer CPU µs/item (pypgstac + PostgreSQL) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     ratios = []
     for k, (s, p) in enumerate(loads, start=1):
         la = "{:.1f}→{:.1f}".format(*s["load_loadavg"])
         if p is None:
-            out.append(f"| {k} | {s['load_rate']:,.0f} | {la} | - | - | - | {s['bytes_per_item']:,.0f} | - |")
+            out.append(f"| {k} | {s['load_rate']:,.0f} | {la} | - | - | - | {s['bytes_per_item']:,.0f} | - | "
+                       "{:.0f} + {:.0f} | - |".format(*s["cpu_us"]))
             continue
         ratios.append(s["load_rate"] / p["load_rate"])
         pla = "{:.1f}→{:.1f}".format(*p["load_loadavg"])
         out.append(f"| {k} | {s['load_rate']:,.0f} | {la} | {p['load_rate']:,.0f} | {pla} | "
-                   f"{ratios[-1]:.2f} | {s['bytes_per_item']:,.0f} | {p['bytes_per_item']:,.0f} |")  # fmt: skip
+                   f"{ratios[-1]:.2f} | {s['bytes_per_item']:,.0f} | {p['bytes_per_item']:,.0f} | "
+                   "{:.0f} + {:.0f} | ".format(*s["cpu_us"]) + "{:.0f} + {:.0f} |".format(*p["cpu_us"]))  # fmt: skip
     if ratios:
         out += ["", f"median sathub/peer load rate: {statistics.median(ratios):.2f}"]
     return "\n".join(out)
