@@ -103,5 +103,8 @@ def pack(conn: sqlite3.Connection, table: str, rows: np.ndarray, node_size: int)
     conn.executemany(f"INSERT INTO {table}_parent (nodeno, parentnode) VALUES (?, ?)", parent_rows)
     leaf_of = np.repeat(numbers[0], [len(n) for n in levels[0]])
     leaf_ids = np.concatenate(levels[0])["id"].astype(np.int64) if levels[0] else leaf_of
+    # in row id order: appended to the b-tree (in the tree's order, each insert lands at a
+    # random place: 2.5x the time at 1,000,000 entries)
+    order = np.argsort(leaf_ids, kind="stable")
     conn.executemany(f"INSERT INTO {table}_rowid (rowid, nodeno) VALUES (?, ?)",
-                     zip(leaf_ids.tolist(), leaf_of.tolist(), strict=True))  # fmt: skip
+                     zip(leaf_ids[order].tolist(), leaf_of[order].tolist(), strict=True))  # fmt: skip
