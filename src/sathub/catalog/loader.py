@@ -8,6 +8,7 @@ resumes it: files already loaded are rewritten unchanged. A failure names the fi
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,14 @@ def load_file(
             workers = default_workers() if big else 0
         if (workers > 0 and hasattr(tx, "put_encoded")
                 and path.suffix.lower() in (".ndjson", ".jsonl", ".geojsonl")):  # fmt: skip
-            _load_parallel(tx, path, collection, progress, workers, stats)
+            # the rows received make no reference cycles: no cyclic collector passes over them
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                _load_parallel(tx, path, collection, progress, workers, stats)
+            finally:
+                if enabled:
+                    gc.enable()
             return stats
         raw: list[tuple[int, Any]] = []  # (line, item) not yet validated
         where = 0
