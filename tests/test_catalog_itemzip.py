@@ -1,4 +1,4 @@
-"""Item JSON compressed with a dictionary by a parallel bulk load (catalog/sqlite/itemzip.py):
+"""Item JSON compressed with a dictionary by a parallel bulk load (catalog/itemzip.py):
 stored as zstd frames, read back byte for byte, and every reader of the JSON (items, pages,
 CQL2 property filters and array operators, free text, sorting on a property, aggregations,
 an access filter) answers as on the same items written one at a time as text,
@@ -20,7 +20,8 @@ from test_access_fixtures import box, collection, item
 
 import sathub.catalog.loader as loader
 from sathub.catalog.sqlite import SQLiteStore
-from sathub.catalog.sqlite.itemzip import MIN_SAMPLES, Packer, register, train
+from sathub.catalog.itemzip import MIN_SAMPLES, Packer, train
+from sathub.catalog.sqlite.itemjson import register
 from sathub.catalog.store import SearchQuery, SortKey
 from sathub.errors import LoadError
 

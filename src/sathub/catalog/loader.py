@@ -175,7 +175,7 @@ def _load_parallel(tx: Any, path: Path, collection: str | None,
     base = 0  # lines before the range being written
     zdict = None  # the item JSON compressed with a dictionary trained on the file's first items
     if COMPRESS and hasattr(tx, "add_dictionary"):
-        from sathub.catalog.sqlite.itemzip import sample_lines, train
+        from sathub.catalog.itemzip import sample_lines, train
 
         zdict = train(sample_lines(path))
         if zdict is not None:

@@ -59,7 +59,7 @@ def default_workers() -> int:
 
 
 # This worker's compressor of item JSON (set by init_worker when the load has a dictionary,
-# :mod:`sathub.catalog.sqlite.itemzip`); None: the JSON is stored as text.
+# :mod:`sathub.catalog.itemzip`); None: the JSON is stored as text.
 _PACKER: Any = None
 
 
@@ -69,7 +69,7 @@ def init_worker(dict_bytes: bytes | None) -> None:
     if dict_bytes is None:
         _PACKER = None
         return
-    from sathub.catalog.sqlite.itemzip import Packer
+    from sathub.catalog.itemzip import Packer
 
     _PACKER = Packer(dict_bytes)
 

@@ -18,7 +18,7 @@ import orjson
 from sathub.catalog import sqlfuncs
 from sathub.catalog.filters import ExtraFilter, filter_collections
 from sathub.catalog.query import build_search, fetch_page
-from sathub.catalog.sqlite import itemzip
+from sathub.catalog.sqlite import itemjson
 from sathub.catalog.sqlite.materialize import MaterializedSets, _KeptSet
 from sathub.catalog.sqlite.schema import SCHEMA, SCHEMA_VERSION, migrate_inline_content
 from sathub.catalog.sqlite.transaction import SQLiteTransaction
@@ -72,7 +72,7 @@ class SQLiteStore(MaterializedSets):
             conn.execute(f"PRAGMA mmap_size={int(self.mmap_mb) * 1024 * 1024}")
             conn.execute("PRAGMA temp_store=MEMORY")
             sqlfuncs.register(conn)
-            itemzip.register(conn)
+            itemjson.register(conn)
             self._local.conn = conn
             with self._sets_lock:
                 # worker threads come and go (the server's pool retires idle ones): close the

@@ -151,7 +151,7 @@ class SQLiteTransaction:
 
     def add_dictionary(self, dict_id: int, data: bytes) -> None:
         """A compression dictionary that the item JSON written next may name
-        (:mod:`~sathub.catalog.sqlite.itemzip`)."""
+        (:mod:`~sathub.catalog.itemzip`)."""
         self.conn.execute("INSERT INTO item_dicts (id, dict) VALUES (?, ?)", (dict_id, data))
 
     def require_collection(self, collection_id: str) -> None:

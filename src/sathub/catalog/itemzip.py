@@ -9,7 +9,8 @@ items, 4.5 µs to compress and 2 µs to decompress an item). A bulk load
 first :data:`SAMPLE_BYTES` of its file, stores it in ``item_dicts`` in the load's own
 transaction and stores each item's JSON as a zstd frame (a BLOB) that names its dictionary.
 
-Readers go through the SQL function ``item_json(content)``, registered on every connection:
+Readers go through the SQL function ``item_json(content)``, registered on every connection
+(:mod:`sathub.catalog.sqlite.itemjson`):
 a TEXT value (written item by item, or by an older version of sathub) is returned as it is,
 a BLOB is decompressed with the dictionary its frame names. A catalog written before this
 change therefore needs no migration: its rows are TEXT and read unchanged, and later bulk
@@ -19,9 +20,7 @@ loads add compressed rows beside them.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import zstandard
 
@@ -30,7 +29,6 @@ SAMPLE_BYTES = 4 * 2**20  # the first ~1,000 items of a file of 4 KB items
 MIN_SAMPLES = 64  # fewer lines: no dictionary (the items are stored as text)
 LEVEL = 3
 
-DDL = "CREATE TABLE IF NOT EXISTS item_dicts (id INTEGER PRIMARY KEY, dict BLOB NOT NULL);"
 
 
 def train(samples: list[bytes], dict_id: int | None = None) -> tuple[int, bytes] | None:
@@ -69,31 +67,3 @@ class Packer:
 
     def pack(self, text: bytes) -> bytes:
         return self._c.compress(text)
-
-
-def register(conn: sqlite3.Connection) -> None:
-    """``item_json(content)`` on ``conn``: TEXT as it is, a BLOB decompressed with the
-    dictionary its frame names (read from ``item_dicts`` once per connection)."""
-    cache: dict[int, zstandard.ZstdDecompressor] = {}
-    # the last frame and its text: a filter on several properties reads one row's JSON as
-    # many times (json_extract(item_json(c.content), …) per property)
-    last: list[Any] = [b"", ""]
-
-    def item_json(value: str | bytes | None) -> str | None:
-        if value is None or isinstance(value, str):
-            return value
-        if value == last[0]:
-            return str(last[1])
-        dict_id = zstandard.get_frame_parameters(value).dict_id
-        dec = cache.get(dict_id)
-        if dec is None:
-            row = conn.execute("SELECT dict FROM item_dicts WHERE id = ?", (dict_id,)).fetchone()
-            if row is None:
-                raise ValueError(f"item JSON compressed with dictionary {dict_id}, which is not in item_dicts")
-            d = zstandard.ZstdCompressionDict(row[0], dict_type=zstandard.DICT_TYPE_FULLDICT)
-            dec = cache[dict_id] = zstandard.ZstdDecompressor(dict_data=d)
-        text = dec.decompress(value).decode()
-        last[0], last[1] = value, text
-        return text
-
-    conn.create_function("item_json", 1, item_json, deterministic=True)
