@@ -231,3 +231,12 @@ def test_items_changed_on_the_way_in_are_compressed_as_stored(tmp_path: Path) ->
         if "links" in it:
             want["links"] = [link for link in it["links"] if link["rel"] != "self"]
         assert got[it["id"]] == want
+
+
+def test_a_new_dictionary_never_takes_an_id_the_catalog_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sathub.catalog.itemzip as itemzip
+
+    draws = iter([5, 5, 9])
+    monkeypatch.setattr(itemzip.secrets, "randbelow", lambda n: next(draws))
+    got = train([orjson.dumps(it) for it in _items(200, 10)], taken=frozenset({2**15 + 5}))
+    assert got is not None and got[0] == 2**15 + 9

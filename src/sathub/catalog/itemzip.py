@@ -31,13 +31,15 @@ LEVEL = 3
 
 
 
-def train(samples: list[bytes], dict_id: int | None = None) -> tuple[int, bytes] | None:
+def train(samples: list[bytes], taken: frozenset[int] = frozenset()) -> tuple[int, bytes] | None:
     """(dictionary id, dictionary) trained on ``samples``, or None when they are too few or
     too alike for zstd's trainer. The id is random in [2**15, 2**31) (zstd leaves lower ids
-    to a registry), so a frame names its dictionary without ambiguity within a catalog."""
+    to a registry) and not one of ``taken`` (the catalog's), so a frame names its dictionary
+    without ambiguity."""
     if len(samples) < MIN_SAMPLES:
         return None
-    if dict_id is None:
+    dict_id = 0
+    while dict_id == 0 or dict_id in taken:
         dict_id = 2**15 + secrets.randbelow(2**31 - 2**15)
     try:
         d = zstandard.train_dictionary(DICT_SIZE, list[bytes | bytearray | memoryview](samples),

@@ -177,7 +177,7 @@ def _load_parallel(tx: Any, path: Path, collection: str | None,
     if COMPRESS and hasattr(tx, "add_dictionary"):
         from sathub.catalog.itemzip import sample_lines, train
 
-        zdict = train(sample_lines(path))
+        zdict = train(sample_lines(path), taken=tx.dictionary_ids())
         if zdict is not None:
             tx.add_dictionary(*zdict)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,

@@ -149,6 +149,10 @@ class SQLiteTransaction:
             size = c.execute("SELECT length(data) FROM main.items_rtree_node WHERE nodeno = 1").fetchone()[0]
             pack(c, "main.items_rtree", rows, int(size))
 
+    def dictionary_ids(self) -> frozenset[int]:
+        """The ids of the compression dictionaries in the catalog."""
+        return frozenset(r[0] for r in self.conn.execute("SELECT id FROM item_dicts"))
+
     def add_dictionary(self, dict_id: int, data: bytes) -> None:
         """A compression dictionary that the item JSON written next may name
         (:mod:`~sathub.catalog.itemzip`)."""
