@@ -103,6 +103,13 @@ def installed_version(dsn: str) -> str | None:
         return None if row is None else str(row[0])
 
 
+# pgstac's loader makes and widens partitions inside the writing transaction; two transactions
+# doing so at once deadlock or fail ('relation "_items_N" does not exist'). Whoever changes
+# partitions holds this transaction lock: a short widening transaction, or a writing
+# transaction whose partitions were not widened ahead (until its commit).
+PARTITIONS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('sathub.partitions'))"
+
+
 STATEMENT_TIMEOUT_SETTING = "SATHUB_PG_STATEMENT_TIMEOUT_MS"
 
 
@@ -168,6 +175,38 @@ class Pools:
             self._down.discard(dsn)
         for pool in old:
             pool.close(timeout=1)
+
+    @contextmanager
+    def spare_writer(self) -> Iterator[psycopg.Connection[Any] | None]:
+        """A second writer connection for a caller that already holds one (a transaction
+        that widens partitions in a short transaction of its own), or None when the pool has
+        none to spare: every connection taken and the pool at ``SATHUB_PG_POOL_SIZE`` (always
+        so at size 1). Waiting for one would wait on the caller's own connection (a deadlock
+        at size 1; at any size, once as many writers as connections each want a second)."""
+        pool = self.writer
+        stats = pool.get_stats()
+        conn = None
+        if stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size:
+            try:
+                conn = pool.getconn(timeout=FIRST_WAIT_S)
+            except PoolTimeout:  # taken by another writer meanwhile (or the server is away)
+                conn = None
+        if conn is None:
+            yield None
+            return
+        try:
+            yield conn
+            if conn.info.transaction_status == TransactionStatus.INTRANS:
+                conn.commit()
+        except BaseException:
+            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                try:
+                    conn.rollback()
+                except psycopg.Error:
+                    pass
+            raise
+        finally:
+            pool.putconn(conn)
 
     @contextmanager
     def connection(self, reader: bool = False) -> Iterator[psycopg.Connection[Any]]:
