@@ -71,6 +71,10 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
+    missing = errors.missing_schema(exc)  # sathub's tables dropped under the server: a 503
+    if missing is not None:
+        log.error("%s %s: %s", request.method, request.url.path, missing.message)
+        return _sathub_error(request, missing)
     # called by the exception handler, not inside an ``except``: the traceback given explicitly
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response(
@@ -84,3 +88,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    try:  # raised inside a route: answered here, before Starlette's error middleware
+        from psycopg import errors as pgerrors
+    except ImportError:
+        return
+    for cls in (pgerrors.UndefinedTable, pgerrors.InvalidSchemaName, pgerrors.UndefinedFunction):
+        app.add_exception_handler(cls, _unexpected)

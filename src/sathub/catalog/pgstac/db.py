@@ -80,11 +80,28 @@ def migrate(dsn: str) -> str:
     return version
 
 
+# the queryables of the items already there, when the table is made anew (a dropped sathub
+# schema, restarted: without them every filter on a property would be an unknown queryable)
+REBUILD_QUERYABLES = """
+INSERT INTO sathub.queryables (collection, name, type)
+SELECT DISTINCT ON (i.collection, p.key) i.collection, p.key, jsonb_typeof(p.value)
+FROM pgstac.items i, jsonb_each(content_hydrate(i) -> 'properties') p
+ORDER BY i.collection, p.key, i.datetime
+ON CONFLICT DO NOTHING
+"""
+
+
 def ensure_sathub(dsn: str) -> None:
-    """sathub's tables beside pgstac's (idempotent)."""
+    """sathub's tables beside pgstac's (idempotent): made when missing (the queryables
+    rebuilt from the items then)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('sathub.schema'))")
+        row = conn.execute("SELECT to_regclass('sathub.queryables') IS NULL, "
+                           "to_regclass('pgstac.items') IS NOT NULL").fetchone()  # fmt: skip
         conn.execute(SCHEMA)
+        if row is not None and row[0] and row[1]:
+            conn.execute("SET search_path TO pgstac, public")
+            conn.execute(REBUILD_QUERYABLES)
         conn.execute(
             "INSERT INTO sathub.catalog_meta VALUES ('token_key', %s) ON CONFLICT DO NOTHING",
             [secrets.token_hex(32)],
