@@ -1,0 +1,120 @@
+"""Red-team review of the scale-out configuration (issue 14; the promises of issue 11 on the
+PostgreSQL/pgstac + S3 backend). Each test asserts the secure (documented) behaviour; a finding
+not fixed here is marked ``xfail(strict=True)`` with its description, so the fix turns it into
+a pass that must then lose the mark.
+
+The world is tests/access_world.py's (the route × role table's) on the pgstac backend: an open
+and a restricted collection with real small COGs, partners in every situation the table names,
+keys of every role; plus a partner whose agreement has an embargo, over several items.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+from access_world import DAY, PixelWorld, _item, build  # noqa: E402
+
+from sathub.access import keys  # noqa: E402
+from sathub.api.app import create_app  # noqa: E402
+
+EMBARGOED = [f"old{i}" for i in range(4)]  # items of "res" released by a 10-day embargo
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> PixelWorld:
+    w = build(tmp_path_factory.mktemp("redteam-pg") / "data", "pgstac")
+    now = time.time()
+    w.inst.catalog.bulk_upsert([_item(iid, "res", (96.1 + i / 100, 21.1, 96.2 + i / 100, 21.2),
+                                      now - (50 + i) * DAY) for i, iid in enumerate(EMBARGOED)])  # fmt: skip
+    s = w.inst.access.store
+    org = s.add_org("org-embargo", "university").id
+    s.add_agreement(org, title="embargo", collections=("res",), embargo_days=10)
+    w.keys["partner_embargo"] = keys.issue(s, "partner", org)[0]
+    return w
+
+
+@pytest.fixture(scope="module")
+def client(world: PixelWorld) -> Iterator[TestClient]:
+    with TestClient(create_app(world.inst), raise_server_exceptions=False) as c:
+        yield c
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding: a NUL character (U+0000) anywhere in a catalog request is a 500 on PostgreSQL only
+# (PostgreSQL's text and jsonb cannot hold it: psycopg raises DataError / UntranslatableCharacter
+# out of the pgstac store). Anonymous, no key: GET /collections/a%00b → 500 (SQLite: 404).
+NUL_REQUESTS = [
+    ("GET", "/collections/a%00b", None, 404),
+    ("GET", "/collections/a%00b/items", None, 404),
+    ("GET", "/collections/a%00b/queryables", None, 404),
+    ("GET", "/collections/a%00b/aggregate?aggregations=total_count", None, 404),
+    ("GET", "/collections/a%00b/tiles/WebMercatorQuad/tilejson.json", None, 404),
+    ("GET", "/collections/open/items/a%00b", None, 404),
+    ("GET", "/collections/open/items/a%00b/assets/data", None, 404),
+    ("GET", "/search?ids=a%00b", None, 400),
+    ("GET", "/search?collections=a%00b", None, 400),
+    ("GET", "/search?q=a%00b", None, 400),
+    ("GET", "/search?filter=id%20%3D%20%27a%00b%27", None, 400),
+    ("POST", "/search", '{"filter":{"op":"=","args":[{"property":"id"},"a\\u0000"]}}', 400),
+    ("POST", "/search", '{"q":["\\u0000"]}', 400),
+    ("POST", "/aggregate", '{"aggregations":["total_count"],"ids":["\\u0000"]}', 400),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("actor", ["anonymous", "partner_in"])
+@pytest.mark.parametrize(("method", "path", "body", "status"), NUL_REQUESTS)
+def test_nul_characters_are_a_4xx_not_a_500(client: TestClient, world: PixelWorld, actor: str,
+                                            method: str, path: str, body: str | None,
+                                            status: int) -> None:  # fmt: skip
+    headers = world.headers(actor)
+    if body is not None:
+        headers["content-type"] = "application/json"
+    r = client.request(method, path, content=body, headers=headers)
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    if status == 400:
+        assert r.json().get("field") in ("ids", "collections", "q", "filter"), r.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding: a partner whose agreement has an embargo cannot page on PostgreSQL: the paging token's
+# MAC covers the access filter's plain CQL2, whose live part (rows whose embargo ends inside the
+# current 300 s bucket) carries the request's own clock, so the `next` link of page 1 is
+# "invalid paging token" (400) on page 2. SQLite pages (its tokens are offsets).
+def _follow(client: TestClient, headers: dict[str, str], url: str) -> list[str]:
+    seen: list[str] = []
+    for _ in range(20):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200, r.text[:300]
+        body = r.json()
+        seen += [f["id"] for f in body["features"]]
+        nxt = [link["href"] for link in body["links"] if link["rel"] == "next"]
+        if not nxt:
+            return seen
+        url = nxt[0]
+    raise AssertionError("more than 20 pages")
+
+
+def test_an_embargoed_partner_pages_through_everything_it_sees(client: TestClient,
+                                                               world: PixelWorld) -> None:  # fmt: skip
+    headers = world.headers("partner_embargo")
+    whole = client.get("/search?collections=res&limit=100", headers=headers).json()
+    expected = sorted(f["id"] for f in whole["features"])
+    assert set(EMBARGOED) <= set(expected)
+    assert sorted(_follow(client, headers, "/search?collections=res&limit=1")) == expected
+
+
+def test_a_token_of_one_partner_is_refused_to_another(client: TestClient, world: PixelWorld) -> None:
+    r = client.get("/search?collections=res&limit=1", headers=world.headers("partner_in"))
+    nxt = [link["href"] for link in r.json()["links"] if link["rel"] == "next"]
+    assert nxt
+    for actor in ("anonymous", "partner_out"):
+        r = client.get(nxt[0], headers=world.headers(actor))
+        assert r.status_code == 400 and r.json()["field"] == "token", r.text
