@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
 from sathub.catalog.pgstac.db import Pools, unavailable_as_503
-from sathub.catalog.pgstac.search import search_body, unwrap_token, wrap_token
+from sathub.catalog.pgstac.search import boundary, has_nul, search_body, unwrap_token, wrap_token
 from sathub.catalog.pgstac.transaction import PgstacTransaction
 from sathub.catalog.store import Collection, Item, Mode, SearchQuery, SearchResult
 from sathub.catalog.validate import item_row
@@ -109,6 +109,8 @@ class PgstacStore:
         return out if extra_filter is None else filter_collections(out, extra_filter)
 
     def get_collection(self, collection_id: str) -> Collection:
+        if has_nul(collection_id):  # PostgreSQL cannot hold one: no such collection
+            raise NotFound(f"collection {collection_id!r} not found")
         with self.pools.read() as conn:
             row = conn.execute("SELECT content FROM collections WHERE id = %s",
                                [collection_id]).fetchone()  # fmt: skip
@@ -143,6 +145,9 @@ class PgstacStore:
 
     # ------------------------------------------------------------------ items
     def get_item(self, collection_id: str, item_id: str, extra_filter: ExtraFilter = None) -> Item:
+        if has_nul(item_id):  # PostgreSQL cannot hold one: no such item
+            self.get_collection(collection_id)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         query = SearchQuery(collections=[collection_id], ids=[item_id], limit=1)
         result = self.search(query, extra_filter=extra_filter, count=False)
         if not result.items:
@@ -237,7 +242,10 @@ class PgstacStore:
                                 matched=0 if count else None)  # fmt: skip
         body, extra = self._body(query, extra_filter)
         if query.token:
-            body["token"] = unwrap_token(self._token_key, query.token, extra)
+            token, same_filter = unwrap_token(self._token_key, query.token, extra)
+            if not same_filter and not self._sees(boundary(token), extra_filter):
+                raise InvalidInput("invalid paging token", field="token")
+            body["token"] = token
         # readonly: a search writes nothing (pgstac would otherwise record every search and
         # cache its count for a day, stale after the next write)
         # context off: pgstac's count is exact and unbounded (every match of a broad filter
@@ -268,6 +276,15 @@ class PgstacStore:
             matched=matched,
             matched_is_estimate=estimate,
         )
+
+    def _sees(self, item: tuple[str, str] | None, extra_filter: ExtraFilter) -> bool:
+        """Whether the caller sees ``item`` now (a token made under another access filter
+        names its page's boundary item: pgstac answers differently for an existing and a
+        missing one, so only one the caller sees may be named)."""
+        if item is None:
+            return False
+        query = SearchQuery(collections=[item[0]], ids=[item[1]], limit=1)
+        return bool(self.search(query, extra_filter=extra_filter, count=False).items)
 
     def aggregate(self, query: SearchQuery, aggregations: list[str],
                   extra_filter: ExtraFilter = None, *, datetime_frequency_interval: str = "month",
