@@ -118,3 +118,31 @@ def test_a_token_of_one_partner_is_refused_to_another(client: TestClient, world:
     for actor in ("anonymous", "partner_out"):
         r = client.get(nxt[0], headers=world.headers(actor))
         assert r.status_code == 400 and r.json()["field"] == "token", r.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding: a download whose object store fails when the object is opened (S3 unreachable or
+# refusing between the stat and the GET) answered 503 ("nothing was written: the request may be
+# retried") AFTER charging the agreement and auditing an "ok" distribution of every byte; nginx
+# retries such a GET on the next worker (proxy_next_upstream http_503, 3 tries), so one failed
+# download was charged and audited up to three times. (The S3 GET also ran on the event loop.)
+def test_a_download_the_object_store_fails_is_neither_charged_nor_audited(
+        client: TestClient, world: PixelWorld, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from sathub.errors import BackendUnavailable
+
+    audit = world.inst.access.audit
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise BackendUnavailable("the S3 object store failed or is unreachable: test", backend="s3")
+
+    before = len(audit.records())
+    with monkeypatch.context() as m:
+        m.setattr(world.inst.objects, "open_range", failing)
+        r = client.get("/collections/res/items/in/assets/data", headers=world.headers("partner_in"))
+    assert r.status_code == 503 and r.json()["backend"] == "s3", r.text
+    assert len(audit.records()) == before  # nothing charged, nothing audited
+    r = client.get("/collections/res/items/in/assets/data", headers=world.headers("partner_in"))
+    assert r.status_code == 200
+    new = audit.records()[before:]
+    assert [(x["action"], x["bytes"]) for x in new] == [("download", len(r.content))]
+    assert audit.verify().ok
