@@ -146,3 +146,50 @@ def test_a_download_the_object_store_fails_is_neither_charged_nor_audited(
     new = audit.records()[before:]
     assert [(x["action"], x["bytes"]) for x in new] == [("download", len(r.content))]
     assert audit.verify().ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding: a 503 told any caller (anonymous, open collection) where the backends live: the
+# object store's error carried its endpoint, bucket, prefix and key ("Error performing HEAD
+# http://10.0.3.7:9000/agency-archive/prod/open/o1/data.tif …"); PostgreSQL's the server's
+# address and user name. The answer names the backend; the details go to the server's log.
+def test_a_503_names_the_backend_not_its_address(client: TestClient, world: PixelWorld,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    from sathub.stack.postgres import free_port
+    from sathub.storage.s3 import S3Config, S3Store
+
+    port = free_port()  # nothing listens there
+    away = S3Store(S3Config(bucket="agency-archive", prefix="prod", endpoint=f"http://127.0.0.1:{port}",
+                            access_key_id="AKIAREDTEAMEXAMPLE", secret_access_key="not-a-secret"))  # fmt: skip
+    with monkeypatch.context() as m, caplog.at_level("WARNING"):
+        m.setattr(world.inst.objects, "stat", away.stat)
+        r = client.get("/collections/open/items/o1/assets/data")
+    assert r.status_code == 503 and r.json()["backend"] == "s3", r.text
+    assert r.headers.get("retry-after")
+    for secret in (str(port), "agency-archive", "prod/", "AKIA", "127.0.0.1"):
+        assert secret not in r.text, (secret, r.text)
+    assert f"127.0.0.1:{port}/agency-archive/prod" in caplog.text  # the operator still learns it
+
+
+def test_a_503_of_the_access_state_names_postgresql_not_its_address(
+        client: TestClient, world: PixelWorld, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import psycopg
+
+    from sathub.access.pg_store import unavailable_as_503
+    from sathub.stack.postgres import free_port
+
+    port = free_port()  # nothing listens there: psycopg's own refusal, through the real wrapper
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        with unavailable_as_503():
+            psycopg.connect(f"host=127.0.0.1 port={port} user=sathub_prod dbname=archive "
+                            "connect_timeout=3")  # fmt: skip
+
+    with monkeypatch.context() as m:
+        m.setattr(world.inst.access, "actor", unreachable)
+        r = client.get("/search", headers=world.headers("partner_in"))
+    assert r.status_code == 503 and r.json()["backend"] == "postgresql", r.text
+    assert "PostgreSQL" in r.json()["description"]
+    for secret in (str(port), "sathub_prod", "127.0.0.1"):
+        assert secret not in r.text, (secret, r.text)
