@@ -193,3 +193,28 @@ def test_a_503_of_the_access_state_names_postgresql_not_its_address(
     assert "PostgreSQL" in r.json()["description"]
     for secret in (str(port), "sathub_prod", "127.0.0.1"):
         assert secret not in r.text, (secret, r.text)
+
+
+# The same finding on the write routes (staff): an item or collection holding U+0000 was a 500.
+def _feature(iid: str, **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "stac_version": "1.0.0", "id": iid, "collection": "open",
+            "geometry": {"type": "Point", "coordinates": [95.2, 20.2]}, "bbox": [95.2, 20.2, 95.2, 20.2],
+            "properties": {"datetime": "2024-01-01T00:00:00Z", **props}, "links": [], "assets": {}}  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "doc", "status"), [
+    ("POST", "/collections/open/items", _feature("nul-prop", note="a\x00b"), 400),
+    ("POST", "/collections/open/items", _feature("nul\x00id"), 400),
+    ("PUT", "/collections/open/items/a%00b", _feature("a\x00b"), 404),
+    ("DELETE", "/collections/open/items/a%00b", None, 404),
+    ("DELETE", "/collections/a%00b", None, 404),
+    ("POST", "/collections/a%00b/items", _feature("x"), 404),
+])  # fmt: skip
+def test_nul_characters_in_writes_are_a_4xx_not_a_500(client: TestClient, world: PixelWorld, method: str,
+                                                       path: str, doc: Any, status: int) -> None:  # fmt: skip
+    import json
+
+    headers = {**world.headers("admin"), "content-type": "application/json"}
+    r = client.request(method, path, headers=headers, content=None if doc is None else json.dumps(doc))
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    assert client.get("/search?ids=nul-prop", headers=world.headers("admin")).json()["features"] == []

@@ -124,6 +124,8 @@ class PgstacStore:
             return tx.put_collection(collection, mode="insert")
 
     def update_collection(self, collection_id: str, collection: Collection) -> Collection:
+        if has_nul(collection_id):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} not found")
         if collection.get("id", collection_id) != collection_id:
             raise InvalidInput(
                 f"collection id {collection.get('id')!r} does not match the path {collection_id!r}",
@@ -135,6 +137,8 @@ class PgstacStore:
             return tx.put_collection({**collection, "id": collection_id}, mode="upsert")
 
     def delete_collection(self, collection_id: str) -> None:
+        if has_nul(collection_id):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} not found")
         with self.transaction() as tx:
             if not tx.conn.execute("SELECT 1 FROM collections WHERE id = %s FOR UPDATE",
                                    [collection_id]).fetchone():  # fmt: skip
@@ -161,6 +165,8 @@ class PgstacStore:
         return row.content
 
     def update_item(self, collection_id: str, item_id: str, item: Item) -> Item:
+        if has_nul([collection_id, item_id]):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         if item.get("id", item_id) != item_id:
             raise InvalidInput(f"item id {item.get('id')!r} does not match the path {item_id!r}",
                                field="id")  # fmt: skip
