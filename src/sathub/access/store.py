@@ -8,6 +8,7 @@ import dataclasses
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -141,6 +142,8 @@ class SQLAccessStore:
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("an organisation needs a name (1-200 characters)", field="name")
+        if any(unicodedata.category(ch) == "Cc" for ch in name):  # U+0000: a 500 on PostgreSQL
+            raise InvalidInput("an organisation's name cannot hold control characters", field="name")
         if kind not in ORG_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
         now = time.time()
