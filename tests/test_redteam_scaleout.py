@@ -277,3 +277,16 @@ def test_a_mosaic_registered_on_one_server_is_served_by_another(client: TestClie
     assert client.get(url).status_code == 200
     r = second_server.get(url)
     assert r.status_code == 200, r.text
+
+
+# Noticed on the way (embedded backend): an organisation id beyond 64 bits was a 500 on SQLite
+# (OverflowError): GET /console/partners/99999999999999999999999 as admin.
+@pytest.mark.parametrize("ref", [10**30, -(10**30), "99999999999999999999999", "²"])
+def test_an_organisation_id_out_of_range_is_not_found(tmp_path: Path, ref: Any) -> None:
+    from sathub.app import Installation
+    from sathub.config import Settings
+    from sathub.errors import NotFound
+
+    with Installation.create(Settings(data=tmp_path / "data")) as inst:
+        with pytest.raises(NotFound):
+            inst.access.store.org(ref)

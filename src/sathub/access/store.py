@@ -164,8 +164,10 @@ class SQLAccessStore:
         """An organisation by id or by name."""
         c = self.conn()
         row = None
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            row = c.execute("SELECT id, name, kind, created FROM orgs WHERE id = ?", (int(ref),)).fetchone()
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal()):
+            n = int(ref)
+            if -(2**63) <= n < 2**63:  # SQLite's integers (beyond: OverflowError, a 500)
+                row = c.execute("SELECT id, name, kind, created FROM orgs WHERE id = ?", (n,)).fetchone()
         if row is None:
             row = c.execute("SELECT id, name, kind, created FROM orgs WHERE name = ?", (str(ref),)).fetchone()
         if row is None:
