@@ -302,9 +302,12 @@ class PgstacStore:
         with self.pools.read() as conn:
             where = "FALSE" if empty else str(
                 run(conn, "SELECT stac_search_to_where(%s)", [Jsonb(body)])[0])
-            return run_aggregations(
-                conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
-                geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+            try:
+                return run_aggregations(
+                    conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
+                    geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+            except RAISED as exc:  # the filter met a row it cannot be evaluated on: a 400
+                raise refused(conn, exc) from exc
 
 
 def count_matches(conn: psycopg.Connection[Any], body: dict[str, Any], cap: int) -> tuple[int, bool]:
@@ -343,6 +346,25 @@ def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> l
     return out
 
 
+# errors that depend on the rows a filter met, not on the filter alone: their text quotes a
+# stored value, possibly of an item the caller may not see (PostgreSQL may test the caller's
+# filter on a row before the access filter), so it is never repeated to the caller
+ROW_DEPENDENT = (pgerrors.InvalidTextRepresentation, pgerrors.NumericValueOutOfRange,
+                 pgerrors.DatetimeFieldOverflow, pgerrors.InvalidDatetimeFormat)  # fmt: skip
+
+
+def refused(conn: psycopg.Connection[Any], exc: Exception) -> InvalidInput:
+    """pgstac's refusal of a query as a 400 naming the field (the connection rolled back)."""
+    conn.rollback()
+    text = str(exc).split("\n", 1)[0]
+    if "token" in text.lower():
+        return InvalidInput("invalid paging token", field="token")
+    if isinstance(exc, ROW_DEPENDENT):
+        text = ("it compares a property with a value of another type (a text with a number or "
+                "a date, or a number out of range)")  # fmt: skip
+    return InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter")
+
+
 def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> Any:
     """One row of a pgstac call; pgstac's refusals of a query become 400s naming the field."""
     try:
@@ -350,10 +372,6 @@ def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> An
             cur.execute(sql, params)
             row = cur.fetchone()
     except RAISED as exc:
-        conn.rollback()
-        text = str(exc).split("\n", 1)[0]
-        if "token" in text.lower():
-            raise InvalidInput("invalid paging token", field="token") from exc
-        raise InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter") from exc
+        raise refused(conn, exc) from exc
     assert row is not None
     return row
