@@ -340,3 +340,16 @@ def test_a_hidden_item_does_not_change_the_answer_to_a_filter(client: TestClient
     r = client.post("/search", json={"filter": NOTE_FILTERS[0]}, headers=world.headers(actor))
     assert r.status_code == 200, r.text[:300]
     assert [f["id"] for f in r.json()["features"]] == ["o-num"]
+
+
+@pytest.mark.parametrize("path", ["/search", "/aggregate"])
+def test_arithmetic_that_fails_on_a_stored_value_is_a_400(client: TestClient, world: PixelWorld,
+                                                          path: str) -> None:  # fmt: skip
+    """Division by a stored 0 (o-num's note is 5; 5 - 5 = 0) was a 500 on PostgreSQL."""
+    zero = {"op": "-", "args": [{"property": "note"}, {"property": "note"}]}
+    body: dict[str, Any] = {"filter": {"op": ">", "args": [{"op": "/", "args": [{"property": "note"}, zero]}, 1]}}
+    if path == "/aggregate":
+        body["aggregations"] = ["total_count"]
+    r = client.post(path, json=body, headers=world.headers("admin"))
+    assert r.status_code == 400 and r.json()["field"] == "filter", r.text[:300]
+    assert "division by zero" in r.json()["description"]  # pgstac evaluated it: not a type error

@@ -33,7 +33,8 @@ from sathub.errors import InvalidFilter, InvalidInput, NotFound
 RAISED = (pgerrors.RaiseException, pgerrors.InvalidParameterValue, pgerrors.UndefinedFunction,
           pgerrors.InvalidTextRepresentation, pgerrors.DatatypeMismatch,
           pgerrors.InvalidDatetimeFormat, pgerrors.DatetimeFieldOverflow,
-          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_)  # fmt: skip
+          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_,
+          pgerrors.DivisionByZero)  # fmt: skip
 
 
 class PgstacStore:
@@ -350,7 +351,8 @@ def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> l
 # stored value, possibly of an item the caller may not see (PostgreSQL may test the caller's
 # filter on a row before the access filter), so it is never repeated to the caller
 ROW_DEPENDENT = (pgerrors.InvalidTextRepresentation, pgerrors.NumericValueOutOfRange,
-                 pgerrors.DatetimeFieldOverflow, pgerrors.InvalidDatetimeFormat)  # fmt: skip
+                 pgerrors.DatetimeFieldOverflow, pgerrors.InvalidDatetimeFormat,
+                 pgerrors.DivisionByZero)  # fmt: skip
 
 
 def refused(conn: psycopg.Connection[Any], exc: Exception) -> InvalidInput:
@@ -361,7 +363,7 @@ def refused(conn: psycopg.Connection[Any], exc: Exception) -> InvalidInput:
         return InvalidInput("invalid paging token", field="token")
     if isinstance(exc, ROW_DEPENDENT):
         text = ("it compares a property with a value of another type (a text with a number or "
-                "a date, or a number out of range)")  # fmt: skip
+                "a date), or its arithmetic fails on a stored value (out of range, division by zero)")  # fmt: skip
     return InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter")
 
 
