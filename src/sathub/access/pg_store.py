@@ -20,6 +20,7 @@ pgstac catalog (one database holds everything). The contract: :mod:`sathub.acces
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -30,6 +31,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg.types.json import set_json_dumps, set_json_loads
 
 from sathub import pg
 from sathub.access.store import SQLAccessStore
@@ -119,7 +121,17 @@ def open_pool(dsn: str, *, max_size: int = 10) -> Pool:
     """The pool of autocommit connections of the state stores (built by the Installation):
     dead connections replaced when taken, a server gone a 503 at once, the pool made anew when
     it is back (:class:`sathub.pg.Pool`)."""
-    return Pool(dsn, name="sathub-state", max_size=max_size, kwargs={"autocommit": True})
+    return Pool(dsn, name="sathub-state", max_size=max_size, kwargs={"autocommit": True},
+                configure=_stdlib_json)  # fmt: skip
+
+
+def _stdlib_json(conn: psycopg.Connection[Any]) -> None:
+    """The state's documents in and out through the standard library's ``json``, whatever the
+    process-wide adapters are: importing ``pypgstac.db`` makes orjson psycopg's global JSON
+    codec, which refuses integers beyond 64 bits when writing and reads them back as floats
+    (a satellite document with such a number failed or changed; orbit-store contract test)."""
+    set_json_dumps(json.dumps, conn)
+    set_json_loads(json.loads, conn)
 
 
 def unavailable_as_503(what: str = "the access state") -> AbstractContextManager[None]:
