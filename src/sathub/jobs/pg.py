@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS sathub.jobs_results (
     lane text NOT NULL, id text NOT NULL, doc json NOT NULL, PRIMARY KEY (lane, id));
 """
 
+KEEP_S = 2.0  # how often a runner checks that the server still holds its liveness lock
+
 _LOCK_HELD = """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND classid::text::bigint = %s AND objid::text::bigint = %s AND objsubid = 1)"""
@@ -64,21 +66,48 @@ class PgJobStore:
         self.runner = secrets.randbits(62) + 1
         self._held: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
+        self._stop = threading.Event()
         with connection(pool) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.schema'))")
             conn.execute(SCHEMA)
 
     def _alive(self) -> None:
-        """Hold this runner's advisory lock on a connection of its own (until close)."""
+        """Hold this runner's advisory lock on a connection of its own (until close); a keeper
+        thread checks it every :data:`KEEP_S` seconds and takes it again on a new connection
+        when the server lost it (a restart of PostgreSQL ends every session and its locks:
+        without the keeper, the other workers reported this runner's jobs as stopped until it
+        closed)."""
         with self._lock:
-            if self._held is None:
+            if self._held is None or self._held.closed:
+                self._held = self._take_lock()
+                if self._keeper is None:
+                    self._keeper = threading.Thread(target=self._keep, name="sathub-jobs-live", daemon=True)
+                    self._keeper.start()
+
+    def _take_lock(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(str(self.pool.conninfo), autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
+                                     backend="postgresql") from exc  # fmt: skip
+        conn.execute("SELECT pg_advisory_lock(%s)", (self.runner,))
+        return conn
+
+    def _keep(self) -> None:
+        while not self._stop.wait(KEEP_S):
+            with self._lock:
+                held = self._held
+                if held is None:
+                    return  # closed
                 try:
-                    conn = psycopg.connect(str(self.pool.conninfo), autocommit=True, connect_timeout=10)
-                except psycopg.OperationalError as exc:
-                    raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
-                                             backend="postgresql") from exc  # fmt: skip
-                conn.execute("SELECT pg_advisory_lock(%s)", (self.runner,))
-                self._held = conn
+                    held.execute("SELECT 1")
+                except psycopg.Error:
+                    held.close()
+                    try:
+                        self._held = self._take_lock()
+                    except (BackendUnavailable, psycopg.Error):
+                        pass  # still away: the next round (or the next write) tries again
 
     def put(self, record: dict[str, Any]) -> None:
         assert _valid(record["lane"], record["id"])
@@ -146,11 +175,12 @@ class PgJobStore:
                 return False
             runner = int(row[0])
             if runner == self.runner:
-                return self._held is not None and not self._held.closed
+                return self._held is not None
             held = conn.execute(_LOCK_HELD, (runner >> 32, runner & 0xFFFFFFFF)).fetchone()
         return bool(held and held[0])
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             if self._held is not None:
                 held, self._held = self._held, None
