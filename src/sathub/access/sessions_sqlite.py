@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from sathub.access.sessions import Session
+from sathub.sqlitedb import sqlite_connect
 
 
 class SQLiteSessionStore:
@@ -26,9 +27,7 @@ class SQLiteSessionStore:
     def conn(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
+            c = sqlite_connect(self.path, timeout=30.0)
             self._local.conn = c
         return c
 

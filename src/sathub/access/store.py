@@ -26,6 +26,7 @@ from sathub.access.models import (
     Organisation,
 )  # fmt: skip
 from sathub.errors import Conflict, InvalidInput, NotFound
+from sathub.sqlitedb import sqlite_connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -373,10 +374,7 @@ class AccessStore(SQLAccessStore):
     def conn(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA foreign_keys=ON")
+            c = sqlite_connect(self.path, timeout=30.0, pragmas=("foreign_keys=ON",))
             self._local.conn = c
         return c
 

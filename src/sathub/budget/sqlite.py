@@ -32,6 +32,7 @@ from sathub.budget.model import (
     Version,
 )
 from sathub.errors import Conflict, NotFound
+from sathub.sqlitedb import sqlite_connect
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -396,10 +397,7 @@ class SQLiteBudgetStore(_Ops):
     def conn(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
-            c = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA foreign_keys=ON")
+            c = sqlite_connect(self.path, timeout=60.0, pragmas=("foreign_keys=ON",))
             self._local.conn = c
         return c
 
