@@ -14,7 +14,7 @@ from sathub.access.sessions_sqlite import SQLiteSessionStore
 from sathub.access.store import AccessStore
 from sathub.budget.sqlite import SQLiteBudgetStore
 from sathub.catalog.sqlite.store import SQLiteStore
-from sathub.sqlitedb import sqlite_connect
+from sathub.sqlitedb import ThreadConnections, sqlite_connect
 
 
 def _pragma(c: sqlite3.Connection, name: str) -> object:
@@ -67,3 +67,22 @@ def test_each_store_keeps_its_own_pragmas(tmp_path: Path) -> None:
     assert c.execute("SELECT 'a' LIKE 'A'").fetchone()[0] == 0  # case_sensitive_like=ON
     for store in (access, budget, sessions, catalog):
         store.close()
+
+
+def test_thread_connections_one_per_thread_until_closed(tmp_path: Path) -> None:
+    conns = ThreadConnections(tmp_path / "t.db", timeout=2.0, pragmas=("foreign_keys=ON",))
+    mine = conns.get()
+    assert conns.get() is mine
+    _common(mine, 2.0)
+    assert _pragma(mine, "foreign_keys") == 1
+    theirs: list[sqlite3.Connection] = []
+    t = threading.Thread(target=lambda: theirs.append(conns.get()))
+    t.start()
+    t.join()
+    assert theirs[0] is not mine
+    conns.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        mine.execute("SELECT 1")
+    again = conns.get()
+    assert again is not mine and again.execute("SELECT 1").fetchone() == (1,)
+    conns.close()

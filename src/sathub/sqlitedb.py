@@ -1,9 +1,13 @@
 """One way to open an embedded SQLite database file (the catalog, access, budget and session
-stores): base layer, so every store opens its file the same way and says only what is its own."""
+stores): base layer, so every store opens its file the same way and says only what is its own
+(its pragmas, its busy timeout). :class:`ThreadConnections` keeps one such connection per
+thread (the access, budget and session stores; the catalog keeps its own, closing those of
+ended threads)."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,3 +32,30 @@ def sqlite_connect(path: Path | str, *, timeout: float = 30.0,
     for pragma in pragmas:
         conn.execute(f"PRAGMA {pragma}")
     return conn
+
+
+class ThreadConnections:
+    """One connection per thread to the database file ``path``, opened by
+    :func:`sqlite_connect` (with ``timeout`` and ``pragmas``) on the thread's first :meth:`get`."""
+
+    def __init__(self, path: Path | str, *, timeout: float = 30.0,
+                 pragmas: Iterable[str] = ()) -> None:  # fmt: skip
+        self.path = Path(path)
+        self.timeout = timeout
+        self.pragmas = tuple(pragmas)
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite_connect(self.path, timeout=self.timeout, pragmas=self.pragmas)
+            self._local.conn = c
+        return c
+
+    def close(self) -> None:
+        """Close this thread's connection and forget every thread's (the next :meth:`get` of
+        any thread opens a new one)."""
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local = threading.local()
