@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -43,10 +44,19 @@ def test_postgresql_gone_mid_request_is_a_503_naming_it(tmp_path: Path) -> None:
                 assert "PostgreSQL" in r.json()["description"] and r.headers["Retry-After"]
             r = client.put("/orbits/satellites/99001", json={"norad_id": 99001, "name": "DOWN-1"})
             assert r.status_code == 503, r.text
+            # down long enough for psycopg_pool's reconnection to back off past its 10 s wait
+            # (1 + 2 + 4 + 8 s): left to it, requests made after the restart answered 503
+            # "couldn't get a connection after 10.00 sec" (fresh-clone CI, 2026-12-02)
+            down_until = time.monotonic() + 16
+            while time.monotonic() < down_until:
+                assert client.get(READS[0]).status_code == 503
+                time.sleep(2)
             pg.start()
             for path, old in before.items():
+                t0 = time.monotonic()
                 r = client.get(path)
                 assert (r.status_code, r.json()) == (old.status_code, old.json()), path
+                assert time.monotonic() - t0 < 5, (path, "slow to recover")
             assert all(s["norad_id"] != 99001 for s in client.get("/orbits/satellites").json()["satellites"])
         inst.close()
     finally:

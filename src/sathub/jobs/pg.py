@@ -21,11 +21,11 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.errors import BackendUnavailable
 from sathub.jobs.records import clean_json
 from sathub.jobs.store import _valid
+from sathub.pg import Pool, unavailable_as_503
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS sathub;
@@ -43,16 +43,10 @@ _LOCK_HELD = """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory
 
 
 @contextmanager
-def connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+def connection(pool: Pool) -> Iterator[psycopg.Connection[Any]]:
     """A pooled connection in one transaction; an unreachable server is a 503 naming it."""
-    try:
-        with pool.connection() as conn, conn.transaction():
-            yield conn
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            raise
-        raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
-                                 backend="postgresql") from exc  # fmt: skip
+    with unavailable_as_503("jobs"), pool.connection() as conn, conn.transaction():
+        yield conn
 
 
 def _dumps(doc: Any) -> str:
@@ -65,7 +59,7 @@ def _doc(record: dict[str, Any]) -> Json:
 
 
 class PgJobStore:
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.runner = secrets.randbits(62) + 1
         self._held: psycopg.Connection[Any] | None = None
