@@ -27,6 +27,7 @@ from sathub.access.models import (
     Organisation,
 )  # fmt: skip
 from sathub.errors import Conflict, InvalidInput, NotFound
+from sathub.sqlitedb import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -369,21 +370,14 @@ class AccessStore(SQLAccessStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._conns = ThreadConnections(self.path, timeout=30.0, pragmas=("foreign_keys=ON",))
         self.write_lock = threading.RLock()
         self.on_change = None
         with self.tx() as c:
             _migrate(c)
 
     def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = c
-        return c
+        return self._conns.get()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -420,10 +414,7 @@ class AccessStore(SQLAccessStore):
         return self.conn().execute(sql).fetchone() is not None
 
     def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-            self._local = threading.local()
+        self._conns.close()
 
 
 
