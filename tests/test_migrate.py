@@ -256,6 +256,21 @@ def test_to_postgres_and_s3_and_back(source: Path, reference: dict[str, Any], tm
         assert inst.access.audit.verify().ok
 
 
+def test_an_installation_that_never_used_its_budget_moves_and_back(tmp_path: Path) -> None:
+    """A blank budget (no file in the embedded installation; the reference rows a new
+    PostgreSQL store makes) is the same state on both sides, not a loss (bench_migrate stopped
+    on "budget rows: the source has 0, the target 7")."""
+    from sathub.config import Settings
+
+    src = tmp_path / "src"
+    Installation.create(Settings(data=src)).close()
+    env = _pg_s3(tmp_path)
+    r = _run(str(src), str(tmp_path / "pg"), "--target-env", str(env))
+    assert r.exit_code == 0, r.output
+    r = _run(str(tmp_path / "pg"), str(tmp_path / "back"), "--source-env", str(env))
+    assert r.exit_code == 0, r.output
+
+
 def test_bad_input_exits_2_naming_the_problem(source: Path, tmp_path: Path) -> None:
     r = _run(str(source), str(source))
     assert r.exit_code == 2 and "target" in r.output

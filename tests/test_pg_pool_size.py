@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pg_support import new_database, pg_settings
 
+from sathub import pg
 from sathub.api.app import create_app
 from sathub.app import Installation
-from sathub.catalog.pgstac import db
 from sathub.catalog.pgstac.store import PgstacStore
 
 
@@ -43,7 +43,7 @@ def _item(cid: str, i: int, **props: Any) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _short_pool_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     # a starved pool answers in 3 s (a 503) instead of 30: the failure shows fast
-    monkeypatch.setattr(db, "POOL_WAIT_S", 3.0)
+    monkeypatch.setattr(pg, "POOL_WAIT_S", 3.0)
 
 
 def _partitions(dsn: str) -> dict[str, str]:

@@ -39,11 +39,27 @@ def status_for(exc: errors.SathubError) -> int:
     return getattr(exc, "status_code", 500) if getattr(exc, "status_code", 500) != 500 else 400
 
 
+BACKEND_NAMES = {"postgresql": "PostgreSQL", "s3": "the S3 object store"}
+
+
 def _sathub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SathubError)
     status = status_for(exc)
     headers = getattr(exc, "headers", None)
-    return json_response(exc.to_dict(), status=status, headers=headers)
+    return json_response(public_body(exc, f"{request.method} {request.url.path}"), status=status,
+                         headers=headers)  # fmt: skip
+
+
+def public_body(exc: errors.SathubError, where: str) -> dict[str, Any]:
+    """The error's answer. A backend's own words name its address (S3: endpoint, bucket, prefix
+    and key; PostgreSQL: host, port, user): the server's log has them, the caller learns only
+    which backend failed (a timeout's answer names its setting, nothing of the server)."""
+    body = exc.to_dict()
+    if isinstance(exc, errors.BackendUnavailable) and not isinstance(exc, errors.BackendTimeout):
+        log.warning("%s: %s", where, exc)
+        name = BACKEND_NAMES.get(exc.backend, exc.backend)
+        body["description"] = f"{name} is unavailable or failed; try again later"
+    return body
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:

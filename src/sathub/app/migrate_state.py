@@ -258,7 +258,11 @@ def _budget_blank(rows: Rows) -> bool:
 
 
 def _budget_counts(inst: Installation) -> dict[str, int]:
-    return {"budget rows": sum(len(v) for v in _budget_rows(inst).values())}
+    """Every row of a budget in use; none for a blank one, whatever reference rows it holds (an
+    embedded budget never opened has no file and no row, a new one on PostgreSQL the seven rows
+    of its reference tables: the same state, which counting rows would call a loss)."""
+    rows = _budget_rows(inst)
+    return {"budget rows": 0 if _budget_blank(rows) else sum(len(v) for v in rows.values())}
 
 
 # ------------------------------------------------------------------ sessions (not copied)

@@ -19,7 +19,9 @@ from sathub.catalog.pgstac.db import PARTITIONS_LOCK
 from sathub.catalog.prepare import json_type
 from sathub.catalog.store import Collection, Item, Mode
 from sathub.catalog.validate import ItemRow, check_collection, item_row
-from sathub.errors import Conflict, InvalidGeometry, NotFound
+from sathub.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
+
+NUL = "a NUL character (U+0000) in a text, which PostgreSQL cannot store"
 
 if TYPE_CHECKING:
     from sathub.catalog.pgstac.store import PgstacStore
@@ -43,6 +45,8 @@ class PgstacTransaction:
     def require_collection(self, collection_id: str) -> None:
         if collection_id in self._collections:
             return
+        if "\x00" in collection_id:  # no collection can have one (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} does not exist", field="collection")
         if self.conn.execute("SELECT 1 FROM collections WHERE id = %s", [collection_id]).fetchone():
             self._collections.add(collection_id)
             return
@@ -83,6 +87,8 @@ class PgstacTransaction:
                         copy.write_row((orjson.dumps(r.content).decode(),))
             except pgerrors.UniqueViolation as exc:
                 raise Conflict(f"item {rows[0].id!r} already exists", field="id") from exc
+            except pgerrors.UntranslatableCharacter as exc:  # jsonb cannot hold U+0000
+                raise InvalidInput(f"{NUL}: {str(exc).splitlines()[-1][:200]}", field="item") from exc
         q = self._queryables
         for r in rows:
             for name, value in r.content["properties"].items():
@@ -104,6 +110,8 @@ class PgstacTransaction:
             raise Conflict(f"item {hit[0]!r} already exists", field="id")
 
     def delete_item(self, collection_id: str, item_id: str) -> None:
+        if "\x00" in collection_id + item_id:  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         cur = self.conn.execute(
             "DELETE FROM items WHERE collection = %s AND id = %s", [collection_id, item_id])
         if cur.rowcount == 0:
@@ -119,6 +127,8 @@ class PgstacTransaction:
                 self.conn.execute(f"SELECT {fn}(%s)", [Jsonb(doc)])
         except pgerrors.UniqueViolation as exc:
             raise Conflict(f"collection {doc['id']!r} already exists", field="id") from exc
+        except pgerrors.UntranslatableCharacter as exc:  # jsonb cannot hold U+0000
+            raise InvalidInput(NUL, field="collection") from exc
         self._collections.add(doc["id"])
         self._created.add(doc["id"])
         return doc
