@@ -44,6 +44,8 @@ BACKEND_NAMES = {"postgresql": "PostgreSQL", "s3": "the S3 object store"}
 
 def _sathub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SathubError)
+    if isinstance(exc, errors.BackendUnavailable) and not isinstance(exc, errors.MissingTables):
+        exc = errors.missing_schema(exc) or exc  # a store's wrapper around a missing table
     status = status_for(exc)
     headers = getattr(exc, "headers", None)
     return json_response(public_body(exc, f"{request.method} {request.url.path}"), status=status,
@@ -55,7 +57,8 @@ def public_body(exc: errors.SathubError, where: str) -> dict[str, Any]:
     and key; PostgreSQL: host, port, user): the server's log has them, the caller learns only
     which backend failed (a timeout's answer names its setting, nothing of the server)."""
     body = exc.to_dict()
-    if isinstance(exc, errors.BackendUnavailable) and not isinstance(exc, errors.BackendTimeout):
+    if isinstance(exc, errors.BackendUnavailable) and not isinstance(
+            exc, (errors.BackendTimeout, errors.MissingTables)):  # those name no address
         log.warning("%s: %s", where, exc)
         name = BACKEND_NAMES.get(exc.backend, exc.backend)
         body["description"] = f"{name} is unavailable or failed; try again later"

@@ -139,6 +139,7 @@ class SathubGroup(TyperGroup):
             try:
                 return super().invoke(ctx)
             except SathubError as exc:
+                exc = missing_schema(exc) or exc  # a store's wrapper around a missing table
                 fail(message(exc), exit_code(exc))
             except OSError as exc:  # a file that cannot be read or written, a full disk
                 failed(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
