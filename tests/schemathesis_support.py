@@ -8,8 +8,9 @@ against, the fixed seed and the example budget, and the checks every response ge
   same requests, so a failure reproduces.
 * The public and the partner run against a world nobody writes to (their writes are refused);
   the admin's writes (keys, agreements, collections, items, the registry, jobs) go to a
-  throwaway data directory of its own, and the stateful phase (``schema.as_state_machine()``,
-  links inferred by schemathesis plus the ones in :data:`LINKS`) to another.
+  throwaway data directory of its own; the stateful phase (``schema.as_state_machine()``,
+  links inferred by schemathesis plus the ones in :data:`LINKS`) builds a new one for every
+  scenario (:func:`world_in`).
 * Each test file builds its world at import (schemathesis parametrizes at collection), in a
   temporary directory removed at exit.
 """
