@@ -73,10 +73,9 @@ CREATIONS: dict[str, tuple[str, hs.SearchStrategy[dict[str, Any]]]] = {
 Steps = Counter[tuple[str, str, int, bool]]
 
 
-def machine(actor: str, steps: Steps, schema: Any | None = None) -> Any:
+def machine(actor: str, steps: Steps) -> Any:
     """The state machine of the app's document, every scenario in a fresh world, as ``actor``."""
-    if schema is None:
-        schema = st.load(st.world(f"stateful-{actor}"))  # the document only: no call reaches it
+    schema = st.load(st.world(f"stateful-{actor}"))  # the document only: no call reaches it
     st.add_links(schema)
     base = schema.as_state_machine()
 
