@@ -142,3 +142,36 @@ def test_api_writes_at_pool_size_one(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json()["properties"]["n"] == 5, r.text
             assert c.delete("/collections/api/items/i1", headers=admin).status_code in (200, 204)
             assert c.get("/collections/api/items/i1").status_code == 404
+
+
+def test_budget_writes_at_pool_size_one_and_concurrently(tmp_path: Path) -> None:
+    """A budget write holds a state connection while its audit record takes a second (and a
+    link's check may read on a third): at SATHUB_PG_POOL_SIZE=1 the first budget write waited
+    for a connection it held itself (a 503 after the pool's wait), and as many concurrent
+    writers as connections starved the one holding the budget's lock. The state pool keeps at
+    least 3 connections and a process's budget writers queue before taking one."""
+    with Installation.create(pg_settings(tmp_path / "data", pg_pool_size=1)) as inst:
+        budget = inst.budget
+        t0 = time.monotonic()
+        budget.add_year("test", "FY2025")
+        assert time.monotonic() - t0 < 3 * pg.POOL_WAIT_S / 3, "the first write waited for the pool"
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
+
+        def write(w: int) -> None:
+            try:
+                start.wait()
+                for i in range(3):
+                    budget.add_category("test", f"C{w}{i}", f"category {w}.{i}")
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors[:3]
+        codes = {c.code for c in budget.store.categories()}
+        assert {f"C{w}{i}" for w in range(8) for i in range(3)} <= codes
+        assert inst.access.audit.verify().ok

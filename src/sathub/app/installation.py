@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("sathub.app")
+STATE_POOL_MIN = 3  # connections of the state pool, whatever SATHUB_PG_POOL_SIZE says (see state_pool)
 
 
 class part(Generic[T]):  # noqa: N801 - used as a decorator, like cached_property
@@ -149,7 +150,9 @@ class Installation:
         from sathub.access.pg_store import open_pool
 
         assert self.settings.pg_dsn
-        return open_pool(self.settings.pg_dsn, max_size=self.settings.pg_pool_size)
+        # at least 3: a budget write holds one connection while its audit record takes a second
+        # and a link's check may read on a third (budget/pg.py: one such writer per process)
+        return open_pool(self.settings.pg_dsn, max_size=max(STATE_POOL_MIN, self.settings.pg_pool_size))
 
     @part
     def budget(self) -> BudgetService:
