@@ -16,11 +16,10 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg.pq import TransactionStatus
 from psycopg_pool import PoolTimeout
 
 from sathub.errors import BackendTimeout, BackendUnavailable, SettingError
-from sathub.pg import FIRST_WAIT_S, Pool, describe
+from sathub.pg import Pool, describe
 
 # sathub's own tables: the generation of the catalog (bumped by every write transaction, in
 # any worker: caches of every worker key on it), queryables seen per collection with their
@@ -149,37 +148,11 @@ class Pools:
     def connection(self, reader: bool = False) -> AbstractContextManager[psycopg.Connection[Any]]:
         return (self.reader if reader else self.writer).connection()
 
-    @contextmanager
-    def spare_writer(self) -> Iterator[psycopg.Connection[Any] | None]:
+    def spare_writer(self) -> AbstractContextManager[psycopg.Connection[Any] | None]:
         """A second writer connection for a caller that already holds one (a transaction
         that widens partitions in a short transaction of its own), or None when the pool has
-        none to spare: every connection taken and the pool at ``SATHUB_PG_POOL_SIZE`` (always
-        so at size 1). Waiting for one would wait on the caller's own connection (a deadlock
-        at size 1; at any size, once as many writers as connections each want a second)."""
-        pool = self.writer._pool  # psycopg_pool's pool inside sathub.pg.Pool
-        stats = pool.get_stats()
-        conn = None
-        if stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size:
-            try:
-                conn = pool.getconn(timeout=FIRST_WAIT_S)
-            except PoolTimeout:  # taken by another writer meanwhile (or the server is away)
-                conn = None
-        if conn is None:
-            yield None
-            return
-        try:
-            yield conn
-            if conn.info.transaction_status == TransactionStatus.INTRANS:
-                conn.commit()
-        except BaseException:
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
-                try:
-                    conn.rollback()
-                except psycopg.Error:
-                    pass
-            raise
-        finally:
-            self.writer.putconn(conn)
+        none to spare (:meth:`sathub.pg.Pool.spare`)."""
+        return self.writer.spare()
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
