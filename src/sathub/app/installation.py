@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from sathub.jobs import JobRunner
     from sathub.orbits.store import OrbitStore
     from sathub.storage.base import ObjectStore
-    from sathub.tiles.searches import SearchRegistry
+    from sathub.storage.signing import SigningKeyStore
+    from sathub.tiles.searches import SearchStore
 
 
 T = TypeVar("T")
@@ -196,17 +197,38 @@ class Installation:
                                max_s=s.console_session_hours * 3600)  # fmt: skip
 
     @part
-    def signing_key(self) -> bytes:
-        from sathub.storage import signing
+    def signing_keys(self) -> SigningKeyStore:
+        """Where the key of signed links is kept: ``DATA/secrets/signing.key``, or PostgreSQL
+        (``sathub.signing_keys``), shared by every API machine."""
+        if self.settings.pg_dsn:
+            from sathub.storage.signing_pg import PgSigningKeys
 
-        return signing.load_key(self.settings.layout.secrets)
+            return PgSigningKeys(self.state_pool)
+        from sathub.storage.signing import FileSigningKeys
+
+        return FileSigningKeys(self.settings.layout.secrets)
 
     @part
-    def mosaic_searches(self) -> SearchRegistry:
-        """Registered mosaic searches (``DATA/searches/``), shared by the API's workers."""
-        from sathub.tiles.searches import SearchRegistry
+    def signing_key(self) -> bytes:
+        """The key of signed links, made on first use. With PostgreSQL, a key this data
+        directory already had (``DATA/secrets/signing.key``) is adopted, not replaced: links
+        signed before the move keep working."""
+        from sathub.storage import signing
 
-        return SearchRegistry(self.settings.layout.root / "searches", self.settings.mosaic_searches_max)
+        earlier = signing.FileSigningKeys(self.settings.layout.secrets) if self.settings.pg_dsn else None
+        return signing.load(self.signing_keys, earlier)
+
+    @part
+    def mosaic_searches(self) -> SearchStore:
+        """Registered mosaic searches (``DATA/searches/``, or PostgreSQL), shared by the API's
+        workers (and, in PostgreSQL, by every API machine)."""
+        if self.settings.pg_dsn:
+            from sathub.tiles.searches_pg import PgSearchStore
+
+            return PgSearchStore(self.state_pool, self.settings.mosaic_searches_max)
+        from sathub.tiles.searches import FileSearchStore
+
+        return FileSearchStore(self.settings.layout.root / "searches", self.settings.mosaic_searches_max)
 
     @part
     def jobs(self) -> JobRunner:
