@@ -15,16 +15,17 @@ locks the line's row. Readers never wait.
 from __future__ import annotations
 
 import functools
+import threading
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.budget.sqlite import _Ops
-from sathub.errors import BackendUnavailable, Conflict, InvalidInput
+from sathub.errors import Conflict, InvalidInput
+from sathub.pg import Pool, unavailable_as_503
 
 TABLES = ("years", "projects", "categories", "fundings", "lines", "versions", "amounts",
           "transactions", "approvals", "rates", "links", "stations", "prices", "bookings")  # fmt: skip
@@ -121,15 +122,8 @@ class _Conn:
             cur.executemany(translate(sql), [_checked(r) for r in rows])
 
 
-@contextmanager
-def _unavailable_as_503() -> Iterator[None]:
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            raise
-        raise BackendUnavailable(f"PostgreSQL is unavailable (budget): {str(exc).strip()}",
-                                 backend="postgresql") from exc  # fmt: skip
+def _unavailable_as_503() -> AbstractContextManager[None]:
+    return unavailable_as_503("budget")
 
 
 class _PgOps(_Ops):
@@ -162,8 +156,9 @@ class _PgOps(_Ops):
 class PgBudgetStore(_Ops):
     """The budget in PostgreSQL; reads on a pooled connection each, writes in one transaction."""
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self._write_lock = threading.Lock()
         super().__init__(self._read_conn)  # type: ignore[arg-type]
         with _unavailable_as_503(), pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.schema'))")
@@ -174,8 +169,15 @@ class PgBudgetStore(_Ops):
 
     @contextmanager
     def write(self) -> Iterator[_PgOps]:
-        """One write transaction: committed when the block ends, rolled back when it raises."""
-        with _unavailable_as_503(), self.pool.connection() as conn, conn.transaction():
+        """One write transaction: committed when the block ends, rolled back when it raises.
+
+        The writers of this process queue on a lock before they take a connection: a write
+        holds its connection while its audit record takes a second one (and a link's check
+        may read on a third), so writers that each held one while waiting for the advisory
+        lock could take the whole pool and starve the one that holds the lock (its audit
+        append waited 30 s, then a 503). Budget writes are one at a time anyway (the advisory
+        lock, across processes)."""
+        with self._write_lock, _unavailable_as_503(), self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.budget'))")
             yield _PgOps(conn)
 
@@ -186,7 +188,7 @@ class PgBudgetStore(_Ops):
 class _ReadConn:
     """A read: one statement on a pooled connection, its rows fetched before it goes back."""
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _Rows:

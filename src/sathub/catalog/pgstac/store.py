@@ -22,8 +22,8 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
-from sathub.catalog.pgstac.db import Pools, unavailable_as_503
-from sathub.catalog.pgstac.search import search_body, unwrap_token, wrap_token
+from sathub.catalog.pgstac.db import PARTITIONS_LOCK, Pools, unavailable_as_503
+from sathub.catalog.pgstac.search import boundary, has_nul, search_body, unwrap_token, wrap_token
 from sathub.catalog.pgstac.transaction import PgstacTransaction
 from sathub.catalog.store import Collection, Item, Mode, SearchQuery, SearchResult
 from sathub.catalog.validate import item_row
@@ -33,7 +33,8 @@ from sathub.errors import InvalidFilter, InvalidInput, NotFound
 RAISED = (pgerrors.RaiseException, pgerrors.InvalidParameterValue, pgerrors.UndefinedFunction,
           pgerrors.InvalidTextRepresentation, pgerrors.DatatypeMismatch,
           pgerrors.InvalidDatetimeFormat, pgerrors.DatetimeFieldOverflow,
-          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_)  # fmt: skip
+          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_,
+          pgerrors.DivisionByZero)  # fmt: skip
 
 
 class PgstacStore:
@@ -77,7 +78,7 @@ class PgstacStore:
                 conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("ANALYZE pgstac.items")
 
-    def widen_partitions(self, collections: set[str]) -> None:
+    def widen_partitions(self, collections: set[str], *, holding: bool = False) -> set[str]:
         """Before a transaction first writes items of committed collections: their pgstac
         partitions made, with datetime constraints covering all time, in a short transaction
         of their own. pgstac's loader otherwise creates a partition or widens its constraints
@@ -85,21 +86,17 @@ class PgstacStore:
         of the collection wait until the commit. (Collections of one partition each, pgstac's
         default; a collection partitioned by year or month keeps pgstac's own behaviour, as
         does one made in the same transaction.) A lock that does not come within 0.5 s (another
-        writer holds the partition) leaves it to pgstac, which is only slower for readers."""
+        writer holds the partition) leaves it to pgstac, which is only slower for readers.
+
+        ``holding``: the caller holds a writer connection already (a transaction about to write
+        items); the widening then takes a spare one only, never waits for one (at
+        ``SATHUB_PG_POOL_SIZE=1`` it would wait on the caller's own: a deadlock), and is left
+        to pgstac when the pool has none. Returns the collections widened."""
+        if holding:
+            with unavailable_as_503(), self.pools.spare_writer() as spare:
+                return set() if spare is None else _widen(spare, collections)
         with unavailable_as_503(), self.pools.connection() as conn:
-            conn.execute("SET lock_timeout = '500ms'")
-            for coll in sorted(collections):
-                try:
-                    with conn.transaction():
-                        conn.execute(
-                            "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
-                            "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
-                            "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
-                except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
-                    if isinstance(exc, psycopg.OperationalError) and not isinstance(
-                            exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
-                        raise
-            conn.execute("RESET lock_timeout")
+            return _widen(conn, collections)
 
     # ------------------------------------------------------------ collections
     def list_collections(self, extra_filter: dict[str, Any] | None = None) -> list[Collection]:
@@ -109,6 +106,8 @@ class PgstacStore:
         return out if extra_filter is None else filter_collections(out, extra_filter)
 
     def get_collection(self, collection_id: str) -> Collection:
+        if has_nul(collection_id):  # PostgreSQL cannot hold one: no such collection
+            raise NotFound(f"collection {collection_id!r} not found")
         with self.pools.read() as conn:
             row = conn.execute("SELECT content FROM collections WHERE id = %s",
                                [collection_id]).fetchone()  # fmt: skip
@@ -122,6 +121,8 @@ class PgstacStore:
             return tx.put_collection(collection, mode="insert")
 
     def update_collection(self, collection_id: str, collection: Collection) -> Collection:
+        if has_nul(collection_id):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} not found")
         if collection.get("id", collection_id) != collection_id:
             raise InvalidInput(
                 f"collection id {collection.get('id')!r} does not match the path {collection_id!r}",
@@ -133,6 +134,8 @@ class PgstacStore:
             return tx.put_collection({**collection, "id": collection_id}, mode="upsert")
 
     def delete_collection(self, collection_id: str) -> None:
+        if has_nul(collection_id):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} not found")
         with self.transaction() as tx:
             if not tx.conn.execute("SELECT 1 FROM collections WHERE id = %s FOR UPDATE",
                                    [collection_id]).fetchone():  # fmt: skip
@@ -143,6 +146,9 @@ class PgstacStore:
 
     # ------------------------------------------------------------------ items
     def get_item(self, collection_id: str, item_id: str, extra_filter: ExtraFilter = None) -> Item:
+        if has_nul(item_id):  # PostgreSQL cannot hold one: no such item
+            self.get_collection(collection_id)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         query = SearchQuery(collections=[collection_id], ids=[item_id], limit=1)
         result = self.search(query, extra_filter=extra_filter, count=False)
         if not result.items:
@@ -156,6 +162,8 @@ class PgstacStore:
         return row.content
 
     def update_item(self, collection_id: str, item_id: str, item: Item) -> Item:
+        if has_nul([collection_id, item_id]):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         if item.get("id", item_id) != item_id:
             raise InvalidInput(f"item id {item.get('id')!r} does not match the path {item_id!r}",
                                field="id")  # fmt: skip
@@ -237,7 +245,10 @@ class PgstacStore:
                                 matched=0 if count else None)  # fmt: skip
         body, extra = self._body(query, extra_filter)
         if query.token:
-            body["token"] = unwrap_token(self._token_key, query.token, extra)
+            token, same_filter = unwrap_token(self._token_key, query.token, extra)
+            if not same_filter and not self._sees(boundary(token), extra_filter):
+                raise InvalidInput("invalid paging token", field="token")
+            body["token"] = token
         # readonly: a search writes nothing (pgstac would otherwise record every search and
         # cache its count for a day, stale after the next write)
         # context off: pgstac's count is exact and unbounded (every match of a broad filter
@@ -269,6 +280,15 @@ class PgstacStore:
             matched_is_estimate=estimate,
         )
 
+    def _sees(self, item: tuple[str, str] | None, extra_filter: ExtraFilter) -> bool:
+        """Whether the caller sees ``item`` now (a token made under another access filter
+        names its page's boundary item: pgstac answers differently for an existing and a
+        missing one, so only one the caller sees may be named)."""
+        if item is None:
+            return False
+        query = SearchQuery(collections=[item[0]], ids=[item[1]], limit=1)
+        return bool(self.search(query, extra_filter=extra_filter, count=False).items)
+
     def aggregate(self, query: SearchQuery, aggregations: list[str],
                   extra_filter: ExtraFilter = None, *, datetime_frequency_interval: str = "month",
                   geohash_precision: int = 1, geotile_precision: int = 0) -> list[dict[str, Any]]:  # fmt: skip
@@ -279,9 +299,33 @@ class PgstacStore:
         with self.pools.read() as conn:
             where = "FALSE" if empty else str(
                 run(conn, "SELECT stac_search_to_where(%s)", [Jsonb(body)])[0])
-            return run_aggregations(
-                conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
-                geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+            try:
+                return run_aggregations(
+                    conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
+                    geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+            except RAISED as exc:  # the filter met a row it cannot be evaluated on: a 400
+                raise refused(conn, exc) from exc
+
+
+def _widen(conn: psycopg.Connection[Any], collections: set[str]) -> set[str]:
+    """:meth:`PgstacStore.widen_partitions` on ``conn``: one short transaction a collection."""
+    done = set()
+    conn.execute("SET lock_timeout = '500ms'")
+    for coll in sorted(collections):
+        try:
+            with conn.transaction():
+                conn.execute(PARTITIONS_LOCK)
+                conn.execute(
+                    "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
+                    "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
+                    "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
+            done.add(coll)
+        except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
+            if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                    exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
+                raise
+    conn.execute("RESET lock_timeout")
+    return done
 
 
 def count_matches(conn: psycopg.Connection[Any], body: dict[str, Any], cap: int) -> tuple[int, bool]:
@@ -320,6 +364,26 @@ def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> l
     return out
 
 
+# errors that depend on the rows a filter met, not on the filter alone: their text quotes a
+# stored value, possibly of an item the caller may not see (PostgreSQL may test the caller's
+# filter on a row before the access filter), so it is never repeated to the caller
+ROW_DEPENDENT = (pgerrors.InvalidTextRepresentation, pgerrors.NumericValueOutOfRange,
+                 pgerrors.DatetimeFieldOverflow, pgerrors.InvalidDatetimeFormat,
+                 pgerrors.DivisionByZero)  # fmt: skip
+
+
+def refused(conn: psycopg.Connection[Any], exc: Exception) -> InvalidInput:
+    """pgstac's refusal of a query as a 400 naming the field (the connection rolled back)."""
+    conn.rollback()
+    text = str(exc).split("\n", 1)[0]
+    if "token" in text.lower():
+        return InvalidInput("invalid paging token", field="token")
+    if isinstance(exc, ROW_DEPENDENT):
+        text = ("it compares a property with a value of another type (a text with a number or "
+                "a date), or its arithmetic fails on a stored value (out of range, division by zero)")  # fmt: skip
+    return InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter")
+
+
 def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> Any:
     """One row of a pgstac call; pgstac's refusals of a query become 400s naming the field."""
     try:
@@ -327,10 +391,6 @@ def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> An
             cur.execute(sql, params)
             row = cur.fetchone()
     except RAISED as exc:
-        conn.rollback()
-        text = str(exc).split("\n", 1)[0]
-        if "token" in text.lower():
-            raise InvalidInput("invalid paging token", field="token") from exc
-        raise InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter") from exc
+        raise refused(conn, exc) from exc
     assert row is not None
     return row
