@@ -62,15 +62,15 @@ def _bare(name: str) -> str:
     return name[len("properties."):] if name.startswith("properties.") else name
 
 
-def _rename(expr: Any) -> Any:
+def rename(expr: Any) -> Any:
     """CQL2 with property names as pgstac reads them (see the module docstring)."""
     if isinstance(expr, dict):
         if set(expr) == {"property"} and isinstance(expr["property"], str):
             name = _bare(expr["property"])
             return {"property": RENAMED.get(name, name)}
-        return {k: _rename(v) for k, v in expr.items()}
+        return {k: rename(v) for k, v in expr.items()}
     if isinstance(expr, list):
-        return [_rename(v) for v in expr]
+        return [rename(v) for v in expr]
     return expr
 
 
@@ -154,7 +154,7 @@ def search_body(
     if extra:
         terms.append(extra)
     if terms:
-        body["filter"] = _rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
+        body["filter"] = rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
         body["filter-lang"] = "cql2-json"
     sortby = []
     for key in query.sortby or DEFAULT_SORT:
