@@ -26,6 +26,8 @@ What it does, everything on 127.0.0.1, cleaning up after itself:
    PostgreSQL`` section of that Markdown file.
 
 The peer counts matches like sathub does (pgstac's ``context`` set to ``on``; ``--peer-context``).
+At 10^6 items use ``--peer-context auto``: pgstac then estimates large counts from the planner,
+as sathub does past ``SATHUB_COUNT_CAP`` (an exact count of 10^6 rows per page outlasts any client).
 
 Usage::
 
@@ -226,11 +228,16 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=15.0, help="seconds per throughput run")
     ap.add_argument("--rounds", type=int, default=3, help="throughput runs per server, alternating")
     ap.add_argument("--pg-shared-buffers", default="1GB")
-    ap.add_argument("--peer-context", choices=("on", "off"), default="on",
-                    help="pgstac's context (numberMatched) for the peer; sathub counts")
+    ap.add_argument("--peer-context", choices=("on", "off", "auto"), default="on",
+                    help="pgstac's context (numberMatched) for the peer; sathub counts exactly up to "
+                         "SATHUB_COUNT_CAP, then estimates: 'auto' is pgstac's like of it")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    try:  # before a load of minutes: the peer must be there (`pip install -e .[bench]`)
+        import stac_fastapi.pgstac.app  # noqa: F401
+    except ImportError as exc:
+        sys.exit(f"the peer is not installed ({exc}): pip install -e '.[bench]'")
 
     from sathub.stack.postgres import PgCluster
 

@@ -242,10 +242,10 @@ def test_an_organisation_name_with_control_characters_is_a_400(client: TestClien
 
 # ---------------------------------------------------------------------------------------------
 # Finding (several API machines, docs/deploy.md): each server keeps its own data directory, and
-# two things a client gets from one server live only there: the key that signs links
+# two things a client gets from one server lived only there: the key that signs links
 # (DATA/secrets/signing.key, made on first use) and registered mosaic searches
-# (DATA/searches/). Behind the proxy, a link signed on server A is refused on server B, and a
-# mosaic registered on A is unknown on B. (docs/deploy.md asks only for the same audit key.)
+# (DATA/searches/). Behind the proxy, a link signed on server A was refused on server B, and a
+# mosaic registered on A was unknown on B. Fixed: with PostgreSQL both are in the database.
 @pytest.fixture(scope="module")
 def second_server(world: PixelWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """Another API machine on the same database: its own data directory, the same audit key
@@ -263,8 +263,6 @@ def second_server(world: PixelWorld, tmp_path_factory: pytest.TempPathFactory) -
         yield c
 
 
-@pytest.mark.xfail(strict=True, reason="signing.key is per data directory: a link signed on one API "
-                   "machine is refused (403) on another behind the same proxy")  # fmt: skip
 def test_a_link_signed_on_one_server_works_on_another(client: TestClient, world: PixelWorld,
                                                       second_server: TestClient) -> None:  # fmt: skip
     r = client.post("/collections/res/items/in/assets/data/sign", headers=world.headers("partner_in"))
@@ -275,8 +273,6 @@ def test_a_link_signed_on_one_server_works_on_another(client: TestClient, world:
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.xfail(strict=True, reason="registered mosaic searches are files of one data directory: "
-                   "a mosaic registered on one API machine is 404 on another")  # fmt: skip
 def test_a_mosaic_registered_on_one_server_is_served_by_another(client: TestClient, world: PixelWorld,
                                                                 second_server: TestClient) -> None:  # fmt: skip
     r = client.post("/mosaic/register", json={"collections": ["open"]})

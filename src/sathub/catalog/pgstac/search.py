@@ -139,7 +139,9 @@ def search_body(
         body["intersects"] = shapely.geometry.mapping(bbox_geometry(query.bbox))
     known = known_names(query.collections, queryables, query.queryable_collections,
                         query.hidden_properties)  # fmt: skip
-    terms: list[dict[str, Any]] = []
+    # the caller's access filter first (see catalog/query.py): PostgreSQL orders a row's
+    # conditions by their estimated cost, and keeps this order between equal costs
+    terms: list[dict[str, Any]] = [extra] if extra else []
     if query.filter:
         check_names(query.filter, known)
         terms.append(query.filter)
@@ -151,8 +153,6 @@ def search_body(
         text = free_text(query.q)
         if text is not None:
             terms.append(text)
-    if extra:
-        terms.append(extra)
     if terms:
         body["filter"] = rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
         body["filter-lang"] = "cql2-json"

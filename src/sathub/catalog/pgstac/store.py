@@ -21,7 +21,7 @@ from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
 
 from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
-from sathub.catalog.pgstac.db import Pools, unavailable_as_503
+from sathub.catalog.pgstac.db import PARTITIONS_LOCK, Pools, unavailable_as_503
 from sathub.catalog.pgstac.guarded import clauses, page
 from sathub.catalog.pgstac.search import boundary, has_nul, search_body, unwrap_token, wrap_token
 from sathub.catalog.pgstac.transaction import PgstacTransaction
@@ -78,7 +78,7 @@ class PgstacStore:
                 conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("ANALYZE pgstac.items")
 
-    def widen_partitions(self, collections: set[str]) -> None:
+    def widen_partitions(self, collections: set[str], *, holding: bool = False) -> set[str]:
         """Before a transaction first writes items of committed collections: their pgstac
         partitions made, with datetime constraints covering all time, in a short transaction
         of their own. pgstac's loader otherwise creates a partition or widens its constraints
@@ -86,21 +86,17 @@ class PgstacStore:
         of the collection wait until the commit. (Collections of one partition each, pgstac's
         default; a collection partitioned by year or month keeps pgstac's own behaviour, as
         does one made in the same transaction.) A lock that does not come within 0.5 s (another
-        writer holds the partition) leaves it to pgstac, which is only slower for readers."""
+        writer holds the partition) leaves it to pgstac, which is only slower for readers.
+
+        ``holding``: the caller holds a writer connection already (a transaction about to write
+        items); the widening then takes a spare one only, never waits for one (at
+        ``SATHUB_PG_POOL_SIZE=1`` it would wait on the caller's own: a deadlock), and is left
+        to pgstac when the pool has none. Returns the collections widened."""
+        if holding:
+            with unavailable_as_503(), self.pools.spare_writer() as spare:
+                return set() if spare is None else _widen(spare, collections)
         with unavailable_as_503(), self.pools.connection() as conn:
-            conn.execute("SET lock_timeout = '500ms'")
-            for coll in sorted(collections):
-                try:
-                    with conn.transaction():
-                        conn.execute(
-                            "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
-                            "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
-                            "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
-                except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
-                    if isinstance(exc, psycopg.OperationalError) and not isinstance(
-                            exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
-                        raise
-            conn.execute("RESET lock_timeout")
+            return _widen(conn, collections)
 
     # ------------------------------------------------------------ collections
     def list_collections(self, extra_filter: dict[str, Any] | None = None) -> list[Collection]:
@@ -302,6 +298,27 @@ class PgstacStore:
                     geohash_precision=geohash_precision, geotile_precision=geotile_precision)
             except RAISED as exc:  # the filter met a row it cannot be evaluated on: a 400
                 raise refused(conn, exc) from exc
+
+
+def _widen(conn: psycopg.Connection[Any], collections: set[str]) -> set[str]:
+    """:meth:`PgstacStore.widen_partitions` on ``conn``: one short transaction a collection."""
+    done = set()
+    conn.execute("SET lock_timeout = '500ms'")
+    for coll in sorted(collections):
+        try:
+            with conn.transaction():
+                conn.execute(PARTITIONS_LOCK)
+                conn.execute(
+                    "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
+                    "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
+                    "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
+            done.add(coll)
+        except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
+            if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                    exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
+                raise
+    conn.execute("RESET lock_timeout")
+    return done
 
 
 def count_matches(conn: psycopg.Connection[Any], where: str, cap: int) -> tuple[int, bool]:

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.types.json import Jsonb
 
+from sathub.catalog.pgstac.db import PARTITIONS_LOCK
 from sathub.catalog.prepare import json_type
 from sathub.catalog.store import Collection, Item, Mode
 from sathub.catalog.validate import ItemRow, check_collection, item_row
@@ -37,6 +38,7 @@ class PgstacTransaction:
         self._collections: set[str] = set()
         self._created: set[str] = set()  # collections this transaction wrote
         self._widened: set[str] = set()
+        self._partitions_locked = False
         self._queryables: dict[tuple[str, str], str] = {}
         self.wrote_items = False
 
@@ -65,10 +67,16 @@ class PgstacTransaction:
                 raise InvalidGeometry(
                     f"item {r.id!r}: the pgstac catalog needs a geometry (null is not stored)",
                     field="geometry")  # fmt: skip
-        fresh = {r.collection for r in rows} - self._created - self._widened
+        colls = {r.collection for r in rows}
+        fresh = colls - self._created - self._widened
         if fresh:  # before this transaction reads items (it would hold the widening up)
-            self.store.widen_partitions(fresh)
-            self._widened |= fresh
+            self._widened |= self.store.widen_partitions(fresh, holding=True)
+        if not self._partitions_locked and colls - self._widened:
+            # pgstac's loader will change these partitions in this transaction (made here, or
+            # no connection to spare or no lock in time for the widening): one such writer
+            # at a time
+            self.conn.execute(PARTITIONS_LOCK)
+            self._partitions_locked = True
         if mode == "insert":
             self._refuse_existing(rows)
         self.wrote_items = True
