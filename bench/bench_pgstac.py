@@ -350,7 +350,7 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
               f"≥ {TARGET_RATIO:.1f}× at 1,000,000 items: **{met}**"
               + ("" if res["items"] >= 1_000_000 else f" (measured at {res['items']:,} items)") + ".", "",
               "pgstac's query plans for one sample of each kind, as sathub sends it for the partner "
-              "(`EXPLAIN (ANALYZE, BUFFERS)` of the items query from `stac_search_to_where`):", ""]  # fmt: skip
+              "(`EXPLAIN (ANALYZE, BUFFERS)` of the items query with the WHERE clause of `catalog/pgstac/guarded.py`):", ""]  # fmt: skip
     for name, plan in res["explain"].items():
         top = [ln for ln in plan.splitlines() if "Execution Time" in ln or "Planning Time" in ln]
         first = plan.splitlines()[:6]
