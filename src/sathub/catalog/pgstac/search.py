@@ -3,8 +3,10 @@
 Everything becomes pgstac's own search fields (``collections``, ``ids``, ``datetime``,
 ``intersects``, ``sortby``, ``token``) plus ONE CQL2-JSON ``filter``: the user's filter, the
 Query extension's terms (as CQL2: pgstac takes ``query`` or ``filter``, not both), the free-text
-terms and the caller's access filter, joined with ``and``. Property names are checked against
-the queryables first, as the SQLite store does (unknown names are a 400, not an empty page).
+terms (and an ``extra`` filter when given), joined with ``and``. The store gives no ``extra``:
+it makes the WHERE clause with the access filter deciding first (``guarded.py``). Property
+names are checked against the queryables first, as the SQLite store does (unknown names are a
+400, not an empty page).
 
 Names whose meaning differs between the stores are mapped to the pgstac columns that hold the
 same values: ``start_datetime`` is pgstac's ``datetime`` column (the start of a range, else the
@@ -62,15 +64,15 @@ def _bare(name: str) -> str:
     return name[len("properties."):] if name.startswith("properties.") else name
 
 
-def _rename(expr: Any) -> Any:
+def rename(expr: Any) -> Any:
     """CQL2 with property names as pgstac reads them (see the module docstring)."""
     if isinstance(expr, dict):
         if set(expr) == {"property"} and isinstance(expr["property"], str):
             name = _bare(expr["property"])
             return {"property": RENAMED.get(name, name)}
-        return {k: _rename(v) for k, v in expr.items()}
+        return {k: rename(v) for k, v in expr.items()}
     if isinstance(expr, list):
-        return [_rename(v) for v in expr]
+        return [rename(v) for v in expr]
     return expr
 
 
@@ -139,8 +141,9 @@ def search_body(
         body["intersects"] = shapely.geometry.mapping(bbox_geometry(query.bbox))
     known = known_names(query.collections, queryables, query.queryable_collections,
                         query.hidden_properties)  # fmt: skip
-    # the caller's access filter first (see catalog/query.py): PostgreSQL orders a row's
-    # conditions by their estimated cost, and keeps this order between equal costs
+    # an extra filter first (see catalog/query.py): PostgreSQL orders a row's conditions by
+    # their estimated cost, and keeps this order between equal costs (an order, not a
+    # guarantee: the store's access filter goes through guarded.py's CASE instead)
     terms: list[dict[str, Any]] = [extra] if extra else []
     if query.filter:
         check_names(query.filter, known)
@@ -154,7 +157,7 @@ def search_body(
         if text is not None:
             terms.append(text)
     if terms:
-        body["filter"] = _rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
+        body["filter"] = rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
         body["filter-lang"] = "cql2-json"
     sortby = []
     for key in query.sortby or DEFAULT_SORT:

@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
-from psycopg.types.json import Jsonb
 
 from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
 from sathub.catalog.pgstac.db import PARTITIONS_LOCK, Pools, unavailable_as_503
+from sathub.catalog.pgstac.guarded import clauses, page
 from sathub.catalog.pgstac.search import boundary, has_nul, search_body, unwrap_token, wrap_token
 from sathub.catalog.pgstac.transaction import PgstacTransaction
 from sathub.catalog.store import Collection, Item, Mode, SearchQuery, SearchResult
@@ -235,8 +235,10 @@ class PgstacStore:
 
     # ----------------------------------------------------------------- search
     def _body(self, query: SearchQuery, extra_filter: ExtraFilter) -> tuple[dict[str, Any], Any]:
+        """pgstac's search body with the caller's own terms as its filter, and the access
+        filter (plain CQL2) apart: see ``guarded.py``."""
         extra = plain_cql2(extra_filter)
-        return search_body(query, extra, self.queryables()), extra
+        return search_body(query, None, self.queryables()), extra
 
     def search(self, query: SearchQuery, extra_filter: ExtraFilter = None, *,
                count: bool = True) -> SearchResult:  # fmt: skip
@@ -249,33 +251,25 @@ class PgstacStore:
             if not same_filter and not self._sees(boundary(token), extra_filter):
                 raise InvalidInput("invalid paging token", field="token")
             body["token"] = token
-        # readonly: a search writes nothing (pgstac would otherwise record every search and
-        # cache its count for a day, stale after the next write)
-        # context off: pgstac's count is exact and unbounded (every match of a broad filter
-        # counted on every page: ~85% of such a search's time at 10^4..10^6 items); the count
-        # is made here instead, exact up to count_cap, then the planner's estimate (the
-        # SQLite store's rule, SATHUB_COUNT_CAP)
-        # nohydrate: pgstac returns each item without what it shares with its collection
-        # (with the collection's base item beside it) and the items are completed here, as
-        # stac-fastapi-pgstac's API-side hydration does: hydrating in plpgsql was ~85% of a
-        # 100-item search's time
-        body["conf"] = {"context": "off", "readonly": True, "nohydrate": True}
+        # the page is pgstac's search over a WHERE clause made here (guarded.py: the access
+        # filter decides before the caller's terms can raise). As pgstac's search with
+        # context off, readonly and nohydrate: no count in it (pgstac's is exact and unbounded:
+        # ~85% of a broad search's time; counted here exact up to count_cap, then the
+        # planner's estimate, the SQLite store's rule, SATHUB_COUNT_CAP), nothing written, and
+        # items returned without what they share with their collection, completed here as
+        # stac-fastapi-pgstac's API-side hydration does (in plpgsql: ~85% of a 100-item page)
         matched: int | None = None
         estimate = False
         with self.pools.read() as conn:
-            page = run(conn, "SELECT search(%s)", [Jsonb(body)])[0]
-            features = hydrated(conn, page.get("features") or [])
+            cl = clauses(conn, run, body, extra)
+            raw, nxt, prv = page(conn, run_all, cl, int(body["limit"]), body.get("token"))
+            features = hydrated(conn, raw)
             if count and self.count_cap > 0:
-                matched, estimate = count_matches(conn, body, self.count_cap)
-        tokens: dict[str, str | None] = {"next": None, "prev": None}
-        for link in page.get("links") or []:
-            rel = link.get("rel")
-            if rel in tokens and "token=" in str(link.get("href")):
-                tokens[rel] = str(link["href"]).split("token=", 1)[1]
+                matched, estimate = count_matches(conn, cl.where, self.count_cap)
         return SearchResult(
             items=features,
-            next_token=wrap_token(self._token_key, tokens["next"], extra),
-            prev_token=wrap_token(self._token_key, tokens["prev"], extra),
+            next_token=wrap_token(self._token_key, nxt, extra),
+            prev_token=wrap_token(self._token_key, prv, extra),
             matched=matched,
             matched_is_estimate=estimate,
         )
@@ -294,11 +288,10 @@ class PgstacStore:
                   geohash_precision: int = 1, geotile_precision: int = 0) -> list[dict[str, Any]]:  # fmt: skip
         from sathub.catalog.pgstac.aggregate import run_aggregations
 
-        body, _ = self._body(query, extra_filter)
+        body, extra = self._body(query, extra_filter)
         empty = query.collections == [] or query.ids == []
         with self.pools.read() as conn:
-            where = "FALSE" if empty else str(
-                run(conn, "SELECT stac_search_to_where(%s)", [Jsonb(body)])[0])
+            where = "FALSE" if empty else clauses(conn, run, body, extra).where
             try:
                 return run_aggregations(
                     conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
@@ -328,13 +321,12 @@ def _widen(conn: psycopg.Connection[Any], collections: set[str]) -> set[str]:
     return done
 
 
-def count_matches(conn: psycopg.Connection[Any], body: dict[str, Any], cap: int) -> tuple[int, bool]:
-    """Items matching the search ``body`` (pgstac's own WHERE clause for it): when PostgreSQL's
+def count_matches(conn: psycopg.Connection[Any], where: str, cap: int) -> tuple[int, bool]:
+    """Items matching a search's WHERE clause (without its paging token): when PostgreSQL's
     planner expects at most ``cap``, counted exactly (at most ``cap + 1`` rows read); when it
     expects more, or the count passes ``cap``, the planner's estimate (as pgstac's ``context:
     auto``; at least ``cap + 1`` then). A broad filter is thus never counted row by row: pgstac
     evaluates a property filter on each row's JSON (no index), ~15 µs a row."""
-    where = str(run(conn, "SELECT stac_search_to_where(%s)", [Jsonb({**body, "token": None})])[0])
     # no parameters: psycopg leaves the clause's own % (LIKE patterns) alone
     plan = run(conn, f"EXPLAIN (FORMAT JSON) SELECT 1 FROM items WHERE {where}", None)[0]
     expected = int(plan[0]["Plan"]["Plan Rows"])
@@ -382,6 +374,16 @@ def refused(conn: psycopg.Connection[Any], exc: Exception) -> InvalidInput:
         text = ("it compares a property with a value of another type (a text with a number or "
                 "a date), or its arithmetic fails on a stored value (out of range, division by zero)")  # fmt: skip
     return InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter")
+
+
+def run_all(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Every row of a pgstac call; refusals as :func:`run`'s."""
+    try:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+    except RAISED as exc:
+        raise refused(conn, exc) from exc
 
 
 def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> Any:
