@@ -37,6 +37,7 @@ import io
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -217,8 +218,10 @@ def cpu_s(pid: int) -> float:
 
 
 def s3_requests(moto_log: Path) -> tuple[int, int]:
-    """GET and HEAD requests moto has logged so far (werkzeug's access log, one line each)."""
+    """GET and HEAD requests moto has logged so far (werkzeug's access log, one line each;
+    a 206 line is coloured with ANSI escapes)."""
     text = moto_log.read_text(errors="replace") if moto_log.exists() else ""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     return text.count('"GET /'), text.count('"HEAD /')
 
 
@@ -301,6 +304,19 @@ def bench_s3(args: argparse.Namespace) -> int:
                     results.setdefault((name, clients), []).append(r)
                     log(f"{name} x{clients}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()))
 
+        # moto's own cost per request on this object, by sathub's store (obstore): HEAD, ranged GET
+        probe: dict[str, tuple[float, float]] = {}
+        with Installation.open(settings) as inst:
+            for what, fn in (("HEAD", lambda: inst.objects.stat(key)),
+                             ("16 KB ranged GET", lambda: b"".join(inst.objects.open_range(key, 0, 16383)))):  # fmt: skip
+                fn()
+                m0, t0 = cpu_s(moto_pid), time.perf_counter()
+                for _ in range(args.probes):
+                    fn()
+                probe[what] = ((cpu_s(moto_pid) - m0) / args.probes * 1000,
+                               (time.perf_counter() - t0) / args.probes * 1000)  # fmt: skip
+        log(f"moto per request (CPU ms, wall ms): {probe}")
+
         def med(name: str, clients: int, key: str) -> float:
             return statistics.median(r[key] for r in results[(name, clients)])
 
@@ -342,6 +358,9 @@ def bench_s3(args: argparse.Namespace) -> int:
             "cores local: sathub / client / other / idle | cores S3: sathub / moto / client / other / idle | errors |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             row(1), row(4), "",
+            f"moto's cost per request on this object ({args.probes} of each after the runs, through "
+            "sathub's store): " + "; ".join(f"{w}: {c:.0f} ms CPU, {t:.0f} ms wall" for w, (c, t) in probe.items())
+            + ".", "",
             "Notes: every tile request opens the COG anew (rio-tiler), so from S3 it costs a HEAD and "
             "the header's ranged GET before the tile's blocks (GDAL's `/vsicurl/` caches the file "
             "size and header blocks per process, which the warm-up fills). moto is a Python server "
@@ -370,6 +389,7 @@ def main() -> int:
     ap.add_argument("--mosaic-reps", type=int, default=40)
     ap.add_argument("--s3", action="store_true", help="local disk vs S3 (moto) instead of TiTiler")
     ap.add_argument("--runs", type=int, default=3, help="--s3: interleaved runs of each server")
+    ap.add_argument("--probes", type=int, default=20, help="--s3: HEADs and ranged GETs timed on moto")
     ap.add_argument("--out", type=Path, help="write the ## Tiles section of this Markdown file")
     args = ap.parse_args()
     if args.s3:
