@@ -236,7 +236,7 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int,
         f"`{cmd}` on {started:%Y-%m-%d %H:%M} UTC, {platform.node()} ({os.cpu_count()} cores, "
         f"shared with other sessions), Python {platform.python_version()}; pgstac with {n_items} "
         f"real items, nginx in front of `sathub serve --workers N` (`sathub.stack.up.Stack`, "
-        "assets on local disk). Load generator: `wrk -t1` (C, one thread) with "
+        "assets on local disk). Load generator: `wrk -t1` (C, one thread; Debian: `apt-get install -y wrk`) with "
         f"{args.clients} keep-alive connections and a Lua script sending the same {args.mix} "
         "requests in the same order in every round (50 % searches, 30 % item reads, 20 % "
         f"tiles; each checked to answer 200 first). {args.rounds} rounds of each configuration, "
@@ -247,7 +247,7 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int,
         "the other sessions; idle = unused CPU time). The machine offers "
         f"{os.cpu_count()} × {args.seconds:.0f} = {os.cpu_count() * args.seconds:.0f} CPU s per round.", "",  # type: ignore[operator]
         "| round | workers | req/s | p50 ms | p99 ms | errors | CPU s API | PostgreSQL | nginx | "
-        "load generator | other | idle | API CPU ms/req | load avg (start → end) |",
+        "load generator | other | idle | CPU ms/req API / PostgreSQL | load avg (start → end) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for k, r in enumerate(rounds, 1):
@@ -255,12 +255,17 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int,
         lines.append(f"| {k} | {r['workers']} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
                      f"{r['errors']} | {c['api']:.1f} | {c['postgresql']:.1f} | {c['nginx']:.2f} | "
                      f"{c['load generator']:.2f} | {c['other']:.1f} | {r['idle']:.1f} | "
-                     f"{1000 * c['api'] / max(1, r['requests']):.0f} | "
+                     f"{1000 * c['api'] / max(1, r['requests']):.0f} / "
+                     f"{1000 * c['postgresql'] / max(1, r['requests']):.0f} | "
                      f"{r['load'][0]:.1f} → {r['load'][1]:.1f} |")  # fmt: skip
 
     def med(rs: list[dict[str, Any]], f: Any) -> float:
         return statistics.median(f(r) for r in rs)
 
+    own = ("api", "postgresql", "nginx", "load generator")
+    per_req = {g: med(two, lambda r, g=g: 1000 * r["cpu"][g] / max(1, r["requests"])) for g in own}
+    cores = os.cpu_count() or 1
+    bound = cores * 1000 / sum(per_req.values())
     lines += [
         "",
         f"Median req/s: 1 worker **{med(one, lambda r: r['rps']):.1f}**, 2 workers "
@@ -276,6 +281,11 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int,
                 f"{g} {med(rs, lambda r, g=g: r['cpu'][g] / r['wall']):.2f}" for g in GROUPS)
             + f", idle {med(rs, lambda r: r['idle'] / r['wall']):.2f}"
             for w, rs in ((1, one), (2, two))) + ".",
+        "",
+        "CPU per request with 2 workers (median): " + ", ".join(f"{g} {v:.1f} ms" for g, v in per_req.items())
+        + f"; {sum(per_req.values()):.0f} ms in all, so {cores} cores with nothing else running serve at "
+        f"most {bound:.1f} req/s = **{bound / med(one, lambda r: r['rps']):.2f}×** the 1-worker median "
+        "(the ceiling of the ratio on this machine for this mix).",
         "",
     ]
     return "\n".join(lines)
