@@ -115,6 +115,19 @@ def test_operations_do_what_dicts_do(inst: Installation, ops: list[tuple[Any, ..
     assert set(got_el) == set(elements)
 
 
+def test_documents_keep_integers_beyond_64_bits(inst: Installation) -> None:
+    """Whatever codec the process has made psycopg's global one: importing ``pypgstac.db``
+    makes it orjson, which refuses such integers when writing and reads them as floats."""
+    import pypgstac.db  # noqa: F401  (its import sets psycopg's global JSON codec)
+
+    doc = {"norad_id": 990_001, "name": "BIG", "extra": [2**70, -(2**65), 10**30 + 1]}
+    inst.orbits.put_satellites([doc], only_new=False)
+    assert inst.orbits.satellites()[990_001] == doc
+    order = {"id": "o-big", "status": "received", "note": "", "history": [2**64]}
+    inst.orbits.add_order(order)
+    assert inst.orbits.order("o-big") == order
+
+
 AOI = dict(sg.mapping(sg.box(96.0, 19.7, 96.2, 19.9)))
 REQUEST = OrderRequest(aoi=AOI, start=T0, end=T0 + timedelta(days=2), priority="urgent")
 RACERS, NOTES = 6, 5

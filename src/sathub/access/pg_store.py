@@ -20,20 +20,22 @@ pgstac catalog (one database holds everything). The contract: :mod:`sathub.acces
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.types.json import set_json_dumps, set_json_loads
 
+from sathub import pg
 from sathub.access.store import SQLAccessStore
-from sathub.errors import BackendUnavailable
+from sathub.pg import Pool
 
 #: embedded name → table in PostgreSQL
 TABLES = {
@@ -115,28 +117,29 @@ def translate(sql: str) -> str:
     return _NAMES.sub(lambda m: TABLES[m.group(1)], sql.replace("%", "%%").replace("?", "%s"))
 
 
-def open_pool(dsn: str, *, max_size: int = 10, timeout: float = 10.0) -> ConnectionPool:
-    """A pool of autocommit connections for the state stores (built by the Installation)."""
-    # checked when taken: after a restart of the server, no request gets a dead connection
-    return ConnectionPool(dsn, min_size=1, max_size=max_size, kwargs={"autocommit": True},
-                          check=ConnectionPool.check_connection, timeout=timeout,
-                          name="sathub-state", open=True)  # fmt: skip
+def open_pool(dsn: str, *, max_size: int = 10) -> Pool:
+    """The pool of autocommit connections of the state stores (built by the Installation):
+    dead connections replaced when taken, a server gone a 503 at once, the pool made anew when
+    it is back (:class:`sathub.pg.Pool`)."""
+    return Pool(dsn, name="sathub-state", max_size=max_size, kwargs={"autocommit": True},
+                configure=_stdlib_json)  # fmt: skip
 
 
-@contextmanager
-def unavailable_as_503(what: str = "the access state") -> Iterator[None]:
-    """A server that cannot be reached (or a pool that gives no connection) is a 503 naming
-    PostgreSQL; whatever the transaction had written is rolled back by the server."""
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, pgerrors.QueryCanceled):
-            raise
-        raise BackendUnavailable(f"PostgreSQL ({what}) is unavailable: {str(exc).strip()}",
-                                 backend="postgresql") from exc  # fmt: skip
+def _stdlib_json(conn: psycopg.Connection[Any]) -> None:
+    """The state's documents in and out through the standard library's ``json``, whatever the
+    process-wide adapters are: importing ``pypgstac.db`` makes orjson psycopg's global JSON
+    codec, which refuses integers beyond 64 bits when writing and reads them back as floats
+    (a satellite document with such a number failed or changed; orbit-store contract test)."""
+    set_json_dumps(json.dumps, conn)
+    set_json_loads(json.loads, conn)
 
 
-def migrate(pool: ConnectionPool) -> int:
+def unavailable_as_503(what: str = "the access state") -> AbstractContextManager[None]:
+    """PostgreSQL unreachable (or no connection from the pool): a 503 naming it."""
+    return pg.unavailable_as_503(what)
+
+
+def migrate(pool: Pool) -> int:
     """Apply the migrations not yet recorded (idempotent; concurrent openers wait for one
     another); returns the schema's version."""
     with unavailable_as_503(), pool.connection() as c, c.transaction():
@@ -207,7 +210,7 @@ class PgAccessStore(SQLAccessStore):
     backend = "postgresql"
     unique_violation = (pgerrors.UniqueViolation,)
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self._local = threading.local()
         self.write_lock = threading.RLock()

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg_pool import ConnectionPool
-
 from sathub.access.pg_store import migrate, unavailable_as_503
 from sathub.access.sessions import Session
+from sathub.pg import Pool
 
 _COLS = "id, key_id, csrf, created, last_seen, expires"
 
 
 class PgSessionStore:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         migrate(pool)
 

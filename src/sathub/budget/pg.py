@@ -17,14 +17,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.budget.sqlite import _Ops
-from sathub.errors import BackendUnavailable, Conflict, InvalidInput
+from sathub.errors import Conflict, InvalidInput
+from sathub.pg import Pool, unavailable_as_503
 
 TABLES = ("years", "projects", "categories", "fundings", "lines", "versions", "amounts",
           "transactions", "approvals", "rates", "links", "stations", "prices", "bookings")  # fmt: skip
@@ -121,15 +121,8 @@ class _Conn:
             cur.executemany(translate(sql), [_checked(r) for r in rows])
 
 
-@contextmanager
-def _unavailable_as_503() -> Iterator[None]:
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            raise
-        raise BackendUnavailable(f"PostgreSQL is unavailable (budget): {str(exc).strip()}",
-                                 backend="postgresql") from exc  # fmt: skip
+def _unavailable_as_503() -> AbstractContextManager[None]:
+    return unavailable_as_503("budget")
 
 
 class _PgOps(_Ops):
@@ -162,7 +155,7 @@ class _PgOps(_Ops):
 class PgBudgetStore(_Ops):
     """The budget in PostgreSQL; reads on a pooled connection each, writes in one transaction."""
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         super().__init__(self._read_conn)  # type: ignore[arg-type]
         with _unavailable_as_503(), pool.connection() as conn, conn.transaction():
@@ -186,7 +179,7 @@ class PgBudgetStore(_Ops):
 class _ReadConn:
     """A read: one statement on a pooled connection, its rows fetched before it goes back."""
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _Rows:

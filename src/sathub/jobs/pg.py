@@ -21,11 +21,11 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sathub.errors import BackendUnavailable
 from sathub.jobs.records import clean_json
 from sathub.jobs.store import _valid
+from sathub.pg import Pool, unavailable_as_503
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS sathub;
@@ -37,22 +37,18 @@ CREATE TABLE IF NOT EXISTS sathub.jobs_results (
     lane text NOT NULL, id text NOT NULL, doc json NOT NULL, PRIMARY KEY (lane, id));
 """
 
+KEEP_S = 2.0  # how often a runner checks that the server still holds its liveness lock
+
 _LOCK_HELD = """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND classid::text::bigint = %s AND objid::text::bigint = %s AND objsubid = 1)"""
 
 
 @contextmanager
-def connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+def connection(pool: Pool) -> Iterator[psycopg.Connection[Any]]:
     """A pooled connection in one transaction; an unreachable server is a 503 naming it."""
-    try:
-        with pool.connection() as conn, conn.transaction():
-            yield conn
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            raise
-        raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
-                                 backend="postgresql") from exc  # fmt: skip
+    with unavailable_as_503("jobs"), pool.connection() as conn, conn.transaction():
+        yield conn
 
 
 def _dumps(doc: Any) -> str:
@@ -65,26 +61,53 @@ def _doc(record: dict[str, Any]) -> Json:
 
 
 class PgJobStore:
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.runner = secrets.randbits(62) + 1
         self._held: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
+        self._stop = threading.Event()
         with connection(pool) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.schema'))")
             conn.execute(SCHEMA)
 
     def _alive(self) -> None:
-        """Hold this runner's advisory lock on a connection of its own (until close)."""
+        """Hold this runner's advisory lock on a connection of its own (until close); a keeper
+        thread checks it every :data:`KEEP_S` seconds and takes it again on a new connection
+        when the server lost it (a restart of PostgreSQL ends every session and its locks:
+        without the keeper, the other workers reported this runner's jobs as stopped until it
+        closed)."""
         with self._lock:
-            if self._held is None:
+            if self._held is None or self._held.closed:
+                self._held = self._take_lock()
+                if self._keeper is None:
+                    self._keeper = threading.Thread(target=self._keep, name="sathub-jobs-live", daemon=True)
+                    self._keeper.start()
+
+    def _take_lock(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(str(self.pool.conninfo), autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
+                                     backend="postgresql") from exc  # fmt: skip
+        conn.execute("SELECT pg_advisory_lock(%s)", (self.runner,))
+        return conn
+
+    def _keep(self) -> None:
+        while not self._stop.wait(KEEP_S):
+            with self._lock:
+                held = self._held
+                if held is None:
+                    return  # closed
                 try:
-                    conn = psycopg.connect(str(self.pool.conninfo), autocommit=True, connect_timeout=10)
-                except psycopg.OperationalError as exc:
-                    raise BackendUnavailable(f"PostgreSQL is unavailable (jobs): {str(exc).strip()}",
-                                             backend="postgresql") from exc  # fmt: skip
-                conn.execute("SELECT pg_advisory_lock(%s)", (self.runner,))
-                self._held = conn
+                    held.execute("SELECT 1")
+                except psycopg.Error:
+                    held.close()
+                    try:
+                        self._held = self._take_lock()
+                    except (BackendUnavailable, psycopg.Error):
+                        pass  # still away: the next round (or the next write) tries again
 
     def put(self, record: dict[str, Any]) -> None:
         assert _valid(record["lane"], record["id"])
@@ -152,11 +175,12 @@ class PgJobStore:
                 return False
             runner = int(row[0])
             if runner == self.runner:
-                return self._held is not None and not self._held.closed
+                return self._held is not None
             held = conn.execute(_LOCK_HELD, (runner >> 32, runner & 0xFFFFFFFF)).fetchone()
         return bool(held and held[0])
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             if self._held is not None:
                 held, self._held = self._held, None

@@ -12,10 +12,9 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from psycopg_pool import ConnectionPool, PoolTimeout
 
-from sathub.errors import BackendUnavailable
 from sathub.orbits.store import Doc, epoch_of
+from sathub.pg import Pool, unavailable_as_503
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS sathub;
@@ -30,16 +29,10 @@ CREATE TABLE IF NOT EXISTS sathub.orbits_orders (
 
 
 @contextmanager
-def connection(pool: ConnectionPool[Any]) -> Iterator[psycopg.Connection[Any]]:
+def connection(pool: Pool) -> Iterator[psycopg.Connection[Any]]:
     """A pooled connection in one transaction; an unreachable server is a 503 naming it."""
-    try:
-        with pool.connection() as conn, conn.transaction():
-            yield conn
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            raise
-        raise BackendUnavailable(f"PostgreSQL is unavailable (orbits): {str(exc).strip()}",
-                                 backend="postgresql") from exc  # fmt: skip
+    with unavailable_as_503("orbits"), pool.connection() as conn, conn.transaction():
+        yield conn
 
 
 def create_schema(conn: psycopg.Connection[Any], ddl: str) -> None:
@@ -50,7 +43,7 @@ def create_schema(conn: psycopg.Connection[Any], ddl: str) -> None:
 
 
 class PgOrbitStore:
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         with connection(pool) as conn:
             create_schema(conn, SCHEMA)

@@ -10,17 +10,16 @@ login a start-up error naming the setting.
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from sathub.errors import BackendTimeout, BackendUnavailable, SettingError
+from sathub.pg import Pool, describe
 
 # sathub's own tables: the generation of the catalog (bumped by every write transaction, in
 # any worker: caches of every worker key on it), queryables seen per collection with their
@@ -33,16 +32,6 @@ CREATE TABLE IF NOT EXISTS sathub.queryables (
     collection text NOT NULL, name text NOT NULL, type text NOT NULL,
     PRIMARY KEY (collection, name));
 """
-
-
-def describe(dsn: str) -> str:
-    """The DSN without its password (for messages)."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "(unparsable DSN)"
-    info.pop("password", None)
-    return " ".join(f"{k}={v}" for k, v in sorted(info.items()))
 
 
 def check_login(dsn: str, setting: str) -> None:
@@ -116,92 +105,24 @@ def _configurer(statement_timeout_ms: int) -> Any:
     return configure
 
 
-FIRST_WAIT_S = 1.0  # a pool that gives no connection within this asks the server directly
-POOL_WAIT_S = 30.0  # then (the server answers: the pool is busy) waits this long at most
-
-
-def probe(dsn: str) -> None:
-    """Connect once: :class:`BackendUnavailable` when the server cannot be reached."""
-    try:
-        psycopg.connect(dsn, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        raise BackendUnavailable(f"PostgreSQL is unreachable ({describe(dsn)}): "
-                                 f"{str(exc).strip()}", backend="postgresql") from exc  # fmt: skip
-
-
 class Pools:
-    """The writer pool, and the reader pool (the writer's when no reader is configured).
-
-    Faults: a connection is checked when it is taken from the pool (one empty round trip), so
-    dead ones are replaced. A pool that gives no connection within ``FIRST_WAIT_S`` asks the
-    server directly: unreachable, the request fails at once (503 naming PostgreSQL) instead of
-    waiting for the pool, and the next requests ask the server first; once it answers again the
-    pool is made anew (psycopg_pool's own reconnection backs off for minutes).
-    """
+    """The writer pool, and the reader pool (the writer's when no reader is configured): each a
+    :class:`sathub.pg.Pool` (a dead connection replaced when taken; a server gone answered by a
+    503 at once; the pool made anew when it is back), each connection bounded by the statement
+    timeout."""
 
     def __init__(self, dsn: str, reader_dsn: str | None = None, *, max_size: int = 10,
                  statement_timeout_ms: int = 30_000) -> None:  # fmt: skip
         self.dsn = dsn
         self.reader_dsn = reader_dsn or dsn
         self.statement_timeout_ms = statement_timeout_ms
-        self._max_size = max_size
-        self._lock = threading.Lock()
-        self._down: set[str] = set()  # DSNs whose server did not answer
-        self.writer = self._pool(dsn, "sathub-writer")
-        self.reader = self.writer if self.reader_dsn == dsn else self._pool(self.reader_dsn, "sathub-reader")
+        configure = _configurer(statement_timeout_ms)
+        self.writer = Pool(dsn, name="sathub-writer", max_size=max_size, configure=configure)
+        self.reader = self.writer if self.reader_dsn == dsn else Pool(
+            self.reader_dsn, name="sathub-reader", max_size=max_size, configure=configure)
 
-    def _pool(self, dsn: str, name: str) -> ConnectionPool:
-        return ConnectionPool(dsn, name=name, min_size=1, max_size=self._max_size, open=True,
-                              configure=_configurer(self.statement_timeout_ms), timeout=POOL_WAIT_S,
-                              check=ConnectionPool.check_connection)  # fmt: skip
-
-    def _renew(self, dsn: str) -> None:
-        """New pools for ``dsn`` (its server is back); the old ones closed."""
-        with self._lock:
-            if dsn not in self._down:
-                return
-            old = [p for p in {self.writer, self.reader} if p.conninfo == dsn]
-            if self.writer.conninfo == dsn:
-                self.writer = self._pool(dsn, "sathub-writer")
-            if self.reader_dsn == dsn:
-                self.reader = self.writer if self.reader_dsn == self.dsn else self._pool(dsn, "sathub-reader")
-            self._down.discard(dsn)
-        for pool in old:
-            pool.close(timeout=1)
-
-    @contextmanager
-    def connection(self, reader: bool = False) -> Iterator[psycopg.Connection[Any]]:
-        dsn = self.reader_dsn if reader else self.dsn
-        if dsn in self._down:
-            probe(dsn)  # still away: 503 at once
-            self._renew(dsn)
-        pool = self.reader if reader else self.writer
-        try:
-            conn = pool.getconn(timeout=FIRST_WAIT_S)
-        except PoolTimeout:
-            try:
-                probe(dsn)
-            except BackendUnavailable:
-                self._down.add(dsn)
-                raise
-            conn = pool.getconn()  # the server answers: the pool is busy, wait for it
-        # as psycopg_pool's connection(): the block's transaction committed when it ends,
-        # rolled back when it raises
-        try:
-            yield conn
-            if conn.info.transaction_status == TransactionStatus.INTRANS:
-                conn.commit()
-        except BaseException as exc:
-            if isinstance(exc, psycopg.OperationalError) and conn.broken:
-                self._down.add(dsn)  # the next request asks the server first
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
-                try:
-                    conn.rollback()
-                except psycopg.Error:
-                    pass
-            raise
-        finally:
-            pool.putconn(conn)
+    def connection(self, reader: bool = False) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return (self.reader if reader else self.writer).connection()
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
