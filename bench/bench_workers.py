@@ -24,8 +24,11 @@ on the pgstac catalog, on this machine, with the CPU each process group used.
    generator (wrk's rusage, plus this script), and "other" (the machine's busy CPU time minus
    the groups: the other sessions on this machine), with the idle CPU time and the 1-minute
    load average at the start and end;
-5. reports each round, the median req/s of each configuration and the median of the ratios of
-   adjacent rounds; ``--out docs/benchmarks.md`` writes the ``## API workers`` section.
+5. then, with 2 workers, each kind of request alone for ``--by-kind`` seconds: the CPU per
+   search, item read and tile of each group (where the CPU of the mix goes);
+6. reports each round, the median req/s of each configuration, the median of the ratios of
+   adjacent rounds, the CPU per request and the ceiling of the ratio it implies on this
+   machine; ``--out docs/benchmarks.md`` writes the ``## API workers`` section.
 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``; no test uses it, so .ci/run does not
 install it).
@@ -205,14 +208,19 @@ def machine_cpu() -> tuple[float, float]:
 
 def measure(stack: Any, workers: int, script: Path, args: argparse.Namespace) -> dict[str, Any]:
     stack.restart_apis(workers)
+    run_wrk(stack.nginx.url, script, args.clients, args.warmup)  # warm every worker: imports, pools, GDAL
+    return interval(stack, workers, script, args.clients, args.seconds)
+
+
+def interval(stack: Any, workers: int, script: Path, clients: int, seconds: float) -> dict[str, Any]:
+    """One measured run of wrk with the CPU of each group over it."""
     url = stack.nginx.url
-    run_wrk(url, script, args.clients, args.warmup)  # warm every worker: imports, pools, GDAL
     pg_pid = int((stack.pg.datadir / "postmaster.pid").read_text().split()[0])
     pids = {"api": stack.apis[0].proc.pid, "postgresql": pg_pid, "nginx": stack.nginx.proc.pid}
     me = psutil.Process()
     before = {k: tree_cpu(p) for k, p in pids.items()}
     me0, (busy0, idle0), load0 = sum(me.cpu_times()[:2]), machine_cpu(), os.getloadavg()[0]
-    res = run_wrk(url, script, args.clients, args.seconds)
+    res = run_wrk(url, script, clients, seconds)
     (busy1, idle1), load1 = machine_cpu(), os.getloadavg()[0]
     cpu = {k: tree_cpu(p) - before[k] for k, p in pids.items()}
     cpu["load generator"] = res["cpu_s"] + sum(me.cpu_times()[:2]) - me0
@@ -224,8 +232,26 @@ def measure(stack: Any, workers: int, script: Path, args: argparse.Namespace) ->
             "cpu": cpu, "idle": idle1 - idle0, "load": (load0, load1)}  # fmt: skip
 
 
+KINDS = {"search": lambda m, p: m == "POST", "item read": lambda m, p: m == "GET" and "/tiles/" not in p,
+         "tile": lambda m, p: "/tiles/" in p}  # fmt: skip
+
+
+def by_kind(stack: Any, mix: list[tuple[str, str, str]], root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """With the current (2-worker) servers: each kind of request alone, its CPU per request."""
+    out = {}
+    for kind, test in KINDS.items():
+        script = lua_script([r for r in mix if test(r[0], r[1])], root / f"mix-{kind.replace(' ', '-')}.lua")
+        run_wrk(stack.nginx.url, script, args.clients, 3)
+        out[kind] = interval(stack, 2, script, args.clients, args.by_kind)
+        r = out[kind]
+        log(f"{kind} alone: {r['rps']:.1f} req/s, CPU ms/req " + ", ".join(
+            f"{g} {1000 * r['cpu'][g] / max(1, r['requests']):.1f}" for g in GROUPS[:4]))
+    return out
+
+
 # ---------------------------------------------------------------------------------- report
-def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int, started: dt.datetime) -> str:
+def report(rounds: list[dict[str, Any]], kinds: dict[str, Any], args: argparse.Namespace, n_items: int,
+           started: dt.datetime) -> str:  # fmt: skip
     one = [r for r in rounds if r["workers"] == 1]
     two = [r for r in rounds if r["workers"] == 2]
     pair_ratios = [b["rps"] / a["rps"] for a, b in zip(one, two, strict=False)]
@@ -263,9 +289,11 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int,
         return statistics.median(f(r) for r in rs)
 
     own = ("api", "postgresql", "nginx", "load generator")
-    per_req = {g: med(two, lambda r, g=g: 1000 * r["cpu"][g] / max(1, r["requests"])) for g in own}
+    per_req = {g: med(rounds, lambda r, g=g: 1000 * r["cpu"][g] / max(1, r["requests"])) for g in own}
     cores = os.cpu_count() or 1
-    bound = cores * 1000 / sum(per_req.values())
+    total = sum(per_req.values())
+    two_max = cores * 1000 / total
+    one_max = min(1000 / per_req["api"], two_max)
     lines += [
         "",
         f"Median req/s: 1 worker **{med(one, lambda r: r['rps']):.1f}**, 2 workers "
@@ -282,12 +310,26 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace, n_items: int,
             + f", idle {med(rs, lambda r: r['idle'] / r['wall']):.2f}"
             for w, rs in ((1, one), (2, two))) + ".",
         "",
-        "CPU per request with 2 workers (median): " + ", ".join(f"{g} {v:.1f} ms" for g, v in per_req.items())
-        + f"; {sum(per_req.values()):.0f} ms in all, so {cores} cores with nothing else running serve at "
-        f"most {bound:.1f} req/s = **{bound / med(one, lambda r: r['rps']):.2f}×** the 1-worker median "
-        "(the ceiling of the ratio on this machine for this mix).",
+        "CPU per request of the mix (median of all rounds): "
+        + ", ".join(f"{g} {v:.1f} ms" for g, v in per_req.items()) + f"; {total:.0f} ms in all. "
+        f"Ceiling on {cores} otherwise idle cores: one worker is at most one core (one Python "
+        f"process), {1000 / per_req['api']:.1f} req/s, and all groups together at most "
+        f"{two_max:.1f} req/s, so 1 worker ≤ {one_max:.1f} req/s, 2 workers ≤ {two_max:.1f} req/s: "
+        f"a ratio of at most **{two_max / one_max:.2f}×** for this mix on this machine.",
         "",
     ]
+    if kinds:
+        lines += [
+            f"Each kind of request alone (2 workers, {args.by_kind:.0f} s each after 3 s of warm-up), "
+            "CPU per request:", "",
+            "| kind | req/s | p50 ms | CPU ms/req API | PostgreSQL | nginx | load generator |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for kind, r in kinds.items():
+            n = max(1, r["requests"])
+            lines.append(f"| {kind} | {r['rps']:.1f} | {r['p50_ms']:.0f} | "
+                         + " | ".join(f"{1000 * r['cpu'][g] / n:.1f}" for g in own) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -308,6 +350,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=6)
     ap.add_argument("--clients", type=int, default=8, help="wrk's keep-alive connections")
+    ap.add_argument("--by-kind", type=float, default=8, help="seconds of each kind alone (0: skip)")
     ap.add_argument("--mix", type=int, default=1500, help="requests in the fixed list")
     ap.add_argument("--out", type=Path, help="write the ## API workers section of this Markdown file")
     args = ap.parse_args()
@@ -335,10 +378,11 @@ def main() -> None:
                     f"p99 {r['p99_ms']:.0f} ms, errors {r['errors']}, CPU s "
                     + ", ".join(f"{g} {r['cpu'][g]:.1f}" for g in GROUPS)
                     + f", idle {r['idle']:.1f}, load {r['load'][0]:.1f} → {r['load'][1]:.1f}")
+        kinds = by_kind(stack, mix, root, args) if args.by_kind > 0 else {}
     finally:
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
-    text = report(rounds, args, len(items), started)
+    text = report(rounds, kinds, args, len(items), started)
     print(text)
     if args.out:
         write_section(args.out, text)
