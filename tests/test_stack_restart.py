@@ -6,6 +6,7 @@ number of worker processes, and nothing of the old servers is left running."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -60,7 +61,12 @@ def test_local_assets_no_dask_and_restarted_api_servers(tmp_path: Path) -> None:
         old = _pids(st)
 
         st.restart_apis(2)
-        assert len(st.apis) == 1 and len(st.apis[0].worker_pids()) == 2
+        assert len(st.apis) == 1
+        # the server answers once one worker is up; uvicorn's supervisor starts the second
+        deadline = time.time() + 120
+        while len(st.apis[0].worker_pids()) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        assert len(st.apis[0].worker_pids()) == 2
         assert not _running(old)
         for _ in range(4):  # both workers (nginx balances the keep-alive-less requests)
             got = httpx.get(st.nginx.url + "/collections/restart", headers=auth, timeout=120)
