@@ -41,7 +41,7 @@ test: $(STAMP)
 	# one hash seed for every xdist worker: schemathesis collects an OpenAPI path's operations in
 	# set order, and workers that collect in different orders refuse to start ("Different tests
 	# were collected")
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40 tests
 
 conformance: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_conformance.py

@@ -22,13 +22,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import random
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import httpx
+from common import Stopwatch, machine, write_section
 from fastapi.testclient import TestClient
 
 from sathub.access import keys
@@ -46,6 +42,7 @@ from sathub.api.app import create_app
 from sathub.app import Installation
 from sathub.catalog.validate import item_row
 from sathub.config import Settings
+from sathub.stack.procs import ApiServer
 
 DAY = 86400.0
 REGION = (92.0, 10.0, 101.0, 28.0)  # Myanmar and around
@@ -125,40 +122,13 @@ def timed(client: TestClient, method: str, params: dict[str, Any], headers: dict
           repeat: int) -> tuple[list[float], int]:  # fmt: skip
     times, matched = [], 0
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        r = client.get("/search", params=params, headers=headers) if method == "GET" else \
-            client.post("/search", json=params, headers=headers)  # fmt: skip
-        times.append(time.perf_counter() - t0)
+        with Stopwatch() as sw:
+            r = client.get("/search", params=params, headers=headers) if method == "GET" else \
+                client.post("/search", json=params, headers=headers)  # fmt: skip
+        times.append(sw.s)
         assert r.status_code == 200, r.text
         matched = r.json().get("numberMatched", 0)
     return times, matched
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    sathub = Path(sys.executable).parent / "sathub"
-    proc = subprocess.Popen([str(sathub), "serve", "--data", str(data), "--port", str(port)],
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("sathub serve exited")
-        time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise SystemExit("sathub serve did not start")
 
 
 def http_rounds(base: str, tokens: dict[str, str], rounds: int, repeat: int) -> list[tuple[Any, ...]]:
@@ -170,11 +140,10 @@ def http_rounds(base: str, tokens: dict[str, str], rounds: int, repeat: int) -> 
 
     def one(who: str, method: str, params: dict[str, Any]) -> tuple[float, int]:
         c = clients[who]
-        t0 = time.perf_counter()
-        r = c.get("/search", params=params) if method == "GET" else c.post("/search", json=params)
-        dt_ = time.perf_counter() - t0
+        with Stopwatch() as sw:
+            r = c.get("/search", params=params) if method == "GET" else c.post("/search", json=params)
         assert r.status_code == 200, r.text
-        return dt_, r.json().get("numberMatched", 0)
+        return sw.s, r.json().get("numberMatched", 0)
 
     try:
         for name, (method, params) in QUERIES.items():
@@ -206,12 +175,8 @@ def http_rounds(base: str, tokens: dict[str, str], rounds: int, repeat: int) -> 
 
 
 def http_main(args: argparse.Namespace, data: Path, tokens: dict[str, str]) -> None:
-    proc, base = serve(data)
-    try:
-        rows = http_rounds(base, tokens, args.rounds, args.repeat)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+    with ApiServer(data.parent, {"SATHUB_DATA": str(data)}, name="sathub-serve") as api:
+        rows = http_rounds(api.url, tokens, args.rounds, args.repeat)
     cmd = (f"bench/bench_access.py --http --items {args.items} --agreements {args.agreements} "
            f"--rounds {args.rounds} --repeat {args.repeat}")  # fmt: skip
     header = ("| query | admin p50 ms | admin p90 ms | admin matched | partner p50 ms | partner p90 ms "
@@ -228,23 +193,14 @@ def http_main(args: argparse.Namespace, data: Path, tokens: dict[str, str]) -> N
     if args.out:
         section = (
             "### Over HTTP\n\n"
-            f"`python {cmd}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-            f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}; one `sathub serve` "
+            f"`python {cmd}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}; one `sathub serve` "
             "process, one keep-alive connection per role, admin and partner requests interleaved "
             "one by one (the order swapped every round). Overhead: the median over rounds of the "
             "round's partner p50 / admin p50 − 1 (the min and max show the spread); load avg: the "
             "machine's median 1-minute load average over the rounds.\n\n"
             f"{table}\n\n{verdict[0].upper() + verdict[1:]}.\n"
         )
-        text = args.out.read_text() if args.out.exists() else ""
-        pattern = re.compile(r"^### Over HTTP\n.*?(?=^##|\Z)", re.DOTALL | re.MULTILINE)
-        if pattern.search(text):
-            text = pattern.sub(lambda m: section + "\n", text)
-        else:  # at the end of the ## Access section
-            m = re.search(r"^## Access\n.*?(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
-            at = m.end() if m else len(text)
-            text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
-        args.out.write_text(text)
+        write_section(args.out, section, "### Over HTTP", parent="## Access")
         print(f"wrote the Access / Over HTTP section of {args.out}", file=sys.stderr)
 
 
@@ -259,10 +215,9 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sathub-bench-access-") as tmp:
         data = Path(tmp) / "data"
-        t0 = time.perf_counter()
-        tokens = build(data, args.items, args.agreements)
-        print(f"built {args.items} items, {args.agreements} agreements in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)  # fmt: skip
+        with Stopwatch() as sw:
+            tokens = build(data, args.items, args.agreements)
+        print(f"built {args.items} items, {args.agreements} agreements in {sw.s:.1f} s", file=sys.stderr)
         if args.http:
             http_main(args, data, tokens)
             return
@@ -297,8 +252,7 @@ def main() -> None:
         section = (
             "## Access\n\n"
             f"`bench/bench_access.py --items {args.items} --agreements {args.agreements} "
-            f"--repeat {args.repeat}`, {dt.date.today().isoformat()}, {platform.machine()}, "
-            f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}. The same "
+            f"--repeat {args.repeat}`, {dt.date.today().isoformat()}, {machine()}. The same "
             "searches through the whole API in-process (key lookup, access middleware, the "
             "partner's grants as a CQL2 filter ANDed inside the SQL, numberMatched counted), as "
             f"an admin (no filter) and as a partner holding {args.agreements} agreements "
@@ -321,11 +275,7 @@ def main() -> None:
             "row: +130 % to +206 %. What is left: a partner search is audited (one record) "
             "and its kept sets are checked in one read transaction.\n"
         )
-        text = args.out.read_text() if args.out.exists() else ""
-        pattern = re.compile(r"^## Access\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-        text = pattern.sub(lambda m: section + "\n", text) if pattern.search(text) else \
-            text.rstrip("\n") + "\n\n" + section  # fmt: skip
-        args.out.write_text(text)
+        write_section(args.out, section, "## Access")
         print(f"wrote the Access section of {args.out}", file=sys.stderr)
 
 

@@ -12,7 +12,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from common import Stopwatch, print_table, run_processes  # noqa: E402
 
 from sathub.app import Installation  # noqa: E402
 from sathub.config import Settings  # noqa: E402
@@ -43,24 +44,14 @@ def run(label: str, data: Path, dsn: str | None, n: int, procs: int) -> list[tup
     with Installation.create(Settings(data=data, pg_dsn=dsn)) as inst:
         org = inst.access.store.add_org("Acme", "company")
         agr = inst.access.store.add_agreement(org.id, title="t", collections=("c",), quota_bytes=10**15)
-    ctx = multiprocessing.get_context("spawn")
     per = n // procs
-    ready = ctx.Barrier(procs + 1)
-    ps = [ctx.Process(target=writer, args=(str(data), dsn, per, k, agr.id, ready)) for k in range(procs)]
-    for p in ps:
-        p.start()
-    ready.wait()
-    t0 = time.perf_counter()
-    for p in ps:
-        p.join()
-    elapsed = time.perf_counter() - t0
+    elapsed = run_processes(writer, [(str(data), dsn, per, k, agr.id) for k in range(procs)])
     with Installation.open(Settings(data=data, pg_dsn=dsn)) as inst:
-        t1 = time.perf_counter()
-        result = inst.access.audit.verify()
-        verify_s = time.perf_counter() - t1
+        with Stopwatch() as verify:
+            result = inst.access.audit.verify()
     assert result.ok, result.problems
     return [(f"{label}: {procs} processes × {per:,} appends (half charged)", f"{procs * per / elapsed:,.0f} /s"),
-            (f"{label}: verify ({result.records:,} records)", f"{verify_s:.2f} s")]
+            (f"{label}: verify ({result.records:,} records)", f"{verify.s:.2f} s")]
 
 
 def main() -> None:
@@ -81,9 +72,7 @@ def main() -> None:
             rows += run("PostgreSQL", Path(tmp) / "pgdata", pg.dsn("bench"), args.records, args.processes)
     print(f"sathub access state bench — {args.records:,} records, {os.cpu_count()} CPUs, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| operation | result |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print_table(("operation", "result"), rows)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +36,8 @@ from shapely import affinity
 from shapely.geometry import box, mapping
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from common import Stopwatch, control_speedup
 
 from sathub.analytics.bands import Grid
 
@@ -70,26 +71,26 @@ def bench_zonal(n_polygons: int, skip_rasterstats: bool) -> dict[str, float]:
                  for i, p in enumerate(polys)]  # fmt: skip
         out: dict[str, float] = {"polygons": float(n_polygons)}
 
-        t = time.perf_counter()
-        direct = exact_extract(str(path), feats, ["mean", "median", "stdev", "min", "max", "count"],
-                               include_cols=["pid"], output="pandas")  # fmt: skip
-        out["exactextract_s"] = time.perf_counter() - t
+        with Stopwatch() as sw:
+            direct = exact_extract(str(path), feats, ["mean", "median", "stdev", "min", "max", "count"],
+                                   include_cols=["pid"], output="pandas")  # fmt: skip
+        out["exactextract_s"] = sw.s
 
-        t = time.perf_counter()
-        with rasterio.open(path) as src:
-            values = src.read(1)
-            grid = Grid(src.crs, src.transform, src.width, src.height)
-        rows = zonal_stats(values, grid, polys)
-        out["sathub_s"] = time.perf_counter() - t
+        with Stopwatch() as sw:
+            with rasterio.open(path) as src:
+                values = src.read(1)
+                grid = Grid(src.crs, src.transform, src.width, src.height)
+            rows = zonal_stats(values, grid, polys)
+        out["sathub_s"] = sw.s
         assert np.allclose([r["mean"] for r in rows], direct["mean"], rtol=1e-9, equal_nan=True)
 
         if not skip_rasterstats:
             from rasterstats import zonal_stats as rs_zonal
 
-            t = time.perf_counter()
-            rs_zonal(polys, str(path), stats=["mean", "median", "std", "min", "max", "count"],
-                     nodata=np.nan)  # fmt: skip
-            out["rasterstats_s"] = time.perf_counter() - t
+            with Stopwatch() as sw:
+                rs_zonal(polys, str(path), stats=["mean", "median", "std", "min", "max", "count"],
+                         nodata=np.nan)  # fmt: skip
+            out["rasterstats_s"] = sw.s
     out["x_vs_exactextract"] = out["exactextract_s"] / out["sathub_s"]
     if "rasterstats_s" in out:
         out["x_vs_rasterstats"] = out["rasterstats_s"] / out["sathub_s"]
@@ -143,39 +144,14 @@ def bench_series(data: Path, n_scenes: int, processes: bool = False) -> dict[str
         d = _clone_catalog(data, Path(tmp) / "data", n_scenes)
         settings = Settings(data=d)
         inst = Installation.open(settings)
-        t0 = time.perf_counter()
-        with Executor(n_workers=2, processes=processes) as ex:
-            startup = time.perf_counter() - t0
-            t = time.perf_counter()
+        with Stopwatch() as sw, Executor(n_workers=2, processes=processes) as ex:
+            startup = sw.now()
             res = run_zonal(settings, inst.catalog, ex, collection="bench", zones=zones,
                             index="ndvi", objects=inst.objects)  # fmt: skip
-            elapsed = time.perf_counter() - t
+            elapsed = sw.now() - startup
         inst.close()
     assert len(res["rows"]) == n_scenes, len(res["rows"])
     return {"scenes": float(n_scenes), "series_s": elapsed, "cluster_startup_s": startup}
-
-
-def _spin(n: int) -> int:
-    acc = 0
-    for i in range(n):
-        acc += i * i % 7
-    return acc
-
-
-def control_speedup(n: int = 6_000_000) -> float:
-    """Speed-up of two pure-CPU processes over one on this machine, right now (the shared
-    2-core VM's spare capacity varies with what else runs)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(2) as pool:
-        list(pool.map(_spin, [1000, 1000]))  # start both
-        t = time.perf_counter()
-        list(pool.map(_spin, [n]))
-        one = time.perf_counter() - t
-        t = time.perf_counter()
-        list(pool.map(_spin, [n, n]))
-        two = time.perf_counter() - t
-    return 2 * one / two
 
 
 def bench_dask(data: Path, n_scenes: int) -> dict[str, float]:
@@ -194,10 +170,10 @@ def bench_dask(data: Path, n_scenes: int) -> dict[str, float]:
         for workers in (1, 2):
             with Executor(n_workers=workers, threads_per_worker=1, processes=True) as ex:
                 median_composite(items[:2], inst.objects, None, ("red",), ex)  # warm
-                t = time.perf_counter()
-                median_composite(items, inst.objects, None,
-                                 ("red", "green", "blue", "nir"), ex, tile_px=256)  # fmt: skip
-                out[f"workers{workers}_s"] = time.perf_counter() - t
+                with Stopwatch() as sw:
+                    median_composite(items, inst.objects, None,
+                                     ("red", "green", "blue", "nir"), ex, tile_px=256)  # fmt: skip
+                out[f"workers{workers}_s"] = sw.s
         inst.close()
     out["speedup"] = out["workers1_s"] / out["workers2_s"]
     out["control_2_cpu_procs"] = control_speedup()

@@ -13,7 +13,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(ROOT / "src"))
+
+from common import Stopwatch, print_table, rate, run_processes  # noqa: E402
 
 from sathub.access.service import AccessService  # noqa: E402
 from sathub.config import Settings  # noqa: E402
@@ -42,13 +43,6 @@ def service(data: Path, anchor: str = "") -> AccessService:
     if ANCHORED:
         return AccessService.for_settings(settings)
     return AccessService.for_layout(settings.layout)
-
-
-def rate(n: int, fn: Any) -> float:
-    t0 = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return n / (time.perf_counter() - t0)
 
 
 def writer(data: str, anchor: str, n: int, tag: int, ready: Any) -> None:
@@ -86,45 +80,33 @@ def main() -> None:
         r = rate(n, lambda i: svc.audit.record_tile("key:1", f"c/i{i % 50}", nbytes=100, agreement_id=None,
                                                     activation_id=None, now=now))  # fmt: skip
         rows.append(("record_tile (same hour)", f"{r:,.0f}"))
-        t0 = time.perf_counter()
-        result = svc.audit.verify()
+        with Stopwatch() as sw:
+            result = svc.audit.verify()
         assert result.ok, result.problems
-        rows.append((f"verify ({result.records:,} records)", f"{time.perf_counter() - t0:.2f} s"))
+        rows.append((f"verify ({result.records:,} records)", f"{sw.s:.2f} s"))
         if ANCHORED:
             anchor = str(Path(tmp) / "anchor.log")
             a = service(Path(tmp) / "anchored", anchor)
             r = rate(n, lambda i: a.audit.append("key:1", "download", "c/i/data", nbytes=i))
             rows.append(("append, file anchor every record", f"{r:,.0f}"))
-            t0 = time.perf_counter()
-            result = a.audit.verify()
+            with Stopwatch() as sw:
+                result = a.audit.verify()
             assert result.ok, result.problems
-            rows.append((f"verify with the anchor ({result.records:,} records)", f"{time.perf_counter() - t0:.2f} s"))
+            rows.append((f"verify with the anchor ({result.records:,} records)", f"{sw.s:.2f} s"))
         else:
             rows.append(("append, file anchor every record", "n/a (no anchors)"))
             anchor = ""
         data = Path(tmp) / "multi"
         service(data, anchor).close()
-        ctx = multiprocessing.get_context("spawn")
         per = n // args.processes
-        ready = ctx.Barrier(args.processes + 1)
-        procs = [ctx.Process(target=writer, args=(str(data), anchor, per, k, ready))
-                 for k in range(args.processes)]  # fmt: skip
-        for p in procs:
-            p.start()
-        ready.wait()
-        t0 = time.perf_counter()
-        for p in procs:
-            p.join()
-        elapsed = time.perf_counter() - t0
+        elapsed = run_processes(writer, [(str(data), anchor, per, k) for k in range(args.processes)])
         check = service(data, anchor).audit.verify()
         assert check.ok, check.problems
         label = f"{args.processes} processes × {per:,} appends" + (", file anchor" if anchor else "")
         rows.append((label, f"{args.processes * per / elapsed:,.0f}"))
     print(f"sathub audit bench — {'anchored audit' if ANCHORED else 'first-format audit'}, "
           f"{n:,} records, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}")
-    print("| operation | records/s |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print_table(("operation", "records/s"), rows)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import Stopwatch
 from fastapi.testclient import TestClient
 
 from sathub.access import keys
@@ -72,9 +73,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sathub-bench-console-") as tmp:
-        t0 = time.perf_counter()
-        inst, key = build(Path(tmp) / "data", args.agreements)
-        print(f"built {args.agreements} agreements in {time.perf_counter() - t0:.1f} s")
+        with Stopwatch() as sw:
+            inst, key = build(Path(tmp) / "data", args.agreements)
+        print(f"built {args.agreements} agreements in {sw.s:.1f} s")
         client = TestClient(create_app(inst), base_url=BASE, follow_redirects=False)
         sign_in(client, key)
         print(f"\n{args.agreements} agreements, {args.reps} requests each (after 2 warm-up)\n")
@@ -85,9 +86,9 @@ def main() -> None:
             times = []
             size = 0
             for _ in range(args.reps):
-                t = time.perf_counter()
-                r = client.get(url, headers=SAME)
-                times.append((time.perf_counter() - t) * 1000)
+                with Stopwatch() as sw:
+                    r = client.get(url, headers=SAME)
+                times.append(sw.s * 1000)
                 size = len(r.content)
             q = statistics.quantiles(times, n=10)
             print(f"| {name} | {statistics.median(times):.0f} | {q[-1]:.0f} | {size / 1000:.0f} |")

@@ -18,11 +18,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from common import Stopwatch, control_speedup
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
@@ -72,23 +72,10 @@ def make_scene(path: Path, size: int, seed: int, bands: int = 4) -> None:
                 ds.write((base + noise).astype(np.uint16), window=Window(c, r, w, h))
 
 
-BURN = "s = 0\nfor i in range(15_000_000):\n    s += i\n"
-
-
-def machine_speedup() -> float:
-    """Control: speed-up of 2 pure-CPU processes vs 1 on this machine right now."""
-    t1, _ = timed([sys.executable, "-c", BURN])
-    t = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
-    for p in procs:
-        p.wait()
-    return round(2 * t1 / (time.perf_counter() - t), 2)
-
-
 def timed(cmd: list[str]) -> tuple[float, str]:
-    t = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return time.perf_counter() - t, out.stdout
+    with Stopwatch() as sw:
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return sw.s, out.stdout
 
 
 def main() -> None:
@@ -137,22 +124,21 @@ def main() -> None:
             "sathub_2w_mb_s": round(mb / t2, 2),
             "overhead_pct": round(100 * (t1 / t_rio - 1), 1),
             "speedup_2w": round(t1 / t2, 2),
-            "machine_2proc_speedup_control": machine_speedup(),
+            "machine_2proc_speedup_control": round(control_speedup(), 2),
         }
         if args.big:
             for p in srcs:
                 p.unlink()
             big = tmp / "big.tif"
-            t = time.perf_counter()
-            make_scene(big, 20000, 99)
-            big.with_name(big.name + ".sathub.json").write_text(
-                json.dumps({"datetime": "2024-01-01T04:00:00Z"})
-            )
-            gen = time.perf_counter() - t
+            with Stopwatch() as gen:
+                make_scene(big, 20000, 99)
+                big.with_name(big.name + ".sathub.json").write_text(
+                    json.dumps({"datetime": "2024-01-01T04:00:00Z"})
+                )
             dt, out = timed([sys.executable, "-c", INGEST, str(tmp / "dbig"), "1", str(big)])
             res.update(
                 big_source_mb=round(big.stat().st_size / 1e6, 1),
-                big_generate_s=round(gen, 1),
+                big_generate_s=round(gen.s, 1),
                 big_ingest_s=round(dt, 1),
                 big_peak_rss_mb=round(
                     json.loads(out.strip().splitlines()[-1])["maxrss_kb"] / 1024, 1

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(ROOT / "src"))
 
+from common import Stopwatch  # noqa: E402
+
 from sathub.app import Installation  # noqa: E402
 from sathub.app.migrate import migrate  # noqa: E402
 from sathub.cli.migrate import _target  # noqa: E402
@@ -92,25 +94,22 @@ def main() -> None:
                              s3_endpoint=s3.endpoint, s3_access_key_id=ACCESS_KEY,
                              s3_secret_access_key=SECRET_KEY)  # fmt: skip
             with Installation.open(src_s) as src, _target(src_s, dst_s) as dst:
-                t = time.perf_counter()
-                report = migrate(src, dst, batch=args.batch)
-                first = time.perf_counter() - t
+                with Stopwatch() as first:
+                    report = migrate(src, dst, batch=args.batch)
                 assert report.ok, report.problems
-                t = time.perf_counter()
-                again = migrate(src, dst, batch=args.batch)
-                rerun = time.perf_counter() - t
+                with Stopwatch() as rerun:
+                    again = migrate(src, dst, batch=args.batch)
                 assert again.ok and again.row("items").copied == 0
             back_s = Settings(data=tmp / "back")
             with Installation.open(dst_s) as src, _target(dst_s, back_s) as dst:
-                t = time.perf_counter()
-                assert migrate(src, dst, batch=args.batch).ok
-                back = time.perf_counter() - t
+                with Stopwatch() as back:
+                    assert migrate(src, dst, batch=args.batch).ok
         mb = nbytes / 1e6
         print(f"{args.items} items, {args.items * args.assets} assets, {mb:.1f} MB "
               f"(batch {args.batch}; {time.strftime('%Y-%m-%d')})")
-        print(f"  embedded -> pgstac+S3: {first:.1f} s  {args.items / first:,.0f} items/s  {mb / first:.1f} MB/s")
-        print(f"  re-run (all in place): {rerun:.1f} s")
-        print(f"  pgstac+S3 -> embedded: {back:.1f} s  {args.items / back:,.0f} items/s  {mb / back:.1f} MB/s")
+        print(f"  embedded -> pgstac+S3: {first.s:.1f} s  {args.items / first.s:,.0f} items/s  {mb / first.s:.1f} MB/s")
+        print(f"  re-run (all in place): {rerun.s:.1f} s")
+        print(f"  pgstac+S3 -> embedded: {back.s:.1f} s  {args.items / back.s:,.0f} items/s  {mb / back.s:.1f} MB/s")
     finally:
         if not os.environ.get("KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -19,13 +19,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import platform
-import re
-import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from common import Stopwatch, write_section
 from sgp4.api import SatrecArray
 
 from sathub.orbits.elements import load_elements
@@ -45,9 +44,9 @@ MASK_DEG = 10.0
 def best_of(n: int, fn: object) -> tuple[float, object]:
     best, result = float("inf"), None
     for _ in range(n):
-        t = time.perf_counter()
-        result = fn()  # type: ignore[operator]
-        best = min(best, time.perf_counter() - t)
+        with Stopwatch() as sw:
+            result = fn()  # type: ignore[operator]
+        best = min(best, sw.s)
     return best, result
 
 
@@ -59,12 +58,12 @@ def skyfield_loop(sets: list, every: int) -> tuple[float, dict[int, list[tuple[d
     t0 = ts.from_datetime(START)
     t1 = ts.from_datetime(START + timedelta(hours=HOURS))
     events: dict[int, list[tuple[datetime, int]]] = {}
-    t = time.perf_counter()
-    for es in sets[::every]:
-        sat = EarthSatellite.from_satrec(es.satrec, ts)
-        tt, ev = sat.find_events(topo, t0, t1, altitude_degrees=MASK_DEG)
-        events[es.norad_id] = [(x, int(k)) for x, k in zip(tt.utc_datetime(), ev)]
-    return time.perf_counter() - t, events
+    with Stopwatch() as sw:
+        for es in sets[::every]:
+            sat = EarthSatellite.from_satrec(es.satrec, ts)
+            tt, ev = sat.find_events(topo, t0, t1, altitude_degrees=MASK_DEG)
+            events[es.norad_id] = [(x, int(k)) for x, k in zip(tt.utc_datetime(), ev)]
+    return sw.s, events
 
 
 def compare(passes: list, sky: dict[int, list[tuple[datetime, int]]]) -> dict[str, object]:
@@ -159,13 +158,13 @@ def main() -> None:
           f" for {cmp['verified']}")
 
     if not args.no_write:
-        write_section(len(sets), t_load, rate_bare, rate_ours, t_passes, len(result.passes),
-                      len(result.failures), t_loop, args.loop_every, len(sky), speedup, cmp)
+        write_orbits(len(sets), t_load, rate_bare, rate_ours, t_passes, len(result.passes),
+                     len(result.failures), t_loop, args.loop_every, len(sky), speedup, cmp)
 
 
-def write_section(n_sats: int, t_load: float, rate_bare: float, rate_ours: float,
-                  t_passes: float, n_passes: int, n_fail: int, t_loop: float, every: int,
-                  n_loop: int, speedup: float, cmp: dict[str, object]) -> None:
+def write_orbits(n_sats: int, t_load: float, rate_bare: float, rate_ours: float,
+                 t_passes: float, n_passes: int, n_fail: int, t_loop: float, every: int,
+                 n_loop: int, speedup: float, cmp: dict[str, object]) -> None:
     loop_note = (f"{t_loop:.1f} s for {n_loop} satellites (every {every}th), scaled ×{every}"
                  if every > 1 else f"{t_loop:.1f} s")
     section = f"""## Orbits
@@ -202,14 +201,7 @@ equatorial station), and it reports a rise for a decaying satellite after SGP4 h
 (STARLINK-2437 here; sathub reports the SGP4 error instead).
 """
     path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Orbits\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(section + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_section(path, section, "## Orbits")
     print(f"wrote {path}")
 
 

@@ -35,11 +35,9 @@ import argparse
 import datetime as dt
 import io
 import os
-import platform
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,6 +57,7 @@ from PIL import Image
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 from rio_cogeo.cogeo import cog_translate
+from common import Stopwatch, log, machine, percentile, publish, tree_cpu
 from rio_cogeo.profiles import cog_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,16 +65,6 @@ VENV = ROOT / ".bench" / "titiler"
 HOST = "127.0.0.1"
 WM = morecantile.tms.get("WebMercatorQuad")
 QUERY = "bidx=1&bidx=2&bidx=3&rescale=0,3000"
-
-
-def log(msg: str) -> None:
-    print(f"[bench_tiles] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def write_cog(path: Path, size: int, res: float, origin: tuple[float, float], seed: int) -> None:
@@ -153,19 +142,6 @@ def ensure_titiler() -> Path:
     return VENV / "bin" / "uvicorn"
 
 
-def start(cmd: list[str], port: int, env: dict[str, str], logf: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env=env, stdout=open(logf, "wb"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            httpx.get(f"http://{HOST}:{port}/", timeout=2)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"{cmd[0]} did not start; see {logf}")
-
-
 def tiles_for(bbox: list[float], zooms: list[int], per_zoom: int, seed: int) -> list[morecantile.Tile]:
     rng = random.Random(seed)
     out: list[morecantile.Tile] = []
@@ -186,35 +162,22 @@ def run(urls: list[str], clients: int) -> dict[str, float]:
         nonlocal errors
         with httpx.Client(timeout=60) as c:
             for u in chunk:
-                t0 = time.perf_counter()
-                r = c.get(u)
-                dtm = time.perf_counter() - t0
+                with Stopwatch() as sw:
+                    r = c.get(u)
                 with lock:
-                    lat.append(dtm)
+                    lat.append(sw.s)
                     if r.status_code not in (200, 204):
                         errors += 1
 
     chunks = [urls[i::clients] for i in range(clients)]
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as ex:
+    with Stopwatch() as wall, ThreadPoolExecutor(clients) as ex:
         list(ex.map(worker, chunks))
-    wall = time.perf_counter() - t0
-    lat.sort()
-    return {"tps": len(urls) / wall, "wall": wall, "p50": lat[len(lat) // 2] * 1000,
-            "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, "errors": errors}  # fmt: skip
+    return {"tps": len(urls) / wall.s, "wall": wall.s, "p50": percentile(lat, 0.5) * 1000,
+            "p99": percentile(lat, 0.99) * 1000, "errors": errors}  # fmt: skip
 
 
 def pixels(content: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(content)))
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its children (0 when it is gone)."""
-    try:
-        p = psutil.Process(pid)
-        return sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
-    except psutil.Error:
-        return 0.0
 
 
 def s3_requests(moto_log: Path) -> tuple[int, int]:
@@ -235,10 +198,11 @@ def bench_s3(args: argparse.Namespace) -> int:
     """The same COG through sathub from local disk and from S3 (moto): ratio, p50, p99."""
     from sathub.app import Installation
     from sathub.config import Settings
+    from sathub.stack.procs import ApiServer
     from sathub.stack.s3server import ACCESS_KEY, SECRET_KEY, S3Server
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-tiles-s3-"))
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[ApiServer] = []
     server = S3Server(log=tmp / "moto.log").start()
     try:
         data = tmp / "data"
@@ -256,13 +220,10 @@ def bench_s3(args: argparse.Namespace) -> int:
             key = big_item["assets"]["data"]["href"]
             with open(big, "rb") as fh:
                 inst.objects.put(key, fh)
-        env = {**os.environ, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-        lp, sp = free_port(), free_port()
-        sathub_bin = Path(sys.executable).parent / "sathub"
-        procs.append(start([str(sathub_bin), "serve", "--data", str(data), "--host", HOST, "--port", str(lp)],
-                           lp, env, tmp / "local.log"))  # fmt: skip
-        procs.append(start([str(sathub_bin), "serve", "--data", str(data_s3), "--host", HOST, "--port", str(sp)],
-                           sp, {**env, **s3}, tmp / "s3.log"))  # fmt: skip
+        env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+        procs.append(ApiServer(tmp, {**env, "SATHUB_DATA": str(data)}, name="local").start())
+        procs.append(ApiServer(tmp, {**env, **s3, "SATHUB_DATA": str(data_s3)}, name="s3").start())
+        lp, sp = procs[0].port, procs[1].port
         path = "collections/bench/items/big/tiles/WebMercatorQuad"
 
         def url(port: int, t: morecantile.Tile) -> str:
@@ -285,16 +246,16 @@ def bench_s3(args: argparse.Namespace) -> int:
             for port in (lp, sp):
                 run([url(port, t) for t in tiles[:10]], 2)  # warm-up
             for _ in range(args.runs):
-                for name, port, proc in (("local", lp, procs[0]), ("s3", sp, procs[1])):
+                for name, port, api in (("local", lp, procs[0]), ("s3", sp, procs[1])):
                     loads.append(os.getloadavg()[0])
-                    c0, m0, me0, (busy0, idle0) = cpu_s(proc.pid), cpu_s(moto_pid), sum(me.cpu_times()[:2]), machine_cpu()
+                    c0, m0, me0, (busy0, idle0) = tree_cpu(api.proc.pid), tree_cpu(moto_pid), sum(me.cpu_times()[:2]), machine_cpu()
                     s3_req0 = s3_requests(tmp / "moto.log")
                     r = run([url(port, t) for t in tiles], clients)
                     busy1, idle1 = machine_cpu()
                     s3_req1 = s3_requests(tmp / "moto.log")
                     r["s3_get_per_tile"] = (s3_req1[0] - s3_req0[0]) / len(tiles)
                     r["s3_head_per_tile"] = (s3_req1[1] - s3_req0[1]) / len(tiles)
-                    cpu = {"sathub": cpu_s(proc.pid) - c0, "moto": cpu_s(moto_pid) - m0 if name == "s3" else 0.0,
+                    cpu = {"sathub": tree_cpu(api.proc.pid) - c0, "moto": tree_cpu(moto_pid) - m0 if name == "s3" else 0.0,
                            "client": sum(me.cpu_times()[:2]) - me0}  # fmt: skip
                     cpu["other"] = max(0.0, busy1 - busy0 - sum(cpu.values()))
                     cpu["idle"] = idle1 - idle0
@@ -310,10 +271,10 @@ def bench_s3(args: argparse.Namespace) -> int:
             for what, fn in (("HEAD", lambda: inst.objects.stat(key)),
                              ("16 KB ranged GET", lambda: b"".join(inst.objects.open_range(key, 0, 16383)))):  # fmt: skip
                 fn()
-                m0, t0 = cpu_s(moto_pid), time.perf_counter()
+                m0, t0 = tree_cpu(moto_pid), time.perf_counter()
                 for _ in range(args.probes):
                     fn()
-                probe[what] = ((cpu_s(moto_pid) - m0) / args.probes * 1000,
+                probe[what] = ((tree_cpu(moto_pid) - m0) / args.probes * 1000,
                                (time.perf_counter() - t0) / args.probes * 1000)  # fmt: skip
         log(f"moto per request (CPU ms, wall ms): {probe}")
 
@@ -338,8 +299,7 @@ def bench_s3(args: argparse.Namespace) -> int:
         cmd = " ".join([".venv/bin/python", "bench/bench_tiles.py", *sys.argv[1:]])
         text = "\n".join([
             "## Tiles from S3", "",
-            f"`{cmd}` — {now} UTC, {platform.node()}, {platform.machine()}, "
-            f"Python {platform.python_version()}, {os.cpu_count()} shared cores, 1-minute load average "
+            f"`{cmd}` — {now} UTC, {machine()}, 1-minute load average "
             f"{min(loads):.1f}–{max(loads):.1f} during the runs.", "",
             f"The same 4096² px 3-band uint16 COG (10 m, 512 px blocks, {n_ovr} overviews, "
             f"{big.stat().st_size / 2**20:.0f} MB) served by two `sathub serve` processes of the same catalog: "
@@ -367,17 +327,11 @@ def bench_s3(args: argparse.Namespace) -> int:
             "keeping objects in memory: a MinIO or Ceph RGW on the same network answers a ranged GET "
             "faster, AWS S3 from another host slower (tens of ms per request).", "",
         ])  # fmt: skip
-        print(text)
-        if args.out:
-            write_section(args.out, text, "## Tiles from S3")
+        publish(text, args.out, "## Tiles from S3")
         return 0
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        for api in procs:
+            api.stop()
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -395,19 +349,23 @@ def main() -> int:
     if args.s3:
         return bench_s3(args)
 
+    from sathub.stack.postgres import free_port
+    from sathub.stack.procs import ApiServer, Proc
+
     uvicorn_titiler = ensure_titiler()
     tmp = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[ApiServer | Proc] = []
     try:
         data = tmp / "data"
         big, big_item, scenes = build(data, args.mosaic_items)
-        env = {**os.environ, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-        sp, tp = free_port(), free_port()
-        sathub_bin = Path(sys.executable).parent / "sathub"
-        procs.append(start([str(sathub_bin), "serve", "--data", str(data), "--host", HOST, "--port", str(sp)],
-                           sp, env, tmp / "sathub.log"))  # fmt: skip
-        procs.append(start([str(uvicorn_titiler), "titiler.application.main:app", "--host", HOST,
-                            "--port", str(tp), "--log-level", "warning"], tp, env, tmp / "titiler.log"))  # fmt: skip
+        env = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+        sathub = ApiServer(tmp, {**env, "SATHUB_DATA": str(data)}, name="sathub")
+        procs.append(sathub.start())
+        sp, tp = sathub.port, free_port()
+        titiler = Proc([str(uvicorn_titiler), "titiler.application.main:app", "--host", HOST,
+                        "--port", str(tp), "--log-level", "warning"], tmp / "titiler.log", env)  # fmt: skip
+        procs.append(titiler.start())
+        titiler.wait_port(tp, 60)
         s_base = f"http://{HOST}:{sp}/collections/bench/items/big/tiles/WebMercatorQuad"
         t_base = f"http://{HOST}:{tp}/cog/tiles/WebMercatorQuad"
 
@@ -451,14 +409,12 @@ def main() -> int:
         items_used = ""
         with httpx.Client(timeout=60) as c:
             for _ in range(args.mosaic_reps):
-                t0 = time.perf_counter()
-                r = c.get(murl)
-                lat.append((time.perf_counter() - t0) * 1000)
+                with Stopwatch() as sw:
+                    r = c.get(murl)
+                lat.append(sw.s * 1000)
                 items_used = r.headers.get("x-mosaic-items", "?")
-        cold, warm_lat = lat[0], sorted(lat[1:])
-        p95 = warm_lat[min(len(warm_lat) - 1, int(len(warm_lat) * 0.95))]
-        all_sorted = sorted(lat)
-        p95_all = all_sorted[min(len(all_sorted) - 1, int(len(all_sorted) * 0.95))]
+        cold, warm_lat = lat[0], lat[1:]
+        p95, p95_all = percentile(warm_lat, 0.95), percentile(lat, 0.95)
         log(f"mosaic z8: cold {cold:.0f} ms, warm p50 {statistics.median(warm_lat):.0f} ms p95 {p95:.0f} ms, items {items_used}/{inside}")
 
         def row(clients: int) -> str:
@@ -470,8 +426,8 @@ def main() -> int:
         today = dt.date.today().isoformat()
         text = "\n".join([
             "## Tiles", "",
-            f"`python bench/bench_tiles.py --requests {args.requests}` — {today}, {platform.machine()}, "
-            f"Python {platform.python_version()}, {os.cpu_count()} cores (shared machine), one server process each.",
+            f"`python bench/bench_tiles.py --requests {args.requests}` — {today}, {machine()}, "
+            "one server process each.",
             "",
             f"Item tiles of one 4096² px 3-band uint16 COG (10 m, 512 px blocks, {n_ovr} overviews), 256 px PNG, "
             f"`{QUERY}`, zooms {zooms[0]}–{zooms[-1]} (full resolution and every overview), ~{args.requests} "
@@ -498,30 +454,12 @@ def main() -> int:
             "would make it smaller).",
             "",
         ])  # fmt: skip
-        print(text)
-        if args.out:
-            write_section(args.out, text)
+        publish(text, args.out, "## Tiles")
         return 0
     finally:
         for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            p.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_section(path: Path, text: str, heading: str = "## Tiles") -> None:
-    """Replace (or append) the ``heading`` section of ``path``; other sections are kept."""
-    lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks", ""]
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
-    if start is None:
-        lines += ["", *text.rstrip().splitlines()]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = [*text.rstrip().splitlines(), ""]
-    path.write_text("\n".join(lines).rstrip() + "\n")
 
 
 if __name__ == "__main__":

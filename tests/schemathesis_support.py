@@ -8,8 +8,9 @@ against, the fixed seed and the example budget, and the checks every response ge
   same requests, so a failure reproduces.
 * The public and the partner run against a world nobody writes to (their writes are refused);
   the admin's writes (keys, agreements, collections, items, the registry, jobs) go to a
-  throwaway data directory of its own, and the stateful phase (``schema.as_state_machine()``,
-  links inferred by schemathesis plus the ones in :data:`LINKS`) to another.
+  throwaway data directory of its own; the stateful phase (``schema.as_state_machine()``,
+  links inferred by schemathesis plus the ones in :data:`LINKS`) builds a new one for every
+  scenario (:func:`world_in`).
 * Each test file builds its world at import (schemathesis parametrizes at collection), in a
   temporary directory removed at exit.
 """
@@ -62,15 +63,16 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         name: _link(f"{m} /admin/{p}", agreement_id="$response.body#/id") for name, m, p in (
             ("Suspend", "POST", "agreements/{agreement_id}/suspend"),
             ("Terminate", "POST", "agreements/{agreement_id}/terminate"),
-            ("Renew", "POST", "agreements/{agreement_id}/renew"),
             ("Usage", "GET", "usage/{agreement_id}"))
-    },
+    } | {"Renew": {**_link("POST /admin/agreements/{agreement_id}/renew", agreement_id="$response.body#/id"),
+                   "requestBody": {"valid_to": "2036-06-30"}}},
     ("/admin/activations", "post"): {
         "Close": _link("POST /admin/activations/{activation_id}/close", activation_id="$response.body#/id")},
     ("/orbits/orders", "post"): {
         name: _link(f"{m} /orbits/orders/{{order_id}}{p}", order_id="$response.body#/id") for name, m, p in (
-            ("Order", "GET", ""), ("Plan", "POST", "/plan"), ("Status", "POST", "/status"))
-    },
+            ("Order", "GET", ""), ("Plan", "POST", "/plan"))
+    } | {"Cancel": {**_link("POST /orbits/orders/{order_id}/status", order_id="$response.body#/id"),
+                    "requestBody": {"status": "cancelled"}}},
 }  # fmt: skip
 
 
@@ -87,7 +89,12 @@ def world(name: str) -> World:
     whose id (``SECRET``) must never appear in a partner's or the public's answers."""
     tmp = Path(tempfile.mkdtemp(prefix=f"sathub-st-{name}-"))
     atexit.register(shutil.rmtree, tmp, True)
-    w = build_world(tmp / "data")
+    return world_in(tmp / "data")
+
+
+def world_in(data: Path) -> World:
+    """:func:`world` in the data directory ``data`` (created; the caller removes it)."""
+    w = build_world(data)
     store = SQLiteStore(w.settings.layout.catalog_db)
     now = time.time()
     store.bulk_upsert([item(f"{SECRET}-{k}", "res", box(-60 + k, -30, -59.5 + k, -29.5), now - 50 * DAY)

@@ -43,6 +43,7 @@ SQLITE_MODULES = {
     "access/store.py": "the access state store on SQLite (behind access/state.py's AccessState)",
     "budget/sqlite.py": "state store: budget lines (already behind budget/store.py)",
     "access/sessions_sqlite.py": "state store: console sessions (behind access/sessions.py's SessionStore)",
+    "sqlitedb.py": "base: sqlite_connect(), the one way the stores above open their files",
 }
 # Modules that may name the assets directory: the settings that define it, the installation
 # that builds the object store on it, and the object store itself.

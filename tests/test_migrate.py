@@ -32,6 +32,8 @@ from sathub.api.app import create_app
 from sathub.app import Installation
 from sathub.cli import app as cli
 from sathub.cli.migrate import side_settings
+from sathub.errors import Forbidden
+from sathub.storage import signing
 from sathub.storage.keys import is_key
 
 
@@ -75,12 +77,27 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
         reg.add_elements(parse_tle(
             "SENTINEL-2A\n1 40697U 15028A   25276.64126228  .00000414  00000+0  17471-3 0  9996\n"
             "2 40697  98.5698 350.1648 0001175  96.4135 263.7182 14.30817766537043\n"))  # fmt: skip
+        expires, sig = signing.sign(inst.signing_key, "demo", "item", "data", 3600, LINK["at"], kid="1")
+        LINK.update(expires=str(expires), signature=sig)  # a link signed before the migration
+        inst.mosaic_searches.put("0123456789abcdef01234567", {"collections": ["demo-mandalay-rice"]})
         now = datetime.now(UTC)
         book = OrderBook(inst.orbits)
         book.create(OrderRequest(
             aoi={"type": "Polygon", "coordinates": [[[96, 21], [96.5, 21], [96.5, 21.5], [96, 21]]]},
             start=now, end=now + timedelta(days=3)), org_id=org.id)  # fmt: skip
     return root
+
+
+LINK: dict[str, Any] = {"at": 1.8e9}  # signed by the source (its fixture); verified on every side
+
+
+def _link_verifies(inst: Installation) -> bool:
+    try:
+        signing.verify(inst.signing_key, "demo", "item", "data", LINK["expires"], LINK["signature"], "1",
+                       now=LINK["at"])  # fmt: skip
+    except Forbidden:
+        return False
+    return True
 
 
 def _env_file(path: Path, values: dict[str, Any]) -> Path:
@@ -161,7 +178,9 @@ def _state(settings: Any, *, api: bool = True) -> dict[str, Any]:
                 "jobs": sorted((r["id"], repr(r), repr(inst.jobs.store.get_result(r["lane"], r["id"])))
                                for r in inst.jobs.store.list()),
                 "orbits": {"satellites": orbits.satellites(), "elements": orbits.elements(),
-                           "orders": sorted(orbits.orders(), key=lambda o: o["id"])}}  # fmt: skip
+                           "orders": sorted(orbits.orders(), key=lambda o: o["id"])},
+                "link verifies": _link_verifies(inst),
+                "mosaic searches": {x: inst.mosaic_searches.get(x) for x in sorted(inst.mosaic_searches.ids())}}  # fmt: skip
     finally:
         inst.close()
 
@@ -211,7 +230,7 @@ def test_dry_run_counts_everything_and_writes_nothing(source: Path, tmp_path: Pa
     expect = {"collections": 3, "items": _sqlite_count(source / "catalog.db", "items"),
               "assets": len(files), "asset bytes": sum(p.stat().st_size for p in files),
               "orgs": 1, "keys": 2, "agreements": 1, "audit records": _sqlite_count(source / "access.db", "audit"),
-              "jobs": 1, "orders": 1, "console sessions": 1, "satellites": len(json.loads((source / "orbits" / "registry.json").read_text())["satellites"])}  # fmt: skip
+              "jobs": 1, "orders": 1, "console sessions": 1, "signing key": 1, "mosaic searches": 1, "satellites": len(json.loads((source / "orbits" / "registry.json").read_text())["satellites"])}  # fmt: skip
     assert {k: rows[k]["source"] for k in expect} == expect
     assert rows["budget rows"]["source"] > 0 and rows["element sets"]["source"] >= 1
     assert all(r["present"] == 0 and r["target"] is None for r in doc["kinds"] if r["kind"] not in ("audit records", "audit heads"))  # the blank target's own init record
@@ -233,7 +252,8 @@ def test_to_postgres_and_s3_and_back(source: Path, reference: dict[str, Any], tm
     assert not any(p.is_file() for p in (pg / "assets").rglob("*"))  # the bytes are in the bucket
     for name in ("access.db", "budget.db", "orbits/registry.json", "orbits/orders.json"):
         assert not (pg / name).exists() or name == "access.db" and not _sqlite_count(pg / name, "orgs"), name
-    assert _state(settings) == reference
+    assert _state(settings) == reference and reference["link verifies"]
+    assert reference["mosaic searches"] and not (pg / "secrets" / "signing.key").exists()  # in PostgreSQL
     # a second run finds everything in place
     again = _run(str(source), str(pg), "--target-env", str(env), "-f", "json")
     assert again.exit_code == 0, again.output
@@ -254,6 +274,21 @@ def test_to_postgres_and_s3_and_back(source: Path, reference: dict[str, Any], tm
         assert org.id > max(o.id for o in inst.access.store.orgs() if o.id != org.id)
         assert key.id > max(k.id for k in inst.access.store.keys() if k.id != key.id)
         assert inst.access.audit.verify().ok
+
+
+def test_an_installation_that_never_used_its_budget_moves_and_back(tmp_path: Path) -> None:
+    """A blank budget (no file in the embedded installation; the reference rows a new
+    PostgreSQL store makes) is the same state on both sides, not a loss (bench_migrate stopped
+    on "budget rows: the source has 0, the target 7")."""
+    from sathub.config import Settings
+
+    src = tmp_path / "src"
+    Installation.create(Settings(data=src)).close()
+    env = _pg_s3(tmp_path)
+    r = _run(str(src), str(tmp_path / "pg"), "--target-env", str(env))
+    assert r.exit_code == 0, r.output
+    r = _run(str(tmp_path / "pg"), str(tmp_path / "back"), "--source-env", str(env))
+    assert r.exit_code == 0, r.output
 
 
 def test_bad_input_exits_2_naming_the_problem(source: Path, tmp_path: Path) -> None:

@@ -14,31 +14,14 @@ import time
 from pathlib import Path
 
 import httpx
-
-
-def _descendants(pid: int) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d.name))
-    out, todo = set(), [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.add(k)
-            todo.append(k)
-    return out
+import psutil
 
 
 def _alive(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return state != "Z"
 
 
 def test_stack_up_serves_and_ctrl_c_stops_everything() -> None:
@@ -59,7 +42,7 @@ def test_stack_up_serves_and_ctrl_c_stops_everything() -> None:
             if line.startswith("logs") or time.time() > deadline:
                 break
         assert "admin key" in urls, (urls, proc.stderr.read() if proc.poll() is not None else "")  # type: ignore[union-attr]
-        started = _descendants(proc.pid)
+        started = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
         # PostgreSQL daemonises (pg_ctl): its postmaster is found by its data directory
         pg_pid = int((tmp_path / "stack" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
         api = urls["api (nginx)"]
@@ -75,4 +58,4 @@ def test_stack_up_serves_and_ctrl_c_stops_everything() -> None:
     assert rc == 0
     shutil.rmtree(tmp_path, ignore_errors=True)
     left = [p for p in started | {pg_pid} if _alive(p)]
-    assert not left, [(p, Path(f"/proc/{p}/cmdline").read_bytes()[:80]) for p in left]
+    assert not left, [(p, psutil.Process(p).cmdline()[:4]) for p in left]

@@ -19,6 +19,7 @@ Hierarchy (``api/errors.py`` maps each class to an HTTP status, once)::
     ├── OrbitError              bad element sets, propagation failures          → 400
     ├── AuditUnavailable        the audit cannot record (anchor unwritable, wrong key) → 503
     ├── BackendUnavailable      PostgreSQL or the object store cannot be reached → 503
+    │   ├── MissingTables       sathub's tables gone from the database           → 503
     │   └── BackendTimeout      a query ran past SATHUB_PG_STATEMENT_TIMEOUT_MS  → 504
     └── SettingError            a setting that cannot work (bad credentials…)   → start-up error
 """
@@ -140,3 +141,40 @@ class BackendTimeout(BackendUnavailable):
 class SettingError(SathubError):
     """A setting cannot work (wrong credentials, a bad address): ``field`` names it. Raised
     when an installation opens, so the server does not start."""
+
+
+# pgfix (wave 5): a database whose sathub (or pgstac) tables are gone (an operator's
+# ``DROP SCHEMA sathub``, a half-migrated database) under a running sathub. PostgreSQL's
+# SQLSTATEs of a missing relation or schema; a missing function only when it is sathub's.
+_MISSING_OBJECT = {"42P01", "3F000"}
+_MISSING_SATHUB = {"42883"}
+SCHEMA_HINT = (
+    "sathub's tables in this database are missing or half-migrated (was the schema dropped?); "
+    "sathub makes them when it starts: restart it (`sathub serve`) to migrate; tables made "
+    "anew are empty, so restore the database from a backup to keep its data "
+    "(docs/deploy.md, 'Missing tables')"
+)
+
+
+class MissingTables(BackendUnavailable):
+    """sathub's tables (or schema) are missing from the PostgreSQL database (503): the message
+    is sathub's own, naming the missing relation and what to do, nothing of the server's
+    address, so the caller is told it as it is."""
+
+
+def missing_schema(exc: BaseException) -> MissingTables | None:
+    """A PostgreSQL error (or one it caused) that says a table, schema or sathub function
+    does not exist, as a 503 naming PostgreSQL, the missing object and what to do; None for
+    any other error. Matched by SQLSTATE, so this module needs no database driver."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        state = getattr(cur, "sqlstate", None)
+        diag = getattr(cur, "diag", None)  # psycopg's: the server's message without LINE/HINT
+        text = getattr(diag, "message_primary", None) or (str(cur).strip().splitlines() or [""])[0]
+        if state in _MISSING_OBJECT or (state in _MISSING_SATHUB and "sathub." in text):
+            return MissingTables(f"PostgreSQL: {text}: {SCHEMA_HINT}", backend="postgresql",
+                                 field="SATHUB_PG_DSN")  # fmt: skip
+        cur = cur.__cause__ or cur.__context__
+    return None

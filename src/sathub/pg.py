@@ -150,6 +150,37 @@ class Pool:
         finally:
             self.putconn(conn)
 
+    @contextmanager
+    def spare(self) -> Iterator[psycopg.Connection[Any] | None]:
+        """A connection the pool can give without waiting, or None: every connection taken
+        and the pool at its size (always so at size 1). For a caller that already holds one
+        and wants a second: waiting would wait on its own connection (a deadlock at size 1;
+        at any size, once as many callers as connections each want a second)."""
+        pool = self._pool
+        stats = pool.get_stats()
+        conn = None
+        if not self._down and (stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size):
+            try:
+                conn = pool.getconn(timeout=FIRST_WAIT_S)
+            except PoolTimeout:  # taken by another caller meanwhile (or the server is away)
+                conn = None
+        if conn is None:
+            yield None
+            return
+        try:
+            yield conn
+            if conn.info.transaction_status == TransactionStatus.INTRANS:
+                conn.commit()
+        except BaseException:
+            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                try:
+                    conn.rollback()
+                except psycopg.Error:
+                    pass
+            raise
+        finally:
+            self.putconn(conn)
+
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._closed = True

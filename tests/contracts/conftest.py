@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 SUITES = {"access_store.py", "catalog_store.py", "object_store.py", "session_store.py",
-          "job_store.py", "orbit_store.py", "budget_store.py"}  # fmt: skip
+          "job_store.py", "orbit_store.py", "budget_store.py", "shared_state.py"}  # fmt: skip
 
 
 def pytest_collect_file(file_path: Path, parent: Any) -> Any:

@@ -2,7 +2,8 @@
 a list of what it could not check with this configuration.
 
 One pass over the records (sequence, links, hashes; quota charges; the latest digest of every
-chained row) inside one read snapshot, so concurrent writers cause no false alarm; the anchor
+chained row), read in pages by keyset (memory bounded whatever the log's length) inside one
+read snapshot, so concurrent writers cause no false alarm; the anchor
 files are measured under the write lock before that snapshot is taken (every line up to that
 size belongs to a committed record, or to one rolled back by a crash).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,10 +109,26 @@ def verify(log: AuditLog, anchor_files: Sequence[Path] = ()) -> VerifyResult:
     return VerifyResult(not problems, p.n, problems.final(), checked, not_checked)
 
 
+PAGE = 500  # records read per query: verify's memory is a page's, whatever the log's length
+
+
+def _pages(c: StateConn) -> Iterator[Any]:
+    """Every record in sequence order, read in pages by keyset on ``seq`` (the primary key)
+    inside the caller's snapshot: a client-side cursor (psycopg's) would hold the whole log in
+    memory at once."""
+    sql = f"SELECT {', '.join(RECORD)}, fmt, prev, hash FROM audit"
+    rows = c.execute(f"{sql} ORDER BY seq LIMIT {PAGE}").fetchall()
+    while rows:
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        rows = c.execute(f"{sql} WHERE seq > ? ORDER BY seq LIMIT {PAGE}", (rows[-1][0],)).fetchall()
+
+
 def _records(c: StateConn, log: AuditLog, problems: list[str]) -> _Pass:
     p = _Pass(last_hash=GENESIS)
     prev, expected = GENESIS, 1
-    for row in c.execute(f"SELECT {', '.join(RECORD)}, fmt, prev, hash FROM audit ORDER BY seq"):
+    for row in _pages(c):
         record, fmt, stored_prev, stored_hash = row[:11], row[11], row[12], row[13]
         seq, ts, _, action, resource, _, _, agr, _, detail, charged = record
         p.n += 1

@@ -4,10 +4,10 @@ of :class:`sathub.access.sessions.SessionStore`."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 from sathub.access.sessions import Session
+from sathub.sqlitedb import ThreadConnections
 
 
 class SQLiteSessionStore:
@@ -19,18 +19,12 @@ class SQLiteSessionStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._local = threading.local()
+        self._conns = ThreadConnections(self.path, timeout=30.0)
         self.conn().execute(self.SCHEMA)
         self.conn().execute("CREATE INDEX IF NOT EXISTS sessions_key ON sessions (key_id)")
 
     def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = c
-        return c
+        return self._conns.get()
 
     def add(self, session: Session) -> None:
         s = session
@@ -57,10 +51,7 @@ class SQLiteSessionStore:
                                    (idle_before, now)).rowcount  # fmt: skip
 
     def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-            self._local = threading.local()
+        self._conns.close()
 
 
 __all__ = ["SQLiteSessionStore"]

@@ -8,6 +8,7 @@ import dataclasses
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from sathub.access.models import (
     Organisation,
 )  # fmt: skip
 from sathub.errors import Conflict, InvalidInput, NotFound
+from sathub.sqlitedb import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -141,6 +143,8 @@ class SQLAccessStore:
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("an organisation needs a name (1-200 characters)", field="name")
+        if any(unicodedata.category(ch) == "Cc" for ch in name):  # U+0000: a 500 on PostgreSQL
+            raise InvalidInput("an organisation's name cannot hold control characters", field="name")
         if kind not in ORG_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
         now = time.time()
@@ -161,8 +165,10 @@ class SQLAccessStore:
         """An organisation by id or by name."""
         c = self.conn()
         row = None
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            row = c.execute("SELECT id, name, kind, created FROM orgs WHERE id = ?", (int(ref),)).fetchone()
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal()):
+            n = int(ref)
+            if -(2**63) <= n < 2**63:  # SQLite's integers (beyond: OverflowError, a 500)
+                row = c.execute("SELECT id, name, kind, created FROM orgs WHERE id = ?", (n,)).fetchone()
         if row is None:
             row = c.execute("SELECT id, name, kind, created FROM orgs WHERE name = ?", (str(ref),)).fetchone()
         if row is None:
@@ -364,21 +370,14 @@ class AccessStore(SQLAccessStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._conns = ThreadConnections(self.path, timeout=30.0, pragmas=("foreign_keys=ON",))
         self.write_lock = threading.RLock()
         self.on_change = None
         with self.tx() as c:
             _migrate(c)
 
     def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = c
-        return c
+        return self._conns.get()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -415,10 +414,7 @@ class AccessStore(SQLAccessStore):
         return self.conn().execute(sql).fetchone() is not None
 
     def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-            self._local = threading.local()
+        self._conns.close()
 
 
 

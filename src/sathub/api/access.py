@@ -75,7 +75,10 @@ class AccessMiddleware:
             await send_json(send, 403, exc.to_dict())
             return
         except BackendUnavailable as exc:  # the access state's database (issue 14): 503, named
-            await send_json(send, 503, exc.to_dict(), exc.headers)
+            from sathub.api.errors import public_body
+
+            path = f"{scope.get('method')} {scope.get('path')}"
+            await send_json(send, 503, public_body(exc, path), exc.headers)
             return
         if actor.role == "anonymous" and inst.settings.dev_open_writes:
             actor = Actor(role="operator", name="anonymous (development mode)",

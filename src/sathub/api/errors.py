@@ -39,11 +39,30 @@ def status_for(exc: errors.SathubError) -> int:
     return getattr(exc, "status_code", 500) if getattr(exc, "status_code", 500) != 500 else 400
 
 
+BACKEND_NAMES = {"postgresql": "PostgreSQL", "s3": "the S3 object store"}
+
+
 def _sathub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SathubError)
+    if isinstance(exc, errors.BackendUnavailable) and not isinstance(exc, errors.MissingTables):
+        exc = errors.missing_schema(exc) or exc  # a store's wrapper around a missing table
     status = status_for(exc)
     headers = getattr(exc, "headers", None)
-    return json_response(exc.to_dict(), status=status, headers=headers)
+    return json_response(public_body(exc, f"{request.method} {request.url.path}"), status=status,
+                         headers=headers)  # fmt: skip
+
+
+def public_body(exc: errors.SathubError, where: str) -> dict[str, Any]:
+    """The error's answer. A backend's own words name its address (S3: endpoint, bucket, prefix
+    and key; PostgreSQL: host, port, user): the server's log has them, the caller learns only
+    which backend failed (a timeout's answer names its setting, nothing of the server)."""
+    body = exc.to_dict()
+    if isinstance(exc, errors.BackendUnavailable) and not isinstance(
+            exc, (errors.BackendTimeout, errors.MissingTables)):  # those name no address
+        log.warning("%s: %s", where, exc)
+        name = BACKEND_NAMES.get(exc.backend, exc.backend)
+        body["description"] = f"{name} is unavailable or failed; try again later"
+    return body
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:
@@ -71,6 +90,10 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
+    missing = errors.missing_schema(exc)  # sathub's tables dropped under the server: a 503
+    if missing is not None:
+        log.error("%s %s: %s", request.method, request.url.path, missing.message)
+        return _sathub_error(request, missing)
     # called by the exception handler, not inside an ``except``: the traceback given explicitly
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response(
@@ -84,3 +107,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    try:  # raised inside a route: answered here, before Starlette's error middleware
+        from psycopg import errors as pgerrors
+    except ImportError:
+        return
+    for cls in (pgerrors.UndefinedTable, pgerrors.InvalidSchemaName, pgerrors.UndefinedFunction):
+        app.add_exception_handler(cls, _unexpected)

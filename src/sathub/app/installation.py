@@ -25,11 +25,13 @@ if TYPE_CHECKING:
     from sathub.jobs import JobRunner
     from sathub.orbits.store import OrbitStore
     from sathub.storage.base import ObjectStore
-    from sathub.tiles.searches import SearchRegistry
+    from sathub.storage.signing import SigningKeyStore
+    from sathub.tiles.searches import SearchStore
 
 
 T = TypeVar("T")
 log = logging.getLogger("sathub.app")
+STATE_POOL_MIN = 3  # connections of the state pool, whatever SATHUB_PG_POOL_SIZE says (see state_pool)
 
 
 class part(Generic[T]):  # noqa: N801 - used as a decorator, like cached_property
@@ -149,7 +151,9 @@ class Installation:
         from sathub.access.pg_store import open_pool
 
         assert self.settings.pg_dsn
-        return open_pool(self.settings.pg_dsn, max_size=self.settings.pg_pool_size)
+        # at least 3: a budget write holds one connection while its audit record takes a second
+        # and a link's check may read on a third (budget/pg.py: one such writer per process)
+        return open_pool(self.settings.pg_dsn, max_size=max(STATE_POOL_MIN, self.settings.pg_pool_size))
 
     @part
     def budget(self) -> BudgetService:
@@ -193,17 +197,38 @@ class Installation:
                                max_s=s.console_session_hours * 3600)  # fmt: skip
 
     @part
-    def signing_key(self) -> bytes:
-        from sathub.storage import signing
+    def signing_keys(self) -> SigningKeyStore:
+        """Where the key of signed links is kept: ``DATA/secrets/signing.key``, or PostgreSQL
+        (``sathub.signing_keys``), shared by every API machine."""
+        if self.settings.pg_dsn:
+            from sathub.storage.signing_pg import PgSigningKeys
 
-        return signing.load_key(self.settings.layout.secrets)
+            return PgSigningKeys(self.state_pool)
+        from sathub.storage.signing import FileSigningKeys
+
+        return FileSigningKeys(self.settings.layout.secrets)
 
     @part
-    def mosaic_searches(self) -> SearchRegistry:
-        """Registered mosaic searches (``DATA/searches/``), shared by the API's workers."""
-        from sathub.tiles.searches import SearchRegistry
+    def signing_key(self) -> bytes:
+        """The key of signed links, made on first use. With PostgreSQL, a key this data
+        directory already had (``DATA/secrets/signing.key``) is adopted, not replaced: links
+        signed before the move keep working."""
+        from sathub.storage import signing
 
-        return SearchRegistry(self.settings.layout.root / "searches", self.settings.mosaic_searches_max)
+        earlier = signing.FileSigningKeys(self.settings.layout.secrets) if self.settings.pg_dsn else None
+        return signing.load(self.signing_keys, earlier)
+
+    @part
+    def mosaic_searches(self) -> SearchStore:
+        """Registered mosaic searches (``DATA/searches/``, or PostgreSQL), shared by the API's
+        workers (and, in PostgreSQL, by every API machine)."""
+        if self.settings.pg_dsn:
+            from sathub.tiles.searches_pg import PgSearchStore
+
+            return PgSearchStore(self.state_pool, self.settings.mosaic_searches_max)
+        from sathub.tiles.searches import FileSearchStore
+
+        return FileSearchStore(self.settings.layout.root / "searches", self.settings.mosaic_searches_max)
 
     @part
     def jobs(self) -> JobRunner:

@@ -16,7 +16,11 @@ so that a re-run after a crash ends in the same state (idempotent, compare by ke
   element sets) and the order book through the :class:`~sathub.orbits.store.OrbitStore`
   contract, record by record (what the target has, same document, is skipped).
 - Console sessions are not copied: they are ephemeral (users sign in again on the target).
-- Registered mosaic searches are files of the data directory on every backend, copied atomically.
+- The key of signed links through the :class:`~sathub.storage.signing.SigningKeyStore` contract
+  (a link signed before the migration verifies after it; a target that signs with another key is
+  a Conflict), and the registered mosaic searches through the
+  :class:`~sathub.tiles.searches.SearchStore` contract (files of the data directory, or
+  PostgreSQL), search by search.
 
 The target's access or budget rows are only replaced when they are blank (what ``sathub init``
 makes), identical to the source's, or what an earlier run of the migration wrote (their digest
@@ -258,7 +262,11 @@ def _budget_blank(rows: Rows) -> bool:
 
 
 def _budget_counts(inst: Installation) -> dict[str, int]:
-    return {"budget rows": sum(len(v) for v in _budget_rows(inst).values())}
+    """Every row of a budget in use; none for a blank one, whatever reference rows it holds (an
+    embedded budget never opened has no file and no row, a new one on PostgreSQL the seven rows
+    of its reference tables: the same state, which counting rows would call a loss)."""
+    rows = _budget_rows(inst)
+    return {"budget rows": 0 if _budget_blank(rows) else sum(len(v) for v in rows.values())}
 
 
 # ------------------------------------------------------------------ sessions (not copied)
@@ -314,35 +322,6 @@ def _orbit_store(s: Settings) -> str:
     return _backend(s, "") if s.pg_dsn else "embedded files (DATA/orbits)"
 
 
-# ------------------------------------------------------------------ JSON files
-def _files(root: Path, rel: str) -> list[Path]:
-    base = root / rel
-    if base.is_file():
-        return [base]
-    if base.is_dir():
-        return sorted(p for p in base.iterdir() if p.is_file() and not p.name.endswith(".tmp")
-                      and not p.name.startswith("."))  # fmt: skip
-    return []
-
-
-def _file_kind(name: str, rel: str, counts: Callable[[Path], dict[str, int]]) -> StateKind:
-    def copy(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
-        sroot, droot = src.settings.layout.root, dst.settings.layout.root
-        n = 0
-        for path in _files(sroot, rel):
-            target = droot / path.relative_to(sroot)
-            data = path.read_bytes()
-            if target.is_file() and target.read_bytes() == data:
-                continue
-            _atomic_write(target, data)
-            n += 1
-            crash(f"state:{name}:{path.name}")
-        return n
-
-    return StateKind(name, lambda inst: counts(inst.settings.layout.root),
-                     lambda _s: f"embedded files (DATA/{rel})", copy)  # fmt: skip
-
-
 # ------------------------------------------------------------------ jobs (contract)
 def _job_counts(inst: Installation) -> dict[str, int]:
     return {"jobs": len(inst.jobs.store.list())}
@@ -377,6 +356,58 @@ def kinds() -> list[StateKind]:
                   lambda _s, _d, _c: 0, copied=False),
         StateKind("jobs", _job_counts, _job_store, _copy_jobs),
         StateKind("orbits", _orbit_counts, _orbit_store, _copy_orbits),
-        _file_kind("searches", "searches",
-                   lambda root: {"mosaic searches": len(_files(root, "searches"))}),
+        StateKind("signing key", _key_counts, _key_store, _copy_key),
+        StateKind("searches", _search_counts, _search_store, _copy_searches),
     ]
+
+
+# ------------------------------------------- signing key, mosaic searches (contracts)
+def _key_of(inst: Installation) -> bytes | None:
+    """The installation's signing key, without making one (on PostgreSQL, the data
+    directory's earlier key file counts until it is adopted)."""
+    from sathub.storage.signing import FileSigningKeys
+
+    key = inst.signing_keys.get()
+    if key is None and inst.settings.pg_dsn:
+        key = FileSigningKeys(inst.settings.layout.secrets).get()
+    return key
+
+
+def _key_counts(inst: Installation) -> dict[str, int]:
+    return {"signing key": int(_key_of(inst) is not None)}
+
+
+def _key_store(s: Settings) -> str:
+    return "PgSigningKeys (PostgreSQL, schema sathub)" if s.pg_dsn else "embedded file (DATA/secrets/signing.key)"
+
+
+def _copy_key(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
+    key = _key_of(src)
+    if key is None or dst.signing_keys.get() == key:
+        return 0
+    if dst.signing_keys.adopt(key) != key:
+        raise Conflict("the target signs links with another key than the source's: links signed "
+                       "by the source would be refused; migrate into a new target")  # fmt: skip
+    crash("state:signing key")
+    return 1
+
+
+def _search_counts(inst: Installation) -> dict[str, int]:
+    return {"mosaic searches": len(inst.mosaic_searches.ids())}
+
+
+def _search_store(s: Settings) -> str:
+    return "PgSearchStore (PostgreSQL, schema sathub)" if s.pg_dsn else "embedded files (DATA/searches)"
+
+
+def _copy_searches(src: Installation, dst: Installation, crash: Callable[[str], None]) -> int:
+    s, d = src.mosaic_searches, dst.mosaic_searches
+    n = 0
+    for search_id in sorted(s.ids()):
+        body = s.get(search_id)
+        if body is None or d.get(search_id) == body:
+            continue
+        d.put(search_id, body)
+        n += 1
+        crash(f"state:searches:{search_id}")
+    return n

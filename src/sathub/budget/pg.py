@@ -15,6 +15,7 @@ locks the line's row. Readers never wait.
 from __future__ import annotations
 
 import functools
+import threading
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -157,6 +158,7 @@ class PgBudgetStore(_Ops):
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self._write_lock = threading.Lock()
         super().__init__(self._read_conn)  # type: ignore[arg-type]
         with _unavailable_as_503(), pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.schema'))")
@@ -167,8 +169,15 @@ class PgBudgetStore(_Ops):
 
     @contextmanager
     def write(self) -> Iterator[_PgOps]:
-        """One write transaction: committed when the block ends, rolled back when it raises."""
-        with _unavailable_as_503(), self.pool.connection() as conn, conn.transaction():
+        """One write transaction: committed when the block ends, rolled back when it raises.
+
+        The writers of this process queue on a lock before they take a connection: a write
+        holds its connection while its audit record takes a second one (and a link's check
+        may read on a third), so writers that each held one while waiting for the advisory
+        lock could take the whole pool and starve the one that holds the lock (its audit
+        append waited 30 s, then a 503). Budget writes are one at a time anyway (the advisory
+        lock, across processes)."""
+        with self._write_lock, _unavailable_as_503(), self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sathub.budget'))")
             yield _PgOps(conn)
 

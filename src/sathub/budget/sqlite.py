@@ -32,6 +32,7 @@ from sathub.budget.model import (
     Version,
 )
 from sathub.errors import Conflict, NotFound
+from sathub.sqlitedb import ThreadConnections
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -387,21 +388,14 @@ class SQLiteBudgetStore(_Ops):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._conns = ThreadConnections(self.path, timeout=60.0, pragmas=("foreign_keys=ON",))
         self._lock = threading.Lock()  # in-process writers queue here instead of busy-waiting
         super().__init__(self.conn)
         with self._lock:
             self._migrate()
 
     def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = c
-        return c
+        return self._conns.get()
 
     def _migrate(self) -> None:
         c = self.conn()
@@ -433,7 +427,4 @@ class SQLiteBudgetStore(_Ops):
                 raise
 
     def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-            self._local = threading.local()
+        self._conns.close()

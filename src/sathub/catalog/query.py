@@ -93,6 +93,13 @@ def build_search(
     cols = columns_for(query.collections, queryables, query.queryable_collections,
                        query.hidden_properties)  # fmt: skip
     plan.columns = cols
+    # the caller's access filter first: SQLite evaluates the terms no index answers left to
+    # right and stops at the first false one, so no predicate of the user's (an exact spatial
+    # test, a filter, free text) runs on a row the caller may not see: its cost would tell
+    # the caller something about that row (a timing oracle)
+    if extra_filter:
+        for compiled in to_where(extra_filter, cols, internal=True):
+            plan.add(compiled.sql, compiled.params)
     if query.collections is not None:
         # With a spatial probe, unary + keeps the planner off items_collection_dt: lacking
         # ANALYZE statistics it takes "collection = ?" as selective and scans the collection.
@@ -139,10 +146,9 @@ def build_search(
         else:
             plan.add("sathub_spatial('s_intersects', i.geom, ?) = 1", [to_wkb(area)])
 
-    for expr, name in ((query.filter, "filter"), (extra_filter, "extra_filter")):
-        if expr:
-            for compiled in to_where(expr, cols, internal=name == "extra_filter"):
-                plan.add(compiled.sql, compiled.params)
+    if query.filter:
+        for compiled in to_where(query.filter, cols):
+            plan.add(compiled.sql, compiled.params)
     if query.query:
         for compiled in to_where(query_to_cql2(query.query), cols):
             plan.add(compiled.sql, compiled.params)

@@ -54,6 +54,7 @@ from sathub.errors import (
     SathubError,
     SettingError,
     Unauthorized,
+    missing_schema,
 )
 
 if TYPE_CHECKING:
@@ -138,9 +139,15 @@ class SathubGroup(TyperGroup):
             try:
                 return super().invoke(ctx)
             except SathubError as exc:
+                exc = missing_schema(exc) or exc  # a store's wrapper around a missing table
                 fail(message(exc), exit_code(exc))
             except OSError as exc:  # a file that cannot be read or written, a full disk
                 failed(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+            except Exception as exc:
+                missing = missing_schema(exc)  # sathub's tables dropped while it ran
+                if missing is None:
+                    raise
+                fail(message(missing), exit_code(missing))
 
 
 def _short_helps(group: Any) -> None:

@@ -111,9 +111,10 @@ def _blank_target(src_settings: Any, settings: Any) -> Any:
 
 def _target(src_settings: Any, settings: Any) -> Any:
     """The target installation, made (or completed, after a crash while it was being made:
-    ``Installation.create`` is idempotent) with the source's secrets first (the audit key,
-    the signing key), so that the chain verifies and signed links stay valid. A key the
-    target already has is kept (a different audit key is refused before anything is copied)."""
+    ``Installation.create`` is idempotent) with the source's secret files first (the audit
+    key), so that the chain verifies. A key the target already has is kept (a different audit
+    key is refused before anything is copied). The signing key is not a file here: it is state,
+    carried through its store (a file, or PostgreSQL) like the rest."""
     import shutil
 
     from sathub.app import Installation
@@ -121,6 +122,8 @@ def _target(src_settings: Any, settings: Any) -> Any:
     layout = settings.layout
     layout.create()
     for f in sorted(src_settings.layout.secrets.glob("*.key")):
+        if f.name == "signing.key":  # state: migrate_state carries it through the stores
+            continue
         dest = layout.secrets / f.name
         if not dest.exists():
             shutil.copy2(f, dest)

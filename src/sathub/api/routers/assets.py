@@ -98,10 +98,13 @@ async def download(collection_id: str, item_id: str, asset_key: str, request: Re
     if request.method == "HEAD":
         await run_in_threadpool(charge, 0, "head")
         return Response(status_code=status, headers=headers, media_type=info.media_type)
-    # counted and audited before the first byte: 429 when the quota cannot pay for it
-    await run_in_threadpool(charge, nbytes)
+    # the object opened first (off the event loop: an S3 GET waits for its answer), so a store
+    # that fails is a 503 with nothing charged or audited (nginx retries it on another worker);
+    # then counted and audited before the first byte: 429 when the quota cannot pay for it
     objects = installation(request).objects
-    body: Iterator[bytes] = objects.open_range(info.key, start, end) if info.size else iter(())
+    body: Iterator[bytes] = (await run_in_threadpool(objects.open_range, info.key, start, end)
+                             if info.size else iter(()))  # fmt: skip
+    await run_in_threadpool(charge, nbytes)
     return StreamingResponse(
         iterate_in_threadpool(body), status_code=status, headers=headers, media_type=info.media_type
     )

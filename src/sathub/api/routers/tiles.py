@@ -27,7 +27,7 @@ from sathub.catalog.cql2input import FilterLimits
 from sathub.catalog.params import build_query
 from sathub.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from sathub.tiles import ogc
-from sathub.tiles.searches import SearchRegistry
+from sathub.tiles.searches import SearchStore
 from sathub.tiles.params import (
     MAX_ITEMS_PER_TILE,
     MIN_ZOOM,
@@ -299,7 +299,7 @@ def tile_matrix_sets(request: Request) -> Response:
 
 
 # --------------------------------------------------------------------- mosaics
-def _registry(request: Request) -> SearchRegistry:
+def _registry(request: Request) -> SearchStore:
     return installation(request).mosaic_searches
 
 

@@ -69,11 +69,28 @@ def migrate(dsn: str) -> str:
     return version
 
 
+# the queryables of the items already there, when the table is made anew (a dropped sathub
+# schema, restarted: without them every filter on a property would be an unknown queryable)
+REBUILD_QUERYABLES = """
+INSERT INTO sathub.queryables (collection, name, type)
+SELECT DISTINCT ON (i.collection, p.key) i.collection, p.key, jsonb_typeof(p.value)
+FROM pgstac.items i, jsonb_each(content_hydrate(i) -> 'properties') p
+ORDER BY i.collection, p.key, i.datetime
+ON CONFLICT DO NOTHING
+"""
+
+
 def ensure_sathub(dsn: str) -> None:
-    """sathub's tables beside pgstac's (idempotent)."""
+    """sathub's tables beside pgstac's (idempotent): made when missing (the queryables
+    rebuilt from the items then)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('sathub.schema'))")
+        row = conn.execute("SELECT to_regclass('sathub.queryables') IS NULL, "
+                           "to_regclass('pgstac.items') IS NOT NULL").fetchone()  # fmt: skip
         conn.execute(SCHEMA)
+        if row is not None and row[0] and row[1]:
+            conn.execute("SET search_path TO pgstac, public")
+            conn.execute(REBUILD_QUERYABLES)
         conn.execute(
             "INSERT INTO sathub.catalog_meta VALUES ('token_key', %s) ON CONFLICT DO NOTHING",
             [secrets.token_hex(32)],
@@ -90,6 +107,13 @@ def installed_version(dsn: str) -> str | None:
         row = conn.execute(
             "SELECT version FROM pgstac.migrations ORDER BY datetime DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
+
+
+# pgstac's loader makes and widens partitions inside the writing transaction; two transactions
+# doing so at once deadlock or fail ('relation "_items_N" does not exist'). Whoever changes
+# partitions holds this transaction lock: a short widening transaction, or a writing
+# transaction whose partitions were not widened ahead (until its commit).
+PARTITIONS_LOCK = "SELECT pg_advisory_xact_lock(hashtext('sathub.partitions'))"
 
 
 STATEMENT_TIMEOUT_SETTING = "SATHUB_PG_STATEMENT_TIMEOUT_MS"
@@ -123,6 +147,12 @@ class Pools:
 
     def connection(self, reader: bool = False) -> AbstractContextManager[psycopg.Connection[Any]]:
         return (self.reader if reader else self.writer).connection()
+
+    def spare_writer(self) -> AbstractContextManager[psycopg.Connection[Any] | None]:
+        """A second writer connection for a caller that already holds one (a transaction
+        that widens partitions in a short transaction of its own), or None when the pool has
+        none to spare (:meth:`sathub.pg.Pool.spare`)."""
+        return self.writer.spare()
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:

@@ -3,8 +3,10 @@
 Everything becomes pgstac's own search fields (``collections``, ``ids``, ``datetime``,
 ``intersects``, ``sortby``, ``token``) plus ONE CQL2-JSON ``filter``: the user's filter, the
 Query extension's terms (as CQL2: pgstac takes ``query`` or ``filter``, not both), the free-text
-terms and the caller's access filter, joined with ``and``. Property names are checked against
-the queryables first, as the SQLite store does (unknown names are a 400, not an empty page).
+terms (and an ``extra`` filter when given), joined with ``and``. The store gives no ``extra``:
+it makes the WHERE clause with the access filter deciding first (``guarded.py``). Property
+names are checked against the queryables first, as the SQLite store does (unknown names are a
+400, not an empty page).
 
 Names whose meaning differs between the stores are mapped to the pgstac columns that hold the
 same values: ``start_datetime`` is pgstac's ``datetime`` column (the start of a range, else the
@@ -12,7 +14,10 @@ datetime), ``end_datetime`` its ``end_datetime`` column (the end, else the datet
 
 Paging tokens are pgstac's (``next:…``/``prev:…``, naming the boundary item), wrapped with a
 MAC over the token and the access filter: a caller cannot forge a token naming an item it may
-not see (pgstac would answer differently for an existing and a missing one).
+not see (pgstac would answer differently for an existing and a missing one). A second MAC over
+the token alone lets a token made under another filter through when the caller sees its
+boundary item now: an embargoed partner's filter carries the clock of its request, so page 2
+never has page 1's filter.
 """
 
 from __future__ import annotations
@@ -59,15 +64,15 @@ def _bare(name: str) -> str:
     return name[len("properties."):] if name.startswith("properties.") else name
 
 
-def _rename(expr: Any) -> Any:
+def rename(expr: Any) -> Any:
     """CQL2 with property names as pgstac reads them (see the module docstring)."""
     if isinstance(expr, dict):
         if set(expr) == {"property"} and isinstance(expr["property"], str):
             name = _bare(expr["property"])
             return {"property": RENAMED.get(name, name)}
-        return {k: _rename(v) for k, v in expr.items()}
+        return {k: rename(v) for k, v in expr.items()}
     if isinstance(expr, list):
-        return [_rename(v) for v in expr]
+        return [rename(v) for v in expr]
     return expr
 
 
@@ -89,6 +94,27 @@ def free_text(terms: list[str]) -> dict[str, Any] | None:
     return ors[0] if len(ors) == 1 else {"op": "or", "args": ors}
 
 
+def has_nul(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` holds U+0000, which PostgreSQL's text and jsonb
+    cannot hold (psycopg refuses it, or the server does: a 500 unless caught first). No stored
+    id, collection or property can contain it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul(query: SearchQuery) -> None:
+    """InvalidInput naming the search field that holds a NUL character."""
+    for field, value in (("collections", query.collections), ("ids", query.ids), ("q", query.q),
+                         ("filter", query.filter), ("query", query.query)):  # fmt: skip
+        if has_nul(value):
+            raise InvalidInput("a NUL character (U+0000) cannot be searched for", field=field)
+
+
 def check_names(expr: dict[str, Any], known: set[str], field: str = "filter") -> None:
     for name in property_names(expr):
         if _bare(name) not in known:
@@ -99,6 +125,7 @@ def search_body(
     query: SearchQuery, extra: dict[str, Any] | None, queryables: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
     """pgstac's search body for ``query`` AND ``extra`` (without token and conf)."""
+    refuse_nul(query)
     body: dict[str, Any] = {"limit": query.limit}
     if query.collections is not None:
         body["collections"] = list(query.collections)
@@ -114,7 +141,10 @@ def search_body(
         body["intersects"] = shapely.geometry.mapping(bbox_geometry(query.bbox))
     known = known_names(query.collections, queryables, query.queryable_collections,
                         query.hidden_properties)  # fmt: skip
-    terms: list[dict[str, Any]] = []
+    # an extra filter first (see catalog/query.py): PostgreSQL orders a row's conditions by
+    # their estimated cost, and keeps this order between equal costs (an order, not a
+    # guarantee: the store's access filter goes through guarded.py's CASE instead)
+    terms: list[dict[str, Any]] = [extra] if extra else []
     if query.filter:
         check_names(query.filter, known)
         terms.append(query.filter)
@@ -126,10 +156,8 @@ def search_body(
         text = free_text(query.q)
         if text is not None:
             terms.append(text)
-    if extra:
-        terms.append(extra)
     if terms:
-        body["filter"] = _rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
+        body["filter"] = rename(terms[0] if len(terms) == 1 else {"op": "and", "args": terms})
         body["filter-lang"] = "cql2-json"
     sortby = []
     for key in query.sortby or DEFAULT_SORT:
@@ -146,21 +174,41 @@ def _mac(key: bytes, token: str, extra: dict[str, Any] | None) -> str:
     return hmac.new(key, msg, hashlib.sha256).hexdigest()[:24]
 
 
+def _mac_any(key: bytes, token: str) -> str:
+    """The MAC of a token this store made, whatever the access filter it was made under."""
+    return hmac.new(key, b"any\0" + token.encode(), hashlib.sha256).hexdigest()[:24]
+
+
 def wrap_token(key: bytes, token: str | None, extra: dict[str, Any] | None) -> str | None:
     if token is None:
         return None
     raw = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-    return f"{raw}.{_mac(key, token, extra)}"
+    return f"{raw}.{_mac(key, token, extra)}.{_mac_any(key, token)}"
 
 
-def unwrap_token(key: bytes, wrapped: str, extra: dict[str, Any] | None) -> str:
-    """pgstac's token inside a token this store made for the same access filter;
-    InvalidInput (field ``token``) otherwise."""
-    raw, _, mac = wrapped.partition(".")
+def unwrap_token(key: bytes, wrapped: str, extra: dict[str, Any] | None) -> tuple[str, bool]:
+    """pgstac's token inside a token this store made, and whether it was made for the same
+    access filter (False: made for another one, e.g. the same grants at another instant, whose
+    live embargo part carries its clock; the caller must then see the token's boundary item
+    itself, see :func:`boundary`); InvalidInput (field ``token``) otherwise."""
+    raw, _, macs = wrapped.partition(".")
+    mac, _, mac_any = macs.partition(".")
     try:
         token = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("invalid paging token", field="token") from exc
-    if not mac or not hmac.compare_digest(mac, _mac(key, token, extra)):
-        raise InvalidInput("invalid paging token", field="token")
-    return token
+    if mac and hmac.compare_digest(mac, _mac(key, token, extra)):
+        return token, True
+    if mac_any and hmac.compare_digest(mac_any, _mac_any(key, token)):
+        return token, False
+    raise InvalidInput("invalid paging token", field="token")
+
+
+def boundary(token: str) -> tuple[str, str] | None:
+    """The (collection, id) a pgstac token (``next|prev:<hex collection>:<hex id>``) names."""
+    parts = token.split(":")
+    try:
+        coll, iid = (bytes.fromhex(p).decode() for p in parts[1:3])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None if len(parts) != 3 or has_nul([coll, iid]) else (coll, iid)

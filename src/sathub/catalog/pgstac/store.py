@@ -19,11 +19,11 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
-from psycopg.types.json import Jsonb
 
 from sathub.catalog.filters import ExtraFilter, filter_collections, plain_cql2
-from sathub.catalog.pgstac.db import Pools, unavailable_as_503
-from sathub.catalog.pgstac.search import search_body, unwrap_token, wrap_token
+from sathub.catalog.pgstac.db import PARTITIONS_LOCK, Pools, unavailable_as_503
+from sathub.catalog.pgstac.guarded import clauses, page
+from sathub.catalog.pgstac.search import boundary, has_nul, search_body, unwrap_token, wrap_token
 from sathub.catalog.pgstac.transaction import PgstacTransaction
 from sathub.catalog.store import Collection, Item, Mode, SearchQuery, SearchResult
 from sathub.catalog.validate import item_row
@@ -33,7 +33,8 @@ from sathub.errors import InvalidFilter, InvalidInput, NotFound
 RAISED = (pgerrors.RaiseException, pgerrors.InvalidParameterValue, pgerrors.UndefinedFunction,
           pgerrors.InvalidTextRepresentation, pgerrors.DatatypeMismatch,
           pgerrors.InvalidDatetimeFormat, pgerrors.DatetimeFieldOverflow,
-          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_)  # fmt: skip
+          pgerrors.NumericValueOutOfRange, pgerrors.InternalError_,
+          pgerrors.DivisionByZero)  # fmt: skip
 
 
 class PgstacStore:
@@ -77,7 +78,7 @@ class PgstacStore:
                 conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("ANALYZE pgstac.items")
 
-    def widen_partitions(self, collections: set[str]) -> None:
+    def widen_partitions(self, collections: set[str], *, holding: bool = False) -> set[str]:
         """Before a transaction first writes items of committed collections: their pgstac
         partitions made, with datetime constraints covering all time, in a short transaction
         of their own. pgstac's loader otherwise creates a partition or widens its constraints
@@ -85,21 +86,17 @@ class PgstacStore:
         of the collection wait until the commit. (Collections of one partition each, pgstac's
         default; a collection partitioned by year or month keeps pgstac's own behaviour, as
         does one made in the same transaction.) A lock that does not come within 0.5 s (another
-        writer holds the partition) leaves it to pgstac, which is only slower for readers."""
+        writer holds the partition) leaves it to pgstac, which is only slower for readers.
+
+        ``holding``: the caller holds a writer connection already (a transaction about to write
+        items); the widening then takes a spare one only, never waits for one (at
+        ``SATHUB_PG_POOL_SIZE=1`` it would wait on the caller's own: a deadlock), and is left
+        to pgstac when the pool has none. Returns the collections widened."""
+        if holding:
+            with unavailable_as_503(), self.pools.spare_writer() as spare:
+                return set() if spare is None else _widen(spare, collections)
         with unavailable_as_503(), self.pools.connection() as conn:
-            conn.execute("SET lock_timeout = '500ms'")
-            for coll in sorted(collections):
-                try:
-                    with conn.transaction():
-                        conn.execute(
-                            "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
-                            "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
-                            "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
-                except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
-                    if isinstance(exc, psycopg.OperationalError) and not isinstance(
-                            exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
-                        raise
-            conn.execute("RESET lock_timeout")
+            return _widen(conn, collections)
 
     # ------------------------------------------------------------ collections
     def list_collections(self, extra_filter: dict[str, Any] | None = None) -> list[Collection]:
@@ -109,6 +106,8 @@ class PgstacStore:
         return out if extra_filter is None else filter_collections(out, extra_filter)
 
     def get_collection(self, collection_id: str) -> Collection:
+        if has_nul(collection_id):  # PostgreSQL cannot hold one: no such collection
+            raise NotFound(f"collection {collection_id!r} not found")
         with self.pools.read() as conn:
             row = conn.execute("SELECT content FROM collections WHERE id = %s",
                                [collection_id]).fetchone()  # fmt: skip
@@ -122,6 +121,8 @@ class PgstacStore:
             return tx.put_collection(collection, mode="insert")
 
     def update_collection(self, collection_id: str, collection: Collection) -> Collection:
+        if has_nul(collection_id):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} not found")
         if collection.get("id", collection_id) != collection_id:
             raise InvalidInput(
                 f"collection id {collection.get('id')!r} does not match the path {collection_id!r}",
@@ -133,6 +134,8 @@ class PgstacStore:
             return tx.put_collection({**collection, "id": collection_id}, mode="upsert")
 
     def delete_collection(self, collection_id: str) -> None:
+        if has_nul(collection_id):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} not found")
         with self.transaction() as tx:
             if not tx.conn.execute("SELECT 1 FROM collections WHERE id = %s FOR UPDATE",
                                    [collection_id]).fetchone():  # fmt: skip
@@ -143,6 +146,9 @@ class PgstacStore:
 
     # ------------------------------------------------------------------ items
     def get_item(self, collection_id: str, item_id: str, extra_filter: ExtraFilter = None) -> Item:
+        if has_nul(item_id):  # PostgreSQL cannot hold one: no such item
+            self.get_collection(collection_id)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         query = SearchQuery(collections=[collection_id], ids=[item_id], limit=1)
         result = self.search(query, extra_filter=extra_filter, count=False)
         if not result.items:
@@ -156,6 +162,8 @@ class PgstacStore:
         return row.content
 
     def update_item(self, collection_id: str, item_id: str, item: Item) -> Item:
+        if has_nul([collection_id, item_id]):  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         if item.get("id", item_id) != item_id:
             raise InvalidInput(f"item id {item.get('id')!r} does not match the path {item_id!r}",
                                field="id")  # fmt: skip
@@ -227,8 +235,10 @@ class PgstacStore:
 
     # ----------------------------------------------------------------- search
     def _body(self, query: SearchQuery, extra_filter: ExtraFilter) -> tuple[dict[str, Any], Any]:
+        """pgstac's search body with the caller's own terms as its filter, and the access
+        filter (plain CQL2) apart: see ``guarded.py``."""
         extra = plain_cql2(extra_filter)
-        return search_body(query, extra, self.queryables()), extra
+        return search_body(query, None, self.queryables()), extra
 
     def search(self, query: SearchQuery, extra_filter: ExtraFilter = None, *,
                count: bool = True) -> SearchResult:  # fmt: skip
@@ -237,60 +247,86 @@ class PgstacStore:
                                 matched=0 if count else None)  # fmt: skip
         body, extra = self._body(query, extra_filter)
         if query.token:
-            body["token"] = unwrap_token(self._token_key, query.token, extra)
-        # readonly: a search writes nothing (pgstac would otherwise record every search and
-        # cache its count for a day, stale after the next write)
-        # context off: pgstac's count is exact and unbounded (every match of a broad filter
-        # counted on every page: ~85% of such a search's time at 10^4..10^6 items); the count
-        # is made here instead, exact up to count_cap, then the planner's estimate (the
-        # SQLite store's rule, SATHUB_COUNT_CAP)
-        # nohydrate: pgstac returns each item without what it shares with its collection
-        # (with the collection's base item beside it) and the items are completed here, as
-        # stac-fastapi-pgstac's API-side hydration does: hydrating in plpgsql was ~85% of a
-        # 100-item search's time
-        body["conf"] = {"context": "off", "readonly": True, "nohydrate": True}
+            token, same_filter = unwrap_token(self._token_key, query.token, extra)
+            if not same_filter and not self._sees(boundary(token), extra_filter):
+                raise InvalidInput("invalid paging token", field="token")
+            body["token"] = token
+        # the page is pgstac's search over a WHERE clause made here (guarded.py: the access
+        # filter decides before the caller's terms can raise). As pgstac's search with
+        # context off, readonly and nohydrate: no count in it (pgstac's is exact and unbounded:
+        # ~85% of a broad search's time; counted here exact up to count_cap, then the
+        # planner's estimate, the SQLite store's rule, SATHUB_COUNT_CAP), nothing written, and
+        # items returned without what they share with their collection, completed here as
+        # stac-fastapi-pgstac's API-side hydration does (in plpgsql: ~85% of a 100-item page)
         matched: int | None = None
         estimate = False
         with self.pools.read() as conn:
-            page = run(conn, "SELECT search(%s)", [Jsonb(body)])[0]
-            features = hydrated(conn, page.get("features") or [])
+            cl = clauses(conn, run, body, extra)
+            raw, nxt, prv = page(conn, run_all, cl, int(body["limit"]), body.get("token"))
+            features = hydrated(conn, raw)
             if count and self.count_cap > 0:
-                matched, estimate = count_matches(conn, body, self.count_cap)
-        tokens: dict[str, str | None] = {"next": None, "prev": None}
-        for link in page.get("links") or []:
-            rel = link.get("rel")
-            if rel in tokens and "token=" in str(link.get("href")):
-                tokens[rel] = str(link["href"]).split("token=", 1)[1]
+                matched, estimate = count_matches(conn, cl.where, self.count_cap)
         return SearchResult(
             items=features,
-            next_token=wrap_token(self._token_key, tokens["next"], extra),
-            prev_token=wrap_token(self._token_key, tokens["prev"], extra),
+            next_token=wrap_token(self._token_key, nxt, extra),
+            prev_token=wrap_token(self._token_key, prv, extra),
             matched=matched,
             matched_is_estimate=estimate,
         )
+
+    def _sees(self, item: tuple[str, str] | None, extra_filter: ExtraFilter) -> bool:
+        """Whether the caller sees ``item`` now (a token made under another access filter
+        names its page's boundary item: pgstac answers differently for an existing and a
+        missing one, so only one the caller sees may be named)."""
+        if item is None:
+            return False
+        query = SearchQuery(collections=[item[0]], ids=[item[1]], limit=1)
+        return bool(self.search(query, extra_filter=extra_filter, count=False).items)
 
     def aggregate(self, query: SearchQuery, aggregations: list[str],
                   extra_filter: ExtraFilter = None, *, datetime_frequency_interval: str = "month",
                   geohash_precision: int = 1, geotile_precision: int = 0) -> list[dict[str, Any]]:  # fmt: skip
         from sathub.catalog.pgstac.aggregate import run_aggregations
 
-        body, _ = self._body(query, extra_filter)
+        body, extra = self._body(query, extra_filter)
         empty = query.collections == [] or query.ids == []
         with self.pools.read() as conn:
-            where = "FALSE" if empty else str(
-                run(conn, "SELECT stac_search_to_where(%s)", [Jsonb(body)])[0])
-            return run_aggregations(
-                conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
-                geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+            where = "FALSE" if empty else clauses(conn, run, body, extra).where
+            try:
+                return run_aggregations(
+                    conn, where, aggregations, datetime_frequency_interval=datetime_frequency_interval,
+                    geohash_precision=geohash_precision, geotile_precision=geotile_precision)
+            except RAISED as exc:  # the filter met a row it cannot be evaluated on: a 400
+                raise refused(conn, exc) from exc
 
 
-def count_matches(conn: psycopg.Connection[Any], body: dict[str, Any], cap: int) -> tuple[int, bool]:
-    """Items matching the search ``body`` (pgstac's own WHERE clause for it): when PostgreSQL's
+def _widen(conn: psycopg.Connection[Any], collections: set[str]) -> set[str]:
+    """:meth:`PgstacStore.widen_partitions` on ``conn``: one short transaction a collection."""
+    done = set()
+    conn.execute("SET lock_timeout = '500ms'")
+    for coll in sorted(collections):
+        try:
+            with conn.transaction():
+                conn.execute(PARTITIONS_LOCK)
+                conn.execute(
+                    "SELECT check_partition(id, tstzrange('-infinity', 'infinity', '[]'), "
+                    "tstzrange('-infinity', 'infinity', '[]')) FROM collections "
+                    "WHERE id = %s AND partition_trunc IS NULL", [coll])  # fmt: skip
+            done.add(coll)
+        except psycopg.DatabaseError as exc:  # pgstac reports a lock timeout its own way
+            if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                    exc, (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)):
+                raise
+    conn.execute("RESET lock_timeout")
+    return done
+
+
+def count_matches(conn: psycopg.Connection[Any], where: str, cap: int) -> tuple[int, bool]:
+    """Items matching a search's WHERE clause (without its paging token): when PostgreSQL's
     planner expects at most ``cap``, counted exactly (at most ``cap + 1`` rows read); when it
     expects more, or the count passes ``cap``, the planner's estimate (as pgstac's ``context:
     auto``; at least ``cap + 1`` then). A broad filter is thus never counted row by row: pgstac
     evaluates a property filter on each row's JSON (no index), ~15 µs a row."""
-    where = str(run(conn, "SELECT stac_search_to_where(%s)", [Jsonb({**body, "token": None})])[0])
     # no parameters: psycopg leaves the clause's own % (LIKE patterns) alone
     plan = run(conn, f"EXPLAIN (FORMAT JSON) SELECT 1 FROM items WHERE {where}", None)[0]
     expected = int(plan[0]["Plan"]["Plan Rows"])
@@ -320,6 +356,36 @@ def hydrated(conn: psycopg.Connection[Any], features: list[dict[str, Any]]) -> l
     return out
 
 
+# errors that depend on the rows a filter met, not on the filter alone: their text quotes a
+# stored value, possibly of an item the caller may not see (PostgreSQL may test the caller's
+# filter on a row before the access filter), so it is never repeated to the caller
+ROW_DEPENDENT = (pgerrors.InvalidTextRepresentation, pgerrors.NumericValueOutOfRange,
+                 pgerrors.DatetimeFieldOverflow, pgerrors.InvalidDatetimeFormat,
+                 pgerrors.DivisionByZero)  # fmt: skip
+
+
+def refused(conn: psycopg.Connection[Any], exc: Exception) -> InvalidInput:
+    """pgstac's refusal of a query as a 400 naming the field (the connection rolled back)."""
+    conn.rollback()
+    text = str(exc).split("\n", 1)[0]
+    if "token" in text.lower():
+        return InvalidInput("invalid paging token", field="token")
+    if isinstance(exc, ROW_DEPENDENT):
+        text = ("it compares a property with a value of another type (a text with a number or "
+                "a date), or its arithmetic fails on a stored value (out of range, division by zero)")  # fmt: skip
+    return InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter")
+
+
+def run_all(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Every row of a pgstac call; refusals as :func:`run`'s."""
+    try:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+    except RAISED as exc:
+        raise refused(conn, exc) from exc
+
+
 def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> Any:
     """One row of a pgstac call; pgstac's refusals of a query become 400s naming the field."""
     try:
@@ -327,10 +393,6 @@ def run(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None) -> An
             cur.execute(sql, params)
             row = cur.fetchone()
     except RAISED as exc:
-        conn.rollback()
-        text = str(exc).split("\n", 1)[0]
-        if "token" in text.lower():
-            raise InvalidInput("invalid paging token", field="token") from exc
-        raise InvalidFilter(f"the filter cannot be evaluated: {text}", field="filter") from exc
+        raise refused(conn, exc) from exc
     assert row is not None
     return row

@@ -15,10 +15,13 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.types.json import Jsonb
 
+from sathub.catalog.pgstac.db import PARTITIONS_LOCK
 from sathub.catalog.prepare import json_type
 from sathub.catalog.store import Collection, Item, Mode
 from sathub.catalog.validate import ItemRow, check_collection, item_row
-from sathub.errors import Conflict, InvalidGeometry, NotFound
+from sathub.errors import Conflict, InvalidGeometry, InvalidInput, NotFound
+
+NUL = "a NUL character (U+0000) in a text, which PostgreSQL cannot store"
 
 if TYPE_CHECKING:
     from sathub.catalog.pgstac.store import PgstacStore
@@ -35,12 +38,15 @@ class PgstacTransaction:
         self._collections: set[str] = set()
         self._created: set[str] = set()  # collections this transaction wrote
         self._widened: set[str] = set()
+        self._partitions_locked = False
         self._queryables: dict[tuple[str, str], str] = {}
         self.wrote_items = False
 
     def require_collection(self, collection_id: str) -> None:
         if collection_id in self._collections:
             return
+        if "\x00" in collection_id:  # no collection can have one (psycopg refuses to send it)
+            raise NotFound(f"collection {collection_id!r} does not exist", field="collection")
         if self.conn.execute("SELECT 1 FROM collections WHERE id = %s", [collection_id]).fetchone():
             self._collections.add(collection_id)
             return
@@ -61,10 +67,16 @@ class PgstacTransaction:
                 raise InvalidGeometry(
                     f"item {r.id!r}: the pgstac catalog needs a geometry (null is not stored)",
                     field="geometry")  # fmt: skip
-        fresh = {r.collection for r in rows} - self._created - self._widened
+        colls = {r.collection for r in rows}
+        fresh = colls - self._created - self._widened
         if fresh:  # before this transaction reads items (it would hold the widening up)
-            self.store.widen_partitions(fresh)
-            self._widened |= fresh
+            self._widened |= self.store.widen_partitions(fresh, holding=True)
+        if not self._partitions_locked and colls - self._widened:
+            # pgstac's loader will change these partitions in this transaction (made here, or
+            # no connection to spare or no lock in time for the widening): one such writer
+            # at a time
+            self.conn.execute(PARTITIONS_LOCK)
+            self._partitions_locked = True
         if mode == "insert":
             self._refuse_existing(rows)
         self.wrote_items = True
@@ -75,6 +87,8 @@ class PgstacTransaction:
                         copy.write_row((orjson.dumps(r.content).decode(),))
             except pgerrors.UniqueViolation as exc:
                 raise Conflict(f"item {rows[0].id!r} already exists", field="id") from exc
+            except pgerrors.UntranslatableCharacter as exc:  # jsonb cannot hold U+0000
+                raise InvalidInput(f"{NUL}: {str(exc).splitlines()[-1][:200]}", field="item") from exc
         q = self._queryables
         for r in rows:
             for name, value in r.content["properties"].items():
@@ -96,6 +110,8 @@ class PgstacTransaction:
             raise Conflict(f"item {hit[0]!r} already exists", field="id")
 
     def delete_item(self, collection_id: str, item_id: str) -> None:
+        if "\x00" in collection_id + item_id:  # none can exist (psycopg refuses to send it)
+            raise NotFound(f"item {item_id!r} not found in collection {collection_id!r}")
         cur = self.conn.execute(
             "DELETE FROM items WHERE collection = %s AND id = %s", [collection_id, item_id])
         if cur.rowcount == 0:
@@ -111,6 +127,8 @@ class PgstacTransaction:
                 self.conn.execute(f"SELECT {fn}(%s)", [Jsonb(doc)])
         except pgerrors.UniqueViolation as exc:
             raise Conflict(f"collection {doc['id']!r} already exists", field="id") from exc
+        except pgerrors.UntranslatableCharacter as exc:  # jsonb cannot hold U+0000
+            raise InvalidInput(NUL, field="collection") from exc
         self._collections.add(doc["id"])
         self._created.add(doc["id"])
         return doc

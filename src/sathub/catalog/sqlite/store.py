@@ -24,6 +24,7 @@ from sathub.catalog.sqlite.transaction import SQLiteTransaction
 from sathub.catalog.store import Collection, Item, SearchQuery, SearchResult
 from sathub.catalog.validate import item_row
 from sathub.errors import InvalidInput, NotFound
+from sathub.sqlitedb import sqlite_connect
 
 
 class SQLiteStore(MaterializedSets):
@@ -60,16 +61,13 @@ class SQLiteStore(MaterializedSets):
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA case_sensitive_like=ON")
-            conn.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")  # KiB, per connection
-            # mmap: file pages count in the RSS of every connection that maps them
-            conn.execute(f"PRAGMA mmap_size={int(self.mmap_mb) * 1024 * 1024}")
-            conn.execute("PRAGMA temp_store=MEMORY")
+            conn = sqlite_connect(self.path, timeout=30.0, pragmas=(
+                "case_sensitive_like=ON",
+                f"cache_size=-{int(self.cache_mb) * 1024}",  # KiB, per connection
+                # mmap: file pages count in the RSS of every connection that maps them
+                f"mmap_size={int(self.mmap_mb) * 1024 * 1024}",
+                "temp_store=MEMORY",
+            ))  # fmt: skip
             sqlfuncs.register(conn)
             self._local.conn = conn
             with self._sets_lock:
