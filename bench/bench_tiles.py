@@ -57,7 +57,7 @@ from PIL import Image
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 from rio_cogeo.cogeo import cog_translate
-from common import Stopwatch, log, machine, percentile, publish, tree_cpu
+from common import Stopwatch, log, machine, machine_cpu, percentile, publish, tree_cpu
 from rio_cogeo.profiles import cog_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,12 +186,6 @@ def s3_requests(moto_log: Path) -> tuple[int, int]:
     text = moto_log.read_text(errors="replace") if moto_log.exists() else ""
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     return text.count('"GET /'), text.count('"HEAD /')
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, idle) CPU seconds of the whole machine since boot."""
-    t = psutil.cpu_times()
-    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal, t.idle + t.iowait
 
 
 def bench_s3(args: argparse.Namespace) -> int:

@@ -53,7 +53,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,15 +60,13 @@ from typing import Any
 import httpx
 import morecantile
 import psutil
+from common import log, machine_cpu, publish, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 WM = morecantile.tms.get("WebMercatorQuad")
 GROUPS = ("api", "postgresql", "nginx", "load generator", "other")
 
-
-def log(msg: str) -> None:
-    print(f"[bench_workers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------- the data
@@ -181,31 +178,6 @@ def run_wrk(url: str, script: Path, clients: int, seconds: float) -> dict[str, A
 
 
 # ---------------------------------------------------------------------------------- CPU
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and its descendants, with those they have reaped."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, idle) CPU seconds of the whole machine since boot."""
-    t = psutil.cpu_times()
-    idle = t.idle + t.iowait
-    busy = t.user + t.nice + t.system + t.irq + t.softirq + t.steal
-    return busy, idle
-
-
 def measure(stack: Any, workers: int, script: Path, args: argparse.Namespace) -> dict[str, Any]:
     stack.restart_apis(workers)
     run_wrk(stack.nginx.url, script, args.clients, args.warmup)  # warm every worker: imports, pools, GDAL
@@ -333,17 +305,6 @@ def report(rounds: list[dict[str, Any]], kinds: dict[str, Any], args: argparse.N
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str, title: str = "## API workers") -> None:
-    lines = path.read_text().splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == title), None)
-    if start is None:
-        lines += [""] + text.splitlines()
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = text.splitlines() + [""]
-    path.write_text("\n".join(lines).rstrip("\n") + "\n")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="rounds of each configuration")
@@ -382,10 +343,7 @@ def main() -> None:
     finally:
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
-    text = report(rounds, kinds, args, len(items), started)
-    print(text)
-    if args.out:
-        write_section(args.out, text)
+    publish(report(rounds, kinds, args, len(items), started), args.out, "## API workers")
 
 
 if __name__ == "__main__":
