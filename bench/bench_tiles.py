@@ -19,13 +19,14 @@
 With ``--s3``, instead: the same COG served by two ``sathub serve`` processes of the same
 catalog, one reading it from local disk and one from an S3-compatible server (moto's, started
 here: ``sathub.stack.s3server``; GDAL's ``/vsis3/``), the same tiles in the same order, 1 and 4
-clients, each measured twice interleaved: tiles/s, p50, p99 and the ratio S3/local, written to
-the ``## Tiles from S3`` section.
+clients, each measured ``--runs`` times interleaved: median tiles/s, p50, p99, the ratio
+S3/local, and the CPU of the sathub server, of moto, of the load generator and of the rest of
+the machine over each run (psutil), written to the ``## Tiles from S3`` section.
 
 Usage::
 
     .venv/bin/python bench/bench_tiles.py [--requests 300] [--out docs/benchmarks.md]
-    .venv/bin/python bench/bench_tiles.py --s3 [--requests 300] [--out docs/benchmarks.md]
+    .venv/bin/python bench/bench_tiles.py --s3 [--requests 240] [--runs 3] [--out docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ import datetime as dt
 import io
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,12 +51,13 @@ from typing import Any
 import httpx
 import morecantile
 import numpy as np
+import psutil
 import rasterio
 from PIL import Image
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 from rio_cogeo.cogeo import cog_translate
-from common import Stopwatch, log, machine, percentile, publish, tree_cpu
+from common import Stopwatch, log, machine, machine_cpu, percentile, publish, tree_cpu
 from rio_cogeo.profiles import cog_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,12 +172,20 @@ def run(urls: list[str], clients: int) -> dict[str, float]:
     chunks = [urls[i::clients] for i in range(clients)]
     with Stopwatch() as wall, ThreadPoolExecutor(clients) as ex:
         list(ex.map(worker, chunks))
-    return {"tps": len(urls) / wall.s, "p50": percentile(lat, 0.5) * 1000,
+    return {"tps": len(urls) / wall.s, "wall": wall.s, "p50": percentile(lat, 0.5) * 1000,
             "p99": percentile(lat, 0.99) * 1000, "errors": errors}  # fmt: skip
 
 
 def pixels(content: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(content)))
+
+
+def s3_requests(moto_log: Path) -> tuple[int, int]:
+    """GET and HEAD requests moto has logged so far (werkzeug's access log, one line each;
+    a 206 line is coloured with ANSI escapes)."""
+    text = moto_log.read_text(errors="replace") if moto_log.exists() else ""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return text.count('"GET /'), text.count('"HEAD /')
 
 
 def bench_s3(args: argparse.Namespace) -> int:
@@ -221,36 +233,67 @@ def bench_s3(args: argparse.Namespace) -> int:
         log(f"same pixels from S3 as from local disk on tile {probe}: {same}")
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         loads = []
+        me = psutil.Process()
+        moto_pid = server.proc.pid if server.proc else 0
         for clients in (1, 4):
             tiles = tiles_for(bbox, zooms, max(1, args.requests // len(zooms)), seed=clients)
             for port in (lp, sp):
                 run([url(port, t) for t in tiles[:10]], 2)  # warm-up
-            for _ in range(2):
+            for _ in range(args.runs):
                 for name, port, api in (("local", lp, procs[0]), ("s3", sp, procs[1])):
                     loads.append(os.getloadavg()[0])
-                    c0, m0 = tree_cpu(api.proc.pid), tree_cpu(server.proc.pid if server.proc else 0)
+                    c0, m0, me0, (busy0, idle0) = tree_cpu(api.proc.pid), tree_cpu(moto_pid), sum(me.cpu_times()[:2]), machine_cpu()
+                    s3_req0 = s3_requests(tmp / "moto.log")
                     r = run([url(port, t) for t in tiles], clients)
-                    r["server_cpu_ms"] = (tree_cpu(api.proc.pid) - c0) / len(tiles) * 1000
-                    r["s3_cpu_ms"] = (tree_cpu(server.proc.pid if server.proc else 0) - m0) / len(tiles) * 1000
+                    busy1, idle1 = machine_cpu()
+                    s3_req1 = s3_requests(tmp / "moto.log")
+                    r["s3_get_per_tile"] = (s3_req1[0] - s3_req0[0]) / len(tiles)
+                    r["s3_head_per_tile"] = (s3_req1[1] - s3_req0[1]) / len(tiles)
+                    cpu = {"sathub": tree_cpu(api.proc.pid) - c0, "moto": tree_cpu(moto_pid) - m0 if name == "s3" else 0.0,
+                           "client": sum(me.cpu_times()[:2]) - me0}  # fmt: skip
+                    cpu["other"] = max(0.0, busy1 - busy0 - sum(cpu.values()))
+                    cpu["idle"] = idle1 - idle0
+                    r.update({f"{k}_cores": v / r["wall"] for k, v in cpu.items()})
+                    r["server_cpu_ms"] = cpu["sathub"] / len(tiles) * 1000
+                    r["s3_cpu_ms"] = cpu["moto"] / len(tiles) * 1000
                     results.setdefault((name, clients), []).append(r)
-                    log(f"{name} x{clients}: {r}")
+                    log(f"{name} x{clients}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()))
 
-        def best(name: str, clients: int) -> dict[str, float]:
-            return max(results[(name, clients)], key=lambda r: r["tps"])
+        # moto's own cost per request on this object, by sathub's store (obstore): HEAD, ranged GET
+        probe: dict[str, tuple[float, float]] = {}
+        with Installation.open(settings) as inst:
+            for what, fn in (("HEAD", lambda: inst.objects.stat(key)),
+                             ("16 KB ranged GET", lambda: b"".join(inst.objects.open_range(key, 0, 16383)))):  # fmt: skip
+                fn()
+                m0, t0 = tree_cpu(moto_pid), time.perf_counter()
+                for _ in range(args.probes):
+                    fn()
+                probe[what] = ((tree_cpu(moto_pid) - m0) / args.probes * 1000,
+                               (time.perf_counter() - t0) / args.probes * 1000)  # fmt: skip
+        log(f"moto per request (CPU ms, wall ms): {probe}")
+
+        def med(name: str, clients: int, key: str) -> float:
+            return statistics.median(r[key] for r in results[(name, clients)])
 
         def row(clients: int) -> str:
-            lo, s3r = best("local", clients), best("s3", clients)
+            lo = {k: med("local", clients, k) for k in results[("local", clients)][0]}
+            s3r = {k: med("s3", clients, k) for k in results[("s3", clients)][0]}
+            pairs = [b["tps"] / a["tps"] for a, b in zip(results[("local", clients)], results[("s3", clients)], strict=True)]
+            errors = sum(r["errors"] for n in ("local", "s3") for r in results[(n, clients)])
             return (f"| {clients} | {lo['tps']:.1f} | {lo['p50']:.0f} / {lo['p99']:.0f} | {s3r['tps']:.1f} | "
-                    f"{s3r['p50']:.0f} / {s3r['p99']:.0f} | **{s3r['tps'] / lo['tps']:.2f}×** | "
+                    f"{s3r['p50']:.0f} / {s3r['p99']:.0f} | {s3r['s3_get_per_tile']:.1f} + {s3r['s3_head_per_tile']:.1f} | **{s3r['tps'] / lo['tps']:.2f}×** "
+                    f"({', '.join(f'{x:.2f}' for x in pairs)}) | "
                     f"{s3r['p50'] / lo['p50']:.2f}× / {s3r['p99'] / lo['p99']:.2f}× | "
                     f"{lo['server_cpu_ms']:.0f} | {s3r['server_cpu_ms']:.0f} + {s3r['s3_cpu_ms']:.0f} | "
-                    f"{lo['errors'] + s3r['errors']:.0f} |")  # fmt: skip
+                    f"{lo['sathub_cores']:.2f} / {lo['client_cores']:.2f} / {lo['other_cores']:.2f} / {lo['idle_cores']:.2f} | "
+                    f"{s3r['sathub_cores']:.2f} / {s3r['moto_cores']:.2f} / {s3r['client_cores']:.2f} / "
+                    f"{s3r['other_cores']:.2f} / {s3r['idle_cores']:.2f} | {errors} |")  # fmt: skip
 
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        cmd = " ".join([".venv/bin/python", "bench/bench_tiles.py", *sys.argv[1:]])
         text = "\n".join([
             "## Tiles from S3", "",
-            f"`python bench/bench_tiles.py --s3 --requests {args.requests}` — {now} UTC, {machine()}, "
-            "1-minute load average "
+            f"`{cmd}` — {now} UTC, {machine()}, 1-minute load average "
             f"{min(loads):.1f}–{max(loads):.1f} during the runs.", "",
             f"The same 4096² px 3-band uint16 COG (10 m, 512 px blocks, {n_ovr} overviews, "
             f"{big.stat().st_size / 2**20:.0f} MB) served by two `sathub serve` processes of the same catalog: "
@@ -258,12 +301,20 @@ def bench_s3(args: argparse.Namespace) -> int:
             "server through GDAL's `/vsis3/` (SATHUB_S3_*; moto's standalone server on 127.0.0.1, "
             "`sathub.stack.s3server`). 256 px PNG item tiles, "
             f"`{QUERY}`, zooms {zooms[0]}–{zooms[-1]}, ~{args.requests} requests per run in a shuffled "
-            "fixed order, each server measured twice interleaved, the better run kept. "
+            f"fixed order (the same for both servers), {args.runs} runs of each server interleaved, "
+            "medians reported (throughput ratio: of the medians, then each run pair's). "
             f"Same pixels from both: **{same}**.", "",
-            "| clients | local tiles/s | local p50 / p99 ms | S3 tiles/s | S3 p50 / p99 ms | "
-            "throughput S3/local | p50 / p99 S3/local | CPU ms/tile local | CPU ms/tile S3: sathub + moto | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "CPU (psutil, over each run): ms per tile of the sathub server and of moto, and the share "
+            "of the run in cores (1.00 = one core busy throughout) of sathub, moto, the load generator "
+            "(this script's httpx threads), the rest of the machine (other sessions) and idle.", "",
+            "| clients | local tiles/s | local p50 / p99 ms | S3 tiles/s | S3 p50 / p99 ms | S3 GET + HEAD per tile | "
+            "throughput S3/local | p50 / p99 S3/local | CPU ms/tile local | CPU ms/tile S3: sathub + moto | "
+            "cores local: sathub / client / other / idle | cores S3: sathub / moto / client / other / idle | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             row(1), row(4), "",
+            f"moto's cost per request on this object ({args.probes} of each after the runs, through "
+            "sathub's store): " + "; ".join(f"{w}: {c:.0f} ms CPU, {t:.0f} ms wall" for w, (c, t) in probe.items())
+            + ".", "",
             "Notes: every tile request opens the COG anew (rio-tiler), so from S3 it costs a HEAD and "
             "the header's ranged GET before the tile's blocks (GDAL's `/vsicurl/` caches the file "
             "size and header blocks per process, which the warm-up fills). moto is a Python server "
@@ -285,6 +336,8 @@ def main() -> int:
     ap.add_argument("--mosaic-items", type=int, default=50)
     ap.add_argument("--mosaic-reps", type=int, default=40)
     ap.add_argument("--s3", action="store_true", help="local disk vs S3 (moto) instead of TiTiler")
+    ap.add_argument("--runs", type=int, default=3, help="--s3: interleaved runs of each server")
+    ap.add_argument("--probes", type=int, default=20, help="--s3: HEADs and ranged GETs timed on moto")
     ap.add_argument("--out", type=Path, help="write the ## Tiles section of this Markdown file")
     args = ap.parse_args()
     if args.s3:

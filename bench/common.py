@@ -118,6 +118,13 @@ def control_speedup(n: int = 6_000_000) -> float:
     return 2 * one.s / two.s
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot (the rest of the machine over
+    an interval: busy minus the groups a benchmark measures)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal, t.idle + t.iowait
+
+
 def machine() -> str:
     """The machine part of a report's first line."""
     return (f"{platform.machine()}, {os.cpu_count()} CPUs (shared machine), "

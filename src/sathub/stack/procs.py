@@ -4,6 +4,7 @@ dies with the process that started it (Linux PR_SET_PDEATHSIG), so nothing outli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -63,6 +64,8 @@ class Proc:
         raise RuntimeError(f"{' '.join(self.argv[:3])} did not listen on {port} in {timeout:.0f} s")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Signal the process group; return once every process of it has exited (uvicorn's
+        workers may outlive their supervisor by a moment), SIGKILL after 15 s."""
         if self.alive():
             assert self.proc is not None
             os.killpg(self.proc.pid, sig)
@@ -71,6 +74,15 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.proc is not None:
+            for last in (signal.SIGKILL, None):
+                deadline = time.time() + 15
+                while _group_alive(self.proc.pid) and time.time() < deadline:
+                    time.sleep(0.05)
+                if last is None or not _group_alive(self.proc.pid):
+                    break
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                    os.killpg(self.proc.pid, last)
 
 
 class DaskCluster:
@@ -157,6 +169,19 @@ class ApiServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies aside)."""
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+                return True
+    return False
 
 
 def _is_worker(pid: int) -> bool:

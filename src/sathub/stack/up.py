@@ -22,18 +22,21 @@ BUCKET = "sathub"
 
 class Stack:
     """The stack under ``root``. ``pg_dsn`` / ``s3``: use that database (pgstac migrated) and
-    bucket settings instead of starting PostgreSQL and the S3 server (the tests share theirs)."""
+    bucket settings instead of starting PostgreSQL and the S3 server (the tests share theirs).
+    ``local_assets``: no S3 server, the assets stay in the data directory; ``dask_workers=0``:
+    no Dask cluster (bench/bench_workers.py measures the API processes without them)."""
 
     def __init__(self, root: Path, *, api_servers: int = 2, workers_per_server: int = 1,
                  dask_workers: int = 2, pg_dsn: str | None = None,
-                 s3: dict[str, Any] | None = None, extra: dict[str, str] | None = None) -> None:  # fmt: skip
+                 s3: dict[str, Any] | None = None, local_assets: bool = False,
+                 extra: dict[str, str] | None = None) -> None:  # fmt: skip
         self.root = Path(root)
         self.data = self.root / "data"
         self.n_api = api_servers
         self.workers_per_server = workers_per_server
         self.n_dask = dask_workers
         self.pg_dsn = pg_dsn
-        self.s3 = s3
+        self.s3 = {} if local_assets else s3
         self.extra = extra or {}
         self.pg: Any = None
         self.s3_server: Any = None
@@ -44,7 +47,7 @@ class Stack:
     # ------------------------------------------------------------------ settings
     def settings_values(self) -> dict[str, Any]:
         """The settings every process of the stack shares (as Settings field values)."""
-        assert self.pg_dsn and self.s3, "start() first"
+        assert self.pg_dsn and self.s3 is not None, "start() first"
         values: dict[str, Any] = {"data": self.data, "pg_dsn": self.pg_dsn,
                                   "trusted_proxies": PROXY_BIND, **self.s3}  # fmt: skip
         if self.dask is not None:
@@ -96,9 +99,13 @@ class Stack:
             self.s3 = {"s3_bucket": BUCKET, "s3_prefix": "archive",
                        "s3_endpoint": self.s3_server.endpoint, "s3_access_key_id": ACCESS_KEY,
                        "s3_secret_access_key": SECRET_KEY}  # fmt: skip
-        say(f"starting a Dask scheduler and {self.n_dask} workers")
-        self.dask = DaskCluster(self.root / "dask", self.n_dask).start()
+        if self.n_dask:
+            say(f"starting a Dask scheduler and {self.n_dask} workers")
+            self.dask = DaskCluster(self.root / "dask", self.n_dask).start()
         Installation.open(self.settings(), create=True).close()  # the data directory, once
+        self._start_apis(say)
+
+    def _start_apis(self, say: Any) -> None:
         say(f"starting {self.n_api} API servers")
         self.apis = [ApiServer(self.root, self.env(), workers=self.workers_per_server,
                                name=f"api-{i}") for i in range(self.n_api)]  # fmt: skip
@@ -109,21 +116,32 @@ class Stack:
         say("starting nginx")
         self.nginx = Nginx(self.root / "nginx", [a.address for a in self.apis]).start()
 
+    def restart_apis(self, workers_per_server: int) -> None:
+        """Stop nginx and the API servers, start them again with ``workers_per_server``."""
+        self._stop_apis()
+        self.workers_per_server = workers_per_server
+        self._start_apis(lambda msg: None)
+
+    def _stop_apis(self) -> None:
+        if self.nginx is not None:
+            self.nginx.stop()
+            self.nginx = None
+        for api in self.apis:
+            api.stop()
+        self.apis = []
+
     def urls(self) -> dict[str, str]:
-        assert self.nginx is not None and self.dask is not None
+        assert self.nginx is not None
         out = {"api (nginx)": self.nginx.url + "/"}
         out.update({f"api server {i}": a.url + "/" for i, a in enumerate(self.apis)})
-        out["dask scheduler"] = self.dask.address
+        out["dask scheduler"] = self.dask.address if self.dask is not None else "(none)"
         out["postgresql"] = str(self.pg_dsn)
         out["s3 endpoint"] = f"{self.s3['s3_endpoint']} (bucket {self.s3['s3_bucket']})" if self.s3 else ""
         out["data directory"] = str(self.data)
         return out
 
     def stop(self) -> None:
-        if self.nginx is not None:
-            self.nginx.stop()
-        for api in self.apis:
-            api.stop()
+        self._stop_apis()
         if self.dask is not None:
             self.dask.stop()
         if self.s3_server is not None:
