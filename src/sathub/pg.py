@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -132,8 +132,10 @@ class Pool:
             conn.close()
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        conn = self.getconn()
+    def _lent(self, conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+        """``conn`` for one block, as psycopg_pool's ``connection()`` lends it: the block's
+        transaction committed when it ends, rolled back when it raises, the connection given
+        back either way; a connection the server cut marks the server as away."""
         try:
             yield conn
             if conn.info.transaction_status == TransactionStatus.INTRANS:
@@ -149,6 +151,9 @@ class Pool:
             raise
         finally:
             self.putconn(conn)
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return self._lent(self.getconn())
 
     @contextmanager
     def spare(self) -> Iterator[psycopg.Connection[Any] | None]:
@@ -167,19 +172,8 @@ class Pool:
         if conn is None:
             yield None
             return
-        try:
-            yield conn
-            if conn.info.transaction_status == TransactionStatus.INTRANS:
-                conn.commit()
-        except BaseException:
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
-                try:
-                    conn.rollback()
-                except psycopg.Error:
-                    pass
-            raise
-        finally:
-            self.putconn(conn)
+        with self._lent(conn) as lent:
+            yield lent
 
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
