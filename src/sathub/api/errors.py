@@ -67,6 +67,11 @@ def public_body(exc: errors.SathubError, where: str) -> dict[str, Any]:
 
 def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    from sathub.api.gate import refusal
+
+    refused = refusal(request)  # the gate first: a caller it refuses learns nothing of the body
+    if refused is not None:
+        return _sathub_error(request, refused)
     details: list[dict[str, Any]] = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]

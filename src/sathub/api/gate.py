@@ -184,6 +184,22 @@ def check_routes(app: FastAPI) -> None:
     routes(app)
 
 
+def refusal(request: Request) -> Exception | None:
+    """The gate's refusal for the route the request matched, or None when it lets the caller
+    through. FastAPI parses a JSON body before it calls a route's dependencies: a body that is
+    not JSON was a 400 naming the parse error even where the gate refuses the caller (an
+    anonymous ``POST /admin/keys`` with ``{not json``); the error handler asks this first."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return None
+    actor = actor_of(request)
+    for name in _declared(route):
+        p = permission(name)
+        if not p.allows(actor.role):
+            return refuse(actor, p)
+    return None
+
+
 Guard = Callable[[Request], None]
 __all__ = ["RouteInfo", "STAC_ROUTES", "actor_of", "check_routes", "declare_stac_routes",
-           "require", "requires", "routes"]  # fmt: skip
+           "refusal", "require", "requires", "routes"]  # fmt: skip
