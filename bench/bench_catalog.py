@@ -54,6 +54,9 @@ import httpx
 import orjson
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as bench_common  # noqa: E402  (bench/common.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
 PEER_VENV = BENCH_DIR / "peer-venv"
@@ -857,43 +860,7 @@ INTRO = [
 def write_section(path: Path, text: str, n: int) -> None:
     """Put ``text`` (a ``### N items`` subsection) into the ``## Catalog`` section of ``path``,
     replacing the subsection for the same N; other sections and subsections are kept."""
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = doc.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Catalog"), None)
-    if start is None:
-        before, body, after = lines, [], []
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")),
-                   len(lines))  # fmt: skip
-        before, body, after = lines[:start], lines[start + 1 : end], lines[end:]
-    # split the section's body into ### subsections, drop the one for this N
-    subs: list[list[str]] = []
-    for ln in body:
-        if ln.startswith("### "):
-            subs.append([ln])
-        elif subs:
-            subs[-1].append(ln)
-    head = f"### {n:,} items"
-    subs = [sub for sub in subs if not (sub[0] == head or sub[0].startswith(head + ","))]
-    subs.append(text.rstrip("\n").splitlines() + [""])
-
-    def count(sub: list[str]) -> int:
-        try:
-            return int(sub[0].split()[1].replace(",", ""))
-        except (IndexError, ValueError):
-            return 10**12  # hand-written subsections (e.g. "### Analysis") stay last
-
-    subs.sort(key=count)
-    while before and not before[-1].strip():
-        before.pop()
-    new = before + ([""] if before else []) + INTRO
-    for sub in subs:
-        while sub and not sub[-1].strip():
-            sub.pop()
-        new += sub + [""]
-    new += after
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(new).rstrip("\n") + "\n")
+    bench_common.write_count_subsection(path, INTRO, text, n)
 
 
 def main() -> None:

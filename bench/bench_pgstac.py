@@ -57,6 +57,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_catalog as bc  # noqa: E402  (the query mix, item generator and helpers)
+import common  # noqa: E402  (bench/common.py)
 
 HOST = bc.HOST
 SECTION = "## Catalog on PostgreSQL"
@@ -362,34 +363,9 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
 def write_section(path: Path, text: str, n: int) -> None:
     """Put ``text`` into the ``## Catalog on PostgreSQL`` section of ``path`` (replacing the
     subsection for the same N; other sections kept)."""
-    lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks"]
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
     intro = [SECTION, "", "Written by `bench/bench_pgstac.py --out docs/benchmarks.md`; one subsection "
              "per item count, the latest run replacing the previous one.", ""]  # fmt: skip
-    if start is None:
-        before, body, after = lines, [], []
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        before, body, after = lines[:start], lines[start + 1 : end], lines[end:]
-    subs: list[list[str]] = []
-    for ln in body:
-        if ln.startswith("### "):
-            subs.append([ln])
-        elif subs:
-            subs[-1].append(ln)
-    head = f"### {n:,} items"
-    subs = [s for s in subs if s[0] != head] + [text.rstrip().splitlines()]
-    subs.sort(key=lambda s: int(s[0].split()[1].replace(",", "")) if s[0].split()[1].replace(",", "").isdigit() else 10**12)
-    while before and not before[-1].strip():
-        before.pop()
-    new = [*before, "", *intro]
-    for s in subs:
-        while s and not s[-1].strip():
-            s.pop()
-        new += [*s, ""]
-    if after:
-        new += after
-    path.write_text("\n".join(new).rstrip() + "\n")
+    common.write_count_subsection(path, intro, text, n)
 
 
 if __name__ == "__main__":

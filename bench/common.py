@@ -175,3 +175,46 @@ def write_section(path: Path, text: str, heading: str, *, parent: str | None = N
         blank_after = at < len(lines) and not lines[at].strip()
         lines[at:at] = ["", *new, *([] if blank_after else [""])]
     path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def write_count_subsection(path: Path, intro: list[str], text: str, n: int) -> None:
+    """Put ``text`` (a ``### N items`` subsection) into the section whose heading and intro
+    lines are ``intro`` (``["## Catalog", "", "Written by …", ""]``), replacing the subsection
+    for the same N (or one titled ``### N items, …``); other sections and subsections are
+    kept, the subsections ordered by N (hand-written ones, e.g. ``### Analysis``, last)."""
+    doc = path.read_text() if path.exists() else "# Benchmarks\n"
+    lines = doc.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == intro[0]), None)
+    if start is None:
+        before, body, after = lines, [], []
+    else:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")),
+                   len(lines))  # fmt: skip
+        before, body, after = lines[:start], lines[start + 1 : end], lines[end:]
+    subs: list[list[str]] = []
+    for ln in body:
+        if ln.startswith("### "):
+            subs.append([ln])
+        elif subs:
+            subs[-1].append(ln)
+    head = f"### {n:,} items"
+    subs = [sub for sub in subs if not (sub[0] == head or sub[0].startswith(head + ","))]
+    subs.append(text.rstrip("\n").splitlines() + [""])
+
+    def count(sub: list[str]) -> int:
+        try:
+            return int(sub[0].split()[1].replace(",", ""))
+        except (IndexError, ValueError):
+            return 10**12
+
+    subs.sort(key=count)
+    while before and not before[-1].strip():
+        before.pop()
+    new = before + ([""] if before else []) + intro
+    for sub in subs:
+        while sub and not sub[-1].strip():
+            sub.pop()
+        new += sub + [""]
+    new += after
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(new).rstrip("\n") + "\n")
