@@ -235,6 +235,21 @@ def geometries_from_geojson(geoms: list[Any]) -> list[BaseGeometry | None]:
     return out
 
 
+def polygons_from_rings(coords: Any, lengths: list[int]) -> list[BaseGeometry | None]:
+    """One-ring Polygons made at once in GEOS from an (n, 2) array of the rings' positions one
+    after the other, ``lengths`` positions each (closed rings of at least 4); None where a
+    position is outside longitude -180..180 or latitude -90..90, or where the polygon is empty
+    or invalid (:func:`geometry_from_geojson` refuses those)."""
+    import numpy as np
+
+    which = np.repeat(np.arange(len(lengths)), lengths)
+    outside = ~((np.abs(coords[:, 0]) <= 180.0) & (np.abs(coords[:, 1]) <= 90.0))
+    shapes = shapely.polygons(shapely.linearrings(coords, indices=which))
+    ok = shapely.is_valid(shapes) & ~shapely.is_empty(shapes)
+    ok[np.unique(which[outside])] = False
+    return [s if k else None for s, k in zip(shapes.tolist(), ok.tolist(), strict=True)]
+
+
 def _one_ring_2d(g: dict[str, Any]) -> bool:
     """A Polygon without holes of [x, y] positions (after :func:`_structurally_valid`: every
     position then has as many numbers as the first)."""

@@ -79,8 +79,12 @@ def _encode(row: Any, line: bytes | None) -> Encoded:
     compressed (a zstd frame) when the load has a dictionary, else text."""
     raw = line.strip() if line is not None else orjson.dumps(row.content)
     return (row.collection, row.id, row.dt, row.dt_start, row.dt_end, row.cloud_cover, row.minx,
-            row.maxx, row.miny, row.maxy, row.geom,
-            _PACKER.pack(raw) if _PACKER is not None else raw.decode())  # fmt: skip
+            row.maxx, row.miny, row.maxy, row.geom, _stored(raw))  # fmt: skip
+
+
+def _stored(raw: bytes) -> Any:
+    """An item's JSON as stored: a zstd frame when the load has a dictionary, else text."""
+    return _PACKER.pack(raw) if _PACKER is not None else raw.decode()
 
 
 def file_ranges(path: Path, size: int) -> Iterator[tuple[int, int]]:
@@ -132,60 +136,41 @@ def json_type(value: Any) -> str:
     return "null"
 
 
-def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> list[Segment]:
-    """Parse, validate and encode one chunk of (line number, line) pairs."""
-    import numpy as np
-    import shapely
+FAST = True  # the fast path for common items (catalog/fastscan.py); False: every item general
 
-    from sathub.catalog.geometry import geometries_from_geojson
-    from sathub.catalog.validate import item_row
+
+def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> list[Segment]:
+    """Parse, validate and encode one chunk of (line number, line) pairs. Common items take
+    the fast path (:mod:`~sathub.catalog.fastscan`), the others and those it declines the
+    general one (``orjson.loads``, :func:`~sathub.catalog.validate.item_row`): the same rows,
+    in file order, and the same first error."""
+    from sathub.catalog import fastscan
 
     out: list[Segment] = []
+    # (line number, the item: fastscan's view or the parsed JSON, the line as read or None)
     pending: list[tuple[int, Any, bytes | None]] = []
     names: dict[str, set[str]] = {}  # property names typed in the segment, per collection
+    fast = FAST and collection is None
 
     def flush() -> bool:
         if not pending:
             return True
         seg = Segment("rows")
-        where = pending[-1][0]
-        try:
-            shapes = geometries_from_geojson(
-                [r.get("geometry") if isinstance(r, dict) else None for _, r, _ in pending]
-            )
-            # WKB and bounds of the chunk's shapes at once
-            have = [k for k, g in enumerate(shapes) if g is not None]
-            wkbs: list[Any] = [None] * len(shapes)
-            bounds: list[Any] = [None] * len(shapes)
-            if have:
-                arr = np.array([shapes[k] for k in have], dtype=object)
-                for k, w, b in zip(have, shapely.to_wkb(arr, output_dimension=2),
-                                   shapely.bounds(arr).tolist(), strict=True):  # fmt: skip
-                    wkbs[k], bounds[k] = w, tuple(b)
-            q = seg.queryables
-            for (where, rec, line), shape, wkb, bnd in zip(pending, shapes, wkbs, bounds, strict=True):
-                row = item_row(rec, shape=shape, wkb=wkb, bounds=bnd)
-                seg.rows.append(_encode(row, line if row.content is rec else None))
-                seg.lines.append(where)
-                # property names not seen yet in the collection (a set difference: items of a
-                # collection mostly share their names), typed by their first value
-                props = row.content["properties"]
-                seen = names.setdefault(row.collection, set())
-                new = props.keys() - seen
-                if new:
-                    for name in new:
-                        q[(row.collection, name)] = json_type(props[name])
-                    seen |= new
-        except SathubError as exc:
-            out.append(seg)
-            out.append(Segment("error", where, message=exc.message, field_name=exc.field))
-            return False
+        ok = _flush_rows(pending, seg, names, fastscan)
         pending.clear()
         out.append(seg)
+        if ok is not None:
+            out.append(ok)
+            return False
         return True
 
     for lineno, raw in lines:
         line: bytes | None = raw
+        if fast:
+            item = fastscan.decode(raw)
+            if item is not None:
+                pending.append((lineno, item, raw))
+                continue
         try:
             rec = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:  # reported first, as the serial reader does
@@ -202,3 +187,82 @@ def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> lis
         pending.append((lineno, rec, line))
     flush()
     return out
+
+
+def _flush_rows(pending: list[tuple[int, Any, bytes | None]], seg: Segment,
+                names: dict[str, set[str]], fastscan: Any) -> Segment | None:  # fmt: skip
+    """Validate and encode ``pending`` into ``seg`` in order; the error segment of the first
+    bad item (the rows before it stay in ``seg``), or None."""
+    import numpy as np
+    import shapely
+
+    from sathub.catalog.geometry import geometries_from_geojson
+    from sathub.catalog.validate import item_row
+
+    # the fast path's checks, then its polygons at once; a declined item is parsed in full
+    # (its line is valid JSON: fastscan.decode read it)
+    entries: list[Any] = []
+    for _, rec, line in pending:
+        if isinstance(rec, fastscan._Item):
+            assert line is not None  # the fast path reads lines as they are
+            scanned = fastscan.scan(rec, line)
+            entries.append(scanned if scanned is not None else orjson.loads(line))
+        else:
+            entries.append(rec)
+    poly = [k for k, e in enumerate(entries) if type(e) is tuple and e[6] is not None]
+    fast_geom: dict[int, tuple[bytes, tuple[float, float, float, float]]] = {}
+    if poly:
+        wkbs, bnds = fastscan.polygons([entries[k][6] for k in poly])
+        for k, w, b in zip(poly, wkbs, bnds, strict=True):
+            if w is None:
+                entries[k] = orjson.loads(pending[k][2] or b"")  # declined: the general path says why
+            else:
+                fast_geom[k] = (w, b)
+    general = [k for k, e in enumerate(entries) if type(e) is not tuple]
+    where = pending[0][0]
+    try:
+        shapes = geometries_from_geojson(
+            [entries[k].get("geometry") if isinstance(entries[k], dict) else None for k in general]
+        )
+        # WKB and bounds of the general items' shapes at once
+        have = [j for j, g in enumerate(shapes) if g is not None]
+        geo: dict[int, tuple[Any, Any, Any]] = {k: (None, None, None) for k in general}
+        if have:
+            arr = np.array([shapes[j] for j in have], dtype=object)
+            for j, w, b in zip(have, shapely.to_wkb(arr, output_dimension=2),
+                               shapely.bounds(arr).tolist(), strict=True):  # fmt: skip
+                geo[general[j]] = (shapes[j], w, tuple(b))
+        q = seg.queryables
+        for k, (where, _, line) in enumerate(pending):
+            e = entries[k]
+            if type(e) is tuple:  # the fast path: the line as read (or less generated links)
+                coll, props = e[0], e[8]
+                cols: tuple[Any, ...]
+                if e[6] is None:
+                    cols = (None, None, None, None, None)
+                else:
+                    wkb, (minx, miny, maxx, maxy) = fast_geom[k]
+                    if e[7]:  # crosses the antimeridian: the geometry is split, index it whole
+                        minx, maxx = -180.0, 180.0
+                    cols = (minx, maxx, miny, maxy, wkb)
+                seg.rows.append((coll, e[1], e[2], e[3], e[4], e[5], *cols, _stored(e[9].strip())))
+                new = props.keys() - names.setdefault(coll, set())
+                typed = fastscan.raw_type
+            else:
+                shape, wkb, bnd = geo[k]
+                row = item_row(e, shape=shape, wkb=wkb, bounds=bnd)
+                seg.rows.append(_encode(row, line if row.content is e else None))
+                coll, props = row.collection, row.content["properties"]
+                new = props.keys() - names.setdefault(coll, set())
+                typed = json_type
+            seg.lines.append(where)
+            # property names not seen yet in the collection (a set difference: items of a
+            # collection mostly share their names), typed by their first value
+            if new:
+                for name in new:
+                    q[(coll, name)] = typed(props[name])
+                names[coll] |= new
+    except SathubError as exc:
+        return Segment("error", where, message=exc.message, field_name=exc.field)
+    return None
+

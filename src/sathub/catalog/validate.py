@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +68,51 @@ class ItemRow:
     content: dict[str, Any]
 
 
+def item_times(props: Mapping[str, Any]) -> tuple[float, float, float]:
+    """An item's (datetime, start, end) as epoch seconds from its properties: ``datetime``, or
+    ``start_datetime`` and ``end_datetime`` when it is null; InvalidDatetime naming the field."""
+    start = props.get("start_datetime")
+    end = props.get("end_datetime")
+    dt_value = props.get("datetime")
+    if dt_value is None:
+        if start is None or end is None:
+            raise InvalidDatetime(
+                "properties.datetime is null, so start_datetime and end_datetime are required",
+                field="properties.datetime",
+            )
+        dt_start = parse_datetime(start, field="properties.start_datetime")
+        dt_end = parse_datetime(end, field="properties.end_datetime")
+        dt = dt_start
+    else:
+        dt = parse_datetime(dt_value, field="properties.datetime")
+        dt_start = parse_datetime(start, field="properties.start_datetime") if start else dt
+        dt_end = parse_datetime(end, field="properties.end_datetime") if end else dt
+    if dt_start > dt_end:
+        raise InvalidDatetime("start_datetime is after end_datetime", field="properties.start_datetime")
+    return dt, dt_start, dt_end
+
+
+def cloud_cover(props: Mapping[str, Any]) -> float | None:
+    """``eo:cloud_cover`` as a float when it is a finite number (the index column), else None."""
+    cc = props.get("eo:cloud_cover")
+    if isinstance(cc, (int, float)) and not isinstance(cc, bool) and math.isfinite(cc):
+        return float(cc)
+    return None
+
+
+def is_generated_link(link: Any) -> bool:
+    """A link the API regenerates on every response (``self``, ``root``, ``parent``…)."""
+    if not isinstance(link, dict):
+        return False
+    rel = link.get("rel")
+    return isinstance(rel, str) and rel in GENERATED_RELS
+
+
 def strip_generated_links(doc: dict[str, Any]) -> dict[str, Any]:
     links = doc.get("links")
     if isinstance(links, list):
         doc = dict(doc)
-        doc["links"] = [
-            link for link in links if not (isinstance(link, dict) and link.get("rel") in GENERATED_RELS)
-        ]
+        doc["links"] = [link for link in links if not is_generated_link(link)]
     return doc
 
 
@@ -100,29 +139,8 @@ def item_row(
     if not isinstance(props, dict):
         raise InvalidInput("item 'properties' must be an object", field="properties")
 
-    start = props.get("start_datetime")
-    end = props.get("end_datetime")
-    dt_value = props.get("datetime")
-    if dt_value is None:
-        if start is None or end is None:
-            raise InvalidDatetime(
-                "properties.datetime is null, so start_datetime and end_datetime are required",
-                field="properties.datetime",
-            )
-        dt_start = parse_datetime(start, field="properties.start_datetime")
-        dt_end = parse_datetime(end, field="properties.end_datetime")
-        dt = dt_start
-    else:
-        dt = parse_datetime(dt_value, field="properties.datetime")
-        dt_start = parse_datetime(start, field="properties.start_datetime") if start else dt
-        dt_end = parse_datetime(end, field="properties.end_datetime") if end else dt
-    if dt_start > dt_end:
-        raise InvalidDatetime("start_datetime is after end_datetime", field="properties.start_datetime")
-
-    cc = props.get("eo:cloud_cover")
-    cloud: float | None = None
-    if isinstance(cc, (int, float)) and not isinstance(cc, bool) and math.isfinite(cc):
-        cloud = float(cc)
+    dt, dt_start, dt_end = item_times(props)
+    cloud = cloud_cover(props)
 
     geom_json = item.get("geometry")
     if geom_json is None:
@@ -147,8 +165,7 @@ def item_row(
         raise InvalidInput("item 'links' must be an array", field="links")
 
     links = item.get("links")
-    generated = isinstance(links, list) and any(
-        isinstance(link, dict) and link.get("rel") in GENERATED_RELS for link in links)  # fmt: skip
+    generated = isinstance(links, list) and any(is_generated_link(link) for link in links)
     content = strip_generated_links(item) if generated else item  # the item itself: bulk loads
     if content.get("collection") != coll:                         # store its text as read
         content = dict(content)
