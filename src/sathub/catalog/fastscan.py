@@ -59,7 +59,8 @@ _ITEM = msgspec.json.Decoder(_Item)
 _RINGS = msgspec.json.Decoder(list[list[list[tuple[float, float]]]])
 _POLYGON = msgspec.json.Decoder(list[list[tuple[float, float]]])
 _PARTS = msgspec.json.Decoder(list[Raw])
-_LINK = msgspec.json.Decoder(_Link)
+_LINKS = msgspec.json.Decoder(list[_Link])
+_CHECKED: set[str] = set()  # collection ids that passed check_id in this process
 _TIME_KEYS = ("datetime", "start_datetime", "end_datetime", "eo:cloud_cover")
 # the JSON type of a raw value, from its first byte (json_type's names, for queryables)
 _RAW_TYPES = {ord('"'): "string", ord("{"): "object", ord("["): "array", ord("t"): "boolean",
@@ -106,7 +107,8 @@ def scan(item: _Item, line: bytes) -> Scanned | None:
     without them: the same JSON value)."""
     try:
         check_id(item.id, field="id")
-        check_id(item.collection, field="collection")
+        if item.collection not in _CHECKED:  # the items of a file mostly share one
+            _CHECKED.add(check_id(item.collection, field="collection"))
         props = item.properties
         values = {k: orjson.loads(memoryview(props[k])) for k in _TIME_KEYS if k in props}
         dt, dt_start, dt_end = item_times(values)
@@ -135,12 +137,12 @@ def _without_generated_links(line: bytes, links: Raw) -> bytes | None:
     there are none); None (declined) when the array is not one of objects with string or null
     ``rel``, or when its bytes occur twice in the line (which one is the item's?)."""
     try:
-        parts = _PARTS.decode(links)
-        rels = [_LINK.decode(p).rel for p in parts]
+        rels = [link.rel for link in _LINKS.decode(links)]
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if not any(rel in GENERATED_RELS for rel in rels):
         return line
+    parts = _PARTS.decode(links)  # the same array: each link's bytes
     old = bytes(links)
     at = line.find(old)
     if at < 0 or line.find(old, at + 1) >= 0:
