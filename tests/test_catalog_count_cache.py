@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 
 from sathub.catalog import query as query_mod
 from sathub.catalog.filters import AccessFilter, Kept
-from sathub.catalog.sqlite import SQLiteStore
-from sathub.catalog.sqlite import countcache
+from sathub.catalog.sqlite import SQLiteStore, countcache
 from sathub.catalog.sqlite.countcache import CountCache
 from sathub.catalog.store import SearchQuery
 
 CAP = 40  # small, so that searches pass it and are estimated
-T0 = datetime(2021, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2021, 1, 1, tzinfo=UTC)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
