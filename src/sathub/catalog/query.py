@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,9 +232,16 @@ def _after(keys: list[tuple[str, str]], values: list[Any]) -> tuple[str, list[An
     return "(" + " OR ".join(ors) + ")", params
 
 
+# count_matches' signature: (conn, where, params, cap, *, table) -> (count, is_estimate)
+Counter = Callable[..., tuple[int, bool]]
+
+
 def fetch_page(
-    conn: sqlite3.Connection, plan: Plan, query: SearchQuery, *, count_cap: int
+    conn: sqlite3.Connection, plan: Plan, query: SearchQuery, *, count_cap: int,
+    counter: Counter | None = None,
 ) -> SearchResult:
+    """One page of the search, and the count of its matches (``count_cap`` > 0) by
+    ``counter`` (:func:`count_matches`, or a store's cache of it: the same answer)."""
     assert plan.columns is not None
     keys = _sort_exprs(query.sortby, plan.columns)
     where, params = plan.where_sql(), list(plan.params)
@@ -288,7 +296,7 @@ def fetch_page(
     estimate = False
     if count_cap > 0:
         table, cwhere = plan.count_from or ("items", where)
-        matched, estimate = count_matches(conn, cwhere, params, count_cap, table=table)
+        matched, estimate = (counter or count_matches)(conn, cwhere, params, count_cap, table=table)
     return SearchResult(
         items=items,
         next_token=next_token,

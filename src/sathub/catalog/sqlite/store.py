@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from sathub.catalog import sqlfuncs
 from sathub.catalog.filters import ExtraFilter, filter_collections
 from sathub.catalog.query import build_search, fetch_page
 from sathub.catalog.sqlite import itemjson
+from sathub.catalog.sqlite.countcache import CountCache
 from sathub.catalog.sqlite.materialize import MaterializedSets, _KeptSet
 from sathub.catalog.sqlite.schema import SCHEMA, SCHEMA_VERSION, migrate_inline_content
 from sathub.catalog.sqlite.transaction import SQLiteTransaction
@@ -41,6 +43,8 @@ class SQLiteStore(MaterializedSets):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._queryable_cache: tuple[int, dict[str, dict[str, str]]] | None = None
+        # numberMatched of recent searches, per catalog generation (see countcache.py)
+        self.count_cache = CountCache()
         self._version = 0
         # materialised sets by name (see catalog/materialize.py)
         self._sets: OrderedDict[str, _KeptSet] = OrderedDict()
@@ -300,11 +304,30 @@ class SQLiteStore(MaterializedSets):
         self, query: SearchQuery, extra_filter: ExtraFilter = None, *, count: bool = True
     ) -> SearchResult:
         conn = self._conn()
-        with self._snapshot(conn, extra_filter) as resolved:
-            plan = build_search(query, resolved, self.queryables())
-            if count and resolved is not None:
-                plan.count_from = self.count_source(plan)
-            return fetch_page(conn, plan, query, count_cap=self.count_cap if count else 0)
+        # With a count: one read transaction for the generation, the page and the count (WAL:
+        # every statement of it reads the snapshot its first read fixed), so a cached count is
+        # used only on the catalog it was computed on. A caller's own open transaction may hold
+        # uncommitted writes the generation does not show yet: no cache then.
+        own = count and self.count_cap > 0 and not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            counter = None
+            if own:
+                counter = partial(self.count_cache.count, self._generation(conn))
+            with self._snapshot(conn, extra_filter) as resolved:
+                plan = build_search(query, resolved, self.queryables())
+                if count and resolved is not None:
+                    plan.count_from = self.count_source(plan)
+                return fetch_page(conn, plan, query, count_cap=self.count_cap if count else 0,
+                                  counter=counter)  # fmt: skip
+        finally:
+            if own and conn.in_transaction:
+                conn.execute("COMMIT")
+
+    @staticmethod
+    def _generation(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
     def aggregate(
         self,
