@@ -164,3 +164,68 @@ def test_rtree_built_apart_takes_later_writes(tmp_path: Path, monkeypatch: pytes
             "SELECT i.id FROM items_rtree r JOIN items i ON i.rid = r.rid "
             "WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?", (q[0], q[2], q[1], q[3])))
         assert got == want, q
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_boxes_collected_while_appending_are_the_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        workers: int) -> None:  # fmt: skip
+    """The boxes kept as rows are appended (packed in a thread while the indexes are built)
+    are those a SELECT of the table reads at the end, items without geometry left out; the
+    tree built from them equals the item-by-item catalog's."""
+    its = _items(300, 6)
+    for k in (0, 17, 299):  # no geometry: no R*Tree entry
+        its[k] = {**its[k], "geometry": None}
+        del its[k]["bbox"]
+    seen: dict[str, Any] = {}
+    rebuild = SQLiteTransaction._rebuild_deferred
+
+    def spy(self: SQLiteTransaction) -> None:
+        seen["collected"], seen["selected"] = self._collected_rows(), self._rtree_rows()
+        rebuild(self)
+
+    monkeypatch.setattr(SQLiteTransaction, "_rebuild_deferred", spy)
+    loaded = _store(tmp_path / "loaded.db")
+    loader.load_file(loaded, _file(tmp_path, [orjson.dumps(r) for r in its]), workers=workers)
+    assert seen["selected"].shape == (297, 5)
+    assert seen["collected"].tobytes() == seen["selected"].tobytes()
+    reference = _store(tmp_path / "reference.db")
+    reference.bulk_upsert(its)
+    got = _state(loaded)
+    assert got == _state(reference)
+    assert got[1] == 297
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_duplicate_that_moves_its_box_packs_the_merged_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Duplicates merged at the end change and delete rows: the boxes collected while
+    appending are stale, and the tree is packed from the merged table instead (the last
+    copy's box, one entry per item)."""
+    its = _items(200, 7)
+    moved = {**its[5], "bbox": [10, 10, 11, 11], "geometry": box(10, 10, 11, 11)}
+    gone = {**its[9], "geometry": None}
+    del gone["bbox"]
+    records = [*its, moved, gone]
+    selects = []
+    fill = SQLiteTransaction._fill_rtree
+
+    def spy(self: SQLiteTransaction) -> None:
+        selects.append(1)
+        fill(self)
+
+    monkeypatch.setattr(SQLiteTransaction, "_fill_rtree", spy)
+    loaded = _store(tmp_path / "loaded.db")
+    loader.load_file(loaded, _file(tmp_path, [orjson.dumps(r) for r in records]), workers=workers)
+    assert selects == [1]  # the fallback: the table read after the merge
+    reference = _store(tmp_path / "reference.db")
+    for r in records:
+        reference.bulk_upsert([r])
+    got = _state(loaded)
+    assert got == _state(reference)
+    assert got[1] == len(its) - 1
+    conn = loaded._conn()
+    assert conn.execute("SELECT r.minx, r.maxy FROM items_rtree r JOIN items i ON i.rid = r.rid "
+                        "WHERE i.id = ?", (its[5]["id"],)).fetchone() == (10.0, 11.0)  # fmt: skip
