@@ -229,3 +229,29 @@ def test_a_duplicate_that_moves_its_box_packs_the_merged_table(
     conn = loaded._conn()
     assert conn.execute("SELECT r.minx, r.maxy FROM items_rtree r JOIN items i ON i.rid = r.rid "
                         "WHERE i.id = ?", (its[5]["id"],)).fetchone() == (10.0, 11.0)  # fmt: skip
+
+
+@pytest.mark.usefixtures("big")
+def test_kept_sets_survive_the_temp_store_switch_of_a_load(tmp_path: Path) -> None:
+    """A bulk load sorts with temp_store=FILE (SQLite's sorter threads), and switching it drops
+    the connection's temporary tables, among them the access filter's kept sets: a search
+    after a failed load and after a good one still answers (the sets are made again)."""
+    from sathub.catalog.filters import AccessFilter, Kept
+
+    its = _items(80, 8)
+    s = _store(tmp_path / "c.db")
+    s.bulk_upsert(its[:40])
+    only_a = AccessFilter((Kept({"op": "=", "args": [{"property": "collection"}, "a"]}),))
+
+    def visible() -> list[str]:
+        return sorted(i["id"] for i in s.search(SearchQuery(limit=500), extra_filter=only_a).items)
+
+    first = visible()
+    assert first == sorted(i["id"] for i in its[:40] if i["collection"] == "a")
+    assert s._conn().execute("SELECT count(*) FROM temp.sqlite_master").fetchone()[0] > 0
+    bad = [orjson.dumps(r) for r in its[40:]] + [b'{"type": "Feat']
+    with pytest.raises(LoadError):
+        loader.load_file(s, _file(tmp_path, bad), workers=0)
+    assert visible() == first  # rolled back: same generation, the set made again
+    loader.load_file(s, _file(tmp_path, [orjson.dumps(r) for r in its[40:]]), workers=0)
+    assert visible() == sorted(i["id"] for i in its if i["collection"] == "a")

@@ -110,14 +110,34 @@ class SQLiteStore(MaterializedSets):
         thousand items a small cache rereads them from disk."""
         conn = self._conn()
         conn.execute(f"PRAGMA cache_size=-{max(self.BULK_CACHE_MB, self.cache_mb) * 1024}")
-        # CREATE INDEX may sort with a helper thread (the parse workers are done by then)
+        # CREATE INDEX may sort with a helper thread (the parse workers are done by then): the
+        # sorted runs of a sort larger than the page cache are sorted in helper threads, which
+        # SQLite only starts with temporary files on disk (vdbesort.c: none when
+        # sqlite3TempInMemory), so temp_store=FILE while the load runs. It must change outside
+        # a transaction, and the change drops the connection's temporary tables: the access
+        # filter's kept sets of this thread are forgotten with them (made again when used).
+        temp_file = self.BULK_TEMP_FILE
+        if temp_file:
+            self._forget_temp_tables()
+            conn.execute("PRAGMA temp_store=FILE")
         conn.execute("PRAGMA threads=2")
         try:
             yield
         finally:
             conn.execute("PRAGMA threads=0")
+            if temp_file:
+                self._forget_temp_tables()
+                conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
             conn.execute("PRAGMA shrink_memory")
+
+    BULK_TEMP_FILE = True  # False: sorts of a bulk load in memory, on the writer's thread only
+
+    def _forget_temp_tables(self) -> None:
+        """This thread's connection is about to lose its temporary tables: the kept sets
+        (materialize.py) it copied there are made again at their next use."""
+        self._local.__dict__.pop("materialized", None)
+        self._local.__dict__.pop("copies", None)
 
     @contextmanager
     def bulk_load(self, *, large: bool = False) -> Iterator[SQLiteTransaction]:
