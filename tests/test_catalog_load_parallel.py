@@ -255,3 +255,29 @@ def test_kept_sets_survive_the_temp_store_switch_of_a_load(tmp_path: Path) -> No
     assert visible() == first  # rolled back: same generation, the set made again
     loader.load_file(s, _file(tmp_path, [orjson.dumps(r) for r in its[40:]]), workers=0)
     assert visible() == sorted(i["id"] for i in its if i["collection"] == "a")
+
+
+@pytest.mark.usefixtures("big")
+def test_a_load_into_an_empty_catalog_commits_its_planner_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANALYZE runs inside the load's transaction (no window where readers see the new
+    indexes without statistics): the same sqlite_stat1 as an ANALYZE after it, and none
+    when the load fails."""
+    its = _items(1200, 9)
+    lines = [orjson.dumps(r) for r in its]
+    failed = _store(tmp_path / "failed.db")
+    with pytest.raises(LoadError):
+        loader.load_file(failed, _file(tmp_path, [*lines, b"[1]"]), workers=0)
+    conn = failed._conn()
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+    ran = []
+    monkeypatch.setattr(SQLiteStore, "analyze_if_stale", lambda self: ran.append(1) or False)
+    s = _store(tmp_path / "c.db")
+    loader.load_file(s, _file(tmp_path, lines), workers=2)
+    conn = s._conn()
+    stats = sorted(conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall())
+    assert ("items", "items_collection_dt", "1200 600 1") in stats
+    conn.execute("ANALYZE")
+    assert sorted(conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()) == stats
+    assert ran == [1] and not SQLiteStore.stats_stale(conn)

@@ -283,18 +283,23 @@ class SQLiteStore(MaterializedSets):
         ``collection = ?`` as selective and walks items_collection_dt row by row, in random
         order, through searches that match most of a collection (e.g. a CQL2 filter's count)."""
         conn = self._conn()
+        if not self.stats_stale(conn):
+            return False
+        with self._write_lock:
+            conn.execute("ANALYZE")
+        return True
+
+    @staticmethod
+    def stats_stale(conn: sqlite3.Connection) -> bool:
+        """Whether :meth:`analyze_if_stale` would run ANALYZE (see there), read on ``conn``."""
         known = 0
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
             row = conn.execute(
                 "SELECT stat FROM sqlite_stat1 WHERE idx = 'items_collection_dt'"
             ).fetchone()
             known = int(row[0].split()[0]) if row else 0
-        total = self.total_items()
-        if total < 1000 or abs(total - known) * 4 < known:
-            return False
-        with self._write_lock:
-            conn.execute("ANALYZE")
-        return True
+        total = int(conn.execute("SELECT max(rid) FROM items").fetchone()[0] or 0)
+        return not (total < 1000 or abs(total - known) * 4 < known)
 
     def total_items(self) -> int:
         row = self._conn().execute("SELECT max(rid) FROM items").fetchone()

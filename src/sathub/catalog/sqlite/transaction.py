@@ -359,6 +359,7 @@ class SQLiteTransaction:
         return doc
 
     def flush(self) -> None:
+        rebuilt = self._deferred
         if self._deferred:
             self._rebuild_deferred()
         if self._queryables:
@@ -367,5 +368,12 @@ class SQLiteTransaction:
                 [(c, n, t) for (c, n), t in self._queryables.items()],
             )
             self._queryables.clear()
+        if rebuilt and self.ANALYZE_IN_LOAD and self.store.stats_stale(self.conn):
+            # the planner's statistics of the new indexes in the load's own transaction:
+            # readers never see the indexes without them (see SQLiteStore.analyze_if_stale),
+            # and the reads of ANALYZE find index pages still in the page cache
+            self.conn.execute("ANALYZE")
+
+    ANALYZE_IN_LOAD = True  # False: after the commit, in a transaction of its own
 
 
