@@ -164,3 +164,120 @@ def test_rtree_built_apart_takes_later_writes(tmp_path: Path, monkeypatch: pytes
             "SELECT i.id FROM items_rtree r JOIN items i ON i.rid = r.rid "
             "WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?", (q[0], q[2], q[1], q[3])))
         assert got == want, q
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_boxes_collected_while_appending_are_the_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        workers: int) -> None:  # fmt: skip
+    """The boxes kept as rows are appended (packed in a thread while the indexes are built)
+    are those a SELECT of the table reads at the end, items without geometry left out; the
+    tree built from them equals the item-by-item catalog's."""
+    its = _items(300, 6)
+    for k in (0, 17, 299):  # no geometry: no R*Tree entry
+        its[k] = {**its[k], "geometry": None}
+        del its[k]["bbox"]
+    seen: dict[str, Any] = {}
+    rebuild = SQLiteTransaction._rebuild_deferred
+
+    def spy(self: SQLiteTransaction) -> None:
+        seen["collected"], seen["selected"] = self._collected_rows(), self._rtree_rows()
+        rebuild(self)
+
+    monkeypatch.setattr(SQLiteTransaction, "_rebuild_deferred", spy)
+    loaded = _store(tmp_path / "loaded.db")
+    loader.load_file(loaded, _file(tmp_path, [orjson.dumps(r) for r in its]), workers=workers)
+    assert seen["selected"].shape == (297, 5)
+    assert seen["collected"].tobytes() == seen["selected"].tobytes()
+    reference = _store(tmp_path / "reference.db")
+    reference.bulk_upsert(its)
+    got = _state(loaded)
+    assert got == _state(reference)
+    assert got[1] == 297
+
+
+@pytest.mark.usefixtures("big")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_duplicate_that_moves_its_box_packs_the_merged_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Duplicates merged at the end change and delete rows: the boxes collected while
+    appending are stale, and the tree is packed from the merged table instead (the last
+    copy's box, one entry per item)."""
+    its = _items(200, 7)
+    moved = {**its[5], "bbox": [10, 10, 11, 11], "geometry": box(10, 10, 11, 11)}
+    gone = {**its[9], "geometry": None}
+    del gone["bbox"]
+    records = [*its, moved, gone]
+    selects = []
+    fill = SQLiteTransaction._fill_rtree
+
+    def spy(self: SQLiteTransaction) -> None:
+        selects.append(1)
+        fill(self)
+
+    monkeypatch.setattr(SQLiteTransaction, "_fill_rtree", spy)
+    loaded = _store(tmp_path / "loaded.db")
+    loader.load_file(loaded, _file(tmp_path, [orjson.dumps(r) for r in records]), workers=workers)
+    assert selects == [1]  # the fallback: the table read after the merge
+    reference = _store(tmp_path / "reference.db")
+    for r in records:
+        reference.bulk_upsert([r])
+    got = _state(loaded)
+    assert got == _state(reference)
+    assert got[1] == len(its) - 1
+    conn = loaded._conn()
+    assert conn.execute("SELECT r.minx, r.maxy FROM items_rtree r JOIN items i ON i.rid = r.rid "
+                        "WHERE i.id = ?", (its[5]["id"],)).fetchone() == (10.0, 11.0)  # fmt: skip
+
+
+@pytest.mark.usefixtures("big")
+def test_kept_sets_survive_the_temp_store_switch_of_a_load(tmp_path: Path) -> None:
+    """A bulk load sorts with temp_store=FILE (SQLite's sorter threads), and switching it drops
+    the connection's temporary tables, among them the access filter's kept sets: a search
+    after a failed load and after a good one still answers (the sets are made again)."""
+    from sathub.catalog.filters import AccessFilter, Kept
+
+    its = _items(80, 8)
+    s = _store(tmp_path / "c.db")
+    s.bulk_upsert(its[:40])
+    only_a = AccessFilter((Kept({"op": "=", "args": [{"property": "collection"}, "a"]}),))
+
+    def visible() -> list[str]:
+        return sorted(i["id"] for i in s.search(SearchQuery(limit=500), extra_filter=only_a).items)
+
+    first = visible()
+    assert first == sorted(i["id"] for i in its[:40] if i["collection"] == "a")
+    assert s._conn().execute("SELECT count(*) FROM temp.sqlite_master").fetchone()[0] > 0
+    bad = [orjson.dumps(r) for r in its[40:]] + [b'{"type": "Feat']
+    with pytest.raises(LoadError):
+        loader.load_file(s, _file(tmp_path, bad), workers=0)
+    assert visible() == first  # rolled back: same generation, the set made again
+    loader.load_file(s, _file(tmp_path, [orjson.dumps(r) for r in its[40:]]), workers=0)
+    assert visible() == sorted(i["id"] for i in its if i["collection"] == "a")
+
+
+@pytest.mark.usefixtures("big")
+def test_a_load_into_an_empty_catalog_commits_its_planner_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANALYZE runs inside the load's transaction (no window where readers see the new
+    indexes without statistics): the same sqlite_stat1 as an ANALYZE after it, and none
+    when the load fails."""
+    its = _items(1200, 9)
+    lines = [orjson.dumps(r) for r in its]
+    failed = _store(tmp_path / "failed.db")
+    with pytest.raises(LoadError):
+        loader.load_file(failed, _file(tmp_path, [*lines, b"[1]"]), workers=0)
+    conn = failed._conn()
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+    ran = []
+    monkeypatch.setattr(SQLiteStore, "analyze_if_stale", lambda self: ran.append(1) or False)
+    s = _store(tmp_path / "c.db")
+    loader.load_file(s, _file(tmp_path, lines), workers=2)
+    conn = s._conn()
+    stats = sorted(conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall())
+    assert ("items", "items_collection_dt", "1200 600 1") in stats
+    conn.execute("ANALYZE")
+    assert sorted(conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()) == stats
+    assert ran == [1] and not SQLiteStore.stats_stale(conn)

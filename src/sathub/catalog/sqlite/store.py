@@ -114,14 +114,34 @@ class SQLiteStore(MaterializedSets):
         thousand items a small cache rereads them from disk."""
         conn = self._conn()
         conn.execute(f"PRAGMA cache_size=-{max(self.BULK_CACHE_MB, self.cache_mb) * 1024}")
-        # CREATE INDEX may sort with a helper thread (the parse workers are done by then)
+        # CREATE INDEX may sort with a helper thread (the parse workers are done by then): the
+        # sorted runs of a sort larger than the page cache are sorted in helper threads, which
+        # SQLite only starts with temporary files on disk (vdbesort.c: none when
+        # sqlite3TempInMemory), so temp_store=FILE while the load runs. It must change outside
+        # a transaction, and the change drops the connection's temporary tables: the access
+        # filter's kept sets of this thread are forgotten with them (made again when used).
+        temp_file = self.BULK_TEMP_FILE
+        if temp_file:
+            self._forget_temp_tables()
+            conn.execute("PRAGMA temp_store=FILE")
         conn.execute("PRAGMA threads=2")
         try:
             yield
         finally:
             conn.execute("PRAGMA threads=0")
+            if temp_file:
+                self._forget_temp_tables()
+                conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
             conn.execute("PRAGMA shrink_memory")
+
+    BULK_TEMP_FILE = True  # False: sorts of a bulk load in memory, on the writer's thread only
+
+    def _forget_temp_tables(self) -> None:
+        """This thread's connection is about to lose its temporary tables: the kept sets
+        (materialize.py) it copied there are made again at their next use."""
+        self._local.__dict__.pop("materialized", None)
+        self._local.__dict__.pop("copies", None)
 
     @contextmanager
     def bulk_load(self, *, large: bool = False) -> Iterator[SQLiteTransaction]:
@@ -267,18 +287,23 @@ class SQLiteStore(MaterializedSets):
         ``collection = ?`` as selective and walks items_collection_dt row by row, in random
         order, through searches that match most of a collection (e.g. a CQL2 filter's count)."""
         conn = self._conn()
+        if not self.stats_stale(conn):
+            return False
+        with self._write_lock:
+            conn.execute("ANALYZE")
+        return True
+
+    @staticmethod
+    def stats_stale(conn: sqlite3.Connection) -> bool:
+        """Whether :meth:`analyze_if_stale` would run ANALYZE (see there), read on ``conn``."""
         known = 0
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
             row = conn.execute(
                 "SELECT stat FROM sqlite_stat1 WHERE idx = 'items_collection_dt'"
             ).fetchone()
             known = int(row[0].split()[0]) if row else 0
-        total = self.total_items()
-        if total < 1000 or abs(total - known) * 4 < known:
-            return False
-        with self._write_lock:
-            conn.execute("ANALYZE")
-        return True
+        total = int(conn.execute("SELECT max(rid) FROM items").fetchone()[0] or 0)
+        return not (total < 1000 or abs(total - known) * 4 < known)
 
     def total_items(self) -> int:
         row = self._conn().execute("SELECT max(rid) FROM items").fetchone()
