@@ -26,7 +26,12 @@ Compression = Literal["deflate", "zstd"]
 GDAL_CONFIG = {
     "GDAL_TIFF_INTERNAL_MASK": True,
     "GDAL_TIFF_OVR_BLOCKSIZE": "512",
-    "GDAL_CACHEMAX": 256,  # MB: bounds RAM on large scenes
+    # Bounds RAM on large scenes. In BYTES: rasterio.Env hands an integer GDAL_CACHEMAX to
+    # GDALSetCacheMax64, which takes bytes (``256`` meant a 256-byte cache: every block read
+    # decoded its tile again, building overviews and every later read of the COG in the same
+    # process crawled). rasterio does not restore the cache size on leaving the Env while a
+    # dataset is open, so this value stays the process's cache afterwards.
+    "GDAL_CACHEMAX": 256 * 2**20,
 }
 
 
