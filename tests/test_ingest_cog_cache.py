@@ -10,8 +10,10 @@ footprint, thumbnail): each block read decoded its whole pixel-interleaved tile 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio._env import get_gdal_config
 from rasterio.transform import from_origin
@@ -56,3 +58,42 @@ def test_reads_after_write_cog_have_a_usable_cache(tmp_path: Path) -> None:
         assert (st["minimum"], st["maximum"]) == (int(v.min()), int(v.max()))
         assert abs(st["mean"] - v.mean()) < 1e-6 and abs(st["stddev"] - v.std()) < 1e-6
     assert np.array_equal(mask, valid.any(axis=0))
+
+
+def test_compression_threads_write_the_same_bytes(tmp_path: Path) -> None:
+    """Ingest compresses with several GDAL threads when it has the CPUs; the COG (and so its
+    checksum, the item's version directory, "unchanged" on re-ingest) must not depend on it."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(500, 4000, (4, 20, 24)).repeat(64, axis=1).repeat(64, axis=2)
+    data = (base + rng.integers(0, 200, base.shape)).astype(np.uint16)  # 1280 x 1536: 9+ tiles
+    _tif(tmp_path / "src.tif", data, nodata=0)
+    one = write_cog(tmp_path / "src.tif", tmp_path / "one.tif", threads=1)
+    many = [write_cog(tmp_path / "src.tif", tmp_path / f"t{n}.tif", threads=n) for n in (2, 4)]
+    assert {r.checksum for r in many} == {one.checksum}
+    assert all(r.path.read_bytes() == one.path.read_bytes() for r in many)
+    with rasterio.open(many[1].path) as cog:
+        assert np.array_equal(cog.read(), data) and cog.overviews(1)
+
+
+def test_the_pipeline_shares_the_cpus_among_scenes_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sathub.app import Installation
+    from sathub.config import Settings
+    from sathub.ingest import pipeline, prepare
+
+    seen: list[int] = []
+    real = prepare.write_cog
+
+    def spy(*a: Any, **k: Any) -> Any:
+        seen.append(k["threads"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(prepare, "write_cog", spy)
+    monkeypatch.setattr(pipeline, "cpus", lambda: 4)
+    src = tmp_path / "in"
+    src.mkdir()
+    _tif(src / "a_20240101.tif", np.full((1, 40, 40), 7, np.uint16))
+    with Installation.open(Settings(data=tmp_path / "data"), create=True) as inst:
+        rep = pipeline.ingest_paths([src], "c", inst.settings, inst.catalog, inst.objects)
+    assert rep.ok and seen == [4]  # one scene in flight: all the CPUs

@@ -64,8 +64,12 @@ def write_cog(
     *,
     nodata: float | None = None,
     compression: Compression = "deflate",
+    threads: int = 1,
 ) -> CogResult:
     """Write ``src_path`` as a validated lossless COG at ``dst_path``; returns size/checksum.
+
+    ``threads``: GDAL threads for compressing (and decompressing) blocks; the file written is
+    byte for byte the same whatever the number.
 
     ``nodata`` is written as the COG's nodata value, replacing the source's (pixel values are
     not changed: pixels equal to it become nodata for every GDAL reader).
@@ -101,7 +105,7 @@ def write_cog(
                 nodata=nodata,
                 add_mask=has_mask,
                 overview_resampling="nearest",
-                config=GDAL_CONFIG,
+                config={**GDAL_CONFIG, "GDAL_NUM_THREADS": str(max(1, threads))},
                 quiet=True,
                 in_memory=False,
             )
