@@ -1,12 +1,17 @@
 """Ingest throughput vs plain ``rio cogeo create`` on the same files, in the same run.
 
-    python bench/bench_ingest.py [--scenes 8] [--size 1500] [--big]
+    python bench/bench_ingest.py [--scenes 8] [--size 1500] [--big [--big-size 20000]]
+                                 [--big-only]
 
 Prints source MB/s for: ``rio cogeo create`` (CLI, deflate + predictor, one process per
 file as an operator would run it), sathub ``ingest`` with 1 and 2 workers; the overhead
-ratio; the 2-worker speed-up; and with ``--big`` the peak RSS of ingesting a
-20,000 x 20,000 px 4-band uint16 scene. Synthetic inputs (smooth fields + noise, so they
-compress like real imagery) are generated into a temporary directory first.
+ratio; the 2-worker speed-up; and with ``--big`` one ``--big-size`` px square 4-band uint16
+scene (default 20,000) through both ``rio cogeo create`` (same profile) and sathub ingest
+(1 worker), in the same run: MB/s of each, their ratio, CPU seconds of each (user + system
+of the child process tree), and sathub's peak RSS (``big_children_peak_rss_mb`` is the
+largest child process of the run, the peer included). ``--big-only`` skips the small scenes.
+Synthetic inputs (smooth fields + noise, so they compress like real imagery) are generated
+into a temporary directory first.
 """
 
 from __future__ import annotations
@@ -73,18 +78,41 @@ def make_scene(path: Path, size: int, seed: int, bands: int = 4) -> None:
 
 
 def timed(cmd: list[str]) -> tuple[float, str]:
+    return timed_cpu(cmd)[:2]
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed_cpu(cmd: list[str]) -> tuple[float, str, float]:
+    """(wall s, stdout, CPU s of the child and its waited-for descendants)."""
+    cpu0 = _children_cpu()
     with Stopwatch() as sw:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return sw.s, out.stdout
+    return sw.s, out.stdout, _children_cpu() - cpu0
+
+
+def rio_cmd(rio: str, src: Path, dst: Path) -> list[str]:
+    """The peer: ``rio cogeo create`` with the deflate profile and the integer predictor."""
+    return [rio, "cogeo", "create", str(src), str(dst), "--cog-profile", "deflate",
+            "--co", "PREDICTOR=2", "--quiet"]  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenes", type=int, default=8)
     ap.add_argument("--size", type=int, default=1500)
-    ap.add_argument("--big", action="store_true", help="also the 20,000 px peak-RSS run")
+    ap.add_argument("--big", action="store_true", help="also the big-scene run (vs the peer)")
+    ap.add_argument("--big-size", type=int, default=20000, help="side of the big scene, px")
+    ap.add_argument("--big-only", action="store_true", help="only the big-scene run")
     args = ap.parse_args()
+    if args.big_only:
+        args.big, args.scenes = True, 0
     tmp = Path(tempfile.mkdtemp(prefix="sathub-bench-"))
+    rio = str(Path(sys.executable).with_name("rio"))
+    res: dict[str, object] = {}
     try:
         srcs = []
         for i in range(args.scenes):
@@ -94,52 +122,53 @@ def main() -> None:
                 json.dumps({"datetime": f"2024-01-{i + 1:02d}T04:00:00Z"})
             )
             srcs.append(p)
-        mb = sum(p.stat().st_size for p in srcs) / 1e6
-        rio = str(Path(sys.executable).with_name("rio"))
-        t_rio = 0.0
-        for p in srcs:
-            dt, _ = timed(
-                [
-                    rio,
-                    "cogeo",
-                    "create",
-                    str(p),
-                    str(tmp / f"{p.stem}.cog.tif"),
-                    "--cog-profile",
-                    "deflate",
-                    "--co",
-                    "PREDICTOR=2",
-                    "--quiet",
-                ]
-            )
-            t_rio += dt
-        t1, _ = timed([sys.executable, "-c", INGEST, str(tmp / "d1"), "1", *map(str, srcs)])
-        t2, _ = timed([sys.executable, "-c", INGEST, str(tmp / "d2"), "2", *map(str, srcs)])
-        res = {
-            "source_mb": round(mb, 1),
-            "scenes": args.scenes,
-            "size_px": args.size,
-            "rio_cogeo_mb_s": round(mb / t_rio, 2),
-            "sathub_1w_mb_s": round(mb / t1, 2),
-            "sathub_2w_mb_s": round(mb / t2, 2),
-            "overhead_pct": round(100 * (t1 / t_rio - 1), 1),
-            "speedup_2w": round(t1 / t2, 2),
-            "machine_2proc_speedup_control": round(control_speedup(), 2),
-        }
+        if srcs:
+            mb = sum(p.stat().st_size for p in srcs) / 1e6
+            t_rio = 0.0
+            for p in srcs:
+                dt, _ = timed(rio_cmd(rio, p, tmp / f"{p.stem}.cog.tif"))
+                t_rio += dt
+            t1, _ = timed([sys.executable, "-c", INGEST, str(tmp / "d1"), "1", *map(str, srcs)])
+            t2, _ = timed([sys.executable, "-c", INGEST, str(tmp / "d2"), "2", *map(str, srcs)])
+            res = {
+                "source_mb": round(mb, 1),
+                "scenes": args.scenes,
+                "size_px": args.size,
+                "rio_cogeo_mb_s": round(mb / t_rio, 2),
+                "sathub_1w_mb_s": round(mb / t1, 2),
+                "sathub_2w_mb_s": round(mb / t2, 2),
+                "overhead_pct": round(100 * (t1 / t_rio - 1), 1),
+                "speedup_2w": round(t1 / t2, 2),
+                "machine_2proc_speedup_control": round(control_speedup(), 2),
+            }
         if args.big:
             for p in srcs:
                 p.unlink()
             big = tmp / "big.tif"
             with Stopwatch() as gen:
-                make_scene(big, 20000, 99)
+                make_scene(big, args.big_size, 99)
                 big.with_name(big.name + ".sathub.json").write_text(
                     json.dumps({"datetime": "2024-01-01T04:00:00Z"})
                 )
-            dt, out = timed([sys.executable, "-c", INGEST, str(tmp / "dbig"), "1", str(big)])
+            big_mb = big.stat().st_size / 1e6
+            peer_cog = tmp / "big.cog.tif"
+            t_peer, _, cpu_peer = timed_cpu(rio_cmd(rio, big, peer_cog))
+            peer_cog.unlink()
+            dt, out, cpu = timed_cpu(
+                [sys.executable, "-c", INGEST, str(tmp / "dbig"), "1", str(big)]
+            )
             res.update(
-                big_source_mb=round(big.stat().st_size / 1e6, 1),
+                big_size_px=args.big_size,
+                big_source_mb=round(big_mb, 1),
                 big_generate_s=round(gen.s, 1),
+                big_rio_cogeo_s=round(t_peer, 1),
+                big_rio_cogeo_cpu_s=round(cpu_peer, 1),
+                big_rio_cogeo_mb_s=round(big_mb / t_peer, 2),
                 big_ingest_s=round(dt, 1),
+                big_ingest_cpu_s=round(cpu, 1),
+                big_sathub_mb_s=round(big_mb / dt, 2),
+                big_ratio_vs_rio=round(t_peer / dt, 2),
+                big_cpu_ratio_vs_rio=round(cpu_peer / cpu, 2),
                 big_peak_rss_mb=round(
                     json.loads(out.strip().splitlines()[-1])["maxrss_kb"] / 1024, 1
                 ),

@@ -26,7 +26,12 @@ Compression = Literal["deflate", "zstd"]
 GDAL_CONFIG = {
     "GDAL_TIFF_INTERNAL_MASK": True,
     "GDAL_TIFF_OVR_BLOCKSIZE": "512",
-    "GDAL_CACHEMAX": 256,  # MB: bounds RAM on large scenes
+    # Bounds RAM on large scenes. In BYTES: rasterio.Env hands an integer GDAL_CACHEMAX to
+    # GDALSetCacheMax64, which takes bytes (``256`` meant a 256-byte cache: every block read
+    # decoded its tile again, building overviews and every later read of the COG in the same
+    # process crawled). rasterio does not restore the cache size on leaving the Env while a
+    # dataset is open, so this value stays the process's cache afterwards.
+    "GDAL_CACHEMAX": 256 * 2**20,
 }
 
 
@@ -59,8 +64,12 @@ def write_cog(
     *,
     nodata: float | None = None,
     compression: Compression = "deflate",
+    threads: int = 1,
 ) -> CogResult:
     """Write ``src_path`` as a validated lossless COG at ``dst_path``; returns size/checksum.
+
+    ``threads``: GDAL threads for compressing (and decompressing) blocks; the file written is
+    byte for byte the same whatever the number.
 
     ``nodata`` is written as the COG's nodata value, replacing the source's (pixel values are
     not changed: pixels equal to it become nodata for every GDAL reader).
@@ -96,7 +105,7 @@ def write_cog(
                 nodata=nodata,
                 add_mask=has_mask,
                 overview_resampling="nearest",
-                config=GDAL_CONFIG,
+                config={**GDAL_CONFIG, "GDAL_NUM_THREADS": str(max(1, threads))},
                 quiet=True,
                 in_memory=False,
             )

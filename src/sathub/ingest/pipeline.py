@@ -8,6 +8,7 @@ in this (parent) process, one scene per transaction (see ``commit.py``).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -139,6 +140,14 @@ def ingest_paths(
             pool.shutdown(cancel_futures=True)
 
 
+def cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _prepare_and_commit(
     todo: list[tuple[Path, Scene]],
     pool: ProcessPoolExecutor | None,
@@ -152,7 +161,9 @@ def _prepare_and_commit(
     """Prepare scenes in this process and in the pool's ``workers`` processes (if any), each
     taking the next scene when free; commit each (``finish``) here, in input order, as soon as
     it and every scene before it are ready. A failed scene is reported (``done``) in its
-    place and its staging directory removed."""
+    place and its staging directory removed. The CPUs are shared among the scenes prepared
+    at once: each gets ``cpus() // that many`` GDAL compression threads (at least 1)."""
+    threads = max(1, cpus() // (1 + (workers if pool is not None else 0)))
     cond = threading.Condition()
     queue = deque(enumerate(todo))
     ready: dict[int, tuple[Path, Path, Prepared | BaseException]] = {}
@@ -174,7 +185,9 @@ def _prepare_and_commit(
         sdir = staging.new_dir(staging_root)
         assert pool is not None
         try:
-            fut = pool.submit(prepare_scene, scene, collection_id, sdir, compression)
+            fut = pool.submit(
+                prepare_scene, scene, collection_id, sdir, compression, threads=threads
+            )
         except Exception as exc:  # noqa: BLE001 - pool shut down or broken
             store(i, root, sdir, exc)
             return
@@ -208,7 +221,8 @@ def _prepare_and_commit(
             i, (root, scene) = job
             sdir = staging.new_dir(staging_root)
             try:
-                store(i, root, sdir, prepare_scene(scene, collection_id, sdir, compression))
+                prep = prepare_scene(scene, collection_id, sdir, compression, threads=threads)
+                store(i, root, sdir, prep)
             except Exception as exc:  # noqa: BLE001
                 store(i, root, sdir, exc)
             continue

@@ -76,9 +76,14 @@ def file_nodata(path: Path, declared: list[float | None]) -> float | None:
 
 
 def prepare_scene(
-    scene: Scene, collection_id: str, staging_dir: Path, compression: Compression = "deflate"
+    scene: Scene,
+    collection_id: str,
+    staging_dir: Path,
+    compression: Compression = "deflate",
+    threads: int = 1,
 ) -> Prepared:
-    """Write COGs, thumbnail and metadata copies into ``staging_dir``; build the item."""
+    """Write COGs, thumbnail and metadata copies into ``staging_dir``; build the item.
+    ``threads``: GDAL threads for each COG's compression (see :func:`write_cog`)."""
     _check_space(scene, staging_dir)
     built: list[BuiltAsset] = []
     staged: list[tuple[Path, BuiltAsset]] = []
@@ -87,7 +92,7 @@ def prepare_scene(
         for sf in scene.files:
             dst = staging_dir / f"{sf.asset_key}.tif"
             override = file_nodata(sf.path, [b.nodata for b in sf.bands])
-            res = write_cog(sf.path, dst, nodata=override, compression=compression)
+            res = write_cog(sf.path, dst, nodata=override, compression=compression, threads=threads)
             stats, mask, mtransform = analyse(dst)
             masks.append((mask, mtransform))
             a = BuiltAsset(
