@@ -47,6 +47,15 @@ def _is_search(path: str) -> bool:
     return path.endswith(SEARCH_PATHS) or (path.startswith("/collections/") and path.endswith("/items"))
 
 
+def _resolve(inst: Installation, scope: Any, auth: str | None,
+             now: float) -> tuple[AccessService, tuple[Any, Actor] | None, Actor]:  # fmt: skip
+    """The access service, the request's console session (when it carries no Authorization
+    header) and its actor."""
+    access = inst.access
+    found = None if auth else session_actor(scope, inst, now)
+    return access, found, (found[1] if found else access.actor(auth, now))
+
+
 class AccessMiddleware:
     """Pure ASGI: resolve the caller, audit partner searches."""
 
@@ -64,10 +73,9 @@ class AccessMiddleware:
                 auth = value.decode("latin-1")
                 break
         now = time.time()
-        try:  # database reads (and the access store's first opening): off the event loop
-            service = await run_in_threadpool(getattr, inst, "access")
-            found = None if auth else await run_in_threadpool(session_actor, scope, inst, now)
-            actor = found[1] if found else await run_in_threadpool(service.actor, auth, now)
+        try:  # database reads (and the access store's first opening): off the event loop, in
+            # one hop to a worker thread (each hop costs a thread wake-up, ~0.5 ms on 2 vCPUs)
+            access, found, actor = await run_in_threadpool(_resolve, inst, scope, auth, now)
         except Unauthorized as exc:
             await send_json(send, 401, exc.to_dict(), exc.headers)
             return
@@ -100,7 +108,7 @@ class AccessMiddleware:
             if done:
                 return
             done.append(code)
-            service.audit.append(actor.name, "search", resource, outcome=str(code),
+            access.audit.append(actor.name, "search", resource, outcome=str(code),
                                  detail={"method": scope.get("method"), "org": actor.org_name})  # fmt: skip
 
         # the search endpoint writes it in its own worker thread as it answers (no second
