@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_access_fixtures import collection
 
 from sathub.catalog import query as query_mod
 from sathub.catalog.filters import AccessFilter, Kept
@@ -26,15 +27,6 @@ from sathub.catalog.store import SearchQuery
 CAP = 40  # small, so that searches pass it and are estimated
 T0 = datetime(2021, 1, 1, tzinfo=UTC)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def collection(cid: str) -> dict[str, Any]:
-    return {
-        "type": "Collection", "id": cid, "stac_version": "1.0.0", "description": "test",
-        "license": "CC-BY-4.0", "links": [],
-        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                   "temporal": {"interval": [["2020-01-01T00:00:00Z", None]]}},
-    }  # fmt: skip
 
 
 def item(iid: str, coll: str, lon: float, lat: float, day: int, cloud: float) -> dict[str, Any]:
