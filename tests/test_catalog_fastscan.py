@@ -288,3 +288,31 @@ def test_fast_and_general_loads_give_the_same_catalog(tmp_path: Path, monkeypatc
         store.close()
     assert out[0] == out[1]
     assert len(out[0][0]) == 1000
+
+
+def test_workers_check_the_loading_process_vertex_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit set in the loading process (SATHUB_MAX_GEOMETRY_VERTICES) holds in its spawned
+    parse workers too: a polygon over it fails the load there as it does serially."""
+    import sathub.catalog.loader as loader
+    from sathub.catalog.sqlite import SQLiteStore
+    from sathub.errors import LoadError
+
+    need_shared()
+    monkeypatch.setattr(loader, "DEFER_INDEXES_BYTES", 1)
+    item = _base()
+    ring = [[0.0, 0.0]] + [[1.0, k / 100] for k in range(40)] + [[0.0, 1.0], [0.0, 0.0]]
+    item["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    item["bbox"] = [0, 0, 1, 1]
+    path = tmp_path / "items.ndjson"
+    path.write_bytes(orjson.dumps(item) + b"\n")
+    old = max_vertices()
+    try:
+        configure(max_vertices=len(ring) - 1)
+        for workers in (0, 1):
+            store = SQLiteStore(tmp_path / f"{workers}.db")
+            loader.load_file(store, STAC / "rustac/pc_sentinel-2-l2a_collection.json")
+            with pytest.raises(LoadError, match="vertices"):
+                loader.load_file(store, path, workers=workers)
+            store.close()
+    finally:
+        configure(max_vertices=old)

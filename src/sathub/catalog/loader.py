@@ -180,8 +180,10 @@ def _load_parallel(tx: Any, path: Path, collection: str | None,
         zdict = train(sample_lines(path), taken=tx.dictionary_ids())
         if zdict is not None:
             tx.add_dictionary(*zdict)
+    from sathub.catalog.geometry import max_vertices
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
-                             initargs=(zdict and zdict[1],)) as pool:  # fmt: skip
+                             initargs=(zdict and zdict[1], max_vertices())) as pool:  # fmt: skip
         inflight: list[Future[Any]] = []
         ranges = file_ranges(path, PARALLEL_BYTES)
         try:

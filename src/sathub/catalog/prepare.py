@@ -63,9 +63,15 @@ def default_workers() -> int:
 _PACKER: Any = None
 
 
-def init_worker(dict_bytes: bytes | None) -> None:
-    """Initialiser of a worker process: the load's compression dictionary (or none)."""
+def init_worker(dict_bytes: bytes | None, vertices: int | None = None) -> None:
+    """Initialiser of a worker process: the load's compression dictionary (or none), and the
+    loading process's geometry vertex limit (a spawned worker would otherwise check against
+    the default, not ``SATHUB_MAX_GEOMETRY_VERTICES``)."""
     global _PACKER
+    if vertices is not None:
+        from sathub.catalog.geometry import configure
+
+        configure(max_vertices=vertices)
     if dict_bytes is None:
         _PACKER = None
         return
