@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sathub.catalog import fastscan, prepare
 from sathub.catalog.geometry import configure, max_vertices
+from sathub.catalog.validate import GENERATED_RELS
 
 REAL = ["rustac/pc_sentinel-2-l2a_1000_items.ndjson", "rustac/pc_landsat-c2-l2_100_items.ndjson",
         "pgstac/naip/items.ndjson", "pgstac/testdata_items.ndjson"]  # fmt: skip
@@ -44,7 +45,8 @@ def _same(lines: list[bytes], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         assert a.queryables == b.queryables
         assert [r[:11] for r in a.rows] == [r[:11] for r in b.rows]
         # the same JSON value stored; the very bytes when the item is stored as read
-        assert [orjson.loads(r[11]) for r in a.rows] == [orjson.loads(r[11]) for r in b.rows]
+        for x, y in zip(a.rows, b.rows, strict=True):
+            assert x[11] == y[11] or orjson.loads(x[11]) == orjson.loads(y[11])
     return fast
 
 
@@ -57,19 +59,32 @@ def _taken(lines: list[bytes]) -> int:
     return sum(s is not None and s[6] is None for s in scanned) + sum(w is not None for w in wkbs)
 
 
+def _generated(line: bytes) -> bool:
+    return any(isinstance(x, dict) and x.get("rel") in GENERATED_RELS
+               for x in orjson.loads(line).get("links") or [])  # fmt: skip
+
+
+@pytest.mark.parametrize("cut", [False, True])
 @pytest.mark.parametrize("name", REAL)
-def test_real_items_take_the_fast_path_to_the_same_rows(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_items_take_the_fast_path_to_the_same_rows(name: str, cut: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Real exports carry self/root/parent links: declined (the general path stores the item
+    again without them), or, with CUT_LINKS, cut out of the line (the same value)."""
+    monkeypatch.setattr(fastscan, "CUT_LINKS", cut)
     lines = _lines(name)
-    # the real exports carry self/root/parent links: stored without them, like the general path
-    assert _taken(lines) == len(lines)
+    assert _taken(lines) == (len(lines) if cut else sum(not _generated(x) for x in lines))
     segs = _same(lines, monkeypatch)
     assert sum(len(s.rows) for s in segs) == len(lines)
 
 
 # ------------------------------------------------------------------ hypothesis-made variants
 def _base() -> dict[str, Any]:
+    """A real item, less the links the API regenerates (so that it takes the fast path;
+    the variants put such links back)."""
     need_shared()
-    return orjson.loads(_lines(REAL[0])[0])
+    item = orjson.loads(_lines(REAL[0])[0])
+    item["links"] = [x for x in item["links"] if x.get("rel") not in GENERATED_RELS]
+    return item
 
 
 JSON_VALUES = st.recursive(
@@ -79,6 +94,7 @@ JSON_VALUES = st.recursive(
     max_leaves=6,
 )  # fmt: skip
 TIMES = st.sampled_from(["2020-01-01T00:00:00Z", "2020-01-01T00:00:00.5+02:00", "2020-01-01", "",
+                        "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00",
                          "2020-13-01T00:00:00Z", "2020-01-01T00:00:00", None, 5, "2019-12-31t23:00:00z"])  # fmt: skip
 RINGS = st.sampled_from([
     [[[0, 0], [1, 0], [1, 1], [0, 0]]],                       # ints
@@ -316,3 +332,41 @@ def test_workers_check_the_loading_process_vertex_limit(tmp_path: Path, monkeypa
             store.close()
     finally:
         configure(max_vertices=old)
+
+
+def _deep(depth: int, links: list[Any]) -> bytes:
+    return (b'{"type":"Feature","id":"a","collection":"c","properties":{"datetime":"2020-01-01T00:00:00Z",'
+            b'"deep":' + b"[" * depth + b"]" * depth + b'},"geometry":null,"links":' + orjson.dumps(links) + b"}")  # fmt: skip
+
+
+@pytest.mark.parametrize("depth", [10, 253, 300, 996, 1022, 1030])
+@pytest.mark.parametrize("links", [[], [{"rel": "self", "href": "x"}]])
+def test_deep_nesting_is_decided_by_the_general_path(depth: int, links: list[Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Found by review: msgspec raised RecursionError skipping a value ~990 deep, and an item
+    the general path must write again (generated links) failed there with a bare TypeError
+    past orjson's writer limit: now a 4xx naming the item, and the same on both paths."""
+    segs = _same([_deep(depth, links)], monkeypatch)
+    if links and 254 <= depth < 1023:
+        assert segs[-1].kind == "error" and "cannot be stored" in segs[-1].message
+
+
+def test_duplicate_names_with_generated_links_store_the_general_path_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: cutting links out of the line kept duplicate member names, which
+    SQLite's json_extract reads first-wins where orjson reads last-wins; such items now take
+    the general path, which stores the parsed item (one value per name)."""
+    item = _base()
+    item["links"].append({"rel": "self", "href": "https://example.com/x"})
+    line = orjson.dumps(item).replace(b'"properties":{', b'"properties":{"zz":1,"zz":2,', 1)
+    assert _generated(line)
+    fast, general = _chunk([line], True, monkeypatch), _chunk([line], False, monkeypatch)
+    assert fast[0].rows[0][11] == general[0].rows[0][11]
+    assert b'"zz":1' not in fast[0].rows[0][11].encode()
+
+
+def test_a_datetime_past_year_9999_in_utc_is_a_datetime_error() -> None:
+    from sathub.catalog.validate import parse_datetime
+    from sathub.errors import InvalidDatetime
+
+    with pytest.raises(InvalidDatetime, match="out of range"):
+        parse_datetime("9999-12-31T23:59:59-23:59", field="properties.datetime")

@@ -135,7 +135,10 @@ def parse_rfc3339(value: object, *, field: str = "datetime") -> datetime:
         raise InvalidDatetime(f"{field} {value!r} is not an RFC 3339 datetime", field=field) from None
     if dt.tzinfo is None:
         raise InvalidDatetime(f"{field} {value!r} has no timezone (add Z)", field=field)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise InvalidDatetime(f"{field} {value!r} is out of range in UTC", field=field) from None
 
 
 def format_datetime(value: datetime | float, *, timespec: Timespec = "auto") -> str:

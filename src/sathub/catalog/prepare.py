@@ -83,7 +83,9 @@ def init_worker(dict_bytes: bytes | None, vertices: int | None = None) -> None:
 def _encode(row: Any, line: bytes | None) -> Encoded:
     """The row's columns and JSON: ``line`` (as read) when the item is stored as read;
     compressed (a zstd frame) when the load has a dictionary, else text."""
-    raw = line.strip() if line is not None else orjson.dumps(row.content)
+    from sathub.catalog.validate import dump_item
+
+    raw = line.strip() if line is not None else dump_item(row.content)
     return (row.collection, row.id, row.dt, row.dt_start, row.dt_end, row.cloud_cover, row.minx,
             row.maxx, row.miny, row.maxy, row.geom, _stored(raw))  # fmt: skip
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -106,6 +107,15 @@ def is_generated_link(link: Any) -> bool:
         return False
     rel = link.get("rel")
     return isinstance(rel, str) and rel in GENERATED_RELS
+
+
+def dump_item(content: dict[str, Any]) -> bytes:
+    """An item's JSON to store, when it is not stored as read; InvalidInput when orjson cannot
+    write what it read (an item nested deeper than its writer's limit of 254 levels)."""
+    try:
+        return orjson.dumps(content)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise InvalidInput(f"the item cannot be stored: {exc}", field="item") from exc
 
 
 def strip_generated_links(doc: dict[str, Any]) -> dict[str, Any]:

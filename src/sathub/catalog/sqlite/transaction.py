@@ -22,7 +22,7 @@ from sathub.catalog.sqlite.schema import (
     UPSERT_ITEM,
 )
 from sathub.catalog.store import Collection, Item
-from sathub.catalog.validate import ItemRow, check_collection, item_row
+from sathub.catalog.validate import ItemRow, check_collection, dump_item, item_row
 from sathub.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ class SQLiteTransaction:
             for r in rows:
                 for name, value in r.content["properties"].items():
                     q.setdefault((r.collection, name), json_type(value))
-            self.put_encoded([(*_row_params(r), orjson.dumps(r.content).decode()) for r in rows], q)
+            self.put_encoded([(*_row_params(r), dump_item(r.content).decode()) for r in rows], q)
             return
         self._unique()  # an insert checks for duplicates at once
         sql = UPSERT_ITEM if mode == "upsert" else INSERT_ITEM
@@ -313,7 +313,7 @@ class SQLiteTransaction:
                 raise Conflict(f"item {dup!r} already exists", field="id") from exc
             raise
         self.conn.executemany(
-            PUT_CONTENT, [(orjson.dumps(r.content).decode(), r.collection, r.id) for r in rows]
+            PUT_CONTENT, [(dump_item(r.content).decode(), r.collection, r.id) for r in rows]
         )
         q = self._queryables
         for r in rows:
