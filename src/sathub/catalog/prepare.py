@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,7 @@ def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> lis
         if not pending:
             return True
         seg = Segment("rows")
-        ok = _flush_rows(pending, seg, names, fastscan)
+        ok = _flush_rows(pending, seg, names)
         pending.clear()
         out.append(seg)
         if ok is not None:
@@ -198,12 +198,13 @@ def prepare_chunk(lines: list[tuple[int, bytes]], collection: str | None) -> lis
 
 
 def _flush_rows(pending: list[tuple[int, Any, bytes | None]], seg: Segment,
-                names: dict[str, set[str]], fastscan: Any) -> Segment | None:  # fmt: skip
+                names: dict[str, set[str]]) -> Segment | None:  # fmt: skip
     """Validate and encode ``pending`` into ``seg`` in order; the error segment of the first
     bad item (the rows before it stay in ``seg``), or None."""
     import numpy as np
     import shapely
 
+    from sathub.catalog import fastscan
     from sathub.catalog.geometry import geometries_from_geojson
     from sathub.catalog.validate import item_row
 
@@ -218,7 +219,7 @@ def _flush_rows(pending: list[tuple[int, Any, bytes | None]], seg: Segment,
         else:
             entries.append(rec)
     poly = [k for k, e in enumerate(entries) if type(e) is tuple and e[6] is not None]
-    fast_geom: dict[int, tuple[bytes, tuple[float, float, float, float]]] = {}
+    fast_geom: dict[int, tuple[bytes, Any]] = {}  # WKB and bounds
     if poly:
         wkbs, bnds = fastscan.polygons([entries[k][6] for k in poly])
         for k, w, b in zip(poly, wkbs, bnds, strict=True):
@@ -241,6 +242,7 @@ def _flush_rows(pending: list[tuple[int, Any, bytes | None]], seg: Segment,
                                shapely.bounds(arr).tolist(), strict=True):  # fmt: skip
                 geo[general[j]] = (shapes[j], w, tuple(b))
         q = seg.queryables
+        typed: Callable[[Any], str]
         for k, (where, _, line) in enumerate(pending):
             e = entries[k]
             if type(e) is tuple:  # the fast path: the line as read (or less generated links)
@@ -254,18 +256,17 @@ def _flush_rows(pending: list[tuple[int, Any, bytes | None]], seg: Segment,
                         minx, maxx = -180.0, 180.0
                     cols = (minx, maxx, miny, maxy, wkb)
                 seg.rows.append((coll, e[1], e[2], e[3], e[4], e[5], *cols, _stored(e[9].strip())))
-                new = props.keys() - names.setdefault(coll, set())
                 typed = fastscan.raw_type
             else:
                 shape, wkb, bnd = geo[k]
                 row = item_row(e, shape=shape, wkb=wkb, bounds=bnd)
                 seg.rows.append(_encode(row, line if row.content is e else None))
                 coll, props = row.collection, row.content["properties"]
-                new = props.keys() - names.setdefault(coll, set())
                 typed = json_type
             seg.lines.append(where)
             # property names not seen yet in the collection (a set difference: items of a
             # collection mostly share their names), typed by their first value
+            new = props.keys() - names.setdefault(coll, set())
             if new:
                 for name in new:
                     q[(coll, name)] = typed(props[name])
